@@ -1,0 +1,29 @@
+/**
+ * @jest-config-loader ts-node
+ * @jest-config-loader-options {"transpileOnly": true, "compilerOptions": {"module": "CommonJS", "moduleResolution": "Bundler"}}
+ */
+import type { Config } from 'jest';
+
+// Three projects: `unit` (no I/O, injected clock), `integration` (real redis-server processes started by
+// test/support/redis.global-setup.ts on free loopback ports), `e2e` (real NestJS apps; later issues).
+const common = {
+  extensionsToTreatAsEsm: ['.ts'],
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
+  testEnvironment: 'node',
+} satisfies Config;
+
+const config: Config = {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.spec.ts'] },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/integration/**/*.spec.ts'],
+      globalSetup: '<rootDir>/test/support/redis.global-setup.ts',
+      globalTeardown: '<rootDir>/test/support/redis.global-teardown.ts',
+    },
+  ],
+};
+
+export default config;

@@ -1,0 +1,71 @@
+/**
+ * Typed errors. Every error thrown by the library is a {@link LayerCacheError} with a stable `code`,
+ * a message that names the offending input, and the underlying `cause` where there is one.
+ */
+
+/** Stable error codes; safe to switch on. */
+export type LayerCacheErrorCode =
+  | 'INVALID_KEY'
+  | 'INVALID_OPTION'
+  | 'LOADER_TIMEOUT'
+  | 'LAYER_TIMEOUT'
+  | 'LAYER_UNAVAILABLE'
+  | 'STACK_CLOSED';
+
+/** Base class of every error the library throws. */
+export class LayerCacheError extends Error {
+  /** A stable machine-readable code. */
+  readonly code: LayerCacheErrorCode;
+
+  constructor(code: LayerCacheErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** A cache key is empty, too long, not a string or contains control characters. */
+export class InvalidKeyError extends LayerCacheError {
+  constructor(message: string) {
+    super('INVALID_KEY', message);
+  }
+}
+
+/** An option has a value of the wrong type or range; the message names the option. */
+export class InvalidOptionError extends LayerCacheError {
+  /** The option's name, e.g. `ttl` or `MemoryLayer.maxSize`. */
+  readonly option: string;
+
+  constructor(option: string, message: string) {
+    super('INVALID_OPTION', `Invalid option "${option}": ${message}`);
+    this.option = option;
+  }
+}
+
+/** A loader did not settle within its `loaderTimeout`. */
+export class LoaderTimeoutError extends LayerCacheError {
+  constructor(key: string, timeoutMs: number) {
+    super('LOADER_TIMEOUT', `Loader for key "${key}" did not settle within ${timeoutMs} ms`);
+  }
+}
+
+/** A layer command did not answer within the layer's `commandTimeout`. */
+export class LayerTimeoutError extends LayerCacheError {
+  constructor(layer: string, operation: string, timeoutMs: number) {
+    super('LAYER_TIMEOUT', `Layer "${layer}" did not answer ${operation} within ${timeoutMs} ms`);
+  }
+}
+
+/** A layer is skipped because it failed recently (its back-off window is open). */
+export class LayerUnavailableError extends LayerCacheError {
+  constructor(layer: string, cause?: unknown) {
+    super('LAYER_UNAVAILABLE', `Layer "${layer}" is unavailable`, { cause });
+  }
+}
+
+/** The stack was closed; it accepts no more work. */
+export class StackClosedError extends LayerCacheError {
+  constructor() {
+    super('STACK_CLOSED', 'The CacheStack was closed');
+  }
+}

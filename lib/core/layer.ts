@@ -1,0 +1,65 @@
+import type { Clock } from './clock.js';
+import type { CacheEntry } from './entry.js';
+import type { CacheLogger } from './logger.js';
+
+/**
+ * The contract of a cache layer. A layer stores envelopes under already-validated, namespaced keys; it
+ * knows nothing of freshness, loaders or tags — the stack decides. Layers may answer synchronously
+ * (memory) or asynchronously (Redis, disk); a layer that throws or times out is degraded by the stack,
+ * never by the caller.
+ */
+export interface CacheLayer {
+  /** A short name used in metrics, events and log lines, e.g. `memory` or `redis`. */
+  readonly name: string;
+  /**
+   * True when the layer is shared between processes (Redis). Shared layers are guarded by a command
+   * timeout and a back-off window; local layers are called directly.
+   */
+  readonly shared: boolean;
+  /** The layer's own ttl cap in ms, or `undefined` when it has none. */
+  readonly ttl: number | undefined;
+
+  /** The entry under `key`, or `undefined`. Undecodable data is a miss, never an error. */
+  get(key: string): CacheEntry | undefined | Promise<CacheEntry | undefined>;
+  /** The entries under `keys`, in order, in one round trip where the layer can. */
+  getMany(keys: readonly string[]): (CacheEntry | undefined)[] | Promise<(CacheEntry | undefined)[]>;
+  /** Stores `entry` for `ttlMs` milliseconds (already capped by the stack; always > 0). */
+  set(key: string, entry: CacheEntry, ttlMs: number): void | Promise<void>;
+  /** Stores many entries in one round trip where the layer can. */
+  setMany(items: readonly LayerWrite[]): void | Promise<void>;
+  /** Removes the entries under `keys` (one round trip where the layer can). */
+  delete(keys: readonly string[]): void | Promise<void>;
+  /**
+   * Removes every entry whose key starts with `prefix`, or every entry of this layer when `prefix` is
+   * `undefined`. Only entries written through this layer's own prefix are touched.
+   */
+  clear(prefix: string | undefined): void | Promise<void>;
+  /** Releases what the layer opened itself (not clients the user passed in). */
+  close(): void | Promise<void>;
+  /** Called once by the stack that owns the layer, before any other call: the stack's clock and logger. */
+  attach?(context: LayerContext): void;
+}
+
+/** What a stack hands its layers. */
+export interface LayerContext {
+  readonly clock: Clock;
+  readonly logger: CacheLogger;
+}
+
+/** A synchronous layer: the stack reads it without an `await` on the hot path. */
+export interface SyncCacheLayer extends CacheLayer {
+  get(key: string): CacheEntry | undefined;
+}
+
+/** One write of a bulk {@link CacheLayer.setMany}. */
+export interface LayerWrite {
+  readonly key: string;
+  readonly entry: CacheEntry;
+  /** Milliseconds to keep the copy (> 0). */
+  readonly ttlMs: number;
+}
+
+/** Whether a layer answers `get` synchronously (declared by the layer, e.g. MemoryLayer). */
+export function isSyncLayer(layer: CacheLayer): layer is SyncCacheLayer {
+  return (layer as { readonly synchronous?: boolean }).synchronous === true;
+}

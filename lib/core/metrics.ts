@@ -1,0 +1,68 @@
+/** Counters of one layer, as returned by `CacheStack.getMetrics()`. */
+export interface LayerMetrics {
+  /** Reads answered with a usable (fresh or stale) entry. */
+  hits: number;
+  /** Reads that found nothing usable. */
+  misses: number;
+  /** Entries written (including backfills). */
+  sets: number;
+  /** Keys deleted. */
+  deletes: number;
+  /** Copies written into this layer from a slower one. */
+  backfills: number;
+  /** Commands that failed or timed out. */
+  errors: number;
+  /** Commands skipped because the layer was in its back-off window. */
+  skipped: number;
+}
+
+/** Counters of the stack as a whole. */
+export interface StackMetrics {
+  /** `get` calls answered with a fresh entry. */
+  hits: number;
+  /** `get` calls answered with a stale entry (SWR or stale-if-error). */
+  stale: number;
+  /** `get` calls that found nothing usable. */
+  misses: number;
+  /** Loader runs (misses with a loader, and background refreshes). */
+  loads: number;
+  /** Loader runs that threw or timed out. */
+  loadErrors: number;
+  /** Callers that joined a running load instead of starting one. */
+  dedupes: number;
+  /** Background refreshes that stored a value. */
+  refreshes: number;
+  /** Background refreshes that failed. */
+  refreshErrors: number;
+  /** Loads whose result was not stored because the key or a tag was invalidated meanwhile. */
+  discardedLoads: number;
+  /** Stale values served because a reload failed (stale-if-error). */
+  staleIfError: number;
+}
+
+/** A snapshot of every counter. */
+export interface CacheMetrics {
+  readonly stack: Readonly<StackMetrics>;
+  readonly layers: Readonly<Record<string, Readonly<LayerMetrics>>>;
+}
+
+/** A zeroed set of layer counters. */
+export function newLayerMetrics(): LayerMetrics {
+  return { hits: 0, misses: 0, sets: 0, deletes: 0, backfills: 0, errors: 0, skipped: 0 };
+}
+
+/** A zeroed set of stack counters. */
+export function newStackMetrics(): StackMetrics {
+  return {
+    hits: 0,
+    stale: 0,
+    misses: 0,
+    loads: 0,
+    loadErrors: 0,
+    dedupes: 0,
+    refreshes: 0,
+    refreshErrors: 0,
+    discardedLoads: 0,
+    staleIfError: 0,
+  };
+}
