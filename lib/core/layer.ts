@@ -1,6 +1,7 @@
 import type { Clock } from './clock.js';
 import type { CacheEntry } from './entry.js';
 import type { CacheLogger } from './logger.js';
+import type { TagStore } from './tag-store.js';
 
 /**
  * The contract of a cache layer. A layer stores envelopes under already-validated, namespaced keys; it
@@ -36,6 +37,11 @@ export interface CacheLayer {
   clear(prefix: string | undefined): void | Promise<void>;
   /** Releases what the layer opened itself (not clients the user passed in). */
   close(): void | Promise<void>;
+  /**
+   * A tag store kept beside the layer's data (Redis). The stack uses the first shared layer's store, so
+   * tag invalidations reach every process that shares the layer.
+   */
+  createTagStore?(): TagStore;
   /** Called once by the stack that owns the layer, before any other call: the stack's clock and logger. */
   attach?(context: LayerContext): void;
 }

@@ -44,6 +44,8 @@ export interface StackMetrics {
 export interface CacheMetrics {
   readonly stack: Readonly<StackMetrics>;
   readonly layers: Readonly<Record<string, Readonly<LayerMetrics>>>;
+  /** Failures and skipped commands of a shared tag store. */
+  readonly tagStore: Readonly<{ errors: number; skipped: number }>;
 }
 
 /** A zeroed set of layer counters. */

@@ -1,0 +1,134 @@
+import type { Clock } from '../core/clock.js';
+import { toMilliseconds, type Duration } from '../core/duration.js';
+import { InvalidOptionError } from '../core/errors.js';
+import { checkName } from '../core/keys.js';
+import type { CacheLogger } from '../core/logger.js';
+import type { TagStore } from '../core/tag-store.js';
+
+/** What a loader receives. */
+export interface LoaderContext<T = unknown> {
+  /** The key being loaded, as the caller wrote it (without namespace). */
+  readonly key: string;
+  /** Aborted when the load times out or the stack closes; pass it to fetch/DB calls that accept one. */
+  readonly signal: AbortSignal;
+  /** The stale value being refreshed, when there is one. */
+  readonly stale: T | undefined;
+}
+
+/** The function that computes a value on a miss. */
+export type Loader<T> = (context: LoaderContext<T>) => T | Promise<T>;
+
+/** Tags of an entry: names, or a function of the loaded value. */
+export type TagsOption<T = unknown> = readonly string[] | ((value: T) => readonly string[]);
+
+/** Per-entry options; on a call they override the stack's defaults. Durations: a number is seconds. */
+export interface CacheEntryOptions<T = unknown> {
+  /** How long a value stays fresh. @default the largest layer ttl, else 60 s */
+  ttl?: Duration;
+  /** How long after freshness a stale value is served at once while it is refreshed in the background. @default 0 (off) */
+  staleWhileRevalidate?: Duration;
+  /** How long after freshness a stale value is served when the reload fails. @default 0 (off) */
+  staleIfError?: Duration;
+  /**
+   * Negative caching: how long a "not found" (`undefined` or `null`) loader result is kept. Without it,
+   * `undefined` is not cached at all and `null` is cached like any value. @default off
+   */
+  negativeTtl?: Duration;
+  /** Tags of the entry, for `invalidateByTag`. */
+  tags?: TagsOption<T>;
+  /** Return false to hand a loaded value to the caller without caching it. @default every value is cached */
+  shouldCache?: (value: T) => boolean;
+  /** How long a loader may run before the callers get a `LoaderTimeoutError`. @default 30 s */
+  loaderTimeout?: Duration;
+}
+
+/** Options of a `CacheStack`: entry defaults plus the stack's own settings. */
+export interface CacheStackOptions extends CacheEntryOptions {
+  /** Time source for deadlines and timers. @default the system clock */
+  clock?: Clock;
+  /** Where warnings go. @default console with a `[layercache]` prefix */
+  logger?: CacheLogger;
+  /** Where tag invalidations live. @default the first shared layer's store (Redis), else in process */
+  tagStore?: TagStore;
+  /** Hash keys longer than 1,024 characters (SHA-256) instead of rejecting them. @default false */
+  hashLongKeys?: boolean;
+  /** Longest wait for one command of a shared layer (Redis) before it counts as failed. @default '500ms' */
+  layerTimeout?: Duration;
+  /** First back-off window after a shared layer fails; doubles on each further failure up to 30 s. @default 1 s */
+  layerBackoff?: Duration;
+}
+
+/** Defaults of {@link CacheStackOptions}, in the units users write (numbers are seconds). */
+export const DEFAULT_CACHE_STACK_OPTIONS = Object.freeze({
+  fallbackTtl: 60,
+  staleWhileRevalidate: 0,
+  staleIfError: 0,
+  loaderTimeout: 30,
+  hashLongKeys: false,
+  layerTimeout: '500ms',
+  layerBackoff: 1,
+  maxLayerBackoff: 30,
+} as const);
+
+/** Per-entry options resolved once into milliseconds (see `resolvePolicy`). */
+export interface EntryPolicy {
+  readonly ttl: number;
+  readonly swr: number;
+  readonly sie: number;
+  readonly negativeTtl: number | undefined;
+  readonly tags: TagsOption | undefined;
+  readonly shouldCache: ((value: unknown) => boolean) | undefined;
+  readonly loaderTimeout: number;
+}
+
+/**
+ * Resolves entry options over `base` (the stack's policy, or nothing for the stack itself), validating each
+ * option and naming it in the error.
+ */
+export function resolvePolicy(options: CacheEntryOptions | undefined, base: EntryPolicy): EntryPolicy {
+  if (options === undefined) return base;
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError('options', `expected an object, got ${typeof options}`);
+  }
+  const policy: EntryPolicy = {
+    ttl: options.ttl === undefined ? base.ttl : toMilliseconds(options.ttl, 'ttl'),
+    swr:
+      options.staleWhileRevalidate === undefined
+        ? base.swr
+        : toMilliseconds(options.staleWhileRevalidate, 'staleWhileRevalidate'),
+    sie: options.staleIfError === undefined ? base.sie : toMilliseconds(options.staleIfError, 'staleIfError'),
+    negativeTtl:
+      options.negativeTtl === undefined ? base.negativeTtl : toMilliseconds(options.negativeTtl, 'negativeTtl'),
+    tags: options.tags === undefined ? base.tags : checkTagsOption(options.tags),
+    shouldCache: options.shouldCache === undefined ? base.shouldCache : checkFunction(options.shouldCache, 'shouldCache'),
+    loaderTimeout:
+      options.loaderTimeout === undefined ? base.loaderTimeout : toMilliseconds(options.loaderTimeout, 'loaderTimeout'),
+  };
+  if (policy.loaderTimeout <= 0) throw new InvalidOptionError('loaderTimeout', 'must be greater than 0');
+  return policy;
+}
+
+/** The policy of a stack without options: `fallbackTtl` seconds fresh, no stale windows. */
+export function basePolicy(fallbackTtlMs: number): EntryPolicy {
+  return {
+    ttl: fallbackTtlMs,
+    swr: toMilliseconds(DEFAULT_CACHE_STACK_OPTIONS.staleWhileRevalidate, 'staleWhileRevalidate'),
+    sie: toMilliseconds(DEFAULT_CACHE_STACK_OPTIONS.staleIfError, 'staleIfError'),
+    negativeTtl: undefined,
+    tags: undefined,
+    shouldCache: undefined,
+    loaderTimeout: toMilliseconds(DEFAULT_CACHE_STACK_OPTIONS.loaderTimeout, 'loaderTimeout'),
+  };
+}
+
+function checkTagsOption(tags: TagsOption<never>): TagsOption {
+  if (typeof tags === 'function') return tags as TagsOption;
+  if (!Array.isArray(tags)) throw new InvalidOptionError('tags', 'expected an array of tag names or a function');
+  for (const tag of tags) checkName('tag', tag);
+  return tags;
+}
+
+function checkFunction<F>(value: F, option: string): F {
+  if (typeof value !== 'function') throw new InvalidOptionError(option, `expected a function, got ${typeof value}`);
+  return value;
+}

@@ -1,0 +1,237 @@
+/**
+ * `CacheStack`: the public API over the engine — key checks, per-call options, namespaces, `wrap` and
+ * bulk calls. A namespace view is a `CacheStack` sharing its parent's engine (layers, loads, metrics) under
+ * a longer key prefix.
+ */
+import { systemClock } from '../core/clock.js';
+import { toMilliseconds } from '../core/duration.js';
+import { InvalidOptionError } from '../core/errors.js';
+import type { CacheEventListener, CacheEventName } from '../core/events.js';
+import { checkKey, checkName, encodeArguments, MAX_KEY_LENGTH, NAMESPACE_SEPARATOR } from '../core/keys.js';
+import type { CacheLayer } from '../core/layer.js';
+import { BurstLogger, consoleLogger } from '../core/logger.js';
+import type { CacheMetrics } from '../core/metrics.js';
+import type { TagMatchMode, TagStore } from '../core/tag-store.js';
+import { MemoryTagStore } from '../layers/memory-tag.store.js';
+import {
+  basePolicy,
+  DEFAULT_CACHE_STACK_OPTIONS,
+  resolvePolicy,
+  type CacheEntryOptions,
+  type CacheStackOptions,
+  type EntryPolicy,
+  type Loader,
+} from './cache-stack.options.js';
+import { StackEngine } from './stack-engine.js';
+
+/** One entry of {@link CacheStack.setMany}. */
+export interface CacheSetItem<T = unknown> {
+  key: string;
+  value: T;
+  options?: CacheEntryOptions<T>;
+}
+
+/** Marks the keys of `wrap`ped functions: user keys cannot contain it, so they never collide. */
+const WRAP_MARK = '\u001d';
+
+/**
+ * A multi-layer cache: layers ordered fastest first (e.g. `MemoryLayer`, then `RedisLayer`).
+ * @example
+ * const cache = new CacheStack([new MemoryLayer({ maxSize: 10_000 }), new RedisLayer({ client })], { ttl: 60 });
+ * const user = await cache.get(`user:${id}`, () => db.users.find(id), { tags: ['users'] });
+ */
+export class CacheStack {
+  private readonly engine: StackEngine;
+  private readonly prefix: string;
+  private readonly hashLongKeys: boolean;
+  /** Per-call options resolved once per options object (decorators and `wrap` pass the same object). */
+  private readonly policies: WeakMap<object, EntryPolicy>;
+
+  constructor(layers: readonly CacheLayer[], options: CacheStackOptions = {}) {
+    if (!Array.isArray(layers) || layers.length === 0) {
+      throw new InvalidOptionError('layers', 'expected a non-empty array of cache layers, fastest first');
+    }
+    const names = new Set<string>();
+    for (const layer of layers) {
+      if (layer === null || typeof layer !== 'object' || typeof layer.get !== 'function' || typeof layer.set !== 'function') {
+        throw new InvalidOptionError('layers', 'every layer must implement the CacheLayer contract (get, set, delete, ...)');
+      }
+      if (names.has(layer.name)) throw new InvalidOptionError('layers', `two layers are named "${layer.name}"; give each a distinct name`);
+      names.add(layer.name);
+    }
+    if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'expected an object');
+    const clock = options.clock ?? systemClock;
+    const logger = options.logger ?? consoleLogger;
+    for (const layer of layers) layer.attach?.({ clock, logger });
+    const layerTtls = layers.map((l) => l.ttl).filter((ttl): ttl is number => ttl !== undefined);
+    const fallbackTtl = layerTtls.length > 0 ? Math.max(...layerTtls) : toMilliseconds(DEFAULT_CACHE_STACK_OPTIONS.fallbackTtl, 'ttl');
+    const backoff = toMilliseconds(options.layerBackoff ?? DEFAULT_CACHE_STACK_OPTIONS.layerBackoff, 'layerBackoff');
+    const timeout = toMilliseconds(options.layerTimeout ?? DEFAULT_CACHE_STACK_OPTIONS.layerTimeout, 'layerTimeout');
+    if (timeout <= 0) throw new InvalidOptionError('layerTimeout', 'must be greater than 0');
+    this.engine = new StackEngine({
+      layers,
+      policy: resolvePolicy(options, basePolicy(fallbackTtl)),
+      clock,
+      log: new BurstLogger(logger),
+      tagStore: options.tagStore ?? defaultTagStore(layers),
+      guard: {
+        timeout,
+        backoff,
+        maxBackoff: Math.max(backoff, toMilliseconds(DEFAULT_CACHE_STACK_OPTIONS.maxLayerBackoff, 'layerBackoff')),
+      },
+    });
+    this.prefix = '';
+    this.hashLongKeys = options.hashLongKeys ?? DEFAULT_CACHE_STACK_OPTIONS.hashLongKeys;
+    this.policies = new WeakMap();
+  }
+
+  /**
+   * Reads `key`. On a miss, runs `loader` once however many callers wait (their promises share its result
+   * or error) and stores its result. Fresh: the cached value. Stale within `staleWhileRevalidate`: the stale
+   * value at once, refreshed in the background. Without a loader a miss is `undefined`.
+   */
+  async get<T>(key: string, loader?: Loader<T>, options?: CacheEntryOptions<T>): Promise<T | undefined> {
+    const k = this.key(key);
+    if (loader !== undefined && typeof loader !== 'function') throw new InvalidOptionError('loader', 'expected a function');
+    return this.engine.read(k, key, loader, options === undefined ? this.engine.policy : this.policy(options));
+  }
+
+  /** `get` with a required loader: always resolves to the cached or loaded value. */
+  async getOrSet<T>(key: string, loader: Loader<T>, options?: CacheEntryOptions<T>): Promise<T> {
+    if (typeof loader !== 'function') throw new InvalidOptionError('loader', 'getOrSet needs a loader function');
+    return (await this.get(key, loader, options)) as T;
+  }
+
+  /** Stores `value` under `key` in every layer; a load of `key` running meanwhile will not overwrite it. */
+  async set<T>(key: string, value: T, options?: CacheEntryOptions<T>): Promise<void> {
+    await this.setMany<T>([{ key, value, ...(options !== undefined && { options }) }]);
+  }
+
+  /** Removes `key` from every layer; a load of it running meanwhile will not store its result. */
+  async delete(key: string): Promise<void> {
+    await this.engine.delete([this.key(key)]);
+  }
+
+  /** Whether `get(key)` would return a value (fresh or stale) without a loader. */
+  async has(key: string): Promise<boolean> {
+    return (await this.get(key)) !== undefined;
+  }
+
+  /** Reads many keys, one bulk read per layer (one MGET on Redis); `undefined` for misses. */
+  async getMany<T>(keys: readonly string[]): Promise<(T | undefined)[]> {
+    return (await this.engine.readMany(this.keys(keys))) as (T | undefined)[];
+  }
+
+  /** Stores many values, one bulk write per layer (one round trip on Redis). */
+  async setMany<T = unknown>(items: readonly CacheSetItem<T>[]): Promise<void> {
+    if (!Array.isArray(items)) throw new InvalidOptionError('items', 'expected an array of { key, value, options? }');
+    const writes = items.map((item) => ({
+      key: this.key(item.key),
+      value: item.value,
+      policy: item.options === undefined ? this.engine.policy : this.policy(item.options),
+    }));
+    await this.engine.storeMany(writes);
+  }
+
+  /** Removes many keys, one bulk delete per layer. */
+  async mdelete(keys: readonly string[]): Promise<void> {
+    await this.engine.delete(this.keys(keys));
+  }
+
+  /**
+   * Returns a memoized version of `fn`: calls with equal arguments share one cached result. Argument keys are
+   * collision-free (`f('a:b')` and `f('a', 'b')` differ) and cannot collide with keys given to `get`/`set`.
+   */
+  wrap<A extends unknown[], R>(prefix: string, fn: (...args: A) => R | Promise<R>, options?: CacheEntryOptions<R>): (...args: A) => Promise<R> {
+    checkName('prefix', prefix);
+    if (typeof fn !== 'function') throw new InvalidOptionError('fn', 'wrap needs a function');
+    const policy = options === undefined ? this.engine.policy : this.policy(options);
+    const base = this.prefix + prefix + WRAP_MARK;
+    return async (...args: A): Promise<R> => {
+      const encoded = encodeArguments(args);
+      const k = encoded.length > MAX_KEY_LENGTH ? base + checkKey(encoded, true) : base + encoded;
+      return this.engine.read<R>(k, prefix + encoded, () => fn(...args), policy) as Promise<R>;
+    };
+  }
+
+  /**
+   * A view whose keys live under `name`: nested namespaces stack their names, and a namespace's `clear()`
+   * removes its own keys only (never a sibling such as `a` vs `ab`). The view shares this stack's layers.
+   */
+  namespace(name: string): CacheStack {
+    const view = Object.create(CacheStack.prototype) as CacheStack;
+    return Object.assign(view, {
+      engine: this.engine,
+      prefix: this.prefix + checkName('namespace', name) + NAMESPACE_SEPARATOR,
+      hashLongKeys: this.hashLongKeys,
+      policies: this.policies,
+    });
+  }
+
+  /** Removes every entry of this stack, or of this namespace only for a namespace view. */
+  async clear(): Promise<void> {
+    await this.engine.clear(this.prefix === '' ? undefined : this.prefix);
+  }
+
+  /** Invalidates every entry tagged `tag`, in every layer and process sharing the tag store, without scanning keys. */
+  async invalidateByTag(tag: string): Promise<void> {
+    await this.invalidateByTags([tag], 'any');
+  }
+
+  /** Invalidates entries carrying `any` of the tags (default) or `all` of them together. */
+  async invalidateByTags(tags: readonly string[], mode: TagMatchMode = 'any'): Promise<void> {
+    if (!Array.isArray(tags) || tags.length === 0) throw new InvalidOptionError('tags', 'expected a non-empty array of tag names');
+    if (mode !== 'any' && mode !== 'all') throw new InvalidOptionError('mode', `expected 'any' or 'all', got ${JSON.stringify(mode)}`);
+    await this.engine.invalidateTags([...new Set(tags.map((tag) => checkName('tag', tag)))], mode);
+  }
+
+  /** Counters of the stack and of each layer (a snapshot). */
+  getMetrics(): CacheMetrics {
+    return this.engine.getMetrics();
+  }
+
+  /** Listens to a stack event (`hit`, `miss`, `stale`, `set`, `delete`, `refresh`, `refresh-error`, ...). */
+  on<E extends CacheEventName>(event: E, listener: CacheEventListener<E>): this {
+    this.engine.on(event, listener);
+    return this;
+  }
+
+  /** Removes a listener added with {@link CacheStack.on}. */
+  off<E extends CacheEventName>(event: E, listener: CacheEventListener<E>): this {
+    this.engine.off(event, listener);
+    return this;
+  }
+
+  /** Resolves once background work (refreshes, backfills) has settled; for tests and shutdown. */
+  idle(): Promise<void> {
+    return this.engine.idle();
+  }
+
+  /** Aborts running loads, waits for background work and closes the layers (not clients passed in). */
+  close(): Promise<void> {
+    return this.engine.close();
+  }
+
+  private key(key: string): string {
+    return this.prefix === '' ? checkKey(key, this.hashLongKeys) : this.prefix + checkKey(key, this.hashLongKeys);
+  }
+
+  private keys(keys: readonly string[]): string[] {
+    if (!Array.isArray(keys)) throw new InvalidOptionError('keys', 'expected an array of keys');
+    return keys.map((key) => this.key(key));
+  }
+
+  private policy(options: CacheEntryOptions<never>): EntryPolicy {
+    let policy = this.policies.get(options);
+    if (policy === undefined) {
+      policy = resolvePolicy(options as CacheEntryOptions, this.engine.policy);
+      this.policies.set(options, policy);
+    }
+    return policy;
+  }
+}
+
+function defaultTagStore(layers: readonly CacheLayer[]): TagStore {
+  for (const layer of layers) if (layer.shared && layer.createTagStore !== undefined) return layer.createTagStore();
+  return new MemoryTagStore();
+}

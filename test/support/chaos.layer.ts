@@ -1,0 +1,78 @@
+import type { CacheEntry } from '../../lib/core/entry.js';
+import type { CacheLayer, LayerContext, LayerWrite } from '../../lib/core/layer.js';
+import type { TagStore } from '../../lib/core/tag-store.js';
+
+type Mode = { kind: 'ok' } | { kind: 'fail'; error: Error } | { kind: 'hang' };
+
+/**
+ * Wraps a real layer and makes it fail or hang on demand (STYLE.md #10): the stack's degradation is tested
+ * against the same code path a dead Redis takes, without mocking Redis itself. Async and `shared` by
+ * default, so the stack guards it like a Redis layer.
+ */
+export class ChaosLayer implements CacheLayer {
+  readonly name: string;
+  readonly shared: boolean;
+  readonly ttl: number | undefined;
+  /** Calls per operation, whatever their outcome. */
+  readonly calls: Record<string, number> = {};
+  private mode: Mode = { kind: 'ok' };
+
+  constructor(
+    private readonly inner: CacheLayer,
+    options: { name?: string; shared?: boolean } = {},
+  ) {
+    this.name = options.name ?? `chaos-${inner.name}`;
+    this.shared = options.shared ?? true;
+    this.ttl = inner.ttl;
+  }
+
+  /** Every following call rejects with `error`. */
+  fail(error: Error = new Error('chaos: layer down')): void {
+    this.mode = { kind: 'fail', error };
+  }
+
+  /** Every following call never settles. */
+  hang(): void {
+    this.mode = { kind: 'hang' };
+  }
+
+  /** Back to normal. */
+  heal(): void {
+    this.mode = { kind: 'ok' };
+  }
+
+  attach(context: LayerContext): void {
+    this.inner.attach?.(context);
+  }
+
+  createTagStore?(): TagStore;
+
+  get(key: string): Promise<CacheEntry | undefined> {
+    return this.call('get', () => this.inner.get(key));
+  }
+  getMany(keys: readonly string[]): Promise<(CacheEntry | undefined)[]> {
+    return this.call('getMany', () => this.inner.getMany(keys));
+  }
+  set(key: string, entry: CacheEntry, ttlMs: number): Promise<void> {
+    return this.call('set', () => this.inner.set(key, entry, ttlMs));
+  }
+  setMany(items: readonly LayerWrite[]): Promise<void> {
+    return this.call('setMany', () => this.inner.setMany(items));
+  }
+  delete(keys: readonly string[]): Promise<void> {
+    return this.call('delete', () => this.inner.delete(keys));
+  }
+  clear(prefix: string | undefined): Promise<void> {
+    return this.call('clear', () => this.inner.clear(prefix));
+  }
+  close(): Promise<void> {
+    return Promise.resolve(this.inner.close());
+  }
+
+  private async call<T>(operation: string, run: () => T | Promise<T>): Promise<T> {
+    this.calls[operation] = (this.calls[operation] ?? 0) + 1;
+    if (this.mode.kind === 'fail') throw this.mode.error;
+    if (this.mode.kind === 'hang') return new Promise<T>(() => undefined);
+    return run();
+  }
+}
