@@ -32,5 +32,6 @@ export {
   LayerTimeoutError,
   LayerUnavailableError,
   StackClosedError,
+  EntryEncodeError,
   type LayerCacheErrorCode,
 } from './core/errors.js';

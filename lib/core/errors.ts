@@ -10,6 +10,7 @@ export type LayerCacheErrorCode =
   | 'LOADER_TIMEOUT'
   | 'LAYER_TIMEOUT'
   | 'LAYER_UNAVAILABLE'
+  | 'ENTRY_ENCODE_FAILED'
   | 'STACK_CLOSED';
 
 /** Base class of every error the library throws. */
@@ -60,6 +61,22 @@ export class LayerTimeoutError extends LayerCacheError {
 export class LayerUnavailableError extends LayerCacheError {
   constructor(layer: string, cause?: unknown) {
     super('LAYER_UNAVAILABLE', `Layer "${layer}" is unavailable`, { cause });
+  }
+}
+
+/**
+ * A value could not be serialized for a layer outside the process (the serializer threw, e.g. for a
+ * function or a class it does not know). Nothing was written for the key. This says something about the
+ * value, not about the layer's health: the stack does not back off the layer for it.
+ */
+export class EntryEncodeError extends LayerCacheError {
+  /** The key whose value could not be encoded. */
+  readonly key: string;
+
+  constructor(layer: string, key: string, cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super('ENTRY_ENCODE_FAILED', `Layer "${layer}" could not encode the value of key ${JSON.stringify(key)}: ${reason}`, { cause });
+    this.key = key;
   }
 }
 

@@ -44,7 +44,7 @@ export interface StackMetrics {
 export interface CacheMetrics {
   readonly stack: Readonly<StackMetrics>;
   readonly layers: Readonly<Record<string, Readonly<LayerMetrics>>>;
-  /** Failures and skipped commands of a shared tag store. */
+  /** Failures and skipped commands of a shared tag store given as `tagStore` (a layer's own store counts as that layer). */
   readonly tagStore: Readonly<{ errors: number; skipped: number }>;
 }
 

@@ -68,6 +68,7 @@ export const DEFAULT_CACHE_STACK_OPTIONS = Object.freeze({
   layerTimeout: '500ms',
   layerBackoff: 1,
   maxLayerBackoff: 30,
+  recoveryQueueSize: 10_000,
 } as const);
 
 /** Per-entry options resolved once into milliseconds (see `resolvePolicy`). */

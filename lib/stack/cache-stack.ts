@@ -11,7 +11,7 @@ import { checkKey, checkName, encodeArguments, MAX_KEY_LENGTH, NAMESPACE_SEPARAT
 import type { CacheLayer } from '../core/layer.js';
 import { BurstLogger, consoleLogger } from '../core/logger.js';
 import type { CacheMetrics } from '../core/metrics.js';
-import type { TagMatchMode, TagStore } from '../core/tag-store.js';
+import type { TagMatchMode } from '../core/tag-store.js';
 import { MemoryTagStore } from '../layers/memory-tag.store.js';
 import {
   basePolicy,
@@ -68,17 +68,20 @@ export class CacheStack {
     const backoff = toMilliseconds(options.layerBackoff ?? DEFAULT_CACHE_STACK_OPTIONS.layerBackoff, 'layerBackoff');
     const timeout = toMilliseconds(options.layerTimeout ?? DEFAULT_CACHE_STACK_OPTIONS.layerTimeout, 'layerTimeout');
     if (timeout <= 0) throw new InvalidOptionError('layerTimeout', 'must be greater than 0');
+    const storeLayer = options.tagStore === undefined ? layers.findIndex((l) => l.shared && l.createTagStore !== undefined) : -1;
     this.engine = new StackEngine({
       layers,
       policy: resolvePolicy(options, basePolicy(fallbackTtl)),
       clock,
       log: new BurstLogger(logger),
-      tagStore: options.tagStore ?? defaultTagStore(layers),
+      tagStore: options.tagStore ?? layers[storeLayer]?.createTagStore?.() ?? new MemoryTagStore(),
+      tagStoreLayer: storeLayer < 0 ? undefined : storeLayer,
       guard: {
         timeout,
         backoff,
         maxBackoff: Math.max(backoff, toMilliseconds(DEFAULT_CACHE_STACK_OPTIONS.maxLayerBackoff, 'layerBackoff')),
       },
+      recoveryQueueSize: DEFAULT_CACHE_STACK_OPTIONS.recoveryQueueSize,
     });
     this.prefix = '';
     this.hashLongKeys = options.hashLongKeys ?? DEFAULT_CACHE_STACK_OPTIONS.hashLongKeys;
@@ -229,9 +232,4 @@ export class CacheStack {
     }
     return policy;
   }
-}
-
-function defaultTagStore(layers: readonly CacheLayer[]): TagStore {
-  for (const layer of layers) if (layer.shared && layer.createTagStore !== undefined) return layer.createTagStore();
-  return new MemoryTagStore();
 }

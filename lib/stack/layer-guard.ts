@@ -6,11 +6,12 @@
  * - a failure or timeout opens a back-off window (`layerBackoff`, doubling per consecutive failure up to
  *   30 s) during which the layer is skipped without being asked; the first command after the window is the
  *   probe; its success closes the window and resets the back-off;
- * - failures are counted per layer and logged once per burst (`BurstLogger`), the recovery is logged too.
+ * - failures are counted per layer and logged once per burst (`BurstLogger`), the recovery is logged too
+ *   and reported to `onRecover`, which replays what the layer missed (`RecoveryQueue`).
  * Local layers (memory) are called directly: they do not fail that way and their hits must stay cheap.
  */
 import type { Clock } from '../core/clock.js';
-import { LayerTimeoutError, LayerUnavailableError } from '../core/errors.js';
+import { EntryEncodeError, LayerTimeoutError, LayerUnavailableError } from '../core/errors.js';
 import type { BurstLogger } from '../core/logger.js';
 
 /** Settings of the guards of one stack (milliseconds). */
@@ -42,6 +43,8 @@ export class LayerGuard {
     private readonly clock: Clock,
     private readonly log: BurstLogger,
     private readonly onError: LayerErrorSink,
+    /** Called when the layer answers again after failures (to replay what it missed). */
+    private readonly onRecover: () => void = () => undefined,
   ) {
     this.nextBackoff = settings.backoff;
   }
@@ -77,7 +80,8 @@ export class LayerGuard {
       if (this.nextBackoff !== this.settings.backoff || this.openUntil !== 0) this.recover();
       return result;
     } catch (error) {
-      this.fail(operation, error);
+      if (error instanceof EntryEncodeError) this.log.warn(`Not caching in "${this.name}"`, error); // the value's fault
+      else this.fail(operation, error);
       throw error;
     } finally {
       this.clock.clearTimeout(timer);
@@ -96,5 +100,6 @@ export class LayerGuard {
     this.openUntil = 0;
     this.nextBackoff = this.settings.backoff;
     this.log.success(`layer ${this.name}`);
+    this.onRecover();
   }
 }

@@ -31,7 +31,7 @@
  */
 import type { Clock } from '../core/clock.js';
 import { entryState, EntryState, expiresAt, physicalTtl, type CacheEntry } from '../core/entry.js';
-import { LoaderTimeoutError, StackClosedError } from '../core/errors.js';
+import { EntryEncodeError, LoaderTimeoutError, StackClosedError } from '../core/errors.js';
 import type { CacheEventListener, CacheEventMap, CacheEventName } from '../core/events.js';
 import { checkName } from '../core/keys.js';
 import { isSyncLayer, type CacheLayer, type LayerWrite, type SyncCacheLayer } from '../core/layer.js';
@@ -41,6 +41,7 @@ import { SingleFlight, type Flight } from '../core/single-flight.js';
 import type { TagMatchMode, TagStore } from '../core/tag-store.js';
 import type { EntryPolicy, Loader } from './cache-stack.options.js';
 import { LayerGuard, type GuardSettings } from './layer-guard.js';
+import { RecoveryQueue } from './recovery-queue.js';
 import { TagMirror } from './tag-mirror.js';
 import { EventEmitter } from 'node:events';
 
@@ -59,6 +60,10 @@ export interface EngineSettings {
   readonly log: BurstLogger;
   readonly tagStore: TagStore;
   readonly guard: GuardSettings;
+  /** The index of the layer the tag store belongs to (`createTagStore`), if it does. */
+  readonly tagStoreLayer: number | undefined;
+  /** Most keys remembered per shared layer while it fails, to replay their invalidation on recovery. */
+  readonly recoveryQueueSize: number;
 }
 
 export class StackEngine {
@@ -69,6 +74,9 @@ export class StackEngine {
   private readonly l1Metrics: LayerMetrics;
   /** Per layer: its guard when shared, `undefined` for local layers. */
   private readonly guards: readonly (LayerGuard | undefined)[];
+  /** Per shared layer (and the shared tag store, last): what it missed while failing. */
+  private readonly recovery: readonly RecoveryQueue[];
+  private readonly tagRecovery: RecoveryQueue;
   private readonly layerMetrics: readonly LayerMetrics[];
   private readonly metrics = newStackMetrics();
   private readonly clock: Clock;
@@ -95,14 +103,24 @@ export class StackEngine {
     this.l1 = first !== undefined && isSyncLayer(first) ? first : undefined;
     this.l1Metrics = this.layerMetrics[0] ?? newLayerMetrics();
     const onError = (layer: string, operation: string, error: unknown) => this.emit('layer-error', { layer, operation, error });
+    this.recovery = this.layers.map(() => new RecoveryQueue(settings.recoveryQueueSize));
+    this.tagRecovery = new RecoveryQueue(settings.recoveryQueueSize);
     this.guards = this.layers.map((layer, i) =>
       layer.shared
-        ? new LayerGuard(layer.name, this.layerMetrics[i] as LayerMetrics, settings.guard, this.clock, this.log, onError)
+        ? new LayerGuard(layer.name, this.layerMetrics[i] as LayerMetrics, settings.guard, this.clock, this.log, onError, () =>
+            this.track(this.replay(i)),
+          )
         : undefined,
     );
-    this.tagGuard = this.tagStore.shared
-      ? new LayerGuard('tag-store', this.tagCounters, settings.guard, this.clock, this.log, onError)
-      : undefined;
+    // A store that lives beside a layer's data (RedisLayer.createTagStore) shares that layer's connection,
+    // so it shares its guard too: one back-off window, and the layer's recovery replays both.
+    const layerGuard = settings.tagStoreLayer === undefined ? undefined : this.guards[settings.tagStoreLayer];
+    this.tagGuard = !this.tagStore.shared
+      ? undefined
+      : (layerGuard ??
+        new LayerGuard('tag-store', this.tagCounters, settings.guard, this.clock, this.log, onError, () =>
+          this.track(this.replayTags()),
+        ));
   }
 
   // ---------------------------------------------------------------- read path
@@ -375,10 +393,22 @@ export class StackEngine {
           this.log.failure(`layer ${layer.name}`, `Layer "${layer.name}" failed on set`, error);
         }
       } else {
-        pending.push(guard.run('set', command).catch(() => undefined));
+        pending.push(guard.run('set', command).catch((error: unknown) => this.writeFailed(i, writes, error)));
       }
     }
     if (pending.length > 0) await Promise.all(pending);
+  }
+
+  /**
+   * A shared layer did not take a write, so it may still hold an older value of those keys: delete them now
+   * when the layer is fine and only the value could not be encoded, else when the layer recovers.
+   */
+  private async writeFailed(index: number, writes: readonly LayerWrite[], error: unknown): Promise<void> {
+    const keys = writes.map((w) => w.key);
+    const queue = this.recovery[index] as RecoveryQueue;
+    if (!(error instanceof EntryEncodeError)) return queue.addKeys(keys);
+    const layer = this.layers[index] as CacheLayer;
+    await (this.guards[index] as LayerGuard).run('delete', () => layer.delete(keys)).catch(() => queue.addKeys(keys));
   }
 
   /** Copies an entry found in layer `index` into the faster layers, keeping its deadlines. */
@@ -448,25 +478,53 @@ export class StackEngine {
   /** Deletes keys from every layer and makes running loads of them discard their results. */
   async delete(keys: readonly string[]): Promise<void> {
     this.flights.invalidate(keys);
-    await this.eachLayer('delete', (layer) => layer.delete(keys), keys.length);
+    await this.eachLayer('delete', (layer) => layer.delete(keys), keys.length, (queue) => queue.addKeys(keys));
     if (this.listened.delete === true) this.emit('delete', { keys });
   }
 
   /** Removes every entry under `prefix` (all when `undefined`) from every layer. */
   async clear(prefix: string | undefined): Promise<void> {
     this.flights.invalidatePrefix(prefix);
-    await this.eachLayer('clear', (layer) => layer.clear(prefix), 0);
+    await this.eachLayer('clear', (layer) => layer.clear(prefix), 0, (queue) => queue.addClear(prefix));
   }
 
-  private async eachLayer(operation: string, command: (layer: CacheLayer) => void | Promise<void>, deletes: number): Promise<void> {
+  /** Runs an invalidating command on every layer; a shared layer that fails queues it for its recovery. */
+  private async eachLayer(
+    operation: string,
+    command: (layer: CacheLayer) => void | Promise<void>,
+    deletes: number,
+    onFailure: (queue: RecoveryQueue) => void,
+  ): Promise<void> {
     const pending: Promise<unknown>[] = [];
     this.layers.forEach((layer, i) => {
       (this.layerMetrics[i] as LayerMetrics).deletes += deletes;
       const guard = this.guards[i];
       if (guard === undefined) void command(layer);
-      else pending.push(guard.run(operation, () => command(layer)).catch(() => undefined));
+      else pending.push(guard.run(operation, () => command(layer)).catch(() => onFailure(this.recovery[i] as RecoveryQueue)));
     });
     await Promise.all(pending);
+  }
+
+  /** Replays on a recovered shared layer the invalidations it missed; what fails again is queued again. */
+  private async replay(index: number): Promise<void> {
+    const guard = this.guards[index] as LayerGuard;
+    if (this.tagGuard === guard) await this.replayTags();
+    const queue = this.recovery[index] as RecoveryQueue;
+    if (queue.empty) return;
+    const layer = this.layers[index] as CacheLayer;
+    const work = queue.take();
+    try {
+      if (work.clearAll) {
+        await guard.run('replay', () => layer.clear(undefined));
+      } else {
+        for (const prefix of work.prefixes) await guard.run('replay', () => layer.clear(prefix));
+        if (work.keys.length > 0) await guard.run('replay', () => layer.delete(work.keys));
+      }
+    } catch {
+      if (work.clearAll) queue.addClear(undefined);
+      for (const prefix of work.prefixes) queue.addClear(prefix);
+      queue.addKeys(work.keys);
+    }
   }
 
   // ---------------------------------------------------------------- tags
@@ -480,12 +538,28 @@ export class StackEngine {
       try {
         seq = await this.tagGuard.run('invalidate', () => this.tagStore.invalidate(tags, mode));
       } catch {
-        // The shared store is unreachable: at least this process stops serving the tagged entries.
+        // The shared store is unreachable: this process stops serving the tagged entries at once, and the
+        // invalidation is replayed on the store when it answers again.
         seq = this.mirror.maxSeq + 1;
+        if (!this.tagRecovery.addTags(tags, mode)) {
+          this.log.warn(`Tag invalidation of ${tags.join(', ')} could not be queued for replay (queue full)`, undefined);
+        }
       }
     }
     this.mirror.record(tags, mode, seq);
     if (this.listened.invalidate === true) this.emit('invalidate', { tags, mode });
+  }
+
+  /** Replays the tag invalidations the shared store missed. */
+  private async replayTags(): Promise<void> {
+    for (const { tags, mode } of this.tagRecovery.take().tags) {
+      try {
+        const seq = await (this.tagGuard as LayerGuard).run('replay', () => this.tagStore.invalidate(tags, mode));
+        this.mirror.record(tags, mode, seq);
+      } catch {
+        this.tagRecovery.addTags(tags, mode);
+      }
+    }
   }
 
   /** The sequence a load records before its loader runs. */

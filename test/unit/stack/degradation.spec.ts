@@ -77,3 +77,48 @@ describe('a failing shared layer never fails the caller', () => {
     expect(events[0]).toBe('l2:get');
   });
 });
+
+describe('what a failing shared layer missed is replayed when it answers again', () => {
+  it('a delete that failed on L2 is replayed, so L2 cannot serve the deleted value after the outage', async () => {
+    const { stack, clock, l1, l2 } = buildTwoLayerStack({ layerBackoff: '1s' });
+    await stack.set('k', 'old');
+    l2.fail();
+    await stack.delete('k');
+    l2.heal();
+    await clock.advance(1_000);
+    await stack.get('probe'); // the first command after the window succeeds: recovery
+    await stack.idle();
+    l1.delete(['k']);
+    expect(await stack.get('k')).toBeUndefined();
+  });
+
+  it('a write that failed on L2 removes the older L2 copy on recovery', async () => {
+    const { stack, clock, l1, l2 } = buildTwoLayerStack({ layerBackoff: '1s' });
+    await stack.set('k', 'v1');
+    l2.fail();
+    await stack.set('k', 'v2');
+    expect(await stack.get('k')).toBe('v2');
+    l2.heal();
+    await clock.advance(1_000);
+    await stack.get('probe');
+    await stack.idle();
+    l1.delete(['k']);
+    expect(await stack.get('k')).toBeUndefined(); // never v1
+  });
+
+  it('a namespace clear that failed is replayed on recovery', async () => {
+    const { stack, clock, l1, l2 } = buildTwoLayerStack({ layerBackoff: '1s' });
+    const ns = stack.namespace('n');
+    await ns.set('a', 1);
+    await stack.set('root', 2);
+    l2.fail();
+    await ns.clear();
+    l2.heal();
+    await clock.advance(1_000);
+    await stack.get('probe');
+    await stack.idle();
+    l1.clear(undefined);
+    expect(await ns.get('a')).toBeUndefined();
+    expect(await stack.get('root')).toBe(2);
+  });
+});

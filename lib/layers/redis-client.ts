@@ -1,0 +1,53 @@
+import type { Cluster, Redis } from 'ioredis';
+import { InvalidOptionError } from '../core/errors.js';
+
+/**
+ * An ioredis client: a `Redis` connection or a `Cluster`. ioredis is an optional peer, so it is imported
+ * for its types only; the library loads without it installed.
+ *
+ * Redis Cluster: every key one command touches must hash to one slot. The tag store's keys share a hash
+ * tag; for the layer's bulk commands (`getMany`, `setMany`, `delete`, `clear`) give the prefix a hash tag
+ * (e.g. `'{lc}:'`) until multi-slot support lands.
+ */
+export type RedisClient = Redis | Cluster;
+
+/** Checks that `client` looks like an ioredis client (duck-typed: no runtime import of ioredis). */
+export function checkRedisClient(option: string, client: unknown): RedisClient {
+  const candidate = client as Partial<Record<'getBuffer' | 'mgetBuffer' | 'pipeline' | 'evalsha', unknown>> | null;
+  if (
+    typeof candidate !== 'object' ||
+    candidate === null ||
+    typeof candidate.getBuffer !== 'function' ||
+    typeof candidate.mgetBuffer !== 'function' ||
+    typeof candidate.pipeline !== 'function' ||
+    typeof candidate.evalsha !== 'function'
+  ) {
+    throw new InvalidOptionError(option, 'expected an ioredis client (`new Redis(...)` or `new Cluster(...)`)');
+  }
+  return client as RedisClient;
+}
+
+/** Checks a key prefix: a non-empty string (an empty prefix would make `clear()` wipe the whole database). */
+export function checkRedisPrefix(option: string, prefix: unknown): string {
+  if (typeof prefix !== 'string' || prefix.length === 0) {
+    throw new InvalidOptionError(option, `expected a non-empty string, got ${JSON.stringify(prefix)}`);
+  }
+  return prefix;
+}
+
+/** Escapes the glob metacharacters of Redis `MATCH` / `KEYS` patterns so `text` matches only itself. */
+export function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\^-]/g, '\\$&');
+}
+
+/** Throws the first error of an ioredis pipeline result, else returns the replies in order. */
+export function pipelineReplies(results: [error: Error | null, reply: unknown][] | null): unknown[] {
+  if (results === null) throw new Error('Redis pipeline was discarded');
+  const replies = new Array<unknown>(results.length);
+  for (let i = 0; i < results.length; i++) {
+    const [error, reply] = results[i] as [Error | null, unknown];
+    if (error !== null) throw error;
+    replies[i] = reply;
+  }
+  return replies;
+}

@@ -1,0 +1,114 @@
+import { Redis } from 'ioredis';
+import { MemoryLayer } from '../../lib/layers/memory.layer.js';
+import { RedisLayer } from '../../lib/layers/redis.layer.js';
+import { CacheStack } from '../../lib/stack/cache-stack.js';
+import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
+import { RecordingLogger } from '../support/stack-builder.js';
+
+/**
+ * Redis stopped mid-test, for real: its own redis-server process, stopped and restarted on the same port.
+ * Reads keep answering through the loader; once Redis is back, caching through it resumes.
+ */
+describe('Redis outage', () => {
+  let server: RedisServerHandle;
+  let client: Redis;
+  let stack: CacheStack;
+  let l1: MemoryLayer;
+  let logger: RecordingLogger;
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+  });
+  beforeEach(() => {
+    // The recommended client settings for a cache: fail fast instead of queueing while disconnected.
+    client = new Redis(server.url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => 50 });
+    l1 = new MemoryLayer();
+    logger = new RecordingLogger();
+    stack = new CacheStack([l1, new RedisLayer({ client, prefix: 'outage:' })], {
+      logger,
+      layerTimeout: '200ms',
+      layerBackoff: '100ms',
+    });
+  });
+  afterEach(async () => {
+    await stack.close();
+    client.disconnect();
+  });
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  it('reads keep answering through the loader while Redis is down, and caching resumes once it is back', async () => {
+    await waitFor(() => client.status === 'ready');
+    let loads = 0;
+    const loader = () => `value ${++loads}`;
+    expect(await stack.get('k', loader)).toBe('value 1');
+    await server.stop();
+
+    for (let i = 0; i < 10; i++) {
+      l1.delete(['k']);
+      const started = Date.now();
+      expect(await stack.get('k', loader)).toMatch(/^value \d+$/);
+      expect(Date.now() - started).toBeLessThan(2_000); // bounded by layerTimeout, never the OS's TCP timeout
+    }
+    expect(stack.getMetrics().layers['redis']?.errors).toBeGreaterThan(0);
+    expect(logger.lines.filter((l) => l.message.includes('Layer "redis" failed'))).toHaveLength(1);
+
+    await server.restart();
+    await waitFor(() => client.status === 'ready');
+    // Once the back-off window passes, a write goes through to Redis and another instance reads it.
+    await waitFor(async () => {
+      await stack.set('after', 'cached again');
+      return (await client.exists('outage:after')) === 1;
+    });
+    const other = new CacheStack([new MemoryLayer(), new RedisLayer({ client, prefix: 'outage:' })], { logger });
+    expect(await other.get('after', () => 'not from cache')).toBe('cached again');
+    await other.close();
+    expect(logger.lines.some((l) => l.message.includes('recovered after'))).toBe(true);
+  });
+
+  it('a tag invalidation made while the connection was lost reaches Redis when it is back', async () => {
+    await waitFor(() => client.status === 'ready');
+    await stack.set('user:1', 'before', { tags: ['user:1'] });
+    // The connection drops (the server keeps its data, as a persistent Redis or a network split would).
+    client.disconnect();
+    await waitFor(() => client.status === 'end');
+    await stack.invalidateByTag('user:1');
+    expect(await stack.get('user:1')).toBeUndefined(); // this process stops serving it at once
+    await client.connect();
+    // Another instance with an empty L1 must not get the invalidated value from L2, once the probe after the
+    // back-off window has let the replay run.
+    const observer = new Redis(server.url);
+    try {
+      await waitFor(async () => {
+        await stack.get('probe');
+        await stack.idle();
+        const other = new CacheStack([new MemoryLayer(), new RedisLayer({ client: observer, prefix: 'outage:' })], { logger });
+        const seen = await other.get('user:1');
+        await other.close();
+        return seen === undefined;
+      });
+    } finally {
+      observer.disconnect();
+    }
+  });
+
+  it('a stack created while Redis is down serves from the loader and L1', async () => {
+    await server.stop();
+    try {
+      let loads = 0;
+      expect(await stack.get('k', () => ++loads)).toBe(1);
+      expect(await stack.get('k', () => ++loads)).toBe(1); // L1 still caches
+    } finally {
+      await server.restart();
+    }
+  });
+});
+
+async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}

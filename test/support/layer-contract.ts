@@ -1,0 +1,221 @@
+import type { CacheEntry } from '../../lib/core/entry.js';
+import type { CacheLayer } from '../../lib/core/layer.js';
+
+/** What a layer under test brings to {@link describeLayerContract}. */
+export interface LayerHarness {
+  /** A fresh, empty layer (or one isolated from every other test, e.g. by a unique Redis prefix). */
+  readonly layer: CacheLayer;
+  /** The current wall-clock time in ms, for building envelopes. */
+  now(): number;
+  /**
+   * Asserts that the copy under `key`, written at `writtenAt` (from {@link LayerHarness.now}) with `ttlMs`,
+   * is there now and lives at most `ttlMs` (memory: by moving a fake clock to just before and just after the
+   * deadline; Redis: PTTL within (0, ttlMs]). May move the harness's clock.
+   */
+  expectLifetime(key: string, ttlMs: number, writtenAt: number): Promise<void>;
+  /** Releases what setup created; called after each test. */
+  teardown?(): Promise<void>;
+}
+
+/** Builds an envelope fresh for a minute from `now`. */
+export function makeEntry<T>(value: T, now: number, extra: Partial<CacheEntry<T>> = {}): CacheEntry<T> {
+  return {
+    value,
+    createdAt: now,
+    freshUntil: now + 60_000,
+    staleUntil: now + 120_000,
+    errorUntil: now + 180_000,
+    tags: undefined,
+    tagSeq: 0,
+    ...extra,
+  };
+}
+
+/** A value with every type the design promises to keep across layers (DESIGN.md "Values"). */
+export function everyTypeValue(): Record<string, unknown> {
+  return {
+    date: new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 6)),
+    map: new Map<unknown, unknown>([
+      ['a', 1],
+      [2, { nested: new Set(['x']) }],
+    ]),
+    set: new Set<unknown>([1, 'two', null]),
+    bigint: 2n ** 70n,
+    negativeBigint: -(2n ** 64n) - 1n,
+    buffer: Buffer.from('buffer bytes'),
+    uint8: new Uint8Array([0, 1, 254, 255]),
+    objectWithUndefined: { present: 1, missing: undefined },
+    arrayWithUndefined: [1, undefined, 3],
+    nan: Number.NaN,
+    infinity: Number.POSITIVE_INFINITY,
+    negativeInfinity: Number.NEGATIVE_INFINITY,
+    nil: null,
+    text: 'unicode ✓ ключ 🔑',
+    nested: { deeper: { list: [new Date(0), { m: new Map([[1n, [undefined]]]) }] } },
+    bool: false,
+    float: 3.25,
+  };
+}
+
+/**
+ * The contract every layer passes (STYLE.md #10): one suite, run by the spec of each layer.
+ * `setup` runs before each test; keys are plain strings as the stack hands them over (namespaces joined
+ * with U+001F).
+ */
+export function describeLayerContract(title: string, setup: () => LayerHarness | Promise<LayerHarness>): void {
+  describe(`${title} (layer contract)`, () => {
+    let h: LayerHarness;
+    let layer: CacheLayer;
+
+    beforeEach(async () => {
+      h = await setup();
+      layer = h.layer;
+    });
+
+    afterEach(async () => {
+      await h.teardown?.();
+    });
+
+    it('returns a stored envelope with every field', async () => {
+      const now = h.now();
+      const entry = makeEntry({ id: 1, name: 'Ada' }, now, { tags: ['user:1', 'users', 'ключ'], tagSeq: 42 });
+      await layer.set('user:1', entry, 60_000);
+      const got = await layer.get('user:1');
+      expect(got).toStrictEqual(entry);
+      expect(got?.tags).toEqual(['user:1', 'users', 'ключ']);
+      expect(got?.tagSeq).toBe(42);
+      expect(got?.staleUntil).toBe(now + 120_000);
+    });
+
+    it('keeps a negative entry (value undefined) apart from a miss, and null as a value', async () => {
+      const now = h.now();
+      await layer.set('none', makeEntry(undefined, now), 60_000);
+      await layer.set('null', makeEntry(null, now), 60_000);
+      const none = await layer.get('none');
+      expect(none).toBeDefined();
+      expect(none?.value).toBeUndefined();
+      expect(none?.tags).toBeUndefined();
+      expect((await layer.get('null'))?.value).toBeNull();
+    });
+
+    it('answers a miss with undefined', async () => {
+      expect(await layer.get('never-written')).toBeUndefined();
+    });
+
+    it('overwrites on set', async () => {
+      await layer.set('k', makeEntry('first', h.now()), 60_000);
+      await layer.set('k', makeEntry('second', h.now()), 60_000);
+      expect((await layer.get('k'))?.value).toBe('second');
+    });
+
+    it('getMany returns entries in order, with holes for misses', async () => {
+      const now = h.now();
+      await layer.set('a', makeEntry('A', now), 60_000);
+      await layer.set('c', makeEntry('C', now), 60_000);
+      const got = await layer.getMany(['a', 'b', 'c', 'a', 'missing']);
+      expect(got.map((entry) => entry?.value)).toEqual(['A', undefined, 'C', 'A', undefined]);
+      expect(got).toHaveLength(5);
+      expect(1 in got).toBe(true);
+      expect(await layer.getMany([])).toEqual([]);
+    });
+
+    it('setMany stores every item and overwrites existing ones', async () => {
+      const now = h.now();
+      await layer.set('x', makeEntry('old', now), 60_000);
+      await layer.setMany([
+        { key: 'x', entry: makeEntry('X', now), ttlMs: 60_000 },
+        { key: 'y', entry: makeEntry('Y', now, { tags: ['t'], tagSeq: 7 }), ttlMs: 60_000 },
+        { key: 'z', entry: makeEntry(3, now), ttlMs: 60_000 },
+      ]);
+      const got = await layer.getMany(['x', 'y', 'z']);
+      expect(got.map((entry) => entry?.value)).toEqual(['X', 'Y', 3]);
+      expect(got[1]?.tags).toEqual(['t']);
+      expect(got[1]?.tagSeq).toBe(7);
+      await layer.setMany([]);
+    });
+
+    it('deletes several keys at once and leaves the others', async () => {
+      const now = h.now();
+      await layer.setMany(['a', 'b', 'c'].map((key) => ({ key, entry: makeEntry(key, now), ttlMs: 60_000 })));
+      await layer.delete(['a', 'b', 'not-there']);
+      expect(await layer.get('a')).toBeUndefined();
+      expect(await layer.get('b')).toBeUndefined();
+      expect((await layer.get('c'))?.value).toBe('c');
+      await layer.delete([]);
+      expect((await layer.get('c'))?.value).toBe('c');
+    });
+
+    it('clear(prefix) removes that namespace only, not a longer namespace nor root keys', async () => {
+      const now = h.now();
+      const keys = ['a\u001f1', 'a\u001f2', 'ab\u001f1', 'a', 'a1', 'root', 'b\u001fa\u001f1'];
+      await layer.setMany(keys.map((key) => ({ key, entry: makeEntry(key, now), ttlMs: 60_000 })));
+      await layer.clear('a\u001f');
+      const got = await layer.getMany(keys);
+      expect(got.map((entry) => entry?.value)).toEqual([undefined, undefined, 'ab\u001f1', 'a', 'a1', 'root', 'b\u001fa\u001f1']);
+    });
+
+    it('clear(prefix) treats glob characters literally', async () => {
+      const now = h.now();
+      // Unescaped, the patterns `n*<US>*` and `n?[a]\<US>*` would also match `nX<US>1` and `nZa<US>1`.
+      const keys = ['n*\u001f1', 'nX\u001f1', 'n?[a]\\\u001f1', 'nZa\u001f1'];
+      await layer.setMany(keys.map((key) => ({ key, entry: makeEntry(key, now), ttlMs: 60_000 })));
+      await layer.clear('n*\u001f');
+      await layer.clear('n?[a]\\\u001f');
+      const got = await layer.getMany(keys);
+      expect(got.map((entry) => entry?.value)).toEqual([undefined, 'nX\u001f1', undefined, 'nZa\u001f1']);
+    });
+
+    it('clear(undefined) removes every entry of the layer', async () => {
+      const now = h.now();
+      const keys = ['a\u001f1', 'root', 'ключ 🔑', '\u001ehashed'];
+      await layer.setMany(keys.map((key) => ({ key, entry: makeEntry(key, now), ttlMs: 60_000 })));
+      await layer.clear(undefined);
+      expect(await layer.getMany(keys)).toEqual([undefined, undefined, undefined, undefined]);
+      await layer.set('after', makeEntry('after', now), 60_000);
+      expect((await layer.get('after'))?.value).toBe('after');
+    });
+
+    it('keeps a copy for the ttl it was given (set)', async () => {
+      const now = h.now();
+      await layer.set('short', makeEntry('v', now), 30_000);
+      await h.expectLifetime('short', 30_000, now);
+    });
+
+    it('keeps each copy for its own ttl (setMany)', async () => {
+      const now = h.now();
+      await layer.setMany([
+        { key: 'long', entry: makeEntry('l', now), ttlMs: 90_000 },
+        { key: 'short', entry: makeEntry('s', now), ttlMs: 20_000 },
+      ]);
+      await h.expectLifetime('short', 20_000, now);
+      await h.expectLifetime('long', 90_000, now);
+    });
+
+    it('returns values of every supported type unchanged, with their constructors', async () => {
+      const value = everyTypeValue();
+      await layer.set('types', makeEntry(value, h.now()), 60_000);
+      const got = (await layer.get('types'))?.value as Record<string, unknown>;
+      expect(got).toStrictEqual(everyTypeValue());
+      expect(got.date).toBeInstanceOf(Date);
+      expect(got.map).toBeInstanceOf(Map);
+      expect(got.set).toBeInstanceOf(Set);
+      expect(typeof got.bigint).toBe('bigint');
+      expect(Buffer.isBuffer(got.buffer)).toBe(true);
+      expect(got.uint8).toBeInstanceOf(Uint8Array);
+      expect(Buffer.isBuffer(got.uint8)).toBe(false);
+      expect('missing' in (got.objectWithUndefined as object)).toBe(true);
+      expect(1 in (got.arrayWithUndefined as unknown[])).toBe(true);
+      expect(got.nan).toBeNaN();
+      expect(got.infinity).toBe(Number.POSITIVE_INFINITY);
+      expect(got.negativeInfinity).toBe(Number.NEGATIVE_INFINITY);
+    });
+
+    it('returns scalars and arrays as top-level values', async () => {
+      const now = h.now();
+      const values: unknown[] = [0, -1.5, '', 'text', true, [1, 'two', null], 12n, new Date(1), Number.NaN];
+      await layer.setMany(values.map((value, i) => ({ key: `scalar:${i}`, entry: makeEntry(value, now), ttlMs: 60_000 })));
+      const got = await layer.getMany(values.map((_, i) => `scalar:${i}`));
+      expect(got.map((entry) => entry?.value)).toStrictEqual(values);
+    });
+  });
+}

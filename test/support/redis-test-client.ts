@@ -1,0 +1,84 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { TEST_REDIS_URL_ENV } from './redis.global-setup.js';
+
+/** The URL of the redis-server the integration project's globalSetup started. */
+export function testRedisUrl(): string {
+  const url = process.env[TEST_REDIS_URL_ENV];
+  if (url === undefined || url === '') {
+    throw new Error(`${TEST_REDIS_URL_ENV} is not set: run the integration tests through the "integration" Jest project`);
+  }
+  return url;
+}
+
+/** A client of the shared test server. Quit it in afterAll. */
+export function testRedisClient(): Redis {
+  return new Redis(testRedisUrl(), { maxRetriesPerRequest: 1 });
+}
+
+/** A key prefix no other test uses: tests isolate by prefix and never FLUSHALL the shared server. */
+export function uniquePrefix(label = 't'): string {
+  return `test:${label}:${randomUUID()}:`;
+}
+
+/** All keys under `prefix`, as binary-safe buffers (SCAN, never KEYS). */
+export async function keysUnder(client: Redis, prefix: string): Promise<Buffer[]> {
+  const pattern = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
+  const keys: Buffer[] = [];
+  let cursor = '0';
+  do {
+    const [next, found] = await client.scanBuffer(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next.toString();
+    keys.push(...found);
+  } while (cursor !== '0');
+  return keys;
+}
+
+/** Round trips a client made, counted by {@link countRoundTrips}. */
+export interface RoundTripCounter {
+  /** Network round trips since the last reset: one per plain command, one per pipeline. */
+  readonly roundTrips: number;
+  /** The names of the commands sent, in order (pipelined ones included). */
+  readonly commands: readonly string[];
+  /** Forgets what was counted so far. */
+  reset(): void;
+  /** Puts the client's own `sendCommand` back. */
+  restore(): void;
+}
+
+interface SentCommand {
+  readonly name: string;
+}
+
+/**
+ * Wraps the real client's `sendCommand` with a counting spy (no mock: every command still reaches Redis).
+ * ioredis sends a plain command with `sendCommand(command)` and each command of a pipeline with
+ * `sendCommand(command, stream)`, where one `stream` object collects the whole pipeline into one socket
+ * write; so a round trip is a command without a stream, or a distinct pipeline stream.
+ */
+export function countRoundTrips(client: Redis): RoundTripCounter {
+  const target = client as unknown as { sendCommand: (command: SentCommand, stream?: object) => unknown };
+  const original = target.sendCommand;
+  let writes = new Set<object>();
+  let commands: string[] = [];
+  target.sendCommand = function (this: unknown, command: SentCommand, stream?: object) {
+    writes.add(stream !== undefined && (stream as { isPipeline?: boolean }).isPipeline === true ? stream : command);
+    commands.push(command.name);
+    return original.call(this, command, stream);
+  };
+  return {
+    get roundTrips() {
+      return writes.size;
+    },
+    get commands() {
+      return commands;
+    },
+    reset() {
+      writes = new Set();
+      commands = [];
+    },
+    restore() {
+      target.sendCommand = original;
+    },
+  };
+}

@@ -1,0 +1,26 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+// ioredis is an optional peer: the library must load without it. Only `import type` may name it in lib/.
+const LIB = join(process.cwd(), 'lib');
+
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((item) =>
+    item.isDirectory() ? sources(join(dir, item.name)) : item.name.endsWith('.ts') ? [join(dir, item.name)] : [],
+  );
+}
+
+describe('optional peers', () => {
+  it('lib/ imports ioredis for its types only', () => {
+    const offenders: string[] = [];
+    for (const file of sources(LIB)) {
+      const text = readFileSync(file, 'utf8');
+      for (const match of text.matchAll(/^\s*(import|export)\b([^;]*?)from\s+['"]ioredis['"]/gms)) {
+        if (!/^\s*(import|export)\s+type\b/.test(match[0])) offenders.push(`${file}: ${match[0].trim()}`);
+      }
+      if (/\b(require|import)\(\s*['"]ioredis['"]\s*\)/.test(text)) offenders.push(`${file}: dynamic ioredis import`);
+    }
+    expect(offenders).toEqual([]);
+    expect(sources(LIB).some((file) => readFileSync(file, 'utf8').includes("from 'ioredis'"))).toBe(true);
+  });
+});
