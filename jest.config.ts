@@ -23,6 +23,7 @@ const config: Config = {
       globalSetup: '<rootDir>/test/support/redis.global-setup.ts',
       globalTeardown: '<rootDir>/test/support/redis.global-teardown.ts',
     },
+    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.spec.ts'] },
   ],
 };
 
