@@ -45,6 +45,12 @@ import { RecoveryQueue } from './recovery-queue.js';
 import { TagMirror } from './tag-mirror.js';
 import { EventEmitter } from 'node:events';
 
+/** What the slower layers hold for a key: the best entry found and the index of its layer. */
+interface LookupResult {
+  readonly entry: CacheEntry | undefined;
+  readonly layer: number;
+}
+
 /** One entry of a bulk write, resolved. */
 export interface EngineWrite {
   readonly key: string;
@@ -82,6 +88,8 @@ export class StackEngine {
   private readonly clock: Clock;
   private readonly log: BurstLogger;
   private readonly flights = new SingleFlight();
+  /** Slow-layer reads in flight by key: concurrent misses of one key read Redis once, not once each. */
+  private readonly lookups = new Map<string, Promise<LookupResult>>();
   private readonly mirror = new TagMirror();
   private readonly tagStore: TagStore;
   private readonly tagGuard: LayerGuard | undefined;
@@ -157,23 +165,58 @@ export class StackEngine {
     candidate: CacheEntry | undefined,
     from: number,
   ): Promise<T | undefined> {
+    let lookup = this.lookups.get(key);
+    if (lookup === undefined) {
+      const started = this.lookupLayers(key, from);
+      lookup = started;
+      this.lookups.set(key, started);
+      const forget = () => {
+        if (this.lookups.get(key) === started) this.lookups.delete(key);
+      };
+      void started.then(forget, forget);
+    }
+    const found = await lookup;
     let candidateLayer = candidate === undefined ? -1 : 0;
-    for (let i = from; i < this.layers.length; i++) {
-      const entry = await this.layerGet(i, key);
-      if (entry === undefined) continue;
-      const now = this.clock.now();
-      if (now < entry.freshUntil) {
-        this.backfill(key, entry, i);
+    const entry = found.entry;
+    // Re-checked per caller: an invalidation may have happened while the shared lookup ran.
+    if (entry !== undefined && (entry.tags === undefined || this.mirror.isValid(entry))) {
+      if (this.clock.now() < entry.freshUntil) {
         this.metrics.hits++;
-        if (this.listened.hit === true) this.emit('hit', { key, layer: (this.layers[i] as CacheLayer).name });
+        if (this.listened.hit === true) this.emit('hit', { key, layer: (this.layers[found.layer] as CacheLayer).name });
         return entry.value as T;
       }
       if (candidate === undefined || entry.freshUntil > candidate.freshUntil) {
         candidate = entry;
-        candidateLayer = i;
+        candidateLayer = found.layer;
       }
     }
     return this.resolve(key, userKey, loader, policy, candidate, candidateLayer);
+  }
+
+  /**
+   * Reads the slower layers once for every concurrent caller of `key`: the first fresh entry, else the stale
+   * one fresh the longest. Backfills the faster layers (a stale entry only over an older copy).
+   */
+  private async lookupLayers(key: string, from: number): Promise<LookupResult> {
+    let stale: CacheEntry | undefined;
+    let staleLayer = -1;
+    for (let i = from; i < this.layers.length; i++) {
+      const entry = await this.layerGet(i, key);
+      if (entry === undefined) continue;
+      if (this.clock.now() < entry.freshUntil) {
+        this.backfill(key, entry, i);
+        return { entry, layer: i };
+      }
+      if (stale === undefined || entry.freshUntil > stale.freshUntil) {
+        stale = entry;
+        staleLayer = i;
+      }
+    }
+    if (stale !== undefined && staleLayer > 0) {
+      const upper = this.l1?.get(key);
+      if (upper === undefined || upper.freshUntil < stale.freshUntil) this.backfill(key, stale, staleLayer);
+    }
+    return { entry: stale, layer: staleLayer };
   }
 
   /** Reads one layer: a usable (not expired, tags valid) entry, or `undefined` for a miss or a failure. */
@@ -205,7 +248,6 @@ export class StackEngine {
     candidateLayer: number,
   ): T | undefined | Promise<T | undefined> {
     if (candidate !== undefined) {
-      if (candidateLayer > 0) this.backfill(key, candidate, candidateLayer);
       if (entryState(candidate, this.clock.now()) === EntryState.Stale) {
         this.metrics.stale++;
         if (this.listened.stale === true) this.emit('stale', { key, layer: (this.layers[candidateLayer] as CacheLayer).name });
@@ -334,8 +376,8 @@ export class StackEngine {
   /** Stores many values, one bulk write per layer. */
   async storeMany(writes: readonly EngineWrite[]): Promise<void> {
     const needsSnapshot = writes.some((w) => w.policy.tags !== undefined);
+    this.invalidateKeys(writes.map((w) => w.key));
     const tagSeq = needsSnapshot ? await this.tagSnapshot() : 0;
-    this.flights.invalidate(writes.map((w) => w.key));
     const entries: { key: string; entry: CacheEntry }[] = [];
     for (const w of writes) {
       const entry = this.makeEntry(w.key, w.value, w.policy, tagSeq);
@@ -477,14 +519,21 @@ export class StackEngine {
 
   /** Deletes keys from every layer and makes running loads of them discard their results. */
   async delete(keys: readonly string[]): Promise<void> {
-    this.flights.invalidate(keys);
+    this.invalidateKeys(keys);
     await this.eachLayer('delete', (layer) => layer.delete(keys), keys.length, (queue) => queue.addKeys(keys));
     if (this.listened.delete === true) this.emit('delete', { keys });
+  }
+
+  /** Running loads of `keys` will not store their results; reads starting now do not join older lookups. */
+  private invalidateKeys(keys: readonly string[]): void {
+    this.flights.invalidate(keys);
+    if (this.lookups.size > 0) for (const key of keys) this.lookups.delete(key);
   }
 
   /** Removes every entry under `prefix` (all when `undefined`) from every layer. */
   async clear(prefix: string | undefined): Promise<void> {
     this.flights.invalidatePrefix(prefix);
+    for (const key of this.lookups.keys()) if (prefix === undefined || key.startsWith(prefix)) this.lookups.delete(key);
     await this.eachLayer('clear', (layer) => layer.clear(prefix), 0, (queue) => queue.addClear(prefix));
   }
 

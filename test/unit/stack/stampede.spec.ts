@@ -27,6 +27,30 @@ describe('CacheStack stampede protection (in process)', () => {
     expect(await Promise.all(all)).toEqual(Array.from({ length: 100 }, () => 42));
   });
 
+  it('concurrent misses read the slower layer once, not once each', async () => {
+    const { stack, l2 } = buildTwoLayerStack();
+    const control = controlledLoader<number>();
+    const all = Array.from({ length: 100 }, () => stack.get('hot', control.loader));
+    await flushMicrotasks(50);
+    expect(l2.calls['get']).toBe(1);
+    control.resolveNext(1);
+    await Promise.all(all);
+  });
+
+  it('a read that starts after a delete does not join a lookup that started before it', async () => {
+    const { stack, l1, l2 } = buildTwoLayerStack();
+    await stack.set('k', 'old');
+    l1.delete(['k']);
+    l2.hang();
+    const before = stack.get('k');
+    await flushMicrotasks();
+    l2.heal();
+    await stack.delete('k');
+    expect(await stack.get('k', () => 'reloaded')).toBe('reloaded');
+    expect(l2.calls['get']).toBe(2);
+    void before;
+  });
+
   it('a failing loader rejects every waiter with its error, caches nothing, and the next call runs it again', async () => {
     const { stack } = buildStack([new MemoryLayer()]);
     const control = controlledLoader<string>();

@@ -1,0 +1,63 @@
+/**
+ * Benchmarks: `npm run bench` (node --expose-gc --import tsx bench/index.ts).
+ *
+ *   --quick     fewer rounds (a smoke run, numbers are noisier)
+ *   --strict    exit with code 1 when a target FAILs (default: report only)
+ *
+ * Starts its own redis-server on a free loopback port for the Redis cases and stops it at the end; without
+ * a redis-server binary those cases are skipped with a message.
+ */
+import { benchL1 } from './l1.bench.js';
+import { benchL2 } from './l2.bench.js';
+import { redisServerAvailable as hasRedisServer, startRedisServer, type RedisServerHandle as BenchRedisServer } from '../test/support/redis-server.js';
+import { benchStampede } from './stampede.bench.js';
+import { printTargets, section, type TargetResult } from './harness.js';
+import { cpus } from 'node:os';
+
+const args = new Set(process.argv.slice(2));
+const quick = args.has('--quick');
+const strict = args.has('--strict');
+
+async function main(): Promise<number> {
+  const started = Date.now();
+  console.log(
+    `nestjs-layercache benchmarks — ${new Date().toISOString()}, Node ${process.version}, ${cpus().length} cores` +
+      `${quick ? ', --quick' : ''}${typeof (globalThis as { gc?: unknown }).gc === 'function' ? '' : ' (no --expose-gc)'}`,
+  );
+  const targets: TargetResult[] = [];
+
+  section('(a) L1 hit: interleaved, median ns per op (batches of 1,000 sequential ops)');
+  targets.push(...(await benchL1({ rounds: quick ? 10 : 40 })).targets);
+
+  let redis: BenchRedisServer | undefined;
+  if (hasRedisServer()) {
+    redis = await startRedisServer();
+    console.log(`\n(redis-server started on 127.0.0.1:${redis.port})`);
+  } else {
+    console.log('\nredis-server not found: skipping the Redis cases (install it: apt-get install -y redis-server)');
+  }
+  try {
+    if (redis !== undefined) {
+      section('(b) L2-only hit: interleaved, per-op latency');
+      targets.push(...(await benchL2({ port: redis.port, rounds: quick ? 8 : 40 })).targets);
+    }
+    section('(c) Stampede: 100 concurrent cold gets, 20 ms loader');
+    targets.push(...(await benchStampede({ repetitions: quick ? 8 : 20, redisPort: redis?.port })));
+  } finally {
+    await redis?.stop();
+  }
+
+  section('Targets');
+  printTargets(targets);
+  const failed = targets.filter((t) => !t.pass).length;
+  console.log(`\n${targets.length - failed} passed, ${failed} failed (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  return strict && failed > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
