@@ -75,28 +75,39 @@ export function collectGarbage(): void {
   gc?.();
 }
 
+/**
+ * Runs one slice of every case per round, the starting case rotating each round, with a GC before each
+ * slice; the first `warmupRounds` rounds are not measured. Returns the samples of each case.
+ */
+async function interleave<C>(
+  cases: readonly C[],
+  rounds: { readonly warmupRounds: number; readonly rounds: number },
+  slice: (current: C, into: number[], measured: boolean) => Promise<void>,
+): Promise<number[][]> {
+  const samples = cases.map(() => [] as number[]);
+  for (let round = 0; round < rounds.warmupRounds + rounds.rounds; round++) {
+    for (let offset = 0; offset < cases.length; offset++) {
+      const index = (round + offset) % cases.length;
+      collectGarbage();
+      await slice(cases[index] as C, samples[index] as number[], round >= rounds.warmupRounds);
+    }
+  }
+  return samples;
+}
+
 /** Runs throughput cases interleaved; results in the order of `cases`. */
 export async function runThroughput(
   cases: readonly ThroughputCase[],
   options: ThroughputOptions,
 ): Promise<ThroughputResult[]> {
-  const samples = cases.map(() => [] as number[]);
-  const totalRounds = options.warmupRounds + options.rounds;
-  for (let round = 0; round < totalRounds; round++) {
-    const measured = round >= options.warmupRounds;
-    for (let offset = 0; offset < cases.length; offset++) {
-      const index = (round + offset) % cases.length;
-      const current = cases[index] as ThroughputCase;
-      const into = samples[index] as number[];
-      collectGarbage();
-      for (let s = 0; s < options.samplesPerSlice; s++) {
-        const start = process.hrtime.bigint();
-        await current.batch(options.opsPerSample);
-        const elapsed = Number(process.hrtime.bigint() - start);
-        if (measured) into.push(elapsed / options.opsPerSample);
-      }
+  const samples = await interleave(cases, options, async (current, into, measured) => {
+    for (let s = 0; s < options.samplesPerSlice; s++) {
+      const start = process.hrtime.bigint();
+      await current.batch(options.opsPerSample);
+      const elapsed = Number(process.hrtime.bigint() - start);
+      if (measured) into.push(elapsed / options.opsPerSample);
     }
-  }
+  });
   return cases.map((c, i) => {
     const sorted = Float64Array.from(samples[i] as number[]).sort();
     return {
@@ -111,24 +122,15 @@ export async function runThroughput(
 
 /** Runs latency cases interleaved; results in the order of `cases`. */
 export async function runLatency(cases: readonly LatencyCase[], options: LatencyOptions): Promise<LatencyResult[]> {
-  const samples = cases.map(() => [] as number[]);
-  const totalRounds = options.warmupRounds + options.rounds;
-  for (let round = 0; round < totalRounds; round++) {
-    const measured = round >= options.warmupRounds;
-    for (let offset = 0; offset < cases.length; offset++) {
-      const index = (round + offset) % cases.length;
-      const current = cases[index] as LatencyCase;
-      const into = samples[index] as number[];
-      collectGarbage();
-      for (let s = 0; s < (options.settleOps ?? 5); s++) blackhole.value = await current.op();
-      for (let s = 0; s < options.opsPerSlice; s++) {
-        const start = process.hrtime.bigint();
-        blackhole.value = await current.op();
-        const elapsed = Number(process.hrtime.bigint() - start);
-        if (measured) into.push(elapsed);
-      }
+  const samples = await interleave(cases, options, async (current, into, measured) => {
+    for (let s = 0; s < (options.settleOps ?? 5); s++) blackhole.value = await current.op();
+    for (let s = 0; s < options.opsPerSlice; s++) {
+      const start = process.hrtime.bigint();
+      blackhole.value = await current.op();
+      const elapsed = Number(process.hrtime.bigint() - start);
+      if (measured) into.push(elapsed);
     }
-  }
+  });
   return cases.map((c, i) => {
     const sorted = Float64Array.from(samples[i] as number[]).sort();
     let sum = 0;

@@ -59,33 +59,44 @@ export class LayerGuard {
    * `LayerTimeoutError` after the timeout, or with the layer's own error; callers decide what a failure
    * means (a miss for reads, a skipped write).
    */
-  async run<T>(operation: string, command: () => T | Promise<T>): Promise<T> {
+  run<T>(operation: string, command: () => T | Promise<T>): Promise<T> {
     if (this.openUntil > this.clock.now()) {
       this.metrics.skipped++;
       const error = new LayerUnavailableError(this.name);
       this.onError(this.name, operation, error);
-      throw error;
+      return Promise.reject(error);
     }
-    let timer: unknown;
-    try {
-      const result = await Promise.race([
-        command(),
-        new Promise<never>((_, reject) => {
-          timer = this.clock.setTimeout(
-            () => reject(new LayerTimeoutError(this.name, operation, this.settings.timeout)),
-            this.settings.timeout,
-          );
-        }),
-      ]);
-      if (this.nextBackoff !== this.settings.backoff || this.openUntil !== 0) this.recover();
-      return result;
-    } catch (error) {
-      if (error instanceof EntryEncodeError) this.log.warn(`Not caching in "${this.name}"`, error); // the value's fault
-      else this.fail(operation, error);
-      throw error;
-    } finally {
-      this.clock.clearTimeout(timer);
-    }
+    // One promise and one timer per command (no Promise.race): this is on the path of every L2 hit.
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const timer = this.clock.setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        const error = new LayerTimeoutError(this.name, operation, this.settings.timeout);
+        this.fail(operation, error);
+        reject(error);
+      }, this.settings.timeout);
+      const onValue = (value: T) => {
+        if (settled) return;
+        settled = true;
+        this.clock.clearTimeout(timer);
+        if (this.nextBackoff !== this.settings.backoff || this.openUntil !== 0) this.recover();
+        resolve(value);
+      };
+      const onError = (error: unknown) => {
+        if (settled) return;
+        settled = true;
+        this.clock.clearTimeout(timer);
+        if (error instanceof EntryEncodeError) this.log.warn(`Not caching in "${this.name}"`, error); // the value's fault
+        else this.fail(operation, error);
+        reject(error);
+      };
+      try {
+        Promise.resolve(command()).then(onValue, onError);
+      } catch (error) {
+        onError(error);
+      }
+    });
   }
 
   private fail(operation: string, error: unknown): void {

@@ -296,6 +296,7 @@ export class StackEngine {
         if (this.listened.refresh === true) this.emit('refresh', { key });
       },
       (error: unknown) => {
+        if (this.closed) return; // aborted by close(): not a failure of the source
         this.metrics.refreshErrors++;
         this.log.failure('background refresh', `Background refresh of "${userKey}" failed; the stale value is still served`, error);
         if (this.listened['refresh-error'] === true) this.emit('refresh-error', { key, error });
@@ -384,6 +385,7 @@ export class StackEngine {
       if (entry !== undefined) entries.push({ key: w.key, entry });
     }
     await this.writeEntries(entries);
+    if (this.listened.set === true) for (const { key } of entries) this.emit('set', { key });
   }
 
   /** Builds the envelope of a loaded or set value; `undefined` when it is not to be cached. */
@@ -478,7 +480,8 @@ export class StackEngine {
       const now = this.clock.now();
       missing.forEach((keyIndex, j) => {
         const entry = found[j];
-        if (entry === undefined) {
+        // Without a loader, an entry past its stale window is a miss (as for `get`); a slower layer may do better.
+        if (entry === undefined || now >= entry.staleUntil) {
           stillMissing.push(keyIndex);
           return;
         }

@@ -94,6 +94,16 @@ describe('bulk calls', () => {
     expect(await stack.getMany(['a', 'b'])).toEqual([undefined, undefined]);
   });
 
+  it('getMany serves fresh and stale values like get without a loader; past the stale window is a miss', async () => {
+    const { stack, clock } = buildStack([new MemoryLayer()]);
+    await stack.set('fresh', 1, { ttl: 100 });
+    await stack.set('stale', 2, { ttl: 1, staleWhileRevalidate: 100 });
+    await stack.set('error-window', 3, { ttl: 1, staleIfError: 100 });
+    await clock.advance(2_000);
+    expect(await stack.getMany(['fresh', 'stale', 'error-window'])).toEqual([1, 2, undefined]);
+    expect(await stack.get('error-window')).toBeUndefined();
+  });
+
   it('getMany asks L2 once for the L1 misses and backfills them', async () => {
     const { stack, l1, l2 } = buildTwoLayerStack();
     await stack.setMany([1, 2, 3].map((n) => ({ key: `k${n}`, value: n })));
@@ -186,7 +196,8 @@ describe('events and metrics', () => {
     await stack.idle();
     await stack.delete('k');
     await stack.invalidateByTag('t');
-    expect(seen).toEqual(['miss', 'miss', 'stampede-dedupe', 'set', 'hit', 'backfill', 'hit', 'stale', 'set', 'refresh', 'delete', 'invalidate']);
+    await stack.set('x', 1);
+    expect(seen).toEqual(['miss', 'miss', 'stampede-dedupe', 'set', 'hit', 'backfill', 'hit', 'stale', 'set', 'refresh', 'delete', 'invalidate', 'set']);
   });
 
   it('a throwing listener is logged and does not break the call; off() removes a listener', async () => {
