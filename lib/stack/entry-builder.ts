@@ -1,0 +1,35 @@
+/**
+ * Builds the envelope of a loaded or set value from its resolved policy (DESIGN.md "Envelope"):
+ * freshUntil = now + ttl (negativeTtl for a not-found value when set), both stale windows after it.
+ */
+import type { CacheEntry } from '../core/entry.js';
+import { checkName } from '../core/keys.js';
+import type { EntryPolicy } from './cache-stack.options.js';
+
+/**
+ * The envelope of `value`, or `undefined` when it is not to be cached (`undefined` without `negativeTtl`,
+ * or `shouldCache` said no).
+ * @throws whatever `shouldCache` or a tags function throws, or a TypeError/InvalidKeyError for bad tags.
+ */
+export function buildEntry(value: unknown, policy: EntryPolicy, tagSeq: number, now: number): CacheEntry | undefined {
+  if (value === undefined && policy.negativeTtl === undefined) return undefined;
+  if (policy.shouldCache !== undefined && !policy.shouldCache(value)) return undefined;
+  const tags = typeof policy.tags === 'function' ? checkTags(policy.tags(value)) : policy.tags;
+  const notFound = value === undefined || value === null;
+  const freshUntil = now + (notFound && policy.negativeTtl !== undefined ? policy.negativeTtl : policy.ttl);
+  return {
+    value,
+    createdAt: now,
+    freshUntil,
+    staleUntil: freshUntil + policy.swr,
+    errorUntil: freshUntil + policy.sie,
+    tags: tags !== undefined && tags.length > 0 ? tags : undefined,
+    tagSeq,
+  };
+}
+
+function checkTags(tags: readonly string[]): readonly string[] {
+  if (!Array.isArray(tags)) throw new TypeError('the tags function must return an array of tag names');
+  for (const tag of tags) checkName('tag', tag);
+  return tags;
+}

@@ -1,0 +1,190 @@
+/**
+ * The layers of a stack with what each needs around it: its counters, a guard for shared layers
+ * (`LayerGuard`: timeout and back-off) and a `RecoveryQueue` of what it missed while failing. Every layer
+ * command of the engine goes through here, so a failing layer turns into a miss or a skipped write and
+ * never into an error for the caller. Validation of entries (deadlines, tags) is the engine's.
+ */
+import type { Clock } from '../core/clock.js';
+import type { CacheEntry } from '../core/entry.js';
+import { physicalTtl } from '../core/entry.js';
+import { EntryEncodeError } from '../core/errors.js';
+import { isSyncLayer, type CacheLayer, type LayerWrite, type SyncCacheLayer } from '../core/layer.js';
+import type { BurstLogger } from '../core/logger.js';
+import { newLayerMetrics, type LayerMetrics } from '../core/metrics.js';
+import { LayerGuard, type GuardSettings, type LayerErrorSink } from './layer-guard.js';
+import { RecoveryQueue } from './recovery-queue.js';
+
+/** An entry to write under a key. */
+export interface KeyedEntry {
+  readonly key: string;
+  readonly entry: CacheEntry;
+}
+
+/** Settings of a layer set. */
+export interface LayerSetSettings {
+  readonly guard: GuardSettings;
+  /** Most keys remembered per shared layer while it fails. */
+  readonly recoveryQueueSize: number;
+}
+
+export class LayerSet {
+  /** The first layer when it answers synchronously: the hot path. */
+  readonly l1: SyncCacheLayer | undefined;
+  readonly metrics: readonly LayerMetrics[];
+  /** Per layer: its guard when shared, `undefined` for local layers. */
+  readonly guards: readonly (LayerGuard | undefined)[];
+  private readonly recovery: readonly RecoveryQueue[];
+
+  constructor(
+    readonly layers: readonly CacheLayer[],
+    settings: LayerSetSettings,
+    private readonly clock: Clock,
+    private readonly log: BurstLogger,
+    onError: LayerErrorSink,
+    /** Called when shared layer `index` answers again after failures. */
+    onRecover: (index: number) => void,
+  ) {
+    const first = layers[0];
+    this.l1 = first !== undefined && isSyncLayer(first) ? first : undefined;
+    this.metrics = layers.map(() => newLayerMetrics());
+    this.recovery = layers.map(() => new RecoveryQueue(settings.recoveryQueueSize));
+    this.guards = layers.map((layer, i) =>
+      layer.shared
+        ? new LayerGuard(layer.name, this.metrics[i] as LayerMetrics, settings.guard, clock, log, onError, () => onRecover(i))
+        : undefined,
+    );
+  }
+
+  get size(): number {
+    return this.layers.length;
+  }
+
+  name(index: number): string {
+    return (this.layers[index] as CacheLayer).name;
+  }
+
+  /** The entry layer `index` holds for `key`, or `undefined` (also when the layer fails). */
+  async get(index: number, key: string): Promise<CacheEntry | undefined> {
+    const layer = this.layers[index] as CacheLayer;
+    const guard = this.guards[index];
+    try {
+      return guard === undefined ? await layer.get(key) : await guard.run('get', () => layer.get(key));
+    } catch {
+      return undefined; // counted and logged by the guard
+    }
+  }
+
+  /** The entries layer `index` holds for `keys`, or `undefined` when the layer fails. */
+  async getMany(index: number, keys: readonly string[]): Promise<(CacheEntry | undefined)[] | undefined> {
+    const layer = this.layers[index] as CacheLayer;
+    const guard = this.guards[index];
+    try {
+      return guard === undefined ? await layer.getMany(keys) : await guard.run('getMany', () => layer.getMany(keys));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Writes entries into the layers above `below` (all by default), each copy capped by its layer's ttl;
+   * local layers synchronously first, shared layers in parallel. Never rejects.
+   */
+  async write(items: readonly KeyedEntry[], below = this.layers.length): Promise<void> {
+    if (items.length === 0) return;
+    const now = this.clock.now();
+    const pending: Promise<unknown>[] = [];
+    for (let i = 0; i < below; i++) {
+      const layer = this.layers[i] as CacheLayer;
+      const writes: LayerWrite[] = [];
+      for (const { key, entry } of items) {
+        const ttlMs = physicalTtl(entry, now, layer.ttl);
+        if (ttlMs > 0) writes.push({ key, entry, ttlMs });
+      }
+      if (writes.length === 0) continue;
+      (this.metrics[i] as LayerMetrics).sets += writes.length;
+      const single = writes.length === 1 ? (writes[0] as LayerWrite) : undefined;
+      const command = () => (single === undefined ? layer.setMany(writes) : layer.set(single.key, single.entry, single.ttlMs));
+      const guard = this.guards[i];
+      if (guard === undefined) {
+        try {
+          await command();
+        } catch (error) {
+          this.log.failure(`layer ${layer.name}`, `Layer "${layer.name}" failed on set`, error);
+        }
+      } else {
+        pending.push(guard.run('set', command).catch((error: unknown) => this.writeFailed(i, writes, error)));
+      }
+    }
+    if (pending.length > 0) await Promise.all(pending);
+  }
+
+  /**
+   * A shared layer did not take a write, so it may still hold an older value of those keys: delete them now
+   * when the layer is fine and only the value could not be encoded, else when the layer recovers.
+   */
+  private async writeFailed(index: number, writes: readonly LayerWrite[], error: unknown): Promise<void> {
+    const keys = writes.map((w) => w.key);
+    const queue = this.recovery[index] as RecoveryQueue;
+    if (!(error instanceof EntryEncodeError)) return queue.addKeys(keys);
+    const layer = this.layers[index] as CacheLayer;
+    await (this.guards[index] as LayerGuard).run('delete', () => layer.delete(keys)).catch(() => queue.addKeys(keys));
+  }
+
+  /** Deletes `keys` from every layer; a shared layer that fails gets them replayed on recovery. */
+  delete(keys: readonly string[]): Promise<void> {
+    return this.each('delete', (layer) => layer.delete(keys), keys.length, (queue) => queue.addKeys(keys));
+  }
+
+  /** Clears `prefix` (everything when `undefined`) in every layer, replayed on recovery where it fails. */
+  clear(prefix: string | undefined): Promise<void> {
+    return this.each('clear', (layer) => layer.clear(prefix), 0, (queue) => queue.addClear(prefix));
+  }
+
+  private async each(
+    operation: string,
+    command: (layer: CacheLayer) => void | Promise<void>,
+    deletes: number,
+    onFailure: (queue: RecoveryQueue) => void,
+  ): Promise<void> {
+    const pending: Promise<unknown>[] = [];
+    this.layers.forEach((layer, i) => {
+      (this.metrics[i] as LayerMetrics).deletes += deletes;
+      const guard = this.guards[i];
+      if (guard === undefined) void command(layer);
+      else pending.push(guard.run(operation, () => command(layer)).catch(() => onFailure(this.recovery[i] as RecoveryQueue)));
+    });
+    await Promise.all(pending);
+  }
+
+  /** Replays on recovered layer `index` the invalidations it missed; what fails again is queued again. */
+  async replay(index: number): Promise<void> {
+    const queue = this.recovery[index] as RecoveryQueue;
+    if (queue.empty) return;
+    const layer = this.layers[index] as CacheLayer;
+    const guard = this.guards[index] as LayerGuard;
+    const work = queue.take();
+    try {
+      if (work.clearAll) {
+        await guard.run('replay', () => layer.clear(undefined));
+      } else {
+        for (const prefix of work.prefixes) await guard.run('replay', () => layer.clear(prefix));
+        if (work.keys.length > 0) await guard.run('replay', () => layer.delete(work.keys));
+      }
+    } catch {
+      if (work.clearAll) queue.addClear(undefined);
+      for (const prefix of work.prefixes) queue.addClear(prefix);
+      queue.addKeys(work.keys);
+    }
+  }
+
+  /** A copy of every layer's counters, by name. */
+  snapshot(): Record<string, LayerMetrics> {
+    const out: Record<string, LayerMetrics> = {};
+    this.layers.forEach((layer, i) => (out[layer.name] = { ...(this.metrics[i] as LayerMetrics) }));
+    return out;
+  }
+
+  async close(): Promise<void> {
+    for (const layer of this.layers) await layer.close();
+  }
+}
