@@ -22,7 +22,7 @@ import {
   type EntryPolicy,
   type Loader,
 } from './cache-stack.options.js';
-import { StackEngine } from './stack-engine.js';
+import { CACHE_MISS, StackEngine } from './stack-engine.js';
 
 /** One entry of {@link CacheStack.setMany}. */
 export interface CacheSetItem<T = unknown> {
@@ -97,6 +97,14 @@ export class CacheStack {
     const k = this.key(key);
     if (loader !== undefined && typeof loader !== 'function') throw new InvalidOptionError('loader', 'expected a function');
     return this.engine.read(k, key, loader, options === undefined ? this.engine.policy : this.policy(options));
+  }
+
+  /**
+   * The fresh value of `key` from the in-process layer, synchronously, or `CACHE_MISS`: no loader, no I/O,
+   * no stale values. For hot paths that must not wait (the method decorators use it before `get`).
+   */
+  peek<T>(key: string): T | typeof CACHE_MISS {
+    return this.engine.peek(this.key(key)) as T | typeof CACHE_MISS;
   }
 
   /** `get` with a required loader: always resolves to the cached or loaded value. */

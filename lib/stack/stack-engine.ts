@@ -53,6 +53,9 @@ import { LayerSet, type KeyedEntry } from './layer-set.js';
 import { StackEvents } from './stack-events.js';
 import { StackTags } from './stack-tags.js';
 
+/** What `peek` returns when the in-process layer has no fresh value (a value may be `undefined`). */
+export const CACHE_MISS: unique symbol = Symbol('nestjs-layercache:miss');
+
 /** What the slower layers hold for a key: the best entry found and the index of its layer. */
 interface LookupResult {
   readonly entry: CacheEntry | undefined;
@@ -120,26 +123,30 @@ export class StackEngine {
 
   /** Reads `key`, loading it with `loader` on a miss. Synchronous on a fresh L1 hit. */
   read<T>(key: string, userKey: string, loader: Loader<T> | undefined, policy: EntryPolicy): T | undefined | Promise<T | undefined> {
-    if (this.closed) throw new StackClosedError();
+    const hit = this.peek(key);
+    if (hit !== CACHE_MISS) return hit as T;
     let candidate: CacheEntry | undefined;
     const l1 = this.layers.l1;
     if (l1 !== undefined) {
       const entry = l1.get(key);
-      if (entry !== undefined) {
-        const now = this.clock.now();
-        if (now < entry.freshUntil && this.tags.isValid(entry)) {
-          this.l1Metrics.hits++;
-          this.metrics.hits++;
-          if (this.events.listened.hit === true) this.events.emit('hit', { key, layer: l1.name });
-          return entry.value as T;
-        }
-        if (now < expiresAt(entry) && this.tags.isValid(entry)) candidate = entry;
-      }
+      if (entry !== undefined && this.clock.now() < expiresAt(entry) && this.tags.isValid(entry)) candidate = entry;
       if (candidate === undefined) this.l1Metrics.misses++;
       else this.l1Metrics.hits++;
       if (this.layers.size === 1) return this.resolve(key, userKey, loader, policy, candidate, candidate === undefined ? -1 : 0);
     }
     return this.readSlow(key, userKey, loader, policy, candidate, l1 === undefined ? 0 : 1);
+  }
+
+  /** The fresh, valid L1 value of `key` (counted as a hit), or `CACHE_MISS`. Synchronous, no I/O. */
+  peek(key: string): unknown {
+    if (this.closed) throw new StackClosedError();
+    const l1 = this.layers.l1;
+    const entry = l1?.get(key);
+    if (entry === undefined || this.clock.now() >= entry.freshUntil || !this.tags.isValid(entry)) return CACHE_MISS;
+    this.l1Metrics.hits++;
+    this.metrics.hits++;
+    if (this.events.listened.hit === true) this.events.emit('hit', { key, layer: (l1 as CacheLayer).name });
+    return entry.value;
   }
 
   private async readSlow<T>(

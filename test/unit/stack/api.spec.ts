@@ -2,6 +2,7 @@ import { jest } from '@jest/globals';
 import { InvalidKeyError, InvalidOptionError } from '../../../lib/core/errors.js';
 import { MemoryLayer } from '../../../lib/layers/memory.layer.js';
 import { CacheStack } from '../../../lib/stack/cache-stack.js';
+import { CACHE_MISS } from '../../../lib/stack/stack-engine.js';
 import { buildStack, buildTwoLayerStack } from '../../support/stack-builder.js';
 
 describe('namespaces', () => {
@@ -223,5 +224,20 @@ describe('events and metrics', () => {
     const { layers } = stack.getMetrics();
     expect(layers['memory']).toMatchObject({ hits: 1, misses: 2, sets: 2, backfills: 1 }); // a backfill is a set too
     expect(layers['l2']).toMatchObject({ hits: 1, misses: 1, sets: 1 });
+  });
+});
+
+describe('peek', () => {
+  it('returns a fresh L1 value synchronously, CACHE_MISS otherwise (never loads, never stale)', async () => {
+    const { stack, clock } = buildTwoLayerStack();
+    expect(stack.peek('k')).toBe(CACHE_MISS);
+    await stack.set('k', undefined, { negativeTtl: 10 });
+    expect(stack.peek('k')).toBeUndefined(); // a cached "not found" is a hit
+    await stack.set('k', 'v', { ttl: 1, staleWhileRevalidate: 10 });
+    expect(stack.peek('k')).toBe('v');
+    expect(stack.namespace('n').peek('k')).toBe(CACHE_MISS);
+    await clock.advance(1_000);
+    expect(stack.peek('k')).toBe(CACHE_MISS);
+    expect(stack.getMetrics().stack.hits).toBe(2);
   });
 });
