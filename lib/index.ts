@@ -36,3 +36,33 @@ export {
   EntryEncodeError,
   type LayerCacheErrorCode,
 } from './core/errors.js';
+export { LayerCacheModule } from './module/layer-cache.module.js';
+export {
+  DEFAULT_LAYER_CACHE_MODULE_EXTRAS,
+  DEFAULT_LAYER_CACHE_REDIS_OPTIONS,
+  type LayerCacheLayerOption,
+  type LayerCacheModuleAsyncOptions,
+  type LayerCacheModuleExtras,
+  type LayerCacheModuleOptions,
+  type LayerCacheModuleRootOptions,
+  type LayerCacheOptionsFactory,
+  type LayerCacheRedisLayerOptions,
+  type LayerCacheRedisOption,
+} from './module/layer-cache.options.js';
+export { DEFAULT_STACK_NAME, getCacheStackToken, InjectCacheStack } from './module/layer-cache.tokens.js';
+export type { RedisClient } from './layers/redis-client.js';
+export { Cacheable } from './decorators/cacheable.decorator.js';
+export { CachePut } from './decorators/cache-put.decorator.js';
+export { CacheEvict } from './decorators/cache-evict.decorator.js';
+export { CacheTags } from './decorators/cache-tags.decorator.js';
+export { getCacheTags } from './decorators/cache-metadata.accessor.js';
+export type {
+  CacheableOptions,
+  CachePutOptions,
+  CacheEvictOptions,
+  CacheWriteOptions,
+  CacheTargetOptions,
+  CacheKeyOption,
+  CacheTagValue,
+  CacheTagsOption,
+} from './decorators/cache-decorator.options.js';

@@ -335,6 +335,7 @@ export class StackEngine {
 
   /** Stores many values (`set`, `setMany`), one bulk write per layer; running loads of them will not overwrite. */
   async storeMany(writes: readonly EngineWrite[]): Promise<void> {
+    if (this.closed) throw new StackClosedError();
     this.invalidateKeys(writes.map((w) => w.key));
     const tagSeq = writes.some((w) => w.policy.tags !== undefined) ? await this.tags.snapshot() : 0;
     const entries: KeyedEntry[] = [];
@@ -358,6 +359,7 @@ export class StackEngine {
 
   /** Copies an entry found in layer `index` into the faster layers, keeping its deadlines. */
   private backfill(key: string, entry: CacheEntry, index: number): void {
+    if (index === 0) return;
     for (let i = 0; i < index; i++) {
       (this.layers.metrics[i] as LayerMetrics).backfills++;
       if (this.events.listened.backfill === true) this.events.emit('backfill', { key, from: this.layers.name(index), to: this.layers.name(i) });
@@ -410,6 +412,7 @@ export class StackEngine {
 
   /** Deletes keys from every layer and makes running loads of them discard their results. */
   async delete(keys: readonly string[]): Promise<void> {
+    if (this.closed) throw new StackClosedError();
     this.invalidateKeys(keys);
     await this.layers.delete(keys);
     this.events.emit('delete', { keys });
@@ -417,6 +420,7 @@ export class StackEngine {
 
   /** Removes every entry under `prefix` (all when `undefined`) from every layer. */
   async clear(prefix: string | undefined): Promise<void> {
+    if (this.closed) throw new StackClosedError();
     this.flights.invalidatePrefix(prefix);
     for (const key of this.lookups.keys()) if (prefix === undefined || key.startsWith(prefix)) this.lookups.delete(key);
     await this.layers.clear(prefix);
@@ -430,6 +434,7 @@ export class StackEngine {
 
   /** Invalidates tags everywhere the tag store reaches; recorded here at once. */
   async invalidateTags(tags: readonly string[], mode: TagMatchMode): Promise<void> {
+    if (this.closed) throw new StackClosedError();
     await this.tags.invalidate(tags, mode);
     this.events.emit('invalidate', { tags, mode });
   }

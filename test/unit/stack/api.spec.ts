@@ -177,7 +177,9 @@ describe('bad input gets typed errors naming the problem', () => {
   it('a closed stack rejects further calls', async () => {
     const stack = new CacheStack([new MemoryLayer()]);
     await stack.close();
-    await expect(stack.get('k')).rejects.toMatchObject({ code: 'STACK_CLOSED' });
+    for (const call of [() => stack.get('k'), () => stack.set('k', 1), () => stack.delete('k'), () => stack.getMany(['k']), () => stack.clear(), () => stack.invalidateByTag('t')]) {
+      await expect(call()).rejects.toMatchObject({ code: 'STACK_CLOSED' });
+    }
   });
 });
 

@@ -1,0 +1,178 @@
+/**
+ * Validation of `LayerCacheModule` options (STYLE.md #9): every check throws an `InvalidOptionError` naming
+ * the option as the user wrote it (`layers[1]`, `redis`, `redisLayer.prefix`, `ttl`, `name`). `forRoot` runs
+ * these checks when it is called (the app's module file is evaluated); `forRootAsync` options are checked
+ * when their factory has run, before any connection is opened.
+ */
+import { InvalidOptionError } from '../core/errors.js';
+import type { CacheLayer } from '../core/layer.js';
+import { MemoryLayer } from '../layers/memory.layer.js';
+import { checkRedisClient, type RedisClient } from '../layers/redis-client.js';
+import { RedisLayer } from '../layers/redis.layer.js';
+import { CacheStack } from '../stack/cache-stack.js';
+import type { CacheStackOptions } from '../stack/cache-stack.options.js';
+import type {
+  LayerCacheLayerOption,
+  LayerCacheModuleAsyncOptions,
+  LayerCacheModuleExtras,
+  LayerCacheModuleOptions,
+  LayerCacheRedisLayerOptions,
+  LayerCacheRedisOption,
+} from './layer-cache.options.js';
+
+/** The methods of the `CacheLayer` contract a layer must have. */
+const LAYER_METHODS = ['get', 'getMany', 'set', 'setMany', 'delete', 'clear', 'close'] as const;
+
+/** The keys of {@link LayerCacheModuleOptions} that are not `CacheStack` options. */
+export interface ModuleOnlyOptions {
+  readonly layers: LayerCacheLayerOption[] | undefined;
+  readonly redis: LayerCacheRedisOption | undefined;
+  readonly redisLayer: LayerCacheRedisLayerOptions | undefined;
+}
+
+/** Splits module options into the module's own keys and the options of the `CacheStack`. */
+export function splitModuleOptions(options: LayerCacheModuleOptions): { module: ModuleOnlyOptions; stack: CacheStackOptions } {
+  const { layers, redis, redisLayer, ...stack } = options;
+  return { module: { layers, redis, redisLayer }, stack };
+}
+
+/** Checks the registration's name and scope (static in `forRoot` and `forRootAsync`). */
+export function checkModuleExtras(extras: LayerCacheModuleExtras): LayerCacheModuleExtras {
+  const { name, isGlobal } = extras;
+  if (typeof name !== 'string' || name.trim().length === 0 || /\p{Cc}/u.test(name)) {
+    throw new InvalidOptionError('name', `expected a non-empty stack name without control characters, got ${describe(name)}`);
+  }
+  if (typeof isGlobal !== 'boolean') throw new InvalidOptionError('isGlobal', `expected a boolean, got ${describe(isGlobal)}`);
+  return extras;
+}
+
+/** Checks that `forRootAsync` got exactly one way to produce the options. */
+export function checkAsyncOptions(options: LayerCacheModuleAsyncOptions): void {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidOptionError('forRootAsync', `expected an options object, got ${describe(options)}`);
+  }
+  const given = (['useFactory', 'useClass', 'useExisting'] as const).filter((key) => options[key] !== undefined);
+  if (given.length !== 1) {
+    throw new InvalidOptionError('forRootAsync', `expected exactly one of useFactory, useClass, useExisting; got ${given.length === 0 ? 'none' : given.join(', ')}`);
+  }
+  if (options.useFactory !== undefined && typeof options.useFactory !== 'function') {
+    throw new InvalidOptionError('useFactory', `expected a function, got ${describe(options.useFactory)}`);
+  }
+}
+
+/**
+ * Checks module options: `layers`, `redis`, `redisLayer`, and every `CacheStack` option, by the stack's own
+ * rules (a probe stack on a memory layer is built and dropped: nothing is opened).
+ */
+export function checkModuleOptions(options: LayerCacheModuleOptions): LayerCacheModuleOptions {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new InvalidOptionError('options', `expected an options object, got ${describe(options)}`);
+  }
+  const { module, stack } = splitModuleOptions(options);
+  if (module.layers !== undefined) {
+    if (!Array.isArray(module.layers)) {
+      throw new InvalidOptionError('layers', `expected an array of layers or layer factories, fastest first; got ${describe(module.layers)}`);
+    }
+    if (module.layers.length === 0 && module.redis === undefined) {
+      throw new InvalidOptionError('layers', 'expected at least one layer (or the redis shortcut)');
+    }
+    module.layers.forEach((entry, index) => checkLayerOption(entry, `layers[${index}]`));
+  }
+  if (module.redis !== undefined) checkRedisOption(module.redis);
+  if (module.redisLayer !== undefined) {
+    if (module.redis === undefined) throw new InvalidOptionError('redisLayer', 'has no effect without the redis option');
+    createRedisLayer(module.redisLayer, PROBE_CLIENT);
+  }
+  new CacheStack([new MemoryLayer({ maxSize: 1 })], stack);
+  return options;
+}
+
+/** Checks one entry of `layers`: a layer, or a factory (a function that is not a class). */
+export function checkLayerOption(entry: unknown, option: string): void {
+  if (typeof entry === 'function') {
+    if (/^class\b/.test(Function.prototype.toString.call(entry))) {
+      const name = (entry as { name?: string }).name || 'Layer';
+      throw new InvalidOptionError(option, `got the class ${name}; pass an instance (new ${name}()) or a factory (() => new ${name}())`);
+    }
+    return;
+  }
+  checkLayer(entry, option);
+}
+
+/** Checks that `value` implements the `CacheLayer` contract (a layer instance or a factory's result). */
+export function checkLayer(value: unknown, option: string): CacheLayer {
+  const candidate = value as Partial<Record<string, unknown>> | null;
+  if (
+    candidate === null ||
+    typeof candidate !== 'object' ||
+    typeof candidate['name'] !== 'string' ||
+    candidate['name'] === '' ||
+    LAYER_METHODS.some((method) => typeof candidate[method] !== 'function')
+  ) {
+    throw new InvalidOptionError(
+      option,
+      `expected a cache layer (name, ${LAYER_METHODS.join(', ')}) or a factory returning one, got ${describe(value)}`,
+    );
+  }
+  return value as CacheLayer;
+}
+
+/** Whether the `redis` option passes an existing client (`{ client }`), which the module leaves open. */
+export function isRedisClientOption(redis: LayerCacheRedisOption): redis is { readonly client: RedisClient } {
+  return typeof redis === 'object' && redis !== null && 'client' in redis && typeof (redis as { getBuffer?: unknown }).getBuffer !== 'function';
+}
+
+/** Checks the `redis` shortcut: a URL, ioredis `RedisOptions`, or `{ client }`. */
+export function checkRedisOption(redis: unknown): void {
+  if (typeof redis === 'string') {
+    if (redis.trim().length === 0) throw new InvalidOptionError('redis', 'expected a Redis URL such as redis://localhost:6379, got an empty string');
+    return;
+  }
+  if (redis === null || typeof redis !== 'object' || Array.isArray(redis)) {
+    throw new InvalidOptionError('redis', `expected a Redis URL, ioredis RedisOptions or { client }, got ${describe(redis)}`);
+  }
+  if (typeof (redis as { getBuffer?: unknown }).getBuffer === 'function') {
+    throw new InvalidOptionError('redis', 'got an ioredis client; pass it as { client } (the module then leaves it open)');
+  }
+  if ('client' in redis) checkRedisClient('redis.client', redis.client);
+}
+
+/**
+ * Creates the `RedisLayer` of the `redis` shortcut; its option errors name `redisLayer.<option>`, as the
+ * user wrote it.
+ */
+export function createRedisLayer(options: LayerCacheRedisLayerOptions, client: RedisClient): RedisLayer {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidOptionError('redisLayer', `expected an options object ({ prefix, ttl, serializer, name }), got ${describe(options)}`);
+  }
+  try {
+    return new RedisLayer({ ...options, client });
+  } catch (error) {
+    if (!(error instanceof InvalidOptionError) || !error.option.startsWith('RedisLayer.')) throw error;
+    const option = `redisLayer.${error.option.slice('RedisLayer.'.length)}`;
+    throw new InvalidOptionError(option, error.message.slice(`Invalid option "${error.option}": `.length));
+  }
+}
+
+/** Stands in for a client while `redisLayer` is checked: `RedisLayer`'s constructor stores it and calls nothing. */
+const PROBE_CLIENT = Object.freeze({
+  getBuffer: unused,
+  mgetBuffer: unused,
+  pipeline: unused,
+  evalsha: unused,
+}) as unknown as RedisClient;
+
+function unused(): never {
+  throw new Error('probe client: never called');
+}
+
+/** A short description of a wrong value for an error message. */
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return `${typeof value} ${String(value)}`;
+  if (typeof value === 'function') return `a function ${value.name}`.trimEnd();
+  if (typeof value === 'object') return `an object (${value.constructor?.name ?? 'no prototype'})`;
+  return typeof value;
+}

@@ -1,0 +1,79 @@
+import type { ConfigurableModuleAsyncOptions } from '@nestjs/common';
+import type { RedisOptions } from 'ioredis';
+import type { CacheLayer } from '../core/layer.js';
+import type { RedisClient } from '../layers/redis-client.js';
+import type { RedisLayerOptions } from '../layers/redis.layer.js';
+import type { CacheStackOptions } from '../stack/cache-stack.options.js';
+import { DEFAULT_STACK_NAME } from './layer-cache.tokens.js';
+
+/**
+ * One entry of `layers`: a layer instance, or a factory called once per application (so two apps in one
+ * process, e.g. two test apps, get layers of their own instead of sharing one instance).
+ */
+export type LayerCacheLayerOption = CacheLayer | (() => CacheLayer | Promise<CacheLayer>);
+
+/**
+ * The `redis` shortcut: a URL (`'redis://host:6379/0'`), ioredis `RedisOptions` (the module opens the
+ * connection and closes it on shutdown), or `{ client }` (your connection; the module never closes it).
+ */
+export type LayerCacheRedisOption = string | RedisOptions | { readonly client: RedisClient };
+
+/** Options of the `RedisLayer` the `redis` shortcut appends (its `client` comes from `redis`). */
+export type LayerCacheRedisLayerOptions = Omit<RedisLayerOptions, 'client'>;
+
+/**
+ * Options of one stack registered by `LayerCacheModule`: the `CacheStack` options (entry defaults such as
+ * `ttl`, `staleWhileRevalidate`, and stack settings) plus its layers. What a `forRootAsync` factory returns.
+ */
+export interface LayerCacheModuleOptions extends CacheStackOptions {
+  /**
+   * The layers, fastest first: instances or factories (`() => new MemoryLayer({ ttl: 60 })`). A layer
+   * instance belongs to one stack: when one module class is imported by several apps in one process, pass
+   * factories. `[]` with `redis` gives a Redis-only stack. @default [new MemoryLayer()] (the `redis` layer comes after it)
+   */
+  layers?: LayerCacheLayerOption[];
+  /** Appends a `RedisLayer` on this connection after `layers` (see {@link LayerCacheRedisOption}). @default none */
+  redis?: LayerCacheRedisOption;
+  /** Options of the `RedisLayer` appended for `redis` (`prefix`, `ttl`, `serializer`, `name`). @default the RedisLayer defaults */
+  redisLayer?: LayerCacheRedisLayerOptions;
+}
+
+/** Options of the registration itself, beside {@link LayerCacheModuleOptions} (static even in `forRootAsync`). */
+export interface LayerCacheModuleExtras {
+  /** Export the stack to every module of the app, without importing `LayerCacheModule` there. @default true */
+  isGlobal: boolean;
+  /** The stack's name: `'default'` is injected as `CacheStack`, others with `@InjectCacheStack(name)`. @default 'default' */
+  name: string;
+}
+
+/** Defaults of {@link LayerCacheModuleExtras}. */
+export const DEFAULT_LAYER_CACHE_MODULE_EXTRAS: Readonly<LayerCacheModuleExtras> = Object.freeze({
+  isGlobal: true,
+  name: DEFAULT_STACK_NAME,
+});
+
+/**
+ * The ioredis options the module sets on connections it opens for `redis` (your `RedisOptions` win): fail
+ * fast while disconnected instead of queueing commands, so the stack answers from the other layers.
+ */
+export const DEFAULT_LAYER_CACHE_REDIS_OPTIONS: Readonly<Pick<RedisOptions, 'enableOfflineQueue' | 'maxRetriesPerRequest'>> =
+  Object.freeze({ enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+
+/** The name of the method a `forRootAsync({ useClass | useExisting })` class implements. */
+export const LAYER_CACHE_OPTIONS_FACTORY_METHOD = 'createLayerCacheOptions' as const;
+
+/** A class for `forRootAsync({ useClass })` or `forRootAsync({ useExisting })`. */
+export interface LayerCacheOptionsFactory {
+  /** Returns the options of the stack. */
+  createLayerCacheOptions(): LayerCacheModuleOptions | Promise<LayerCacheModuleOptions>;
+}
+
+/** What `LayerCacheModule.forRoot` takes: the stack's options and the registration's {@link LayerCacheModuleExtras}. */
+export type LayerCacheModuleRootOptions = LayerCacheModuleOptions & Partial<LayerCacheModuleExtras>;
+
+/**
+ * What `LayerCacheModule.forRootAsync` takes: `imports`, and one of `useFactory` (+ `inject`), `useClass`
+ * or `useExisting` producing {@link LayerCacheModuleOptions}; `name` and `isGlobal` stay static.
+ */
+export type LayerCacheModuleAsyncOptions = ConfigurableModuleAsyncOptions<LayerCacheModuleOptions, typeof LAYER_CACHE_OPTIONS_FACTORY_METHOD> &
+  Partial<LayerCacheModuleExtras>;

@@ -1,0 +1,33 @@
+import type { DynamicModule, Provider } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { LayerCacheStackBinder } from '../decorators/stack-binder.js';
+import { checkModuleExtras } from './layer-cache-options.validator.js';
+import { LAYER_CACHE_MODULE_OPTIONS, LAYER_CACHE_STACK_RESOURCES } from './layer-cache.constants.js';
+import { LayerCacheLifecycle } from './layer-cache.lifecycle.js';
+import type { LayerCacheModuleExtras } from './layer-cache.options.js';
+import { getCacheStackToken } from './layer-cache.tokens.js';
+import { createStackResources, type StackResources } from './stack-resources.factory.js';
+
+/**
+ * Completes the dynamic module `forRoot` / `forRootAsync` generated (it holds the options provider): the
+ * stack under `getCacheStackToken(name)` (the only export), its resources and lifecycle, the decorators'
+ * stack binder, and the scope (`global: isGlobal`). Used as the `ConfigurableModuleBuilder` extras transform.
+ */
+export function defineStackModule(definition: DynamicModule, extras: LayerCacheModuleExtras): DynamicModule {
+  const { name, isGlobal } = checkModuleExtras(extras);
+  const token = getCacheStackToken(name);
+  const providers: Provider[] = [
+    ...(definition.providers ?? []),
+    { provide: LAYER_CACHE_STACK_RESOURCES, useFactory: createStackResources, inject: [LAYER_CACHE_MODULE_OPTIONS] },
+    { provide: token, useFactory: (resources: StackResources) => resources.stack, inject: [LAYER_CACHE_STACK_RESOURCES] },
+    LayerCacheLifecycle,
+    LayerCacheStackBinder,
+  ];
+  return {
+    ...definition,
+    global: isGlobal,
+    imports: [...(definition.imports ?? []), DiscoveryModule],
+    providers,
+    exports: [token],
+  };
+}

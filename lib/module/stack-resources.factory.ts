@@ -1,0 +1,79 @@
+/**
+ * Builds what one `LayerCacheModule` registration owns in one app: its `CacheStack` and the Redis
+ * connections the `redis` shortcut opened. Runs once per app (a provider factory), so two apps in one
+ * process never share a stack, a default memory layer or a module-opened connection.
+ */
+import type { Redis } from 'ioredis';
+import type { CacheLayer } from '../core/layer.js';
+import { consoleLogger } from '../core/logger.js';
+import { MemoryLayer } from '../layers/memory.layer.js';
+import { CacheStack } from '../stack/cache-stack.js';
+import { checkLayer, checkModuleOptions, createRedisLayer, isRedisClientOption, splitModuleOptions } from './layer-cache-options.validator.js';
+import type { LayerCacheLayerOption, LayerCacheModuleOptions } from './layer-cache.options.js';
+import { closeRedisConnection, openRedisConnection } from './redis-connection.factory.js';
+
+/** A registration's stack and the connections it must close on shutdown (never clients passed in). */
+export class StackResources {
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    /** The stack exported under `getCacheStackToken(name)`. */
+    readonly stack: CacheStack,
+    /** Connections the module opened for the `redis` shortcut. */
+    private readonly connections: readonly Redis[],
+  ) {}
+
+  /** Closes the stack (aborts loads, waits for background refreshes), then the module's connections. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    try {
+      await this.stack.close();
+    } finally {
+      await Promise.all(this.connections.map(closeRedisConnection));
+    }
+  }
+}
+
+/**
+ * Validates `options`, resolves the layers (factories are called now, in order), appends the `RedisLayer`
+ * of the `redis` shortcut and builds the stack. On failure, whatever was opened is closed again.
+ */
+export async function createStackResources(options: LayerCacheModuleOptions): Promise<StackResources> {
+  const { module, stack: stackOptions } = splitModuleOptions(checkModuleOptions(options));
+  const connections: Redis[] = [];
+  const layers: CacheLayer[] = [];
+  try {
+    await resolveLayers(module.layers, layers);
+    if (module.redis !== undefined) {
+      let client;
+      if (isRedisClientOption(module.redis)) {
+        client = module.redis.client;
+      } else {
+        client = await openRedisConnection(module.redis, stackOptions.logger ?? consoleLogger);
+        connections.push(client);
+      }
+      layers.push(createRedisLayer(module.redisLayer ?? {}, client));
+    }
+    return new StackResources(new CacheStack(layers, stackOptions), connections);
+  } catch (error) {
+    await Promise.allSettled(layers.map(async (layer) => layer.close()));
+    await Promise.allSettled(connections.map(closeRedisConnection));
+    throw error;
+  }
+}
+
+/** Fills `out` with the layers of `options` (factories called in order), or a `MemoryLayer` when none are given. */
+async function resolveLayers(options: readonly LayerCacheLayerOption[] | undefined, out: CacheLayer[]): Promise<void> {
+  if (options === undefined) {
+    out.push(new MemoryLayer());
+    return;
+  }
+  for (let index = 0; index < options.length; index++) {
+    const entry = options[index];
+    out.push(typeof entry === 'function' ? checkLayer(await entry(), `layers[${index}]`) : (entry as CacheLayer));
+  }
+}

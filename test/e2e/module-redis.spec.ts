@@ -1,0 +1,155 @@
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import { Controller, Get, Inject, Module, Param } from '@nestjs/common';
+import { ConfigModule, ConfigService } from '@nestjs/config';
+import { Test } from '@nestjs/testing';
+import { Redis } from 'ioredis';
+import request from 'supertest';
+import { CacheStack, LayerCacheModule, MemoryLayer, RedisLayer, type LayerCacheModuleOptions } from '../../lib/index.js';
+import { ADAPTERS, startApp } from '../support/nest-app.js';
+import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
+
+/** The module-opened ioredis clients of an app's stack, found through its RedisLayer (for status assertions). */
+function redisClientOf(stack: CacheStack): Redis {
+  const layers = (stack as unknown as { engine: { layers: { layers: unknown[] } } }).engine.layers.layers;
+  const layer = layers.find((l): l is RedisLayer => l instanceof RedisLayer);
+  if (layer === undefined) throw new Error('the stack has no RedisLayer');
+  return (layer as unknown as { client: Redis }).client;
+}
+
+@Controller('greetings')
+class GreetingsController {
+  loads = 0;
+  constructor(@Inject(CacheStack) private readonly cache: CacheStack) {}
+
+  @Get(':name')
+  async greet(@Param('name') name: string): Promise<{ text: string }> {
+    return (await this.cache.get(`greeting:${name}`, () => ({ text: `hello ${name} (load ${++this.loads})` }))) as { text: string };
+  }
+}
+
+describe('LayerCacheModule with Redis', () => {
+  let server: RedisServerHandle;
+  let admin: Redis;
+  beforeAll(async () => {
+    server = await startRedisServer();
+    admin = new Redis(server.url, { maxRetriesPerRequest: 1 });
+  });
+  afterAll(async () => {
+    await admin?.quit();
+    await server?.stop();
+  });
+
+  describe.each(ADAPTERS)('forRootAsync with @nestjs/config reading REDIS_URL, on %s', (adapter) => {
+    const prefix = `e2e:${randomUUID()}:`;
+
+    @Module({
+      imports: [
+        ConfigModule.forRoot({ ignoreEnvFile: true }),
+        LayerCacheModule.forRootAsync({
+          imports: [ConfigModule],
+          inject: [ConfigService],
+          useFactory: (config: ConfigService): LayerCacheModuleOptions => ({
+            layers: [() => new MemoryLayer({ ttl: 60 })],
+            redis: config.getOrThrow<string>('REDIS_URL'),
+            redisLayer: { prefix },
+          }),
+        }),
+      ],
+      controllers: [GreetingsController],
+    })
+    class AppModule {}
+
+    beforeAll(() => {
+      process.env['REDIS_URL'] = server.url;
+    });
+    afterAll(() => {
+      delete process.env['REDIS_URL'];
+    });
+
+    it('builds memory + Redis; a value one app stored is read by a second app on the same Redis', async () => {
+      const first = await startApp({ imports: [AppModule] }, adapter);
+      const second = await startApp({ imports: [AppModule] }, adapter);
+      try {
+        const stack = first.get(CacheStack);
+        expect(Object.keys(stack.getMetrics().layers)).toEqual(['memory', 'redis']);
+
+        const stored = await request(first.getHttpServer()).get('/greetings/ada').expect(200);
+        expect(stored.body).toEqual({ text: 'hello ada (load 1)' });
+        expect(await admin.exists(`${prefix}greeting:ada`)).toBe(1);
+
+        const read = await request(second.getHttpServer()).get('/greetings/ada').expect(200);
+        expect(read.body).toEqual({ text: 'hello ada (load 1)' });
+        expect(second.get(GreetingsController).loads).toBe(0);
+        expect(second.get(CacheStack).getMetrics().layers['redis']?.hits).toBe(1);
+      } finally {
+        await first.close();
+        await second.close();
+      }
+    });
+  });
+
+  it('redis: URL opens a connection for the app with fail-fast settings and quits it on app.close()', async () => {
+    const app = await startApp({ imports: [LayerCacheModule.forRoot({ redis: server.url, redisLayer: { prefix: `e2e:${randomUUID()}:` } })] });
+    const stack = app.get(CacheStack);
+    const client = redisClientOf(stack);
+    expect(client.status).toBe('ready'); // startup waited for the first connection attempt
+    expect(client.options).toMatchObject({ enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    await stack.set('k', 'v');
+    expect(await stack.get('k')).toBe('v');
+
+    await app.close();
+    expect(client.status).toBe('end');
+    await expect(stack.get('k')).rejects.toMatchObject({ code: 'STACK_CLOSED' });
+  });
+
+  it('redis: RedisOptions are used, and the module defaults yield to them', async () => {
+    const app = await startApp({
+      imports: [LayerCacheModule.forRoot({ redis: { host: '127.0.0.1', port: server.port, maxRetriesPerRequest: 3, connectionName: 'layercache-e2e' } })],
+    });
+    const client = redisClientOf(app.get(CacheStack));
+    try {
+      expect(client.options).toMatchObject({ enableOfflineQueue: false, maxRetriesPerRequest: 3 });
+      expect(await client.client('GETNAME')).toBe('layercache-e2e');
+    } finally {
+      await app.close();
+    }
+    expect(client.status).toBe('end');
+  });
+
+  it('redis: { client } uses your connection and leaves it open after app.close()', async () => {
+    const client = new Redis(server.url, { maxRetriesPerRequest: 1 });
+    const prefix = `e2e:${randomUUID()}:`;
+    try {
+      const app = await startApp({ imports: [LayerCacheModule.forRoot({ layers: [], redis: { client }, redisLayer: { prefix, name: 'shared' } })] });
+      const stack = app.get(CacheStack);
+      expect(Object.keys(stack.getMetrics().layers)).toEqual(['shared']); // layers: [] + redis = Redis only
+      expect(redisClientOf(stack)).toBe(client);
+      await stack.set('k', 'v');
+      expect(await admin.exists(`${prefix}k`)).toBe(1);
+
+      await app.close();
+      expect(client.status).toBe('ready');
+      expect(await client.ping()).toBe('PONG');
+    } finally {
+      await client.quit();
+    }
+  });
+
+  it('starts when Redis is down (the stack answers from the loader) and closes the retrying connection', async () => {
+    const down = await startRedisServer();
+    const url = down.url;
+    await down.stop();
+    const app = await Test.createTestingModule({ imports: [LayerCacheModule.forRoot({ redis: url, logger: { warn: () => {}, error: () => {} } })] }).compile();
+    const stack = app.get(CacheStack);
+    const client = redisClientOf(stack);
+    expect(client.status).not.toBe('ready');
+    expect(await stack.get('k', () => 'loaded')).toBe('loaded');
+
+    await app.close();
+    await expect(stack.get('k')).rejects.toMatchObject({ code: 'STACK_CLOSED' });
+    // No retry is left scheduled: the connection ended, or ioredis cancelled the pending reconnect.
+    expect(['end', 'reconnecting']).toContain(client.status);
+    expect((client as unknown as { reconnectTimeout: unknown }).reconnectTimeout ?? null).toBeNull();
+  });
+});
