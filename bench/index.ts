@@ -7,6 +7,7 @@
  * Starts its own redis-server on a free loopback port for the Redis cases and stops it at the end; without
  * a redis-server binary those cases are skipped with a message.
  */
+import { benchDecorators } from './decorators.bench.js';
 import { benchL1 } from './l1.bench.js';
 import { benchL2 } from './l2.bench.js';
 import { redisServerAvailable as hasRedisServer, startRedisServer, type RedisServerHandle as BenchRedisServer } from '../test/support/redis-server.js';
@@ -28,6 +29,9 @@ async function main(): Promise<number> {
 
   section('(a) L1 hit: interleaved, median ns per op (batches of 1,000 sequential ops)');
   targets.push(...(await benchL1({ rounds: quick ? 10 : 40 })).targets);
+
+  section('(d) @Cacheable L1 hit vs the same method undecorated, median ns per op');
+  targets.push(...(await benchDecorators({ rounds: quick ? 10 : 40 })));
 
   let redis: BenchRedisServer | undefined;
   if (hasRedisServer()) {

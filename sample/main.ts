@@ -9,8 +9,9 @@ async function bootstrap(): Promise<void> {
   await app.listen(port);
   const base = `http://localhost:${port}`;
   console.log(`Sample catalogue on ${base} (cache: memory${process.env['REDIS_URL'] ? ' + Redis' : ' only'})
-  curl ${base}/products/1          # first call ~300 ms (database), then < 1 ms (cache)
-  curl -X PUT -H 'content-type: application/json' -d '{"price": 99}' ${base}/products/1/price   # invalidates by tag
+  curl ${base}/products/1      # first call ~300 ms (database), then < 1 ms (cache)
+  curl -X PUT -H 'content-type: application/json' -d '{"price": 99}' ${base}/products/1/price
+  curl -X PUT -H 'content-type: application/json' -d '{"name": "Keychron Labs"}' ${base}/authors/1
   curl ${base}/cache/metrics`);
 }
 

@@ -1,36 +1,38 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { CacheStack } from '../../lib/index.js';
-import { ProductRepository, type Product } from './product.repository.js';
+import { Injectable } from '@nestjs/common';
+import { Cacheable, CacheEvict, CacheTags } from '../../lib/index.js';
+import { CatalogueRepository, type Product } from './catalogue.repository.js';
 
 /**
- * Reads through the cache: fresh for 10 s, then served stale for up to 60 s while one background refresh
- * runs, and kept for 5 minutes more if the database fails. Writes invalidate by tag.
- * (The next version of the sample uses @Cacheable / @CacheEvict from the module.)
+ * Products read through the cache: fresh for 10 s, then served stale for up to a minute while one
+ * background refresh runs, and for 5 more minutes if the database fails. Every entry carries the
+ * `products` tag (class-level @CacheTags); a product also carries its own tag and its author's, so renaming
+ * an author invalidates that author's products, without scanning keys.
  */
 @Injectable()
+@CacheTags('products')
 export class ProductsService {
-  private readonly options = { ttl: 10, staleWhileRevalidate: 60, staleIfError: 300 };
+  constructor(private readonly repository: CatalogueRepository) {}
 
-  constructor(
-    @Inject(CacheStack) private readonly cache: CacheStack,
-    @Inject(ProductRepository) private readonly repository: ProductRepository,
-  ) {}
-
-  findOne(id: number): Promise<Product | null | undefined> {
-    return this.cache.get(`product:${id}`, () => this.repository.findOne(id), {
-      ...this.options,
-      negativeTtl: 5,
-      tags: ['products', `product:${id}`],
-    });
+  @Cacheable({
+    key: 'product:{0}',
+    ttl: 10,
+    staleWhileRevalidate: 60,
+    staleIfError: '5m',
+    negativeTtl: 5,
+    tags: (args: [number], product: Product | null) => [`product:${args[0]}`, ...(product ? [`author:${product.authorId}`] : [])],
+  })
+  findOne(id: number): Promise<Product | null> {
+    return this.repository.findProduct(id);
   }
 
-  findAll(): Promise<Product[] | undefined> {
-    return this.cache.get('products:all', () => this.repository.findAll(), { ...this.options, tags: ['products'] });
+  @Cacheable({ key: 'products:all', ttl: 10, staleWhileRevalidate: 60 })
+  findAll(): Promise<Product[]> {
+    return this.repository.findProducts();
   }
 
-  async updatePrice(id: number, price: number): Promise<Product | null> {
-    const product = await this.repository.updatePrice(id, price);
-    await this.cache.invalidateByTags([`product:${id}`, 'products']);
-    return product;
+  /** After the update succeeds: the product's own entry and the list are invalidated. */
+  @CacheEvict({ tags: [(args: [number, number]) => `product:${args[0]}`], keys: 'products:all' })
+  updatePrice(id: number, price: number): Promise<Product | null> {
+    return this.repository.updatePrice(id, price);
   }
 }

@@ -1,0 +1,163 @@
+/**
+ * What users write in `@Cacheable`, `@CachePut`, `@CacheEvict` and `@CacheTags`, and the eager checks of it:
+ * a bad option throws `InvalidOptionError` when the class is defined, naming the decorator and the method.
+ */
+import { InvalidOptionError } from '../core/errors.js';
+import { checkName } from '../core/keys.js';
+import { basePolicy, resolvePolicy, type CacheEntryOptions } from '../stack/cache-stack.options.js';
+
+/**
+ * The key of a cached method call: a template over the arguments (`'user:{0}'`, `'{0.id}:{1}'`: a
+ * positional argument with an optional property path), or a function of the arguments.
+ */
+export type CacheKeyOption<A extends unknown[] = unknown[]> = string | ((...args: A) => string);
+
+/**
+ * A tag (or, for `@CacheEvict`, a key): a fixed string, or a function of the arguments and the result
+ * returning one or more. For `@CacheEvict` string keys are templates like `'user:{0}'`.
+ */
+export type CacheTagValue<A extends unknown[] = unknown[], R = unknown> =
+  | string
+  | ((args: A, result: R) => string | readonly string[]);
+
+/** Entry tags of a `@Cacheable`/`@CachePut` result: names, or a function of the arguments and the result. */
+export type CacheTagsOption<A extends unknown[] = unknown[], R = unknown> =
+  | readonly string[]
+  | ((args: A, result: R) => readonly string[]);
+
+/** Where a decorator reads and writes: a named stack and a namespace in it. */
+export interface CacheTargetOptions {
+  /** The stack registered with `LayerCacheModule.forRoot({ name })`. @default the default stack */
+  stack?: string;
+  /** A namespace of that stack (`stack.namespace(name)`). @default the stack's root */
+  namespace?: string;
+}
+
+/** Options shared by `@Cacheable` and `@CachePut`; durations: a number is seconds. */
+export interface CacheWriteOptions<A extends unknown[] = unknown[], R = unknown>
+  extends CacheTargetOptions,
+    Pick<CacheEntryOptions<R>, 'ttl' | 'staleWhileRevalidate' | 'staleIfError' | 'negativeTtl'> {
+  /**
+   * The entry's key: a template (`'user:{0}'`, `'{0.id}:{1}'`) or a function of the arguments.
+   * @default `ClassName.methodName:` + a collision-free encoding of the arguments (the runtime class)
+   */
+  key?: CacheKeyOption<A>;
+  /** Tags of the entry (merged with `@CacheTags` of the method and its class). */
+  tags?: CacheTagsOption<A, R>;
+  /** Return `false` to call the method without the cache (nothing read, nothing stored). @default always */
+  condition?: (...args: A) => boolean;
+  /** Return `true` to hand a result to the caller without caching it. @default never */
+  unless?: (result: R) => boolean;
+}
+
+/** Options of `@Cacheable`. */
+export interface CacheableOptions<A extends unknown[] = unknown[], R = unknown> extends CacheWriteOptions<A, R> {
+  /** How long the method may run on a miss before its callers get a `LoaderTimeoutError`. @default 30 s */
+  loaderTimeout?: CacheEntryOptions['loaderTimeout'];
+}
+
+/** Options of `@CachePut`: the method always runs and its result is stored under `key`. */
+export type CachePutOptions<A extends unknown[] = unknown[], R = unknown> = CacheWriteOptions<A, R>;
+
+/** Options of `@CacheEvict`: at least one of `keys`, `tags`, `allEntries`. */
+export interface CacheEvictOptions<A extends unknown[] = unknown[], R = unknown> extends CacheTargetOptions {
+  /** Keys to delete: templates such as `'user:{0}'`, or functions of `(args, result)`. */
+  keys?: CacheTagValue<A, R> | readonly CacheTagValue<A, R>[];
+  /** Tags to invalidate: names, or functions of `(args, result)`. */
+  tags?: CacheTagValue<A, R> | readonly CacheTagValue<A, R>[];
+  /** Clear the whole namespace, or the whole stack without a namespace. @default false */
+  allEntries?: boolean;
+  /** Evict before the method runs (even when it then fails); `result` is `undefined`. @default false */
+  beforeInvocation?: boolean;
+}
+
+/** Names a decorated method in messages: `@Cacheable on UsersService.findOne`. */
+export function describeSite(decorator: string, className: string, method: string): string {
+  return `${decorator} on ${className}.${method}`;
+}
+
+const ENTRY_CHECK_BASE = basePolicy(60_000);
+
+/** Checks the options of `@Cacheable`/`@CachePut` eagerly. */
+export function checkWriteOptions(site: string, options: CacheableOptions | undefined): CacheableOptions {
+  const o = checkObject(site, options);
+  checkTarget(site, o);
+  if (o.key !== undefined && typeof o.key !== 'string' && typeof o.key !== 'function') {
+    fail('key', site, 'expected a key template string or a function of the arguments');
+  }
+  if (typeof o.key === 'string' && o.key.length === 0) fail('key', site, 'the key template must not be empty');
+  if (o.tags !== undefined && typeof o.tags !== 'function') checkStrings(site, 'tags', o.tags);
+  checkOptionalFunction(site, 'condition', o.condition);
+  checkOptionalFunction(site, 'unless', o.unless);
+  try {
+    resolvePolicy(
+      { ttl: o.ttl, staleWhileRevalidate: o.staleWhileRevalidate, staleIfError: o.staleIfError, negativeTtl: o.negativeTtl, loaderTimeout: o.loaderTimeout },
+      ENTRY_CHECK_BASE,
+    );
+  } catch (error) {
+    if (error instanceof InvalidOptionError) fail(error.option, site, error.message.replace(/^Invalid option "[^"]*": /, ''));
+    throw error;
+  }
+  return o;
+}
+
+/** Checks the options of `@CacheEvict` eagerly; at least one of `keys`, `tags`, `allEntries`. */
+export function checkEvictOptions(site: string, options: CacheEvictOptions | undefined): CacheEvictOptions {
+  const o = checkObject(site, options);
+  checkTarget(site, o);
+  const keys = listOf(o.keys);
+  const tags = listOf(o.tags);
+  if (keys.length === 0 && tags.length === 0 && o.allEntries !== true) {
+    fail('keys', site, 'needs `keys`, `tags` or `allEntries: true` (nothing to evict)');
+  }
+  for (const [name, list] of [['keys', keys], ['tags', tags]] as const) {
+    for (const item of list) {
+      if (typeof item === 'function') continue;
+      if (typeof item !== 'string' || item.length === 0) fail(name, site, 'expected non-empty strings or functions of (args, result)');
+    }
+  }
+  if (tags.some((tag) => typeof tag === 'string')) checkStrings(site, 'tags', tags.filter((tag) => typeof tag === 'string'));
+  return o;
+}
+
+/** `value` as a list: `undefined` is empty, a single value a list of one. */
+export function listOf<T>(value: T | readonly T[] | undefined): readonly T[] {
+  if (value === undefined) return [];
+  return Array.isArray(value) ? (value as readonly T[]) : [value as T];
+}
+
+function checkObject<O extends object>(site: string, options: O | undefined): O {
+  if (options === undefined) return {} as O;
+  if (typeof options !== 'object' || options === null) fail('options', site, `expected an object, got ${typeof options}`);
+  return options;
+}
+
+function checkTarget(site: string, o: CacheTargetOptions): void {
+  if (o.stack !== undefined && (typeof o.stack !== 'string' || o.stack.length === 0)) fail('stack', site, 'expected a stack name');
+  if (o.namespace !== undefined) {
+    try {
+      checkName('namespace', o.namespace);
+    } catch (error) {
+      fail('namespace', site, (error as Error).message);
+    }
+  }
+}
+
+function checkStrings(site: string, option: string, values: unknown): void {
+  if (!Array.isArray(values)) fail(option, site, 'expected an array of tag names or a function');
+  for (const value of values) {
+    try {
+      checkName('tag', value);
+    } catch (error) {
+      fail(option, site, (error as Error).message);
+    }
+  }
+}
+
+function checkOptionalFunction(site: string, option: string, value: unknown): void {
+  if (value !== undefined && typeof value !== 'function') fail(option, site, `expected a function, got ${typeof value}`);
+}
+
+function fail(option: string, site: string, message: string): never {
+  throw new InvalidOptionError(option, `${site}: ${message}`);
+}
