@@ -142,7 +142,8 @@ describe('decorator wiring: who gets which stack', () => {
 
   it('fails the startup when a named stack is not registered', async () => {
     const moduleRef = await cacheTestingModule({ providers: [SessionsService] }, { stack: memoryStack() }).compile();
-    await expect(moduleRef.init()).rejects.toThrow(
+    // A function, not the promise: Nest 11's init() throws this synchronously, Nest 12's rejects.
+    await expect(async () => moduleRef.init()).rejects.toThrow(
       "@Cacheable on SessionsService.get uses stack 'sessions', but no LayerCacheModule.forRoot({ name: 'sessions' }) is registered",
     );
     await moduleRef.close();
@@ -150,7 +151,8 @@ describe('decorator wiring: who gets which stack', () => {
 
   it('fails the startup for a request-scoped class too (checked from the class, without an instance)', async () => {
     const moduleRef = await cacheTestingModule({ providers: [ReportsPerRequest] }, { stack: memoryStack() }).compile();
-    await expect(moduleRef.init()).rejects.toThrow(
+    // A function, not the promise: Nest 11's init() throws this synchronously, Nest 12's rejects.
+    await expect(async () => moduleRef.init()).rejects.toThrow(
       "@Cacheable on ReportsPerRequest.report uses stack 'reports', but no LayerCacheModule.forRoot({ name: 'reports' }) is registered",
     );
     await moduleRef.close();
@@ -158,7 +160,8 @@ describe('decorator wiring: who gets which stack', () => {
 
   it('fails the startup when no default stack is registered', async () => {
     const moduleRef = await cacheTestingModule({ providers: [UsersService] }).compile();
-    await expect(moduleRef.init()).rejects.toThrow(
+    // A function, not the promise: Nest 11's init() throws this synchronously, Nest 12's rejects.
+    await expect(async () => moduleRef.init()).rejects.toThrow(
       '@Cacheable on UsersService.findOne uses the default stack, but no LayerCacheModule.forRoot() is registered',
     );
     await moduleRef.close();
