@@ -6,7 +6,7 @@
 import { Cacheable, CacheStack, MemoryLayer } from '../lib/index.js';
 import { stackPropertyKey } from '../lib/module/layer-cache.tokens.js';
 import { makeValue, type BenchValue } from './fixtures.js';
-import { blackhole, byName, formatNs, formatRatio, printTable, runThroughput, type TargetResult, type ThroughputCase } from './harness.js';
+import { awaitedCase, byName, formatNs, formatRatio, printTable, runThroughput, type TargetResult, type ThroughputCase } from './harness.js';
 
 const CASE = {
   plain: 'await service.findOne(42) (undecorated async)',
@@ -54,24 +54,9 @@ export async function benchDecorators(options: { readonly rounds: number }): Pro
   if (stack.getMetrics().stack.hits !== before + 2) throw new Error('the decorated calls were not cache hits');
 
   const cases: ThroughputCase[] = [
-    {
-      name: CASE.plain,
-      async batch(n) {
-        for (let i = 0; i < n; i++) blackhole.value = await plain.findOne(42);
-      },
-    },
-    {
-      name: CASE.templateKey,
-      async batch(n) {
-        for (let i = 0; i < n; i++) blackhole.value = await template.findOne(42);
-      },
-    },
-    {
-      name: CASE.defaultKey,
-      async batch(n) {
-        for (let i = 0; i < n; i++) blackhole.value = await byDefault.findOne(42);
-      },
-    },
+    awaitedCase(CASE.plain, () => plain.findOne(42)),
+    awaitedCase(CASE.templateKey, () => template.findOne(42)),
+    awaitedCase(CASE.defaultKey, () => byDefault.findOne(42)),
   ];
   const results = await runThroughput(cases, {
     opsPerSample: 1_000,

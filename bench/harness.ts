@@ -68,6 +68,16 @@ export interface TargetResult {
 /** Keeps results alive so that the optimizer cannot drop the measured work. */
 export const blackhole: { value: unknown } = { value: undefined };
 
+/** A throughput case whose operation is awaited: `op()` n times in sequence. */
+export function awaitedCase(name: string, op: () => unknown): ThroughputCase {
+  return {
+    name,
+    async batch(n) {
+      for (let i = 0; i < n; i++) blackhole.value = await op();
+    },
+  };
+}
+
 const gc: (() => void) | undefined = (globalThis as { gc?: () => void }).gc;
 
 /** A full GC between slices, when node runs with `--expose-gc`: garbage of one case is not billed to the next. */

@@ -9,6 +9,7 @@ import { createCache } from 'cache-manager';
 import { CacheStack, MemoryLayer } from '../lib/index.js';
 import { makeValue, type BenchValue } from './fixtures.js';
 import {
+  awaitedCase,
   blackhole,
   byName,
   formatNs,
@@ -86,36 +87,11 @@ export async function benchL1(options: L1BenchOptions): Promise<{ results: Throu
         for (let i = 0; i < n; i++) blackhole.value = map.get(KEY);
       },
     },
-    {
-      name: CASE.asyncMethod,
-      async batch(n) {
-        for (let i = 0; i < n; i++) blackhole.value = await service.get(KEY);
-      },
-    },
-    {
-      name: CASE.stackGet,
-      async batch(n) {
-        for (let i = 0; i < n; i++) blackhole.value = await stack.get(KEY);
-      },
-    },
-    {
-      name: CASE.stackGetLoader,
-      async batch(n) {
-        for (let i = 0; i < n; i++) blackhole.value = await stack.get(KEY, loader);
-      },
-    },
-    {
-      name: CASE.bento,
-      async batch(n) {
-        for (let i = 0; i < n; i++) blackhole.value = await bento.getOrSet({ key: KEY, factory: loader });
-      },
-    },
-    {
-      name: CASE.cacheManager,
-      async batch(n) {
-        for (let i = 0; i < n; i++) blackhole.value = await cacheManager.wrap(KEY, loader);
-      },
-    },
+    awaitedCase(CASE.asyncMethod, () => service.get(KEY)),
+    awaitedCase(CASE.stackGet, () => stack.get(KEY)),
+    awaitedCase(CASE.stackGetLoader, () => stack.get(KEY, loader)),
+    awaitedCase(CASE.bento, () => bento.getOrSet({ key: KEY, factory: loader })),
+    awaitedCase(CASE.cacheManager, () => cacheManager.wrap(KEY, loader)),
   ];
 
   const results = await runThroughput(cases, {
