@@ -22,13 +22,21 @@ import {
   type EntryPolicy,
   type Loader,
 } from './cache-stack.options.js';
-import { CACHE_MISS, StackEngine } from './stack-engine.js';
+import { CACHE_MISS, StackEngine, type ReadInfo } from './stack-engine.js';
 
 /** One entry of {@link CacheStack.setMany}. */
 export interface CacheSetItem<T = unknown> {
   key: string;
   value: T;
   options?: CacheEntryOptions<T>;
+}
+
+/** The answer of {@link CacheStack.getDetailed}. */
+export interface CacheReadResult<T> {
+  readonly value: T | undefined;
+  readonly status: ReadInfo['status'];
+  /** When the served entry was produced (ms), or `undefined` for a miss. */
+  readonly createdAt: number | undefined;
 }
 
 /** Marks the keys of `wrap`ped functions: user keys cannot contain it, so they never collide. */
@@ -105,6 +113,19 @@ export class CacheStack {
    */
   peek<T>(key: string): T | typeof CACHE_MISS {
     return this.engine.peek(this.key(key)) as T | typeof CACHE_MISS;
+  }
+
+  /**
+   * `get`, also saying how it was answered: `hit` (fresh), `stale` (served while a background refresh runs),
+   * `stale-if-error` (the reload failed), or `miss` (loaded now, or nothing without a loader); `createdAt`
+   * (ms) of a served entry, for an `Age`. Used by the HTTP interceptor for `X-Cache`.
+   */
+  async getDetailed<T>(key: string, loader?: Loader<T>, options?: CacheEntryOptions<T>): Promise<CacheReadResult<T>> {
+    const k = this.key(key);
+    if (loader !== undefined && typeof loader !== 'function') throw new InvalidOptionError('loader', 'expected a function');
+    const info: ReadInfo = { status: 'miss', createdAt: undefined };
+    const value = await this.engine.read(k, key, loader, options === undefined ? this.engine.policy : this.policy(options), info);
+    return { value, status: info.status, createdAt: info.createdAt };
   }
 
   /** `get` with a required loader: always resolves to the cached or loaded value. */

@@ -56,6 +56,17 @@ import { StackTags } from './stack-tags.js';
 /** What `peek` returns when the in-process layer has no fresh value (a value may be `undefined`). */
 export const CACHE_MISS: unique symbol = Symbol('nestjs-layercache:miss');
 
+/** How a read was answered; `createdAt` is the served entry's (undefined for a miss: loaded now or nothing). */
+export interface ReadInfo {
+  status: 'hit' | 'stale' | 'miss' | 'stale-if-error';
+  createdAt: number | undefined;
+}
+
+function report(info: ReadInfo, status: ReadInfo['status'], createdAt: number | undefined): void {
+  info.status = status;
+  info.createdAt = createdAt;
+}
+
 /** What the slower layers hold for a key: the best entry found and the index of its layer. */
 interface LookupResult {
   readonly entry: CacheEntry | undefined;
@@ -122,8 +133,14 @@ export class StackEngine {
   // ---------------------------------------------------------------- read path
 
   /** Reads `key`, loading it with `loader` on a miss. Synchronous on a fresh L1 hit. */
-  read<T>(key: string, userKey: string, loader: Loader<T> | undefined, policy: EntryPolicy): T | undefined | Promise<T | undefined> {
-    const hit = this.peek(key);
+  read<T>(
+    key: string,
+    userKey: string,
+    loader: Loader<T> | undefined,
+    policy: EntryPolicy,
+    info?: ReadInfo,
+  ): T | undefined | Promise<T | undefined> {
+    const hit = this.peek(key, info);
     if (hit !== CACHE_MISS) return hit as T;
     let candidate: CacheEntry | undefined;
     const l1 = this.layers.l1;
@@ -132,17 +149,18 @@ export class StackEngine {
       if (entry !== undefined && this.clock.now() < expiresAt(entry) && this.tags.isValid(entry)) candidate = entry;
       if (candidate === undefined) this.l1Metrics.misses++;
       else this.l1Metrics.hits++;
-      if (this.layers.size === 1) return this.resolve(key, userKey, loader, policy, candidate, candidate === undefined ? -1 : 0);
+      if (this.layers.size === 1) return this.resolve(key, userKey, loader, policy, candidate, candidate === undefined ? -1 : 0, info);
     }
-    return this.readSlow(key, userKey, loader, policy, candidate, l1 === undefined ? 0 : 1);
+    return this.readSlow(key, userKey, loader, policy, candidate, l1 === undefined ? 0 : 1, info);
   }
 
   /** The fresh, valid L1 value of `key` (counted as a hit), or `CACHE_MISS`. Synchronous, no I/O. */
-  peek(key: string): unknown {
+  peek(key: string, info?: ReadInfo): unknown {
     if (this.closed) throw new StackClosedError();
     const l1 = this.layers.l1;
     const entry = l1?.get(key);
     if (entry === undefined || this.clock.now() >= entry.freshUntil || !this.tags.isValid(entry)) return CACHE_MISS;
+    if (info !== undefined) report(info, 'hit', entry.createdAt);
     this.l1Metrics.hits++;
     this.metrics.hits++;
     if (this.events.listened.hit === true) this.events.emit('hit', { key, layer: (l1 as CacheLayer).name });
@@ -156,6 +174,7 @@ export class StackEngine {
     policy: EntryPolicy,
     candidate: CacheEntry | undefined,
     from: number,
+    info: ReadInfo | undefined,
   ): Promise<T | undefined> {
     let lookup = this.lookups.get(key);
     if (lookup === undefined) {
@@ -174,6 +193,7 @@ export class StackEngine {
     if (entry !== undefined && this.tags.isValid(entry)) {
       if (this.clock.now() < entry.freshUntil) {
         this.metrics.hits++;
+        if (info !== undefined) report(info, 'hit', entry.createdAt);
         if (this.events.listened.hit === true) this.events.emit('hit', { key, layer: this.layers.name(found.layer) });
         return entry.value as T;
       }
@@ -182,7 +202,7 @@ export class StackEngine {
         candidateLayer = found.layer;
       }
     }
-    return this.resolve(key, userKey, loader, policy, candidate, candidateLayer);
+    return this.resolve(key, userKey, loader, policy, candidate, candidateLayer, info);
   }
 
   /**
@@ -232,17 +252,20 @@ export class StackEngine {
     policy: EntryPolicy,
     candidate: CacheEntry | undefined,
     candidateLayer: number,
+    info: ReadInfo | undefined,
   ): T | undefined | Promise<T | undefined> {
     if (candidate !== undefined) {
       if (entryState(candidate, this.clock.now()) === EntryState.Stale) {
         this.metrics.stale++;
+        if (info !== undefined) report(info, 'stale', candidate.createdAt);
         if (this.events.listened.stale === true) this.events.emit('stale', { key, layer: this.layers.name(candidateLayer) });
         if (loader !== undefined) this.revalidate(key, userKey, loader, policy, candidate);
         return candidate.value as T;
       }
-      if (loader !== undefined) return this.loadOrServeStale(key, userKey, loader, policy, candidate, candidateLayer);
+      if (loader !== undefined) return this.loadOrServeStale(key, userKey, loader, policy, candidate, candidateLayer, info);
     }
     this.metrics.misses++;
+    if (info !== undefined) report(info, 'miss', undefined);
     this.events.emit('miss', { key });
     return loader === undefined ? undefined : this.load(key, userKey, loader, policy, undefined);
   }
@@ -255,10 +278,14 @@ export class StackEngine {
     policy: EntryPolicy,
     stale: CacheEntry,
     staleLayer: number,
+    info: ReadInfo | undefined,
   ): Promise<T> {
     try {
-      return await this.load(key, userKey, loader, policy, stale);
+      const value = await this.load(key, userKey, loader, policy, stale);
+      if (info !== undefined) report(info, 'miss', undefined);
+      return value;
     } catch (error) {
+      if (info !== undefined) report(info, 'stale-if-error', stale.createdAt);
       this.metrics.staleIfError++;
       this.metrics.stale++;
       this.log.warn(`Loader for "${userKey}" failed; serving the stale value (stale-if-error)`, error);
