@@ -13,6 +13,13 @@ export { MemoryLayer, DEFAULT_MEMORY_LAYER_OPTIONS, type MemoryLayerOptions } fr
 export { RedisLayer, DEFAULT_REDIS_LAYER_OPTIONS, type RedisLayerOptions } from './layers/redis.layer.js';
 export { RedisTagStore } from './layers/redis-tag.store.js';
 export { MemoryTagStore } from './layers/memory-tag.store.js';
+export {
+  RedisRevalidationLock,
+  DEFAULT_REDIS_REVALIDATION_LOCK_OPTIONS,
+  type RedisRevalidationLockOptions,
+} from './layers/redis-revalidation.lock.js';
+export { MemoryRevalidationLock, type MemoryRevalidationLockOptions } from './layers/memory-revalidation.lock.js';
+export type { RevalidationLock, LockLease } from './core/revalidation-lock.js';
 export { MsgpackSerializer } from './layers/msgpack.serializer.js';
 export type { CacheLayer, SyncCacheLayer, LayerWrite, LayerContext } from './core/layer.js';
 export type { CacheEntry } from './core/entry.js';
@@ -66,3 +73,17 @@ export type {
   CacheTagValue,
   CacheTagsOption,
 } from './decorators/cache-decorator.options.js';
+export { LayerCacheInterceptor, type HttpCacheCall, type XCacheStatus } from './http/layer-cache.interceptor.js';
+export { HttpCache, NoCache, getHttpCacheOptions, isNoCacheRoute } from './http/http-cache.decorator.js';
+export {
+  DEFAULT_HTTP_CACHE_OPTIONS,
+  LAYER_CACHE_HTTP_OPTIONS,
+  type HttpCacheOptions,
+  type HttpCacheKeyFn,
+  type HttpCacheRequest,
+  type HttpCacheTagsOption,
+  type LayerCacheHttpOptions,
+} from './http/http-cache.options.js';
+export { buildRequestKey, type RequestKeyParts } from './http/request-key.builder.js';
+export type { HttpRoutePlan } from './http/http-route.plan.js';
+export type { StoredResponse, HandlerOutcome } from './http/http-response.record.js';

@@ -1,4 +1,5 @@
 import type { Clock } from './clock.js';
+import type { RevalidationLock } from './revalidation-lock.js';
 import type { CacheEntry } from './entry.js';
 import type { CacheLogger } from './logger.js';
 import type { TagStore } from './tag-store.js';
@@ -42,6 +43,11 @@ export interface CacheLayer {
    * tag invalidations reach every process that shares the layer.
    */
   createTagStore?(): TagStore;
+  /**
+   * A revalidation lock kept beside the layer's data (Redis). Unless told otherwise (`revalidationLock`),
+   * the stack uses the first shared layer's lock, so a stale entry is refreshed once per cluster.
+   */
+  createRevalidationLock?(): RevalidationLock;
   /** Called once by the stack that owns the layer, before any other call: the stack's clock and logger. */
   attach?(context: LayerContext): void;
 }

@@ -34,6 +34,11 @@ export interface StackMetrics {
   refreshes: number;
   /** Background refreshes that failed. */
   refreshErrors: number;
+  /**
+   * Background refreshes not started because another process held the key's revalidation lock (it is
+   * refreshing; the stale value is served meanwhile).
+   */
+  refreshesSkipped: number;
   /** Loads whose result was not stored because the key or a tag was invalidated meanwhile. */
   discardedLoads: number;
   /** Stale values served because a reload failed (stale-if-error). */
@@ -46,6 +51,8 @@ export interface CacheMetrics {
   readonly layers: Readonly<Record<string, Readonly<LayerMetrics>>>;
   /** Failures and skipped commands of a shared tag store given as `tagStore` (a layer's own store counts as that layer). */
   readonly tagStore: Readonly<{ errors: number; skipped: number }>;
+  /** Failures and skipped commands of a shared lock given as `revalidationLock` (a layer's own lock counts as that layer). */
+  readonly revalidationLock: Readonly<{ errors: number; skipped: number }>;
 }
 
 /** A zeroed set of layer counters. */
@@ -64,6 +71,7 @@ export function newStackMetrics(): StackMetrics {
     dedupes: 0,
     refreshes: 0,
     refreshErrors: 0,
+    refreshesSkipped: 0,
     discardedLoads: 0,
     staleIfError: 0,
   };

@@ -1,4 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
+import { createHash } from 'node:crypto';
 import { InvalidOptionError } from '../core/errors.js';
 
 /**
@@ -50,4 +51,28 @@ export function pipelineReplies(results: [error: Error | null, reply: unknown][]
     replies[i] = reply;
   }
   return replies;
+}
+
+/** A Lua script with its SHA-1, for EVALSHA. */
+export interface LuaScript {
+  readonly source: string;
+  readonly sha: string;
+}
+
+/** Prepares `source` for {@link runScript}. */
+export function luaScript(source: string): LuaScript {
+  return { source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+/**
+ * Runs `script` by EVALSHA, falling back to EVAL when the server does not have it cached (`NOSCRIPT`: first
+ * use on that server, or after a restart or SCRIPT FLUSH); EVAL caches it for the next EVALSHA.
+ */
+export async function runScript(client: RedisClient, script: LuaScript, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  try {
+    return await client.evalsha(script.sha, keys.length, ...keys, ...args);
+  } catch (error) {
+    if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+    return client.eval(script.source, keys.length, ...keys, ...args);
+  }
 }

@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import { InvalidOptionError } from '../core/errors.js';
 import { groupKey, type TagGroup, type TagMatchMode, type TagState, type TagStore } from '../core/tag-store.js';
-import { checkRedisClient, checkRedisPrefix, pipelineReplies, type RedisClient } from './redis-client.js';
+import { checkRedisClient, checkRedisPrefix, luaScript, pipelineReplies, runScript, type LuaScript, type RedisClient } from './redis-client.js';
 
 /** Options of {@link RedisTagStore}. */
 export interface RedisTagStoreOptions {
@@ -39,16 +38,7 @@ const INVALIDATE_GROUP = `local seq = redis.call('INCR', KEYS[1])
 redis.call('HSET', KEYS[2], ARGV[1], seq)
 return seq`;
 
-interface LuaScript {
-  readonly source: string;
-  readonly sha: string;
-}
-
-function script(source: string): LuaScript {
-  return { source, sha: createHash('sha1').update(source).digest('hex') };
-}
-
-const SCRIPTS = { any: script(INVALIDATE_ANY), group: script(INVALIDATE_GROUP) } as const;
+const SCRIPTS = { any: luaScript(INVALIDATE_ANY), group: luaScript(INVALIDATE_GROUP) } as const;
 
 /**
  * The shared tag store (see `TagStore` in core for the semantics), in Redis:
@@ -123,13 +113,7 @@ export class RedisTagStore implements TagStore {
   close(): void {}
 
   private async run(lua: LuaScript, keys: string[], args: string[]): Promise<number> {
-    let reply: unknown;
-    try {
-      reply = await this.client.evalsha(lua.sha, keys.length, ...keys, ...args);
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      reply = await this.client.eval(lua.source, keys.length, ...keys, ...args);
-    }
+    const reply = await runScript(this.client, lua, keys, args);
     const seq = Number(reply);
     if (!Number.isSafeInteger(seq) || seq < 1) throw new Error(`Tag invalidation script returned ${String(reply)}`);
     return seq;

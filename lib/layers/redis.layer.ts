@@ -8,6 +8,7 @@ import { MsgpackSerializer } from './msgpack.serializer.js';
 import { checkRedisClient, checkRedisPrefix, escapeGlob, pipelineReplies, type RedisClient } from './redis-client.js';
 import { EntryEncodeError } from '../core/errors.js';
 import { RedisTagStore, tagKeyPrefix } from './redis-tag.store.js';
+import { LOCK_KEY_MARK, RedisRevalidationLock } from './redis-revalidation.lock.js';
 
 /** Options of {@link RedisLayer}. */
 export interface RedisLayerOptions {
@@ -50,7 +51,8 @@ export class RedisLayer implements CacheLayer {
   readonly prefix: string;
   private readonly client: RedisClient;
   private readonly serializer: Serializer;
-  private readonly reservedPrefix: Buffer;
+  /** Starts of the keys `clear()` keeps: the tag store's and the revalidation lock's. */
+  private readonly reservedPrefixes: readonly Buffer[];
 
   constructor(options: RedisLayerOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -72,7 +74,7 @@ export class RedisLayer implements CacheLayer {
       throw new InvalidOptionError('RedisLayer.serializer', 'expected an object with encode(value) and decode(bytes)');
     }
     this.serializer = serializer;
-    this.reservedPrefix = Buffer.from(tagKeyPrefix(this.prefix), 'utf8');
+    this.reservedPrefixes = [tagKeyPrefix(this.prefix), this.prefix + LOCK_KEY_MARK].map((start) => Buffer.from(start, 'utf8'));
   }
 
   async get(key: string): Promise<CacheEntry | undefined> {
@@ -121,7 +123,7 @@ export class RedisLayer implements CacheLayer {
    * Removes the keys starting with `this.prefix + prefix` (every key of the layer when `prefix` is
    * `undefined`) by SCAN with an escaped MATCH pattern and one UNLINK per batch. Not atomic: entries written
    * meanwhile may survive. The tag store's keys (see `RedisTagStore`) are kept: resetting the tag sequence
-   * would revive invalidated entries held elsewhere.
+   * would revive invalidated entries held elsewhere; so are the revalidation lock's (they expire by themselves).
    */
   async clear(prefix: string | undefined): Promise<void> {
     const match = `${escapeGlob(this.prefix + (prefix ?? ''))}*`;
@@ -129,7 +131,7 @@ export class RedisLayer implements CacheLayer {
     do {
       const [next, found] = await this.client.scanBuffer(cursor, 'MATCH', match, 'COUNT', SCAN_COUNT);
       cursor = next.toString('latin1');
-      const doomed = found.filter((key) => !startsWith(key, this.reservedPrefix));
+      const doomed = found.filter((key) => !this.reservedPrefixes.some((start) => startsWith(key, start)));
       if (doomed.length > 0) await this.client.unlink(doomed);
     } while (cursor !== '0');
   }
@@ -137,6 +139,11 @@ export class RedisLayer implements CacheLayer {
   /** A tag store on the same client and prefix (`RedisTagStore`). */
   createTagStore(): RedisTagStore {
     return new RedisTagStore({ client: this.client, prefix: this.prefix });
+  }
+
+  /** A revalidation lock on the same client and prefix (`RedisRevalidationLock`), for once-per-cluster SWR refreshes. */
+  createRevalidationLock(): RedisRevalidationLock {
+    return new RedisRevalidationLock({ client: this.client, prefix: this.prefix });
   }
 
   /** Does nothing: the client was passed in, so it is not this layer's to quit. */

@@ -3,6 +3,7 @@ import { toMilliseconds, type Duration } from '../core/duration.js';
 import { InvalidOptionError } from '../core/errors.js';
 import { checkName } from '../core/keys.js';
 import type { CacheLogger } from '../core/logger.js';
+import type { RevalidationLock } from '../core/revalidation-lock.js';
 import type { TagStore } from '../core/tag-store.js';
 
 /** What a loader receives. */
@@ -56,6 +57,19 @@ export interface CacheStackOptions extends CacheEntryOptions {
   layerTimeout?: Duration;
   /** First back-off window after a shared layer fails; doubles on each further failure up to 30 s. @default 1 s */
   layerBackoff?: Duration;
+  /**
+   * The lock that makes a background (stale-while-revalidate) refresh run once per cluster instead of once
+   * per process; `false` for none. Without a shared layer offering one there is no lock: the in-process
+   * single-flight already refreshes a key once per process.
+   * @default the first shared layer's `createRevalidationLock()` (Redis: `RedisRevalidationLock`), else none
+   */
+  revalidationLock?: RevalidationLock | false;
+  /**
+   * How long a revalidation lease lives without being renewed (it is renewed every third of it while the
+   * refresh runs): a process that crashes while refreshing blocks that key's refresh for at most this long.
+   * Not the stale window. @default 30 s
+   */
+  revalidationTimeout?: Duration;
 }
 
 /** Defaults of {@link CacheStackOptions}, in the units users write (numbers are seconds). */
@@ -69,6 +83,7 @@ export const DEFAULT_CACHE_STACK_OPTIONS = Object.freeze({
   layerBackoff: 1,
   maxLayerBackoff: 30,
   recoveryQueueSize: 10_000,
+  revalidationTimeout: 30,
 } as const);
 
 /** Per-entry options resolved once into milliseconds (see `resolvePolicy`). */

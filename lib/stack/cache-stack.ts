@@ -11,6 +11,7 @@ import { checkKey, checkName, encodeArguments, MAX_KEY_LENGTH, NAMESPACE_SEPARAT
 import type { CacheLayer } from '../core/layer.js';
 import { BurstLogger, consoleLogger } from '../core/logger.js';
 import type { CacheMetrics } from '../core/metrics.js';
+import type { RevalidationLock } from '../core/revalidation-lock.js';
 import type { TagMatchMode } from '../core/tag-store.js';
 import { MemoryTagStore } from '../layers/memory-tag.store.js';
 import {
@@ -22,7 +23,7 @@ import {
   type EntryPolicy,
   type Loader,
 } from './cache-stack.options.js';
-import { CACHE_MISS, StackEngine, type ReadInfo } from './stack-engine.js';
+import { CACHE_MISS, StackEngine, type ReadInfo, type RevalidationSettings } from './stack-engine.js';
 
 /** One entry of {@link CacheStack.setMany}. */
 export interface CacheSetItem<T = unknown> {
@@ -90,6 +91,7 @@ export class CacheStack {
         maxBackoff: Math.max(backoff, toMilliseconds(DEFAULT_CACHE_STACK_OPTIONS.maxLayerBackoff, 'layerBackoff')),
       },
       recoveryQueueSize: DEFAULT_CACHE_STACK_OPTIONS.recoveryQueueSize,
+      revalidation: resolveRevalidation(layers, options),
     });
     this.prefix = '';
     this.hashLongKeys = options.hashLongKeys ?? DEFAULT_CACHE_STACK_OPTIONS.hashLongKeys;
@@ -261,4 +263,21 @@ export class CacheStack {
     }
     return policy;
   }
+}
+
+/** The stack's revalidation lock: the option, else the first shared layer's own, else none. */
+function resolveRevalidation(layers: readonly CacheLayer[], options: CacheStackOptions): RevalidationSettings | undefined {
+  const timeout = toMilliseconds(options.revalidationTimeout ?? DEFAULT_CACHE_STACK_OPTIONS.revalidationTimeout, 'revalidationTimeout');
+  if (timeout < 1) throw new InvalidOptionError('revalidationTimeout', 'must be at least 1 ms');
+  const option: unknown = options.revalidationLock;
+  if (option === false) return undefined;
+  if (option !== undefined) {
+    if (typeof option !== 'object' || option === null || typeof (option as Partial<RevalidationLock>).acquire !== 'function') {
+      throw new InvalidOptionError('revalidationLock', 'expected a RevalidationLock (an object with acquire(key, ttlMs)) or false');
+    }
+    return { lock: option as RevalidationLock, layer: undefined, timeout };
+  }
+  const index = layers.findIndex((l) => l.shared && l.createRevalidationLock !== undefined);
+  const lock = layers[index]?.createRevalidationLock?.();
+  return lock === undefined ? undefined : { lock, layer: index, timeout };
 }

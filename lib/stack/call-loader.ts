@@ -19,6 +19,10 @@ export function callLoader<T>(
   const { controller } = flight;
   const { signal } = controller;
   return new Promise<T>((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason); // aborted before it could start (the stack closed meanwhile): the loader is not called
+      return;
+    }
     const timer = clock.setTimeout(() => controller.abort(new LoaderTimeoutError(userKey, timeoutMs)), timeoutMs);
     const onAbort = () => reject(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });

@@ -11,7 +11,8 @@
  *    fresher value written by another process.
  * 3. With no fresh entry:
  *    - a candidate in its stale (SWR) window is returned at once, and one background refresh per key is
- *      started (a second stale read while it runs starts none);
+ *      started (a second stale read while it runs starts none); with a revalidation lock (Redis), only the
+ *      process that takes the key's lease refreshes it (`RevalidationCoordinator`, revalidation.ts);
  *    - a candidate in its stale-if-error window is served only if the synchronous reload fails;
  *    - otherwise it is a miss: the loader runs once per key per process (`SingleFlight`), every concurrent
  *      caller shares its promise, its result or its error.
@@ -43,6 +44,7 @@ import type { CacheEventListener, CacheEventName } from '../core/events.js';
 import type { CacheLayer } from '../core/layer.js';
 import type { BurstLogger } from '../core/logger.js';
 import { newStackMetrics, type CacheMetrics, type LayerMetrics } from '../core/metrics.js';
+import type { RevalidationLock } from '../core/revalidation-lock.js';
 import { SingleFlight, type Flight } from '../core/single-flight.js';
 import type { TagMatchMode, TagStore } from '../core/tag-store.js';
 import { callLoader } from './call-loader.js';
@@ -50,6 +52,7 @@ import type { EntryPolicy, Loader } from './cache-stack.options.js';
 import { buildEntry } from './entry-builder.js';
 import { LayerGuard, type GuardSettings } from './layer-guard.js';
 import { LayerSet, type KeyedEntry } from './layer-set.js';
+import { RevalidationCoordinator } from './revalidation.js';
 import { StackEvents } from './stack-events.js';
 import { StackTags } from './stack-tags.js';
 
@@ -92,6 +95,17 @@ export interface EngineSettings {
   readonly guard: GuardSettings;
   /** Most keys remembered per shared layer while it fails, to replay their invalidation on recovery. */
   readonly recoveryQueueSize: number;
+  /** The lock of background refreshes (once per cluster), or `undefined` for none (once per process). */
+  readonly revalidation: RevalidationSettings | undefined;
+}
+
+/** The revalidation lock of a stack, resolved by `CacheStack`. */
+export interface RevalidationSettings {
+  readonly lock: RevalidationLock;
+  /** The index of the layer the lock belongs to (`createRevalidationLock`), if it does. */
+  readonly layer: number | undefined;
+  /** The lease ttl in ms (`revalidationTimeout`). */
+  readonly timeout: number;
 }
 
 export class StackEngine {
@@ -100,6 +114,8 @@ export class StackEngine {
   private readonly l1Metrics: LayerMetrics;
   private readonly tags: StackTags;
   private readonly tagCounters = { errors: 0, skipped: 0 };
+  private readonly lockCounters = { errors: 0, skipped: 0 };
+  private readonly revalidation: RevalidationCoordinator | undefined;
   private readonly events: StackEvents;
   private readonly metrics = newStackMetrics();
   private readonly clock: Clock;
@@ -128,6 +144,17 @@ export class StackEngine {
           this.track(this.tags.replay()),
         ));
     this.tags = new StackTags(settings.tagStore, tagGuard, settings.recoveryQueueSize, this.log);
+    const lock = settings.revalidation;
+    if (lock !== undefined) {
+      // A layer's own lock shares its connection, so its guard; a lock given by the user gets one of its own.
+      const lockGuard =
+        lock.layer !== undefined
+          ? this.layers.guards[lock.layer]
+          : lock.lock.shared
+            ? new LayerGuard('revalidation-lock', this.lockCounters, settings.guard, this.clock, this.log, onError)
+            : undefined;
+      this.revalidation = new RevalidationCoordinator(lock.lock, lockGuard, lock.timeout, this.clock, this.metrics);
+    }
   }
 
   // ---------------------------------------------------------------- read path
@@ -305,24 +332,41 @@ export class StackEngine {
     return this.flights.start<T>(key, (flight) => this.runLoad(flight, key, userKey, loader, policy, stale)).promise;
   }
 
-  /** Starts one background refresh of `key` unless a load of it is already running. */
+  /**
+   * Starts one background refresh of `key` unless a load of it is already running: at once without a
+   * revalidation lock, else once the lock's lease is taken (see `RevalidationCoordinator`).
+   */
   private revalidate<T>(key: string, userKey: string, loader: Loader<T>, policy: EntryPolicy, stale: CacheEntry): void {
     if (this.flights.get(key) !== undefined) return;
+    const coordinator = this.revalidation;
+    if (coordinator === undefined) this.track(this.refresh(key, userKey, loader, policy, stale));
+    else if (!coordinator.pending(key)) {
+      const start = () => {
+        if (this.flights.get(key) !== undefined) return undefined;
+        const refresh = this.refresh(key, userKey, loader, policy, stale);
+        // Asked for before close(), as a refresh without a lock would have been: close() aborts it the same way.
+        if (this.closed) this.flights.get(key)?.controller.abort(new StackClosedError());
+        return refresh;
+      };
+      this.track(coordinator.revalidate(key, start));
+    }
+  }
+
+  /** Runs a background refresh of `key`; the promise settles (never rejects) when it is done. */
+  private refresh<T>(key: string, userKey: string, loader: Loader<T>, policy: EntryPolicy, stale: CacheEntry): Promise<void> {
     const flight = this.flights.start<T>(key, (f) => this.runLoad(f, key, userKey, loader, policy, stale));
-    this.track(
-      flight.promise.then(
-        () => {
-          this.metrics.refreshes++;
-          this.log.success('background refresh');
-          this.events.emit('refresh', { key });
-        },
-        (error: unknown) => {
-          if (this.closed) return; // aborted by close(): not a failure of the source
-          this.metrics.refreshErrors++;
-          this.log.failure('background refresh', `Background refresh of "${userKey}" failed; the stale value is still served`, error);
-          this.events.emit('refresh-error', { key, error });
-        },
-      ),
+    return flight.promise.then(
+      () => {
+        this.metrics.refreshes++;
+        this.log.success('background refresh');
+        this.events.emit('refresh', { key });
+      },
+      (error: unknown) => {
+        if (this.closed) return; // aborted by close(): not a failure of the source
+        this.metrics.refreshErrors++;
+        this.log.failure('background refresh', `Background refresh of "${userKey}" failed; the stale value is still served`, error);
+        this.events.emit('refresh-error', { key, error });
+      },
     );
   }
 
@@ -449,6 +493,7 @@ export class StackEngine {
   async clear(prefix: string | undefined): Promise<void> {
     if (this.closed) throw new StackClosedError();
     this.flights.invalidatePrefix(prefix);
+    this.revalidation?.invalidatePrefix(prefix);
     for (const key of this.lookups.keys()) if (prefix === undefined || key.startsWith(prefix)) this.lookups.delete(key);
     await this.layers.clear(prefix);
   }
@@ -456,6 +501,7 @@ export class StackEngine {
   /** Running loads of `keys` will not store their results; reads starting now do not join older lookups. */
   private invalidateKeys(keys: readonly string[]): void {
     this.flights.invalidate(keys);
+    this.revalidation?.invalidate(keys);
     if (this.lookups.size > 0) for (const key of keys) this.lookups.delete(key);
   }
 
@@ -483,7 +529,7 @@ export class StackEngine {
   }
 
   getMetrics(): CacheMetrics {
-    return { stack: { ...this.metrics }, layers: this.layers.snapshot(), tagStore: { ...this.tagCounters } };
+    return { stack: { ...this.metrics }, layers: this.layers.snapshot(), tagStore: { ...this.tagCounters }, revalidationLock: { ...this.lockCounters } };
   }
 
   /** Resolves once no background work (refreshes, backfills, replays) is pending. */
@@ -504,6 +550,7 @@ export class StackEngine {
     await this.idle();
     await this.layers.close();
     await this.tags.close();
+    await this.revalidation?.close();
     this.events.removeAll();
   }
 }

@@ -1,0 +1,72 @@
+/**
+ * `@HttpCache` and `@NoCache`: record per-route (or per-controller) options read by `LayerCacheInterceptor`.
+ * They only record metadata; the interceptor does the work (apply it with `@UseInterceptors` or globally).
+ */
+import { InvalidOptionError } from '../core/errors.js';
+import { checkHttpCacheOptions, type HttpCacheOptions } from './http-cache.options.js';
+
+/** Metadata key of `@HttpCache` options, on a handler or a controller class. */
+export const HTTP_CACHE_METADATA = 'nestjs-layercache:http-cache';
+/** Metadata key of `@NoCache`, on a handler or a controller class. */
+export const HTTP_NO_CACHE_METADATA = 'nestjs-layercache:http-no-cache';
+
+/**
+ * Caches the GET/HEAD responses of a route (or of every route of a controller; a handler's own options
+ * win, field by field) through `LayerCacheInterceptor`.
+ * @example
+ * ```ts
+ * @UseInterceptors(LayerCacheInterceptor)
+ * @Controller('users')
+ * export class UsersController {
+ *   @Get(':id')
+ *   @CacheTags((args) => `user:${args[0]}`)
+ *   @HttpCache({ ttl: 30, staleWhileRevalidate: '5m', cacheControl: true, shared: true })
+ *   findOne(@Param('id') id: string) { ... }
+ *
+ *   @Get('me')
+ *   @HttpCache({ ttl: 10, key: (req) => (req.user as User | undefined)?.id })   // per user, private
+ *   me(@Req() req: Request) { ... }
+ * }
+ * ```
+ */
+export function HttpCache(options: HttpCacheOptions = {}): ClassDecorator & MethodDecorator {
+  const checked = Object.freeze({ ...checkHttpCacheOptions('@HttpCache', options) });
+  const decorator = (target: object, propertyKey?: string | symbol, descriptor?: PropertyDescriptor): void => {
+    const host: unknown = propertyKey === undefined ? target : descriptor?.value;
+    if (typeof host !== 'function') throw new InvalidOptionError('@HttpCache', `${String(propertyKey)} is not a method`);
+    Reflect.defineMetadata(HTTP_CACHE_METADATA, checked, host);
+  };
+  return decorator as ClassDecorator & MethodDecorator;
+}
+
+/**
+ * Never caches a route (or every route of a controller): the handler always runs, `X-Cache: BYPASS`.
+ * Useful under a global `LayerCacheInterceptor`.
+ * @example
+ * ```ts
+ * @Get('now')
+ * @NoCache()
+ * now() { return { now: new Date() }; }
+ * ```
+ */
+export function NoCache(): ClassDecorator & MethodDecorator {
+  const decorator = (target: object, propertyKey?: string | symbol, descriptor?: PropertyDescriptor): void => {
+    const host: unknown = propertyKey === undefined ? target : descriptor?.value;
+    if (typeof host !== 'function') throw new InvalidOptionError('@NoCache', `${String(propertyKey)} is not a method`);
+    Reflect.defineMetadata(HTTP_NO_CACHE_METADATA, true, host);
+  };
+  return decorator as ClassDecorator & MethodDecorator;
+}
+
+/** The `@HttpCache` options of a route: the controller's, overridden field by field by the handler's; `undefined` without any. */
+export function getHttpCacheOptions(controller: object, handler: object): HttpCacheOptions | undefined {
+  const fromClass = Reflect.getMetadata(HTTP_CACHE_METADATA, controller) as HttpCacheOptions | undefined;
+  const fromHandler = Reflect.getMetadata(HTTP_CACHE_METADATA, handler) as HttpCacheOptions | undefined;
+  if (fromClass === undefined) return fromHandler;
+  return fromHandler === undefined ? fromClass : { ...fromClass, ...fromHandler };
+}
+
+/** Whether `@NoCache` marks the route's handler or controller. */
+export function isNoCacheRoute(controller: object, handler: object): boolean {
+  return Reflect.getMetadata(HTTP_NO_CACHE_METADATA, handler) === true || Reflect.getMetadata(HTTP_NO_CACHE_METADATA, controller) === true;
+}

@@ -1,0 +1,127 @@
+/**
+ * Options of HTTP response caching: per route (`@HttpCache`), and app-wide defaults given to the interceptor
+ * through the optional `LAYER_CACHE_HTTP_OPTIONS` provider. Route options win over the app-wide defaults,
+ * which win over the stack's own entry defaults (`ttl`, `staleWhileRevalidate`, `staleIfError` of
+ * `LayerCacheModule.forRoot`), so a module-wide `staleWhileRevalidate` is the global SWR switch and a route
+ * turns it off with `staleWhileRevalidate: 0`.
+ */
+import type { Clock } from '../core/clock.js';
+import { toMilliseconds, type Duration } from '../core/duration.js';
+import { InvalidOptionError } from '../core/errors.js';
+import { checkName } from '../core/keys.js';
+
+/** The request as the key functions see it (Express and Fastify requests both fit). */
+export interface HttpCacheRequest {
+  readonly method: string;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly query?: unknown;
+  readonly params?: unknown;
+  readonly [property: string]: unknown;
+}
+
+/**
+ * A per-user (or per-anything) key input: a function of the request. Returning `undefined` or `null`
+ * makes that request bypass the cache (e.g. no user).
+ */
+export type HttpCacheKeyFn = (request: HttpCacheRequest) => string | number | undefined | null;
+
+/** Tags of a cached route response: names, or a function of the request and the response body. */
+export type HttpCacheTagsOption = readonly string[] | ((request: HttpCacheRequest, body: unknown) => readonly string[]);
+
+/** Options of one route, given to `@HttpCache`. Durations: a number is seconds, a string carries its unit. */
+export interface HttpCacheOptions {
+  /** How long a response stays fresh (`X-Cache: HIT`). @default the stack's `ttl` */
+  ttl?: Duration;
+  /** After freshness: serve stale at once (`X-Cache: STALE`) and re-run the handler in the background; `0` turns a module-wide default off. @default the stack's (0, off) */
+  staleWhileRevalidate?: Duration;
+  /** After freshness: serve stale when the handler fails with a 5xx or a non-HTTP error. @default the stack's (0, off) */
+  staleIfError?: Duration;
+  /**
+   * A per-user key: a function of the request (e.g. `(req) => req.user.id`). Requests carrying
+   * `Authorization` or `Cookie` are cached only on routes that declare one; their responses get
+   * `Cache-Control: private` when `cacheControl` is on. @default none (such requests bypass)
+   */
+  key?: HttpCacheKeyFn;
+  /** Request header names whose values are part of the key (and sent back in `Vary`). @default none */
+  vary?: readonly string[];
+  /** The named stack to use (`LayerCacheModule.forRoot({ name })`). @default the default stack */
+  stack?: string;
+  /** The response may be stored by shared caches (CDN, proxies): `Cache-Control: public`. @default false */
+  shared?: boolean;
+  /** Emit `Cache-Control` (`public` on shared routes, else `private`; `max-age` from the route's `ttl`, `no-cache` without one). @default false */
+  cacheControl?: boolean;
+  /** Tags of the route's entries, beside `@CacheTags` on the handler or controller. @default none */
+  tags?: HttpCacheTagsOption;
+  /** Largest body stored, in bytes (as sent: JSON text, string, Buffer); larger responses are BYPASS. @default 1 MiB */
+  maxBodySize?: number;
+  /** Whether a status (the route's, e.g. from `@HttpCode`) is stored. @default 2xx except 206 */
+  cacheableStatus?: (status: number) => boolean;
+}
+
+/** App-wide options of the interceptor, provided under `LAYER_CACHE_HTTP_OPTIONS`. */
+export interface LayerCacheHttpOptions {
+  /** Defaults for every cached route (below `@HttpCache`, above the stack's own defaults). @default none */
+  defaults?: Omit<HttpCacheOptions, 'key' | 'tags'>;
+  /** Cache every GET route of the interceptor's scope, also without `@HttpCache`. @default true */
+  cacheUndecoratedRoutes?: boolean;
+  /** Time source for `Age` and `Cache-Control: max-age`: pass the stack's clock. @default the system clock */
+  clock?: Clock;
+}
+
+/** DI token of the optional {@link LayerCacheHttpOptions}. */
+export const LAYER_CACHE_HTTP_OPTIONS = 'nestjs-layercache:http-options';
+
+/** Defaults of {@link HttpCacheOptions} and {@link LayerCacheHttpOptions}. */
+export const DEFAULT_HTTP_CACHE_OPTIONS = Object.freeze({
+  /** 1 MiB. */
+  maxBodySize: 1024 * 1024,
+  shared: false,
+  cacheControl: false,
+  cacheUndecoratedRoutes: true,
+  cacheableStatus: (status: number): boolean => status >= 200 && status < 300 && status !== 206,
+} as const);
+
+/**
+ * Validates route options, naming the option in an `InvalidOptionError`.
+ * @param label e.g. `@HttpCache`, used in error messages.
+ */
+export function checkHttpCacheOptions(label: string, options: HttpCacheOptions | undefined): HttpCacheOptions {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object') throw new InvalidOptionError(label, 'expected an options object');
+  for (const name of ['ttl', 'staleWhileRevalidate', 'staleIfError'] as const) {
+    const value = options[name];
+    if (value !== undefined) toMilliseconds(value, `${label}.${name}`);
+  }
+  if (options.key !== undefined && typeof options.key !== 'function') throw new InvalidOptionError(`${label}.key`, 'expected a function of the request');
+  if (options.vary !== undefined) {
+    if (!Array.isArray(options.vary)) throw new InvalidOptionError(`${label}.vary`, 'expected an array of request header names');
+    for (const header of options.vary) {
+      if (typeof header !== 'string' || !/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(header)) {
+        throw new InvalidOptionError(`${label}.vary`, `not a header name: ${JSON.stringify(header)}`);
+      }
+    }
+  }
+  if (options.stack !== undefined && (typeof options.stack !== 'string' || options.stack === '')) {
+    throw new InvalidOptionError(`${label}.stack`, 'expected the name of a registered stack');
+  }
+  if (options.shared === true && options.key !== undefined) {
+    throw new InvalidOptionError(`${label}.shared`, 'a route with a per-user key cannot be shared (its responses are private)');
+  }
+  if (options.maxBodySize !== undefined && (!Number.isSafeInteger(options.maxBodySize) || options.maxBodySize < 0)) {
+    throw new InvalidOptionError(`${label}.maxBodySize`, 'expected a non-negative integer number of bytes');
+  }
+  if (options.cacheableStatus !== undefined && typeof options.cacheableStatus !== 'function') {
+    throw new InvalidOptionError(`${label}.cacheableStatus`, 'expected a function of the status');
+  }
+  if (options.tags !== undefined && typeof options.tags !== 'function') {
+    if (!Array.isArray(options.tags)) throw new InvalidOptionError(`${label}.tags`, 'expected an array of tag names or a function');
+    for (const tag of options.tags) {
+      try {
+        checkName('tag', tag);
+      } catch (error) {
+        throw new InvalidOptionError(`${label}.tags`, (error as Error).message);
+      }
+    }
+  }
+  return options;
+}

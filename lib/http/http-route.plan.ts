@@ -1,0 +1,138 @@
+/**
+ * The caching plan of one route, resolved once per route and interceptor instance from `@HttpCache`,
+ * `@NoCache`, `@CacheTags`, Nest's route metadata and the app-wide defaults: the entry options passed to the
+ * stack (one object per route, so the stack resolves them once), the key's route part, and the headers.
+ */
+import { toMilliseconds } from '../core/duration.js';
+import { getCacheTags } from '../decorators/cache-metadata.accessor.js';
+import type { CacheTagValue } from '../decorators/cache-decorator.options.js';
+import type { CacheEntryOptions } from '../stack/cache-stack.options.js';
+import { getHttpCacheOptions, isNoCacheRoute } from './http-cache.decorator.js';
+import {
+  checkHttpCacheOptions,
+  DEFAULT_HTTP_CACHE_OPTIONS,
+  type HttpCacheKeyFn,
+  type HttpCacheTagsOption,
+  type LayerCacheHttpOptions,
+} from './http-cache.options.js';
+import type { HandlerOutcome } from './http-response.record.js';
+
+/** Nest's route metadata keys (`@nestjs/common` constants, written out to import from package roots only). */
+const NEST_METADATA = Object.freeze({
+  path: 'path',
+  httpCode: '__httpCode__',
+  sse: '__sse__',
+  redirect: '__redirect__',
+  render: '__renderTemplate__',
+  routeArguments: '__routeArguments__',
+  passthrough: '__responsePassthrough__',
+});
+
+/** Nest's `RouteParamtypes.RESPONSE` and `RouteParamtypes.NEXT`. */
+const RESPONSE_PARAM = '1';
+const NEXT_PARAM = '2';
+
+/** Whether the handler sends the response itself (`@Res()` without `passthrough`, or `@Next()`), as Nest decides it. */
+function sendsItself(controller: object, handler: { name: string }): boolean {
+  const args = Reflect.getMetadata(NEST_METADATA.routeArguments, controller, handler.name) as Record<string, unknown> | undefined;
+  if (args === undefined) return false;
+  const takesResponse = Object.keys(args).some((key) => {
+    const type = key.split(':')[0];
+    return type === RESPONSE_PARAM || type === NEXT_PARAM;
+  });
+  return takesResponse && Reflect.getMetadata(NEST_METADATA.passthrough, controller, handler.name) !== true;
+}
+
+/** The resolved plan of a cached route. */
+export interface HttpRoutePlan {
+  /** `Controller.handler`, for log lines. */
+  readonly label: string;
+  /** The route's part of the key: controller, handler and declared paths. */
+  readonly route: string;
+  /** The stack's name, or `undefined` for the default stack. */
+  readonly stack: string | undefined;
+  /** The status Nest sends (`@HttpCode`, else 200). */
+  readonly status: number;
+  readonly statusCacheable: boolean;
+  readonly perUserKey: HttpCacheKeyFn | undefined;
+  /** Lower-case request header names in the key. */
+  readonly vary: readonly string[];
+  /** The `Vary` response header, or `undefined`. */
+  readonly varyHeader: string | undefined;
+  readonly shared: boolean;
+  readonly cacheControl: boolean;
+  /** The route's own ttl in ms, when it (or the defaults) gives one. */
+  readonly ttlMs: number | undefined;
+  readonly maxBodySize: number;
+  /** `@CacheTags` values of the handler and controller; functions get the route parameters' values. */
+  readonly tagValues: readonly CacheTagValue[];
+  readonly tagsOption: HttpCacheTagsOption | undefined;
+  /** The options given to the stack for every request of the route. */
+  readonly entryOptions: CacheEntryOptions<HandlerOutcome>;
+}
+
+const isStored = (outcome: HandlerOutcome): boolean => outcome.type === 'stored';
+const tagsOf = (outcome: HandlerOutcome): readonly string[] => (outcome.type === 'stored' ? outcome.tags : []);
+
+/** Why a route is never cached (`@NoCache`; SSE, redirects, templates, `@Res()`/`@Next()`; undecorated with caching of those off). */
+export type RouteExclusion = 'no-cache' | 'not-cacheable-route' | 'undecorated';
+
+/**
+ * Resolves the plan of a route, or the reason it is never cached.
+ * @throws InvalidOptionError when merged options are invalid (named after the route).
+ */
+export function resolveRoutePlan(
+  controller: abstract new (...args: never[]) => unknown,
+  handler: (...args: never[]) => unknown,
+  httpOptions: LayerCacheHttpOptions,
+): HttpRoutePlan | RouteExclusion {
+  if (isNoCacheRoute(controller, handler)) return 'no-cache';
+  for (const key of [NEST_METADATA.sse, NEST_METADATA.redirect, NEST_METADATA.render]) {
+    if (Reflect.getMetadata(key, handler) !== undefined) return 'not-cacheable-route';
+  }
+  if (sendsItself(controller, handler)) return 'not-cacheable-route';
+  const own = getHttpCacheOptions(controller, handler);
+  if (own === undefined && httpOptions.cacheUndecoratedRoutes === false) return 'undecorated';
+  const label = `${controller.name}.${handler.name}`;
+  const options = checkHttpCacheOptions(`@HttpCache on ${label}`, { ...httpOptions.defaults, ...own });
+  const httpCode = Reflect.getMetadata(NEST_METADATA.httpCode, handler) as number | undefined;
+  const status = typeof httpCode === 'number' ? httpCode : 200;
+  const vary = (options.vary ?? []).map((name) => name.toLowerCase());
+  const entryOptions: CacheEntryOptions<HandlerOutcome> = { shouldCache: isStored };
+  if (options.ttl !== undefined) entryOptions.ttl = options.ttl;
+  if (options.staleWhileRevalidate !== undefined) entryOptions.staleWhileRevalidate = options.staleWhileRevalidate;
+  if (options.staleIfError !== undefined) entryOptions.staleIfError = options.staleIfError;
+  const tagValues = getCacheTags(controller, handler);
+  if (tagValues.length > 0 || options.tags !== undefined) entryOptions.tags = tagsOf;
+  const controllerPath = Reflect.getMetadata(NEST_METADATA.path, controller) as unknown;
+  const handlerPath = Reflect.getMetadata(NEST_METADATA.path, handler) as unknown;
+  return {
+    label,
+    route: JSON.stringify([controller.name, handler.name, controllerPath ?? null, handlerPath ?? null]),
+    stack: options.stack,
+    status,
+    statusCacheable: (options.cacheableStatus ?? DEFAULT_HTTP_CACHE_OPTIONS.cacheableStatus)(status),
+    perUserKey: options.key,
+    vary,
+    varyHeader: vary.length === 0 ? undefined : vary.join(', '),
+    shared: options.shared ?? DEFAULT_HTTP_CACHE_OPTIONS.shared,
+    cacheControl: options.cacheControl ?? DEFAULT_HTTP_CACHE_OPTIONS.cacheControl,
+    ttlMs: options.ttl === undefined ? undefined : toMilliseconds(options.ttl, 'ttl'),
+    maxBodySize: options.maxBodySize ?? DEFAULT_HTTP_CACHE_OPTIONS.maxBodySize,
+    tagValues,
+    tagsOption: options.tags,
+    entryOptions,
+  };
+}
+
+/**
+ * The `Cache-Control` of a replayed response: `private` on per-user routes; with `cacheControl`, `public` (shared
+ * routes) or `private`, and `max-age` = the freshness left (0 when stale), or `no-cache` without a route ttl.
+ */
+export function cacheControlOf(plan: HttpRoutePlan, stale: boolean, ageMs: number): string | undefined {
+  if (!plan.cacheControl) return plan.perUserKey === undefined ? undefined : 'private';
+  const scope = plan.shared ? 'public' : 'private';
+  if (plan.ttlMs === undefined) return `${scope}, no-cache`;
+  const maxAge = stale ? 0 : Math.max(0, Math.floor((plan.ttlMs - ageMs) / 1000));
+  return `${scope}, max-age=${maxAge}`;
+}

@@ -1,0 +1,292 @@
+/**
+ * `LayerCacheInterceptor`: HTTP response caching on the layered stack (DESIGN.md, "HTTP").
+ *
+ * ## One request of a cached route
+ * 1. Not cacheable (not GET/HEAD, `Range`, `Authorization`/`Cookie` without a per-user key, `@NoCache`):
+ *    the handler runs, `X-Cache: BYPASS`.
+ * 2. The stack is read without a loader. Fresh: the stored response is replayed (`HIT`) and
+ *    `next.handle()` is never called (no pipes, no handler). Stale within `staleWhileRevalidate`: replayed
+ *    (`STALE`), then, once the reply is under way, the stack is read again with a loader that re-subscribes
+ *    `next.handle()`; the stack runs one such refresh per key per process and the new response replaces the
+ *    entry. The background run never touches the response (its headers are those of the stale entry).
+ * 3. Otherwise the stack is read with a loader that subscribes `next.handle()`: concurrent requests of one
+ *    key share one handler run (and its error); a 5xx or non-HTTP error within `staleIfError` serves the stale
+ *    entry; a 4xx is authoritative (shared with the waiting requests, never stored, the old entry dropped).
+ * A response that may not be stored (stream, Set-Cookie, no-store, too large, status) goes to its own request
+ * with `BYPASS`; requests that waited for it run the handler themselves. A failure of the cache itself
+ * (Redis down, stack closed) never fails a request: the handler answers.
+ */
+import { Inject, Injectable, Logger, Optional, type CallHandler, type ExecutionContext, type NestInterceptor, type OnModuleInit } from '@nestjs/common';
+import { HttpAdapterHost, ModuleRef, type AbstractHttpAdapter } from '@nestjs/core';
+import { from, type Observable } from 'rxjs';
+import { systemClock, type Clock } from '../core/clock.js';
+import { LayerCacheError, LoaderTimeoutError } from '../core/errors.js';
+import { DEFAULT_STACK_NAME, getCacheStackToken } from '../module/layer-cache.tokens.js';
+import { CacheStack } from '../stack/cache-stack.js';
+import type { LoaderContext } from '../stack/cache-stack.options.js';
+import { LAYER_CACHE_HTTP_OPTIONS, type HttpCacheRequest, type LayerCacheHttpOptions } from './http-cache.options.js';
+import {
+  handlerHeaders,
+  headersOf,
+  isClientError,
+  lastValue,
+  matchesEtag,
+  snapshotHeaders,
+  type HandlerHeaders,
+  type HandlerOutcome,
+  type StoredResponse,
+} from './http-response.record.js';
+import { captureResponse } from './response-capture.js';
+import { cacheControlOf, resolveRoutePlan, type HttpRoutePlan, type RouteExclusion } from './http-route.plan.js';
+import { installNotModifiedHook, markNotModified } from './not-modified.hook.js';
+import { buildRequestKey } from './request-key.builder.js';
+
+/** The value of the `X-Cache` response header. */
+export type XCacheStatus = 'HIT' | 'STALE' | 'MISS' | 'BYPASS';
+
+/** One request being answered by a cached route. */
+export interface HttpCacheCall {
+  readonly context: ExecutionContext;
+  readonly next: CallHandler;
+  readonly plan: HttpRoutePlan;
+  readonly request: HttpCacheRequest;
+  readonly response: object;
+  readonly stack: CacheStack;
+  readonly key: string;
+}
+
+/**
+ * Caches GET/HEAD responses of the routes it intercepts (see `@HttpCache`); per route or controller with
+ * `@UseInterceptors(LayerCacheInterceptor)`, or for the whole app as `APP_INTERCEPTOR`. Extend it and override
+ * the protected hooks (`isRequestCacheable`, `trackBy`, `getStack`, `onRevalidationError`) to adapt it.
+ * @example
+ * ```ts
+ * providers: [{ provide: APP_INTERCEPTOR, useClass: LayerCacheInterceptor }]
+ * ```
+ */
+@Injectable()
+export class LayerCacheInterceptor implements NestInterceptor, OnModuleInit {
+  protected readonly logger = new Logger('LayerCacheInterceptor');
+  protected readonly httpOptions: LayerCacheHttpOptions;
+  protected readonly clock: Clock;
+  /** Per interceptor instance (never module-level): two apps in one process keep their own plans and stacks. */
+  private readonly plans = new WeakMap<object, HttpRoutePlan | RouteExclusion>();
+  private readonly stacks = new Map<string, CacheStack | undefined>();
+
+  constructor(
+    @Inject(HttpAdapterHost) protected readonly adapterHost: HttpAdapterHost,
+    @Inject(ModuleRef) protected readonly moduleRef: ModuleRef,
+    @Optional() @Inject(CacheStack) protected readonly defaultStack?: CacheStack,
+    @Optional() @Inject(LAYER_CACHE_HTTP_OPTIONS) httpOptions?: LayerCacheHttpOptions,
+  ) {
+    this.httpOptions = httpOptions ?? {};
+    this.clock = this.httpOptions.clock ?? systemClock;
+  }
+
+  /** Installs the conditional-GET support of the adapter (see `installNotModifiedHook`). */
+  onModuleInit(): void {
+    installNotModifiedHook(this.adapterHost.httpAdapter as AbstractHttpAdapter | undefined);
+  }
+
+  /** @inheritdoc */
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    if (context.getType() !== 'http') return next.handle();
+    const plan = this.planOf(context);
+    const http = context.switchToHttp();
+    const request = http.getRequest<HttpCacheRequest>();
+    const response = http.getResponse<object>();
+    if (typeof plan === 'string') {
+      if (plan !== 'not-cacheable-route') this.setHeader(response, 'X-Cache', 'BYPASS');
+      return next.handle();
+    }
+    let key: string | undefined;
+    try {
+      key = this.isRequestCacheable(context, request, plan) ? this.trackBy(context, request, plan) : undefined;
+    } catch {
+      key = undefined; // e.g. a per-user key function reading a missing user
+    }
+    const stack = key === undefined ? undefined : this.getStack(plan);
+    if (key === undefined || stack === undefined) {
+      this.setHeader(response, 'X-Cache', 'BYPASS');
+      return next.handle();
+    }
+    return from(this.serve({ context, next, plan, request, response, stack, key }));
+  }
+
+  /** Whether a request may be answered from (and stored in) the cache. */
+  protected isRequestCacheable(_context: ExecutionContext, request: HttpCacheRequest, plan: HttpRoutePlan): boolean {
+    if (request.method !== 'GET' && request.method !== 'HEAD') return false;
+    const headers = request.headers;
+    if (headers.range !== undefined) return false;
+    return plan.perUserKey !== undefined || (headers.authorization === undefined && headers.cookie === undefined);
+  }
+
+  /** The key of a request (a hash, see `buildRequestKey`), or `undefined` to bypass the cache. */
+  protected trackBy(_context: ExecutionContext, request: HttpCacheRequest, plan: HttpRoutePlan): string | undefined {
+    const vary: unknown[] = [];
+    for (const name of plan.vary) vary.push(name, request.headers[name] ?? null);
+    if (plan.perUserKey !== undefined) {
+      const user = plan.perUserKey(request);
+      if (user === undefined || user === null) return undefined;
+      vary.push('user', user);
+    }
+    return buildRequestKey({ method: 'GET', route: plan.route, params: request.params ?? null, query: request.query ?? null, vary });
+  }
+
+  /** The stack of a route: the default one, or a named one (`@HttpCache({ stack })`). */
+  protected getStack(plan: HttpRoutePlan): CacheStack | undefined {
+    if (plan.stack === undefined || plan.stack === DEFAULT_STACK_NAME) return this.defaultStack;
+    if (!this.stacks.has(plan.stack)) {
+      let stack: CacheStack | undefined;
+      try {
+        stack = this.moduleRef.get<CacheStack>(getCacheStackToken(plan.stack) as string, { strict: false });
+      } catch {
+        this.logger.warn(`${plan.label} uses stack '${plan.stack}', but no LayerCacheModule.forRoot({ name: '${plan.stack}' }) is registered; the route is not cached`);
+      }
+      this.stacks.set(plan.stack, stack);
+    }
+    return this.stacks.get(plan.stack);
+  }
+
+  /** Called once per failed background revalidation (the stale entry is still served). */
+  protected onRevalidationError(plan: HttpRoutePlan, error: unknown): void {
+    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    this.logger.warn(`Background revalidation of ${plan.label} failed; the stale response is still served: ${reason}`);
+  }
+
+  private planOf(context: ExecutionContext): HttpRoutePlan | RouteExclusion {
+    const handler = context.getHandler();
+    let plan = this.plans.get(handler);
+    if (plan === undefined) {
+      try {
+        plan = resolveRoutePlan(context.getClass(), handler as (...args: never[]) => unknown, this.httpOptions);
+      } catch (error) {
+        this.logger.error(`${(error as Error).message}; the route is not cached`);
+        plan = 'no-cache';
+      }
+      this.plans.set(handler, plan);
+    }
+    return plan;
+  }
+
+  private async serve(call: HttpCacheCall): Promise<unknown> {
+    const { stack, key, plan } = call;
+    let first;
+    try {
+      first = await stack.getDetailed<HandlerOutcome>(key, undefined, plan.entryOptions);
+    } catch (error) {
+      return this.bypassAfterFailure(call, error);
+    }
+    if (first.value?.type === 'stored') {
+      if (first.status === 'stale') setImmediate(() => this.revalidate(call));
+      return this.replay(call, first.value, first.status === 'stale' ? 'STALE' : 'HIT', first.createdAt, false);
+    }
+    let ran = false;
+    let read;
+    try {
+      read = await stack.getDetailed<HandlerOutcome>(key, (loader) => ((ran = true), this.load(call, loader)), plan.entryOptions);
+    } catch (error) {
+      if (error instanceof LayerCacheError && !(error instanceof LoaderTimeoutError) && !ran) return this.bypassAfterFailure(call, error);
+      throw error;
+    }
+    const outcome = read.value;
+    if (outcome?.type === 'stored') {
+      const status = read.status === 'miss' ? 'MISS' : read.status === 'hit' ? 'HIT' : 'STALE';
+      return this.replay(call, outcome, status, read.createdAt, ran);
+    }
+    if (outcome?.type === 'rejected') throw outcome.error;
+    if (outcome !== undefined && ran) {
+      this.setHeader(call.response, 'X-Cache', 'BYPASS');
+      return outcome.value;
+    }
+    return this.bypass(call); // a follower of a response that is not stored: run the handler itself
+  }
+
+  /** Runs the handler for a miss (or a stale-if-error reload) of this request. */
+  private async load(call: HttpCacheCall, loader: LoaderContext<HandlerOutcome>): Promise<HandlerOutcome> {
+    const sent = this.adapterHost.httpAdapter.isHeadersSent(call.response) as boolean;
+    const before = sent ? undefined : snapshotHeaders(call.response);
+    let value: unknown;
+    try {
+      value = await lastValue(call.next.handle());
+    } catch (error) {
+      return this.rejectedOrThrow(call, error, loader.stale);
+    }
+    const afterSent = this.adapterHost.httpAdapter.isHeadersSent(call.response) as boolean;
+    const headers = before === undefined || afterSent ? headersOf(loader.stale) : handlerHeaders(before, snapshotHeaders(call.response));
+    return this.capture(call, value, headers, loader.stale !== undefined);
+  }
+
+  /** Starts the background revalidation of a stale entry (the stack runs one per key; it never touches the response). */
+  private revalidate(call: HttpCacheCall): void {
+    const loader = async (context: LoaderContext<HandlerOutcome>): Promise<HandlerOutcome> => {
+      let value: unknown;
+      try {
+        value = await lastValue(call.next.handle());
+      } catch (error) {
+        if (!isClientError(error)) this.onRevalidationError(call.plan, error);
+        return this.rejectedOrThrow(call, error, context.stale);
+      }
+      return this.capture(call, value, headersOf(context.stale), true);
+    };
+    call.stack.getDetailed(call.key, loader, call.plan.entryOptions).catch((error: unknown) => {
+      this.logger.warn(`Revalidation of ${call.plan.label} could not start: ${String(error)}`);
+    });
+  }
+
+  /** A 4xx is an answer (returned, never stored, the old entry dropped); anything else is thrown. */
+  private rejectedOrThrow(call: HttpCacheCall, error: unknown, stale: HandlerOutcome | undefined): HandlerOutcome {
+    if (!isClientError(error)) throw error;
+    if (stale !== undefined) this.forget(call);
+    return { type: 'rejected', error };
+  }
+
+  /** What to keep of a handler's value (see `captureResponse`); an entry being replaced by a passthrough is dropped. */
+  private capture(call: HttpCacheCall, value: unknown, headers: HandlerHeaders, replacing: boolean): HandlerOutcome {
+    const outcome = captureResponse(call.plan, call.request, value, headers);
+    if (outcome.type === 'passthrough') {
+      if (replacing) this.forget(call);
+      if (outcome.error !== undefined) this.logger.warn(`Tags of ${call.plan.label} failed; the response is not stored: ${String(outcome.error)}`);
+    }
+    return outcome;
+  }
+
+  /** Sends a stored response through Nest's own reply (status, body); sets the cache headers. */
+  private replay(call: HttpCacheCall, stored: StoredResponse, status: XCacheStatus, createdAt: number | undefined, ranHere: boolean): unknown {
+    const { response, plan } = call;
+    if (this.adapterHost.httpAdapter.isHeadersSent(response) === true) return stored.body;
+    this.setHeader(response, 'X-Cache', status);
+    const ageMs = createdAt === undefined ? 0 : Math.max(0, this.clock.now() - createdAt);
+    if (status !== 'MISS') this.setHeader(response, 'Age', String(Math.floor(ageMs / 1000)));
+    if (!ranHere) {
+      if (stored.contentType !== undefined) this.setHeader(response, 'Content-Type', stored.contentType);
+      for (const [name, value] of stored.headers) this.setHeader(response, name, value as string | string[]);
+    }
+    this.setHeader(response, 'ETag', stored.etag);
+    if (plan.varyHeader !== undefined) this.setHeader(response, 'Vary', plan.varyHeader);
+    const cacheControl = cacheControlOf(plan, status === 'STALE', ageMs);
+    if (cacheControl !== undefined) this.setHeader(response, 'Cache-Control', cacheControl);
+    if (matchesEtag(call.request.headers['if-none-match'], stored.etag)) markNotModified(call.request);
+    return stored.body;
+  }
+
+  private bypass(call: HttpCacheCall): Promise<unknown> {
+    this.setHeader(call.response, 'X-Cache', 'BYPASS');
+    return lastValue(call.next.handle());
+  }
+
+  private bypassAfterFailure(call: HttpCacheCall, error: unknown): Promise<unknown> {
+    this.logger.warn(`The cache failed for ${call.plan.label}; answering without it: ${String(error)}`);
+    return this.bypass(call);
+  }
+
+  /** Drops an entry the handler no longer produces (4xx, or now not storable); never throws. */
+  private forget(call: HttpCacheCall): void {
+    call.stack.delete(call.key).catch(() => undefined);
+  }
+
+  private setHeader(response: object, name: string, value: string | string[]): void {
+    const adapter = this.adapterHost.httpAdapter;
+    if (adapter.isHeadersSent(response) !== true) adapter.setHeader(response, name, value as string);
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * Conditional GET (`If-None-Match` → 304) on both adapters without exception filters:
+ * - Express answers 304 by itself: its `res.send` compares `If-None-Match` with the response's `ETag`
+ *   header, which the interceptor sets before Nest replies.
+ * - Fastify has no such check: an `onSend` hook, added once per Fastify instance when the app starts, turns
+ *   the reply of a request the interceptor marked into an empty 304.
+ * Other adapters answer 200 with the body.
+ */
+import type { AbstractHttpAdapter } from '@nestjs/core';
+
+/** Marks a request whose `If-None-Match` matched the stored representation. */
+export const NOT_MODIFIED_MARK: unique symbol = Symbol.for('nestjs-layercache:not-modified') as never;
+
+/** The parts of a Fastify instance, request and reply the hook uses (duck-typed). */
+interface FastifyLike {
+  addHook(name: 'onSend', hook: (request: object, reply: ReplyLike, payload: unknown) => Promise<unknown>): unknown;
+}
+interface ReplyLike {
+  readonly statusCode: number;
+  code(status: number): unknown;
+}
+
+const hooked = new WeakSet<object>();
+
+/** Adds the Fastify `onSend` hook once per instance (no-op on Express and others, or once Fastify is ready). */
+export function installNotModifiedHook(adapter: AbstractHttpAdapter | undefined): void {
+  if (adapter === undefined || adapter.getType() !== 'fastify') return;
+  const instance = adapter.getInstance<FastifyLike>();
+  if (hooked.has(instance)) return;
+  try {
+    instance.addHook('onSend', async (request, reply, payload) => {
+      if ((request as Record<symbol, unknown>)[NOT_MODIFIED_MARK] !== true || reply.statusCode < 200 || reply.statusCode >= 300) return payload;
+      reply.code(304);
+      return null;
+    });
+    hooked.add(instance);
+  } catch {
+    // Fastify is already ready (e.g. a request-scoped interceptor created late): no 304s, 200 with the body.
+  }
+}
+
+/** Marks a request for a 304 (see the file header). */
+export function markNotModified(request: object): void {
+  (request as Record<symbol, unknown>)[NOT_MODIFIED_MARK] = true;
+}

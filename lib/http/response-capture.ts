@@ -1,0 +1,46 @@
+/**
+ * Decides what to keep of one handler run: a `StoredResponse`, or a passthrough (handed to its own request,
+ * never stored) naming why. Never stored: streaming bodies, `Set-Cookie`, `Cache-Control: no-store`, `private`
+ * on routes without a per-user key, statuses the route does not store, bodies that do not serialize or exceed
+ * `maxBodySize`, and responses whose tags cannot be computed.
+ */
+import { resolveCacheTags } from '../decorators/cache-metadata.accessor.js';
+import type { HttpCacheRequest } from './http-cache.options.js';
+import { bodyBytes, computeEtag, isStreamingBody, type HandlerHeaders, type HandlerOutcome, type PassthroughResponse } from './http-response.record.js';
+import type { HttpRoutePlan } from './http-route.plan.js';
+
+/** Captures a handler's value and the headers it set (see the file header). */
+export function captureResponse(plan: HttpRoutePlan, request: HttpCacheRequest, value: unknown, headers: HandlerHeaders): HandlerOutcome {
+  const pass = (reason: string, error?: unknown): PassthroughResponse => ({ type: 'passthrough', value, reason, ...(error !== undefined && { error }) });
+  if (isStreamingBody(value)) return pass('streaming body');
+  if (headers.setsCookie) return pass('Set-Cookie');
+  const cacheControl = headers.cacheControl;
+  if (cacheControl !== undefined && (cacheControl.includes('no-store') || (cacheControl.includes('private') && plan.perUserKey === undefined))) {
+    return pass(`Cache-Control: ${cacheControl}`);
+  }
+  if (!plan.statusCacheable) return pass(`status ${plan.status}`);
+  const bytes = bodyBytes(value);
+  if (bytes === undefined) return pass('body not serializable');
+  if (bytes.length > plan.maxBodySize) return pass('body over maxBodySize');
+  let tags: readonly string[];
+  try {
+    tags = tagsOf(plan, request, value);
+  } catch (error) {
+    return pass('tags failed', error);
+  }
+  const etag = headers.etag ?? computeEtag(plan.status, headers.contentType, bytes);
+  return { type: 'stored', status: plan.status, body: value, contentType: headers.contentType, headers: headers.headers, etag, tags };
+}
+
+/**
+ * The tags of a route's entry: `@CacheTags` values (functions get the route parameters' values in path order
+ * as `args`, and the body as `result`), then the route's `tags` option (a function gets the request and body).
+ */
+function tagsOf(plan: HttpRoutePlan, request: HttpCacheRequest, body: unknown): readonly string[] {
+  if (plan.entryOptions.tags === undefined) return [];
+  const params = request.params !== null && typeof request.params === 'object' ? Object.values(request.params) : [];
+  const tags = resolveCacheTags(plan.tagValues, params, body);
+  const own = plan.tagsOption === undefined ? [] : typeof plan.tagsOption === 'function' ? plan.tagsOption(request, body) : plan.tagsOption;
+  for (const tag of own) if (!tags.includes(tag)) tags.push(tag);
+  return tags;
+}
