@@ -1,5 +1,5 @@
-import { Body, Controller, Get, NotFoundException, Param, ParseIntPipe, Put } from '@nestjs/common';
-import { CacheStack } from '../../lib/index.js';
+import { Body, Controller, Get, NotFoundException, Param, ParseIntPipe, Put, UseInterceptors } from '@nestjs/common';
+import { CacheStack, CacheTags, HttpCache, LayerCacheInterceptor } from '../../lib/index.js';
 import { AuthorsService } from './authors.service.js';
 import { CatalogueRepository } from './catalogue.repository.js';
 import { ProductsService } from './products.service.js';
@@ -16,6 +16,16 @@ export class CatalogueController {
   @Get('products')
   findAll() {
     return timed(() => this.products.findAll());
+  }
+
+  /** The whole response cached by the interceptor (see X-Cache): fresh 5 s, then stale for 30 s while it refreshes. */
+  @Get('catalogue')
+  @UseInterceptors(LayerCacheInterceptor)
+  @HttpCache({ ttl: 5, staleWhileRevalidate: 30, shared: true, cacheControl: true })
+  @CacheTags('products')
+  async catalogue() {
+    const products = await this.products.findAll();
+    return { products, renderedAt: new Date().toISOString() };
   }
 
   @Get('products/:id')

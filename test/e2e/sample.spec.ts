@@ -51,6 +51,15 @@ describe.each(['express', 'fastify'] as const)('sample catalogue on %s (memory l
     expect(await queries()).toBe(before + 1); // reloaded
   });
 
+  it('the interceptor-cached catalogue route answers MISS then HIT with the same body', async () => {
+    const server = app.getHttpServer();
+    const first = await request(server).get('/catalogue').expect(200);
+    expect(first.headers['x-cache']).toBe('MISS');
+    const second = await request(server).get('/catalogue').expect(200);
+    expect(second.headers['x-cache']).toBe('HIT');
+    expect(second.body).toEqual(first.body);
+  });
+
   it('caches "not found" briefly (negative caching) and answers 404', async () => {
     const server = app.getHttpServer();
     await request(server).get('/products/999').expect(404);
