@@ -1,10 +1,13 @@
 import 'reflect-metadata';
+import { createRequire } from 'node:module';
 import { Controller, Get, Header, HttpCode, Inject, Injectable, Post, Res, StreamableFile, UseInterceptors } from '@nestjs/common';
 import request from 'supertest';
 import { HttpCache, LayerCacheInterceptor } from '../../lib/index.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { rawBody, startHttpApp } from '../support/http-app.js';
 import { ADAPTERS } from '../support/nest-app.js';
+
+const NEST_MAJOR = Number((createRequire(import.meta.url)('@nestjs/core/package.json') as { version: string }).version.split('.')[0]);
 
 @Injectable()
 class Runs {
@@ -170,6 +173,10 @@ describe.each(ADAPTERS)('LayerCacheInterceptor storage (%s)', (adapter) => {
     expect(runs.count).toBe(2);
   });
 
+  // Nest 12 streams web ReadableStreams, web Responses and async iterables returned by a handler; Nest 11
+  // serializes them (as `{}` on Express): there only the BYPASS and the runs are this library's to assert.
+  const streamsWebBodies = NEST_MAJOR >= 12;
+
   it.each([
     ['a StreamableFile', '/n/streamable', 'file-'],
     ['a web ReadableStream', '/n/web-stream', 'web-'],
@@ -179,7 +186,8 @@ describe.each(ADAPTERS)('LayerCacheInterceptor storage (%s)', (adapter) => {
     const { url, runs } = await start();
     for (const run of [1, 2]) {
       const res = await request(url).get(path).buffer(true).parse(rawBody);
-      expect([res.status, res.headers['x-cache'], (res.body as Buffer).toString('utf8')]).toEqual([200, 'BYPASS', `${prefix}${run}`]);
+      expect([res.status, res.headers['x-cache']]).toEqual([200, 'BYPASS']);
+      if (streamsWebBodies || path === '/n/streamable') expect((res.body as Buffer).toString('utf8')).toBe(`${prefix}${run}`);
     }
     expect(runs.count).toBe(2);
   });
