@@ -64,7 +64,7 @@ export interface LayerCacheHttpOptions {
   defaults?: Omit<HttpCacheOptions, 'key' | 'tags'>;
   /** Cache every GET route of the interceptor's scope, also without `@HttpCache`. @default true */
   cacheUndecoratedRoutes?: boolean;
-  /** Time source for `Age` and `Cache-Control: max-age`: pass the stack's clock. @default the system clock */
+  /** Time source for `Age` and `Cache-Control: max-age`. @default the default stack's clock */
   clock?: Clock;
 }
 

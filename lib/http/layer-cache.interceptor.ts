@@ -80,7 +80,7 @@ export class LayerCacheInterceptor implements NestInterceptor, OnModuleInit {
     @Optional() @Inject(LAYER_CACHE_HTTP_OPTIONS) httpOptions?: LayerCacheHttpOptions,
   ) {
     this.httpOptions = httpOptions ?? {};
-    this.clock = this.httpOptions.clock ?? systemClock;
+    this.clock = this.httpOptions.clock ?? defaultStack?.clock ?? systemClock;
   }
 
   /** Installs the conditional-GET support of the adapter (see `installNotModifiedHook`). */

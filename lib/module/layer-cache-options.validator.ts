@@ -4,6 +4,7 @@
  * these checks when it is called (the app's module file is evaluated); `forRootAsync` options are checked
  * when their factory has run, before any connection is opened.
  */
+import { checkHttpCacheOptions, type HttpCacheOptions } from '../http/http-cache.options.js';
 import { InvalidOptionError } from '../core/errors.js';
 import type { CacheLayer } from '../core/layer.js';
 import { MemoryLayer } from '../layers/memory.layer.js';
@@ -28,12 +29,13 @@ export interface ModuleOnlyOptions {
   readonly layers: LayerCacheLayerOption[] | undefined;
   readonly redis: LayerCacheRedisOption | undefined;
   readonly redisLayer: LayerCacheRedisLayerOptions | undefined;
+  readonly http: LayerCacheModuleOptions['http'];
 }
 
 /** Splits module options into the module's own keys and the options of the `CacheStack`. */
 export function splitModuleOptions(options: LayerCacheModuleOptions): { module: ModuleOnlyOptions; stack: CacheStackOptions } {
-  const { layers, redis, redisLayer, ...stack } = options;
-  return { module: { layers, redis, redisLayer }, stack };
+  const { layers, redis, redisLayer, http, ...stack } = options;
+  return { module: { layers, redis, redisLayer, http }, stack };
 }
 
 /** Checks the registration's name and scope (static in `forRoot` and `forRootAsync`). */
@@ -83,6 +85,7 @@ export function checkModuleOptions(options: LayerCacheModuleOptions): LayerCache
     if (module.redis === undefined) throw new InvalidOptionError('redisLayer', 'has no effect without the redis option');
     createRedisLayer(module.redisLayer, PROBE_CLIENT);
   }
+  if (module.http !== undefined) checkHttpModuleOptions(module.http);
   new CacheStack([new MemoryLayer({ maxSize: 1 })], stack);
   return options;
 }
@@ -175,4 +178,16 @@ function describe(value: unknown): string {
   if (typeof value === 'function') return `a function ${value.name}`.trimEnd();
   if (typeof value === 'object') return `an object (${value.constructor?.name ?? 'no prototype'})`;
   return typeof value;
+}
+
+/** Checks the `http` option: an object whose `defaults` are valid route options. */
+function checkHttpModuleOptions(http: unknown): void {
+  if (http === null || typeof http !== 'object' || Array.isArray(http)) {
+    throw new InvalidOptionError('http', `expected an object ({ defaults, cacheUndecoratedRoutes }), got ${describe(http)}`);
+  }
+  const { defaults, cacheUndecoratedRoutes } = http as { defaults?: unknown; cacheUndecoratedRoutes?: unknown };
+  if (cacheUndecoratedRoutes !== undefined && typeof cacheUndecoratedRoutes !== 'boolean') {
+    throw new InvalidOptionError('http.cacheUndecoratedRoutes', `expected a boolean, got ${describe(cacheUndecoratedRoutes)}`);
+  }
+  if (defaults !== undefined) checkHttpCacheOptions('http.defaults', defaults as HttpCacheOptions);
 }

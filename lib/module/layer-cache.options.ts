@@ -1,3 +1,4 @@
+import type { LayerCacheHttpOptions } from '../http/http-cache.options.js';
 import type { ConfigurableModuleAsyncOptions } from '@nestjs/common';
 import type { RedisOptions } from 'ioredis';
 import type { CacheLayer } from '../core/layer.js';
@@ -36,6 +37,11 @@ export interface LayerCacheModuleOptions extends CacheStackOptions {
   redis?: LayerCacheRedisOption;
   /** Options of the `RedisLayer` appended for `redis` (`prefix`, `ttl`, `serializer`, `name`). @default the RedisLayer defaults */
   redisLayer?: LayerCacheRedisLayerOptions;
+  /**
+   * App-wide options of `LayerCacheInterceptor` (route defaults below `@HttpCache`, `cacheUndecoratedRoutes`);
+   * only on the default registration (the one without `name`). @default none
+   */
+  http?: LayerCacheHttpOptions;
 }
 
 /** Options of the registration itself, beside {@link LayerCacheModuleOptions} (static even in `forRootAsync`). */

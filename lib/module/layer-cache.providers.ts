@@ -4,8 +4,9 @@ import { LayerCacheStackBinder } from '../decorators/stack-binder.js';
 import { checkModuleExtras } from './layer-cache-options.validator.js';
 import { LAYER_CACHE_MODULE_OPTIONS, LAYER_CACHE_STACK_RESOURCES } from './layer-cache.constants.js';
 import { LayerCacheLifecycle } from './layer-cache.lifecycle.js';
-import type { LayerCacheModuleExtras } from './layer-cache.options.js';
-import { getCacheStackToken } from './layer-cache.tokens.js';
+import type { LayerCacheModuleExtras, LayerCacheModuleOptions } from './layer-cache.options.js';
+import { DEFAULT_STACK_NAME, getCacheStackToken } from './layer-cache.tokens.js';
+import { LAYER_CACHE_HTTP_OPTIONS } from '../http/http-cache.options.js';
 import { createStackResources, type StackResources } from './stack-resources.factory.js';
 
 /**
@@ -23,11 +24,22 @@ export function defineStackModule(definition: DynamicModule, extras: LayerCacheM
     LayerCacheLifecycle,
     LayerCacheStackBinder,
   ];
+  const exports: (string | symbol | typeof token)[] = [token];
+  if (name === DEFAULT_STACK_NAME) {
+    // The interceptor's app-wide options come with the default registration (`http`); a provider of the app's
+    // own under LAYER_CACHE_HTTP_OPTIONS, closer to the interceptor, still wins.
+    providers.push({
+      provide: LAYER_CACHE_HTTP_OPTIONS,
+      useFactory: (options: LayerCacheModuleOptions) => options.http ?? {},
+      inject: [LAYER_CACHE_MODULE_OPTIONS],
+    });
+    exports.push(LAYER_CACHE_HTTP_OPTIONS);
+  }
   return {
     ...definition,
     global: isGlobal,
     imports: [...(definition.imports ?? []), DiscoveryModule],
     providers,
-    exports: [token],
+    exports,
   };
 }

@@ -3,7 +3,7 @@
  * bulk calls. A namespace view is a `CacheStack` sharing its parent's engine (layers, loads, metrics) under
  * a longer key prefix.
  */
-import { systemClock } from '../core/clock.js';
+import { systemClock, type Clock } from '../core/clock.js';
 import { toMilliseconds } from '../core/duration.js';
 import { InvalidOptionError } from '../core/errors.js';
 import type { CacheEventListener, CacheEventName } from '../core/events.js';
@@ -217,6 +217,11 @@ export class CacheStack {
     if (!Array.isArray(tags) || tags.length === 0) throw new InvalidOptionError('tags', 'expected a non-empty array of tag names');
     if (mode !== 'any' && mode !== 'all') throw new InvalidOptionError('mode', `expected 'any' or 'all', got ${JSON.stringify(mode)}`);
     await this.engine.invalidateTags([...new Set(tags.map((tag) => checkName('tag', tag)))], mode);
+  }
+
+  /** The stack's time source (the `clock` option, or the system clock): for `Age` headers and the like. */
+  get clock(): Clock {
+    return this.engine.clock;
   }
 
   /** Counters of the stack and of each layer (a snapshot). */

@@ -118,7 +118,8 @@ export class StackEngine {
   private readonly revalidation: RevalidationCoordinator | undefined;
   private readonly events: StackEvents;
   private readonly metrics = newStackMetrics();
-  private readonly clock: Clock;
+  /** The stack's time source. */
+  readonly clock: Clock;
   private readonly log: BurstLogger;
   private readonly flights = new SingleFlight();
   /** Slow-layer reads in flight by key: concurrent misses of one key read Redis once, not once each. */
