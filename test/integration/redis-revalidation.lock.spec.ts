@@ -2,31 +2,19 @@ import type { Redis } from 'ioredis';
 import { InvalidOptionError } from '../../lib/core/errors.js';
 import { LOCK_KEY_MARK, RedisRevalidationLock } from '../../lib/layers/redis-revalidation.lock.js';
 import { RedisLayer } from '../../lib/layers/redis.layer.js';
-import { countRoundTrips, keysUnder, testRedisClient, uniquePrefix } from '../support/redis-test-client.js';
+import { countRoundTrips, keysUnder, uniquePrefix, useTwoTestClients } from '../support/redis-test-client.js';
 import { describeRevalidationLockContract } from '../support/revalidation-lock-contract.js';
 
-let client: Redis;
-let peerClient: Redis;
-
-beforeAll(async () => {
-  client = testRedisClient();
-  peerClient = testRedisClient();
-  expect(await client.ping()).toBe('PONG');
-  expect(await peerClient.ping()).toBe('PONG');
-});
-
-afterAll(async () => {
-  await Promise.all([client.quit(), peerClient.quit()]);
-});
+const clients = useTwoTestClients();
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 describeRevalidationLockContract('RedisRevalidationLock', () => {
   const prefix = uniquePrefix('lock');
   return {
-    lock: new RedisRevalidationLock({ client, prefix }),
+    lock: new RedisRevalidationLock({ client: clients.client, prefix }),
     // Another connection, as another process would have.
-    peer: new RedisRevalidationLock({ client: peerClient, prefix }),
+    peer: new RedisRevalidationLock({ client: clients.peer, prefix }),
     pass: sleep, // Redis expires keys on its own clock: real time has to pass
     shortTtl: 250,
   };
@@ -35,50 +23,50 @@ describeRevalidationLockContract('RedisRevalidationLock', () => {
 describe('RedisRevalidationLock on a real Redis', () => {
   it('stores one key per lease, `<prefix>\\x1flock:<key>`, holding a token, with the ttl as PX', async () => {
     const prefix = uniquePrefix('lock-layout');
-    const lock = new RedisRevalidationLock({ client, prefix });
+    const lock = new RedisRevalidationLock({ client: clients.client, prefix });
     const lease = await lock.acquire('user:1', 30_000);
     expect(lock.lockKey('user:1')).toBe(`${prefix}${LOCK_KEY_MARK}user:1`);
-    const token = await client.get(lock.lockKey('user:1'));
+    const token = await clients.client.get(lock.lockKey('user:1'));
     expect(token).toMatch(/^[\w-]{16,}$/);
-    const pttl = await client.pttl(lock.lockKey('user:1'));
+    const pttl = await clients.client.pttl(lock.lockKey('user:1'));
     expect(pttl).toBeGreaterThan(29_000);
     expect(pttl).toBeLessThanOrEqual(30_000);
-    expect((await keysUnder(client, prefix)).map((k) => k.toString())).toEqual([lock.lockKey('user:1')]);
+    expect((await keysUnder(clients.client, prefix)).map((k) => k.toString())).toEqual([lock.lockKey('user:1')]);
     await lease?.release();
-    expect(await client.exists(lock.lockKey('user:1'))).toBe(0);
+    expect(await clients.client.exists(lock.lockKey('user:1'))).toBe(0);
   });
 
   it('tokens differ per lease: two holders over time never share one', async () => {
-    const lock = new RedisRevalidationLock({ client, prefix: uniquePrefix('lock-token') });
+    const lock = new RedisRevalidationLock({ client: clients.client, prefix: uniquePrefix('lock-token') });
     const first = await lock.acquire('k', 10_000);
-    const token1 = await client.get(lock.lockKey('k'));
+    const token1 = await clients.client.get(lock.lockKey('k'));
     await first?.release();
     await lock.acquire('k', 10_000);
-    expect(await client.get(lock.lockKey('k'))).not.toBe(token1);
-    await client.del(lock.lockKey('k'));
+    expect(await clients.client.get(lock.lockKey('k'))).not.toBe(token1);
+    await clients.client.del(lock.lockKey('k'));
   });
 
   it('renew sets the PTTL to the new ttl (compare-and-PEXPIRE), only while the token matches', async () => {
-    const lock = new RedisRevalidationLock({ client, prefix: uniquePrefix('lock-renew') });
+    const lock = new RedisRevalidationLock({ client: clients.client, prefix: uniquePrefix('lock-renew') });
     const lease = await lock.acquire('k', 1_000);
     expect(await lease?.renew(60_000)).toBe(true);
-    expect(await client.pttl(lock.lockKey('k'))).toBeGreaterThan(59_000);
-    await client.set(lock.lockKey('k'), 'someone-else', 'PX', 5_000); // the lease expired and a peer took it
+    expect(await clients.client.pttl(lock.lockKey('k'))).toBeGreaterThan(59_000);
+    await clients.client.set(lock.lockKey('k'), 'someone-else', 'PX', 5_000); // the lease expired and a peer took it
     expect(await lease?.renew(60_000)).toBe(false);
-    expect(await client.pttl(lock.lockKey('k'))).toBeLessThanOrEqual(5_000); // the peer's lease is untouched
+    expect(await clients.client.pttl(lock.lockKey('k'))).toBeLessThanOrEqual(5_000); // the peer's lease is untouched
     expect(await lease?.release()).toBe(false);
-    expect(await client.get(lock.lockKey('k'))).toBe('someone-else');
-    await client.del(lock.lockKey('k'));
+    expect(await clients.client.get(lock.lockKey('k'))).toBe('someone-else');
+    await clients.client.del(lock.lockKey('k'));
   });
 
   it('acquire is one round trip (SET NX PX); renew and release use EVALSHA, falling back to EVAL after SCRIPT FLUSH', async () => {
-    const lock = new RedisRevalidationLock({ client, prefix: uniquePrefix('lock-trips') });
-    const counter = countRoundTrips(client);
+    const lock = new RedisRevalidationLock({ client: clients.client, prefix: uniquePrefix('lock-trips') });
+    const counter = countRoundTrips(clients.client);
     try {
       const lease = await lock.acquire('k', 10_000);
       expect(counter.roundTrips).toBe(1);
       expect(counter.commands).toEqual(['set']);
-      await client.script('FLUSH'); // harmless for other tests: every script user falls back to EVAL
+      await clients.client.script('FLUSH'); // harmless for other tests: every script user falls back to EVAL
       counter.reset();
       expect(await lease?.renew(10_000)).toBe(true);
       // NOSCRIPT, then EVAL (unless a parallel test cached the script meanwhile: then EVALSHA alone).
@@ -96,9 +84,9 @@ describe('RedisRevalidationLock on a real Redis', () => {
     }
   });
 
-  it('RedisLayer offers a lock on its client and prefix, and its clear() keeps lock keys', async () => {
+  it('RedisLayer offers a lock on its clients.client and prefix, and its clear() keeps lock keys', async () => {
     const prefix = uniquePrefix('lock-layer');
-    const layer = new RedisLayer({ client, prefix });
+    const layer = new RedisLayer({ client: clients.client, prefix });
     const lock = layer.createRevalidationLock();
     expect(lock).toBeInstanceOf(RedisRevalidationLock);
     expect(lock.prefix).toBe(prefix);
@@ -107,12 +95,12 @@ describe('RedisRevalidationLock on a real Redis', () => {
     await layer.set('k', { value: 1, createdAt: Date.now(), freshUntil: until, staleUntil: until, errorUntil: until, tags: undefined, tagSeq: 0 }, 10_000);
     await layer.clear(undefined);
     expect(await layer.get('k')).toBeUndefined();
-    expect(await client.exists(lock.lockKey('k'))).toBe(1);
+    expect(await clients.client.exists(lock.lockKey('k'))).toBe(1);
     expect(await lease?.release()).toBe(true);
   });
 
-  it('rejects a missing client or an empty prefix, naming the option', () => {
+  it('rejects a missing clients.client or an empty prefix, naming the option', () => {
     expect(() => new RedisRevalidationLock({ client: {} as Redis })).toThrow(InvalidOptionError);
-    expect(() => new RedisRevalidationLock({ client, prefix: '' })).toThrow(/RedisRevalidationLock\.prefix/);
+    expect(() => new RedisRevalidationLock({ client: clients.client, prefix: '' })).toThrow(/RedisRevalidationLock\.prefix/);
   });
 });

@@ -1,34 +1,21 @@
-import type { Redis } from 'ioredis';
 import { InvalidOptionError } from '../../lib/core/errors.js';
 import { DEFAULT_REDIS_TAG_STORE_OPTIONS, RedisTagStore, type RedisTagStoreOptions } from '../../lib/layers/redis-tag.store.js';
-import { countRoundTrips, keysUnder, testRedisClient, uniquePrefix } from '../support/redis-test-client.js';
+import { countRoundTrips, keysUnder, uniquePrefix, useTwoTestClients } from '../support/redis-test-client.js';
 import { describeTagStoreContract } from '../support/tag-store-contract.js';
 
-let client: Redis;
-let peerClient: Redis;
-
-beforeAll(async () => {
-  client = testRedisClient();
-  peerClient = testRedisClient();
-  expect(await client.ping()).toBe('PONG');
-  expect(await peerClient.ping()).toBe('PONG');
-});
-
-afterAll(async () => {
-  await Promise.all([client.quit(), peerClient.quit()]);
-});
+const clients = useTwoTestClients();
 
 async function removeKeys(prefix: string): Promise<void> {
-  const keys = await keysUnder(client, prefix);
-  if (keys.length > 0) await client.unlink(keys);
+  const keys = await keysUnder(clients.client, prefix);
+  if (keys.length > 0) await clients.client.unlink(keys);
 }
 
 describeTagStoreContract('RedisTagStore', () => {
   const prefix = uniquePrefix('tags');
   return {
-    store: new RedisTagStore({ client, prefix }),
+    store: new RedisTagStore({ client: clients.client, prefix }),
     // Another connection, as another process would have.
-    peer: () => new RedisTagStore({ client: peerClient, prefix }),
+    peer: () => new RedisTagStore({ client: clients.peer, prefix }),
     teardown: () => removeKeys(prefix),
   };
 });
@@ -39,14 +26,14 @@ describe('RedisTagStore', () => {
 
   beforeEach(() => {
     prefix = uniquePrefix('tags');
-    store = new RedisTagStore({ client, prefix });
+    store = new RedisTagStore({ client: clients.client, prefix });
   });
 
   afterEach(() => removeKeys(prefix));
 
   it('is shared, with the default prefix of the layer', () => {
     expect(store.shared).toBe(true);
-    expect(new RedisTagStore({ client }).prefix).toBe('lc:');
+    expect(new RedisTagStore({ client: clients.client }).prefix).toBe('lc:');
     expect(DEFAULT_REDIS_TAG_STORE_OPTIONS.prefix).toBe('lc:');
     expect(Object.isFrozen(DEFAULT_REDIS_TAG_STORE_OPTIONS)).toBe(true);
   });
@@ -54,20 +41,20 @@ describe('RedisTagStore', () => {
   it('keeps its keys under the prefix, all with the {tags} hash tag (one Cluster slot)', async () => {
     await store.invalidate(['user:1', 'users'], 'any');
     await store.invalidate(['b', 'a'], 'all');
-    const keys = (await keysUnder(client, prefix)).map((key) => key.toString()).sort();
+    const keys = (await keysUnder(clients.client, prefix)).map((key) => key.toString()).sort();
     expect(keys).toEqual(
       [`${prefix}\u001f{tags}:seq`, `${prefix}\u001f{tags}:t:a`, `${prefix}\u001f{tags}:t:user:1`, `${prefix}\u001f{tags}:t:users`].sort(),
     );
     expect(keys.every((key) => key.indexOf('{') === prefix.length + 1)).toBe(true);
-    expect(await client.hgetall(store.tagKey('a'))).toEqual({ 'a\u001fb': '2' });
-    expect(await client.hgetall(store.tagKey('users'))).toEqual({ '*': '1' });
-    expect(await client.get(store.sequenceKey)).toBe('2');
+    expect(await clients.client.hgetall(store.tagKey('a'))).toEqual({ 'a\u001fb': '2' });
+    expect(await clients.client.hgetall(store.tagKey('users'))).toEqual({ '*': '1' });
+    expect(await clients.client.get(store.sequenceKey)).toBe('2');
   });
 
   it('fetch of several tags is one round trip; invalidate is one once the script is cached', async () => {
     await store.invalidate(['warm-up'], 'any');
     await store.invalidate(['warm', 'up'], 'all');
-    const counter = countRoundTrips(client);
+    const counter = countRoundTrips(clients.client);
     try {
       await store.fetch(['a', 'b', 'c', 'warm']);
       expect(counter.roundTrips).toBe(1);
@@ -84,13 +71,13 @@ describe('RedisTagStore', () => {
 
   it('loads its scripts again after SCRIPT FLUSH (NOSCRIPT falls back to EVAL)', async () => {
     await store.invalidate(['a'], 'any');
-    await client.script('FLUSH');
+    await clients.client.script('FLUSH');
     expect(await store.invalidate(['a'], 'any')).toBe(2);
     expect(await store.invalidate(['a', 'b'], 'all')).toBe(3);
   });
 
   it('counts invalidations atomically under concurrency', async () => {
-    const peer = new RedisTagStore({ client: peerClient, prefix });
+    const peer = new RedisTagStore({ client: clients.peer, prefix });
     const taken = await Promise.all(
       Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? store : peer).invalidate([`t${i % 5}`], i % 3 === 0 ? 'all' : 'any')),
     );
@@ -99,14 +86,14 @@ describe('RedisTagStore', () => {
   });
 
   it('ignores fields that are not sequences (foreign data)', async () => {
-    await client.hset(store.tagKey('odd'), '*', 'not a number', 'x\u001fy', '7');
+    await clients.client.hset(store.tagKey('odd'), '*', 'not a number', 'x\u001fy', '7');
     expect(await store.fetch(['odd'])).toEqual([{ seq: 0, groups: new Map([['x\u001fy', { tags: ['x', 'y'], seq: 7 }]]) }]);
   });
 
   describe('rejects invalid options, naming the option', () => {
     const cases: [string, () => RedisTagStoreOptions][] = [
       ['RedisTagStore.client', () => ({}) as RedisTagStoreOptions],
-      ['RedisTagStore.prefix', () => ({ client, prefix: '' })],
+      ['RedisTagStore.prefix', () => ({ client: clients.client, prefix: '' })],
     ];
     it.each(cases)('%s', (option, options) => {
       expect(() => new RedisTagStore(options())).toThrow(InvalidOptionError);

@@ -82,3 +82,30 @@ export function countRoundTrips(client: Redis): RoundTripCounter {
     },
   };
 }
+
+/**
+ * Two clients of the shared test server for one spec file (a "process" and its peer), connected in beforeAll
+ * and quit in afterAll. Read them through the returned object once the hooks ran.
+ */
+export function useTwoTestClients(): { readonly client: Redis; readonly peer: Redis } {
+  const clients: { client?: Redis; peer?: Redis } = {};
+  beforeAll(async () => {
+    clients.client = testRedisClient();
+    clients.peer = testRedisClient();
+    expect(await clients.client.ping()).toBe('PONG');
+    expect(await clients.peer.ping()).toBe('PONG');
+  });
+  afterAll(async () => {
+    await Promise.all([clients.client?.quit(), clients.peer?.quit()]);
+  });
+  return {
+    get client() {
+      if (clients.client === undefined) throw new Error('useTwoTestClients: used before beforeAll');
+      return clients.client;
+    },
+    get peer() {
+      if (clients.peer === undefined) throw new Error('useTwoTestClients: used before beforeAll');
+      return clients.peer;
+    },
+  };
+}
