@@ -99,7 +99,7 @@ describe('RedisRevalidationLock on a real Redis', () => {
     expect(await lease?.release()).toBe(true);
   });
 
-  it('rejects a missing clients.client or an empty prefix, naming the option', () => {
+  it('rejects a missing client or an empty prefix, naming the option', () => {
     expect(() => new RedisRevalidationLock({ client: {} as Redis })).toThrow(InvalidOptionError);
     expect(() => new RedisRevalidationLock({ client: clients.client, prefix: '' })).toThrow(/RedisRevalidationLock\.prefix/);
   });
