@@ -9,7 +9,7 @@
  *   modules that cannot see the stack's provider.
  * Each app has its own binder and resolves through its own `ModuleRef`: two apps never share a stack.
  */
-import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, ModuleRef } from '@nestjs/core';
 import { DEFAULT_STACK_NAME, getCacheStackToken, stackPropertyKey } from '../module/layer-cache.tokens.js';
 import type { CacheStack } from '../stack/cache-stack.js';
@@ -24,9 +24,10 @@ type Wrapper = ReturnType<DiscoveryService['getProviders']>[number];
 /** Binds cache stacks to the instances of classes using the cache decorators; registered by `LayerCacheModule`. */
 @Injectable()
 export class LayerCacheStackBinder implements OnModuleInit {
+  // Explicit tokens: apps built without decorator metadata (esbuild, tsx, swc without it) must start too.
   constructor(
-    private readonly discovery: DiscoveryService,
-    private readonly moduleRef: ModuleRef,
+    @Inject(DiscoveryService) private readonly discovery: DiscoveryService,
+    @Inject(ModuleRef) private readonly moduleRef: ModuleRef,
   ) {}
 
   /** Checks every decorated class's stacks and binds them to static instances that lack them. */
