@@ -1,6 +1,6 @@
 // The public surface of nestjs-layercache: named exports only, no internals.
 export { CacheStack, type CacheSetItem, type CacheReadResult } from './stack/cache-stack.js';
-export { CACHE_MISS } from './stack/stack-engine.js';
+export { CACHE_MISS, type ReadInfo } from './stack/stack-engine.js';
 export {
   DEFAULT_CACHE_STACK_OPTIONS,
   type CacheEntryOptions,

@@ -18,11 +18,12 @@
  */
 import { Inject, Injectable, Logger, Optional, type CallHandler, type ExecutionContext, type NestInterceptor, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost, ModuleRef, type AbstractHttpAdapter } from '@nestjs/core';
-import { from, type Observable } from 'rxjs';
+import { from, of, type Observable } from 'rxjs';
 import { systemClock, type Clock } from '../core/clock.js';
 import { LayerCacheError, LoaderTimeoutError } from '../core/errors.js';
 import { DEFAULT_STACK_NAME, getCacheStackToken } from '../module/layer-cache.tokens.js';
 import { CacheStack } from '../stack/cache-stack.js';
+import { CACHE_MISS, type ReadInfo } from '../stack/stack-engine.js';
 import type { LoaderContext } from '../stack/cache-stack.options.js';
 import { LAYER_CACHE_HTTP_OPTIONS, type HttpCacheRequest, type LayerCacheHttpOptions } from './http-cache.options.js';
 import {
@@ -45,6 +46,9 @@ import { buildRequestKey } from './request-key.builder.js';
 export type XCacheStatus = 'HIT' | 'STALE' | 'MISS' | 'BYPASS';
 
 /** One request being answered by a cached route. */
+/** URLs whose keys are remembered per route (see `keysByUrl`). */
+const MAX_MEMOIZED_URLS = 1_000;
+
 export interface HttpCacheCall {
   readonly context: ExecutionContext;
   readonly next: CallHandler;
@@ -72,6 +76,11 @@ export class LayerCacheInterceptor implements NestInterceptor, OnModuleInit {
   /** Per interceptor instance (never module-level): two apps in one process keep their own plans and stacks. */
   private readonly plans = new WeakMap<object, HttpRoutePlan | RouteExclusion>();
   private readonly stacks = new Map<string, CacheStack | undefined>();
+  /**
+   * Keys of recent URLs per route without vary inputs: the same URL of a route always has the same key (its
+   * params and query come from it), so a hot URL is hashed once, not per request. Bounded per route.
+   */
+  private readonly keysByUrl = new WeakMap<HttpRoutePlan, Map<string, string>>();
 
   constructor(
     @Inject(HttpAdapterHost) protected readonly adapterHost: HttpAdapterHost,
@@ -110,7 +119,17 @@ export class LayerCacheInterceptor implements NestInterceptor, OnModuleInit {
       this.setHeader(response, 'X-Cache', 'BYPASS');
       return next.handle();
     }
-    return from(this.serve({ context, next, plan, request, response, stack, key }));
+    const call: HttpCacheCall = { context, next, plan, request, response, stack, key };
+    // Fast path: a fresh response in the in-process layer is replayed synchronously (no promise, no handler).
+    const info: ReadInfo = { status: 'miss', createdAt: undefined };
+    let fresh: HandlerOutcome | typeof CACHE_MISS = CACHE_MISS;
+    try {
+      fresh = stack.peek<HandlerOutcome>(key, info);
+    } catch {
+      // a closed or failing stack: the slow path below decides (it bypasses on failures)
+    }
+    if (fresh !== CACHE_MISS && fresh?.type === 'stored') return of(this.replay(call, fresh, 'HIT', info.createdAt, false));
+    return from(this.serve(call));
   }
 
   /** Whether a request may be answered from (and stored in) the cache. */
@@ -123,6 +142,18 @@ export class LayerCacheInterceptor implements NestInterceptor, OnModuleInit {
 
   /** The key of a request (a hash, see `buildRequestKey`), or `undefined` to bypass the cache. */
   protected trackBy(_context: ExecutionContext, request: HttpCacheRequest, plan: HttpRoutePlan): string | undefined {
+    const url = request['url'];
+    if (plan.vary.length === 0 && plan.perUserKey === undefined && typeof url === 'string') {
+      let keys = this.keysByUrl.get(plan);
+      if (keys === undefined) this.keysByUrl.set(plan, (keys = new Map()));
+      let key = keys.get(url);
+      if (key === undefined) {
+        key = buildRequestKey({ method: 'GET', route: plan.route, params: request.params ?? null, query: request.query ?? null, vary: [] });
+        if (keys.size >= MAX_MEMOIZED_URLS) keys.clear();
+        keys.set(url, key);
+      }
+      return key;
+    }
     const vary: unknown[] = [];
     for (const name of plan.vary) vary.push(name, request.headers[name] ?? null);
     if (plan.perUserKey !== undefined) {

@@ -111,10 +111,11 @@ export class CacheStack {
 
   /**
    * The fresh value of `key` from the in-process layer, synchronously, or `CACHE_MISS`: no loader, no I/O,
-   * no stale values. For hot paths that must not wait (the method decorators use it before `get`).
+   * no stale values. For hot paths that must not wait (the method decorators use it before `get`). Pass
+   * `info` to learn the entry's `createdAt` (status `hit`) on a hit.
    */
-  peek<T>(key: string): T | typeof CACHE_MISS {
-    return this.engine.peek(this.key(key)) as T | typeof CACHE_MISS;
+  peek<T>(key: string, info?: ReadInfo): T | typeof CACHE_MISS {
+    return this.engine.peek(this.key(key), info) as T | typeof CACHE_MISS;
   }
 
   /**
