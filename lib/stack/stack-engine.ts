@@ -184,7 +184,7 @@ export class StackEngine {
 
   /** The fresh, valid L1 value of `key` (counted as a hit), or `CACHE_MISS`. Synchronous, no I/O. */
   peek(key: string, info?: ReadInfo): unknown {
-    if (this.closed) throw new StackClosedError();
+    this.assertOpen();
     const l1 = this.layers.l1;
     const entry = l1?.get(key);
     if (entry === undefined || this.clock.now() >= entry.freshUntil || !this.tags.isValid(entry)) return CACHE_MISS;
@@ -407,7 +407,7 @@ export class StackEngine {
 
   /** Stores many values (`set`, `setMany`), one bulk write per layer; running loads of them will not overwrite. */
   async storeMany(writes: readonly EngineWrite[]): Promise<void> {
-    if (this.closed) throw new StackClosedError();
+    this.assertOpen();
     this.invalidateKeys(writes.map((w) => w.key));
     const tagSeq = writes.some((w) => w.policy.tags !== undefined) ? await this.tags.snapshot() : 0;
     const entries: KeyedEntry[] = [];
@@ -441,7 +441,7 @@ export class StackEngine {
 
   /** Reads many keys (no loader): values in order, `undefined` for misses. */
   async readMany(keys: readonly string[]): Promise<unknown[]> {
-    if (this.closed) throw new StackClosedError();
+    this.assertOpen();
     const values = new Array<unknown>(keys.length);
     let missing = keys.map((_, i) => i);
     for (let layer = 0; layer < this.layers.size && missing.length > 0; layer++) {
@@ -484,7 +484,7 @@ export class StackEngine {
 
   /** Deletes keys from every layer and makes running loads of them discard their results. */
   async delete(keys: readonly string[]): Promise<void> {
-    if (this.closed) throw new StackClosedError();
+    this.assertOpen();
     this.invalidateKeys(keys);
     await this.layers.delete(keys);
     this.events.emit('delete', { keys });
@@ -492,10 +492,8 @@ export class StackEngine {
 
   /** Removes every entry under `prefix` (all when `undefined`) from every layer. */
   async clear(prefix: string | undefined): Promise<void> {
-    if (this.closed) throw new StackClosedError();
-    this.flights.invalidatePrefix(prefix);
-    this.revalidation?.invalidatePrefix(prefix);
-    for (const key of this.lookups.keys()) if (prefix === undefined || key.startsWith(prefix)) this.lookups.delete(key);
+    this.assertOpen();
+    this.invalidatePrefix(prefix);
     await this.layers.clear(prefix);
   }
 
@@ -506,9 +504,21 @@ export class StackEngine {
     if (this.lookups.size > 0) for (const key of keys) this.lookups.delete(key);
   }
 
+  /** `invalidateKeys` for every key starting with `prefix` (all when `undefined`). */
+  private invalidatePrefix(prefix: string | undefined): void {
+    this.flights.invalidatePrefix(prefix);
+    this.revalidation?.invalidatePrefix(prefix);
+    for (const key of this.lookups.keys()) if (prefix === undefined || key.startsWith(prefix)) this.lookups.delete(key);
+  }
+
+  /** Every public operation of a closed stack rejects. */
+  private assertOpen(): void {
+    if (this.closed) throw new StackClosedError();
+  }
+
   /** Invalidates tags everywhere the tag store reaches; recorded here at once. */
   async invalidateTags(tags: readonly string[], mode: TagMatchMode): Promise<void> {
-    if (this.closed) throw new StackClosedError();
+    this.assertOpen();
     await this.tags.invalidate(tags, mode);
     this.events.emit('invalidate', { tags, mode });
   }
