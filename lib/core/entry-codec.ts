@@ -5,18 +5,26 @@ import type { Serializer } from './serializer.js';
  * The byte format of an envelope outside the process: a fixed header the library reads itself, then the
  * value as written by the {@link Serializer}.
  *
- *   0  'L' 'C' 0x01 0x00           magic + format version + reserved
- *   4  f64 createdAt, freshUntil, staleUntil, errorUntil, tagSeq   (little endian)
- *   44 u32 tag count, then per tag: u32 byte length + UTF-8 bytes
+ *   0  'L' 'C' 0x02 0x00           magic + format version + reserved
+ *   4  f64 createdAt, freshUntil, staleUntil, errorUntil, tagSeq, version   (little endian)
+ *   52 u32 tag count, then per tag: u32 byte length + UTF-8 bytes
  *   .. serialized value
+ *
+ * The version sits at a fixed offset (bytes 45-52 counted from 1, as Lua does) so that a Redis script can
+ * compare it without decoding the rest: `RedisLayer`'s "write only if newer" reads it with `struct.unpack`.
+ * Format 1 (without the version) is no longer read: such entries are misses, overwritten by the next write.
  *
  * Anything else under a key (another program's data, an older format, a truncated write) decodes to
  * `undefined`: a miss, which the next write overwrites.
  */
 const MAGIC_0 = 0x4c; // 'L'
 const MAGIC_1 = 0x43; // 'C'
-const FORMAT_VERSION = 1;
-const HEADER_BYTES = 48;
+const FORMAT_VERSION = 2;
+const HEADER_BYTES = 56;
+/** Byte offset of the f64 write version (see the layout above). */
+export const ENTRY_VERSION_OFFSET = 44;
+/** The first three bytes of every encoded envelope of the current format. */
+export const ENTRY_MAGIC = 'LC\u0002';
 
 /** Encodes an envelope. Throws only when the serializer cannot represent the value. */
 export function encodeEntry(entry: CacheEntry, serializer: Serializer): Buffer {
@@ -38,7 +46,8 @@ export function encodeEntry(entry: CacheEntry, serializer: Serializer): Buffer {
   out.writeDoubleLE(entry.staleUntil, 20);
   out.writeDoubleLE(entry.errorUntil, 28);
   out.writeDoubleLE(entry.tagSeq, 36);
-  out.writeUInt32LE(encodedTags?.length ?? 0, 44);
+  out.writeDoubleLE(entry.version ?? 0, ENTRY_VERSION_OFFSET);
+  out.writeUInt32LE(encodedTags?.length ?? 0, 52);
   let offset = HEADER_BYTES;
   if (encodedTags !== undefined) {
     for (const t of encodedTags) {
@@ -56,7 +65,7 @@ export function decodeEntry(bytes: Buffer | null | undefined, serializer: Serial
   if (bytes == null || bytes.length < HEADER_BYTES) return undefined;
   if (bytes[0] !== MAGIC_0 || bytes[1] !== MAGIC_1 || bytes[2] !== FORMAT_VERSION) return undefined;
   try {
-    const tagCount = bytes.readUInt32LE(44);
+    const tagCount = bytes.readUInt32LE(52);
     let offset = HEADER_BYTES;
     let tags: string[] | undefined;
     if (tagCount > 0) {
@@ -78,6 +87,7 @@ export function decodeEntry(bytes: Buffer | null | undefined, serializer: Serial
       errorUntil: bytes.readDoubleLE(28),
       tags,
       tagSeq: bytes.readDoubleLE(36),
+      version: bytes.readDoubleLE(ENTRY_VERSION_OFFSET),
     };
     return Number.isFinite(entry.freshUntil) ? entry : undefined;
   } catch {

@@ -26,6 +26,11 @@ export interface CacheEntry<T = unknown> {
    * its tags was invalidated with a greater sequence (see `TagStore`).
    */
   readonly tagSeq: number;
+  /**
+   * The write version (µs-based logical clock, see `VersionClock`): a copy older than a bus message's version
+   * is dropped, and a loaded value is stored only over an older one. `undefined` = 0, older than any write.
+   */
+  readonly version?: number;
 }
 
 /** Where an entry stands at an instant. */

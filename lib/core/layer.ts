@@ -25,8 +25,12 @@ export interface CacheLayer {
   get(key: string): CacheEntry | undefined | Promise<CacheEntry | undefined>;
   /** The entries under `keys`, in order, in one round trip where the layer can. */
   getMany(keys: readonly string[]): (CacheEntry | undefined)[] | Promise<(CacheEntry | undefined)[]>;
-  /** Stores `entry` for `ttlMs` milliseconds (already capped by the stack; always > 0). */
-  set(key: string, entry: CacheEntry, ttlMs: number): void | Promise<void>;
+  /**
+   * Stores `entry` for `ttlMs` milliseconds (already capped by the stack; always > 0). With `ifNewer`, only
+   * when the layer holds no copy of `key` or an older one (by `entry.version`), atomically: a load that
+   * finishes late never overwrites a newer value (fencing).
+   */
+  set(key: string, entry: CacheEntry, ttlMs: number, ifNewer?: boolean): void | Promise<void>;
   /** Stores many entries in one round trip where the layer can. */
   setMany(items: readonly LayerWrite[]): void | Promise<void>;
   /** Removes the entries under `keys` (one round trip where the layer can). */
@@ -69,6 +73,8 @@ export interface LayerWrite {
   readonly entry: CacheEntry;
   /** Milliseconds to keep the copy (> 0). */
   readonly ttlMs: number;
+  /** Store only over no copy or an older one (see {@link CacheLayer.set}). @default false */
+  readonly ifNewer?: boolean;
 }
 
 /** Whether a layer answers `get` synchronously (declared by the layer, e.g. MemoryLayer). */

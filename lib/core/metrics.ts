@@ -53,6 +53,38 @@ export interface CacheMetrics {
   readonly tagStore: Readonly<{ errors: number; skipped: number }>;
   /** Failures and skipped commands of a shared lock given as `revalidationLock` (a layer's own lock counts as that layer). */
   readonly revalidationLock: Readonly<{ errors: number; skipped: number }>;
+  /** The L1 invalidation bus (`undefined` without one). */
+  readonly bus: Readonly<BusMetrics> | undefined;
+  /** Once-per-cluster loads (`undefined` without a coordinator), with its command failures. */
+  readonly singleFlight: Readonly<SingleFlightMetrics> | undefined;
+}
+
+/** Counters of the invalidation bus. */
+export interface BusMetrics {
+  /** Messages sent. */
+  published: number;
+  /** Messages that could not be sent. */
+  publishErrors: number;
+  /** Peers' messages applied. */
+  received: number;
+  /** Times the in-process layer was cleared because the subscription was interrupted. */
+  resyncs: number;
+}
+
+/** Counters of distributed single-flight. */
+export interface SingleFlightMetrics {
+  /** Loads this process ran holding the cluster-wide lease. */
+  leads: number;
+  /** Flights that waited for a peer's load instead of loading. */
+  follows: number;
+  /** Flights served a peer's value (after waiting, or on re-reading once leader). */
+  servedFromPeer: number;
+  /** Loads run locally because the coordinator failed or a wait timed out. */
+  localFallbacks: number;
+  /** Coordinator commands that failed or timed out. */
+  errors: number;
+  /** Coordinator commands skipped in its back-off window. */
+  skipped: number;
 }
 
 /** A zeroed set of layer counters. */

@@ -12,6 +12,8 @@ export interface Flight<T> {
   invalidated: boolean;
   /** Aborts the loader (timeout or close). */
   readonly controller: AbortController;
+  /** The loader's value once it returned (what the callers get, stored or not). */
+  result?: T;
 }
 
 /** The running flights of one stack, by internal key. */

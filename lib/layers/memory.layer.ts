@@ -75,12 +75,19 @@ export class MemoryLayer implements SyncCacheLayer {
     return keys.map((key) => this.lru.get(key));
   }
 
-  set(key: string, entry: CacheEntry, ttlMs: number): void {
+  set(key: string, entry: CacheEntry, ttlMs: number, ifNewer?: boolean): void {
+    if (ifNewer === true && !this.isNewer(key, entry)) return;
     this.lru.set(key, entry, { ttl: ttlMs });
   }
 
   setMany(items: readonly LayerWrite[]): void {
-    for (const item of items) this.lru.set(item.key, item.entry, { ttl: item.ttlMs });
+    for (const item of items) this.set(item.key, item.entry, item.ttlMs, item.ifNewer);
+  }
+
+  /** Whether `entry` is newer than the copy held under `key` (true when there is none). */
+  private isNewer(key: string, entry: CacheEntry): boolean {
+    const held = this.lru.peek(key);
+    return held === undefined || (held.version ?? 0) < (entry.version ?? 0);
   }
 
   delete(keys: readonly string[]): void {

@@ -68,7 +68,12 @@ export function luaScript(source: string): LuaScript {
  * Runs `script` by EVALSHA, falling back to EVAL when the server does not have it cached (`NOSCRIPT`: first
  * use on that server, or after a restart or SCRIPT FLUSH); EVAL caches it for the next EVALSHA.
  */
-export async function runScript(client: RedisClient, script: LuaScript, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+export async function runScript(
+  client: RedisClient,
+  script: LuaScript,
+  keys: readonly string[],
+  args: readonly (string | number | Buffer)[],
+): Promise<unknown> {
   try {
     return await client.evalsha(script.sha, keys.length, ...keys, ...args);
   } catch (error) {

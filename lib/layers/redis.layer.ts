@@ -1,11 +1,11 @@
 import { toOptionalMilliseconds, type Duration } from '../core/duration.js';
 import type { CacheEntry } from '../core/entry.js';
-import { decodeEntry, encodeEntry } from '../core/entry-codec.js';
+import { decodeEntry, encodeEntry, ENTRY_MAGIC, ENTRY_VERSION_OFFSET } from '../core/entry-codec.js';
 import { InvalidOptionError } from '../core/errors.js';
 import type { CacheLayer, LayerWrite } from '../core/layer.js';
 import type { Serializer } from '../core/serializer.js';
 import { MsgpackSerializer } from './msgpack.serializer.js';
-import { checkRedisClient, checkRedisPrefix, escapeGlob, pipelineReplies, type RedisClient } from './redis-client.js';
+import { checkRedisClient, checkRedisPrefix, escapeGlob, luaScript, pipelineReplies, runScript, type RedisClient } from './redis-client.js';
 import { EntryEncodeError } from '../core/errors.js';
 import { RedisTagStore, tagKeyPrefix } from './redis-tag.store.js';
 import { LOCK_KEY_MARK, RedisRevalidationLock } from './redis-revalidation.lock.js';
@@ -29,6 +29,17 @@ export interface RedisLayerOptions {
 
 /** Defaults of {@link RedisLayerOptions}. */
 export const DEFAULT_REDIS_LAYER_OPTIONS = Object.freeze({ prefix: 'lc:', name: 'redis' });
+
+/**
+ * Writes ARGV[1] under KEYS[1] (PX ARGV[3], none when 0) unless the key holds an envelope of the current format
+ * (magic ARGV[4]) whose version (f64 little endian at byte 45, see entry-codec) is at least ARGV[2]. Returns 1 when written.
+ */
+const SET_IF_NEWER = luaScript(`local held = redis.call('GET', KEYS[1])
+if held and #held >= ${ENTRY_VERSION_OFFSET + 8} and string.sub(held, 1, 3) == ARGV[4] then
+  if struct.unpack('<d', held, ${ENTRY_VERSION_OFFSET + 1}) >= tonumber(ARGV[2]) then return 0 end
+end
+if ARGV[3] == '0' then redis.call('SET', KEYS[1], ARGV[1]) else redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3]) end
+return 1`);
 
 /** Keys fetched per SCAN iteration (and so removed per UNLINK) by {@link RedisLayer.clear}. */
 const SCAN_COUNT = 500;
@@ -89,11 +100,16 @@ export class RedisLayer implements CacheLayer {
     return out;
   }
 
-  /** @throws EntryEncodeError (as a rejection) when the serializer cannot encode the value; nothing is written. */
-  async set(key: string, entry: CacheEntry, ttlMs: number): Promise<void> {
+  /**
+   * `SET key value PX ttl`; with `ifNewer`, one Lua script that compares the stored envelope's version (read at
+   * its fixed offset, without decoding) and writes only over no entry or an older one.
+   * @throws EntryEncodeError (as a rejection) when the serializer cannot encode the value; nothing is written.
+   */
+  async set(key: string, entry: CacheEntry, ttlMs: number, ifNewer?: boolean): Promise<void> {
     const bytes = this.encode(key, entry);
     const px = toPx(ttlMs);
-    if (px === undefined) await this.client.set(this.prefix + key, bytes);
+    if (ifNewer === true) await runScript(this.client, SET_IF_NEWER, [this.prefix + key], [bytes, entry.version ?? 0, px ?? 0, ENTRY_MAGIC]);
+    else if (px === undefined) await this.client.set(this.prefix + key, bytes);
     else await this.client.set(this.prefix + key, bytes, 'PX', px);
   }
 
@@ -108,7 +124,9 @@ export class RedisLayer implements CacheLayer {
     for (let i = 0; i < items.length; i++) {
       const item = items[i] as LayerWrite;
       const px = toPx(item.ttlMs);
-      if (px === undefined) pipeline.set(this.prefix + item.key, encoded[i] as Buffer);
+      // EVAL, not EVALSHA: a pipeline cannot fall back on NOSCRIPT (bulk "if newer" writes are rare).
+      if (item.ifNewer === true) pipeline.eval(SET_IF_NEWER.source, 1, this.prefix + item.key, encoded[i] as Buffer, item.entry.version ?? 0, px ?? 0, ENTRY_MAGIC);
+      else if (px === undefined) pipeline.set(this.prefix + item.key, encoded[i] as Buffer);
       else pipeline.set(this.prefix + item.key, encoded[i] as Buffer, 'PX', px);
     }
     pipelineReplies(await pipeline.exec());

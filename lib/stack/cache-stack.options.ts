@@ -3,6 +3,8 @@ import { toMilliseconds, type Duration } from '../core/duration.js';
 import { InvalidOptionError } from '../core/errors.js';
 import { checkName } from '../core/keys.js';
 import type { CacheLogger } from '../core/logger.js';
+import type { InvalidationBus } from '../core/invalidation-bus.js';
+import type { LoadCoordinator } from '../core/load-coordinator.js';
 import type { RevalidationLock } from '../core/revalidation-lock.js';
 import type { TagStore } from '../core/tag-store.js';
 
@@ -70,6 +72,22 @@ export interface CacheStackOptions extends CacheEntryOptions {
    * Not the stale window. @default 30 s
    */
   revalidationTimeout?: Duration;
+  /**
+   * The L1 invalidation bus: every set, delete, tag invalidation and clear is announced to the other instances,
+   * which drop their in-process copies (e.g. `new RedisInvalidationBus({ client })`). Without it, another
+   * instance's L1 keeps serving its copy until that copy's own ttl. @default none
+   */
+  invalidationBus?: InvalidationBus;
+  /**
+   * Distributed single-flight: a key missing everywhere is loaded once in the whole cluster, the other
+   * instances wait for its value (e.g. `new RedisSingleFlightCoordinator({ client })`). @default none (once per process)
+   */
+  singleFlight?: LoadCoordinator;
+  /**
+   * How long a distributed load's lease lives without renewal (renewed every third of it while the loader
+   * runs): a process that dies while loading delays the key's load on the others by at most this. @default 5 s
+   */
+  singleFlightLease?: Duration;
 }
 
 /** Defaults of {@link CacheStackOptions}, in the units users write (numbers are seconds). */
@@ -84,6 +102,7 @@ export const DEFAULT_CACHE_STACK_OPTIONS = Object.freeze({
   maxLayerBackoff: 30,
   recoveryQueueSize: 10_000,
   revalidationTimeout: 30,
+  singleFlightLease: 5,
 } as const);
 
 /** Per-entry options resolved once into milliseconds (see `resolvePolicy`). */

@@ -23,7 +23,7 @@ import {
   type EntryPolicy,
   type Loader,
 } from './cache-stack.options.js';
-import { CACHE_MISS, StackEngine, type ReadInfo, type RevalidationSettings } from './stack-engine.js';
+import { CACHE_MISS, StackEngine, type EngineSettings, type ReadInfo, type RevalidationSettings } from './stack-engine.js';
 
 /** One entry of {@link CacheStack.setMany}. */
 export interface CacheSetItem<T = unknown> {
@@ -92,6 +92,9 @@ export class CacheStack {
       },
       recoveryQueueSize: DEFAULT_CACHE_STACK_OPTIONS.recoveryQueueSize,
       revalidation: resolveRevalidation(layers, options),
+      bus: checkPlugin(options.invalidationBus, 'invalidationBus', ['start', 'publish', 'close']),
+      singleFlight: resolveSingleFlight(options),
+      logger,
     });
     this.prefix = '';
     this.hashLongKeys = options.hashLongKeys ?? DEFAULT_CACHE_STACK_OPTIONS.hashLongKeys;
@@ -242,6 +245,14 @@ export class CacheStack {
     return this;
   }
 
+  /**
+   * Resolves once the stack listens to its peers (the invalidation bus is subscribed); at once without a bus.
+   * A bus that cannot subscribe is logged, not thrown: the stack works, its L1 just does not hear peers.
+   */
+  ready(): Promise<void> {
+    return this.engine.ready();
+  }
+
   /** Resolves once background work (refreshes, backfills) has settled; for tests and shutdown. */
   idle(): Promise<void> {
     return this.engine.idle();
@@ -286,4 +297,22 @@ function resolveRevalidation(layers: readonly CacheLayer[], options: CacheStackO
   const index = layers.findIndex((l) => l.shared && l.createRevalidationLock !== undefined);
   const lock = layers[index]?.createRevalidationLock?.();
   return lock === undefined ? undefined : { lock, layer: index, timeout };
+}
+
+/** Checks an optional collaborator object by its methods, naming the option when it does not fit. */
+function checkPlugin<T>(value: T | undefined, option: string, methods: readonly string[]): T | undefined {
+  if (value === undefined) return undefined;
+  const candidate = value as Record<string, unknown> | null;
+  if (typeof candidate !== 'object' || candidate === null || methods.some((m) => typeof candidate[m] !== 'function')) {
+    throw new InvalidOptionError(option, `expected an object with ${methods.join(', ')} methods`);
+  }
+  return value;
+}
+
+function resolveSingleFlight(options: CacheStackOptions): EngineSettings['singleFlight'] {
+  const coordinator = checkPlugin(options.singleFlight, 'singleFlight', ['acquire', 'close']);
+  if (coordinator === undefined) return undefined;
+  const leaseTtl = toMilliseconds(options.singleFlightLease ?? DEFAULT_CACHE_STACK_OPTIONS.singleFlightLease, 'singleFlightLease');
+  if (leaseTtl <= 0) throw new InvalidOptionError('singleFlightLease', 'must be greater than 0');
+  return { coordinator, leaseTtl };
 }

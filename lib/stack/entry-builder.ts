@@ -11,7 +11,7 @@ import type { EntryPolicy } from './cache-stack.options.js';
  * or `shouldCache` said no).
  * @throws whatever `shouldCache` or a tags function throws, or a TypeError/InvalidKeyError for bad tags.
  */
-export function buildEntry(value: unknown, policy: EntryPolicy, tagSeq: number, now: number): CacheEntry | undefined {
+export function buildEntry(value: unknown, policy: EntryPolicy, tagSeq: number, now: number, version: number): CacheEntry | undefined {
   if (value === undefined && policy.negativeTtl === undefined) return undefined;
   if (policy.shouldCache !== undefined && !policy.shouldCache(value)) return undefined;
   const tags = typeof policy.tags === 'function' ? checkTags(policy.tags(value)) : policy.tags;
@@ -25,6 +25,7 @@ export function buildEntry(value: unknown, policy: EntryPolicy, tagSeq: number, 
     errorUntil: freshUntil + policy.sie,
     tags: tags !== undefined && tags.length > 0 ? tags : undefined,
     tagSeq,
+    version,
   };
 }
 

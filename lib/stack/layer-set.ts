@@ -87,9 +87,10 @@ export class LayerSet {
 
   /**
    * Writes entries into the layers above `below` (all by default), each copy capped by its layer's ttl;
-   * local layers synchronously first, shared layers in parallel. Never rejects.
+   * local layers synchronously first, shared layers in parallel. With `ifNewer`, a layer keeps a copy at least
+   * as new (see `CacheLayer.set`). Never rejects.
    */
-  async write(items: readonly KeyedEntry[], below = this.layers.length): Promise<void> {
+  async write(items: readonly KeyedEntry[], below = this.layers.length, ifNewer = false): Promise<void> {
     if (items.length === 0) return;
     const now = this.clock.now();
     const pending: Promise<unknown>[] = [];
@@ -98,12 +99,12 @@ export class LayerSet {
       const writes: LayerWrite[] = [];
       for (const { key, entry } of items) {
         const ttlMs = physicalTtl(entry, now, layer.ttl);
-        if (ttlMs > 0) writes.push({ key, entry, ttlMs });
+        if (ttlMs > 0) writes.push({ key, entry, ttlMs, ifNewer });
       }
       if (writes.length === 0) continue;
       (this.metrics[i] as LayerMetrics).sets += writes.length;
       const single = writes.length === 1 ? (writes[0] as LayerWrite) : undefined;
-      const command = () => (single === undefined ? layer.setMany(writes) : layer.set(single.key, single.entry, single.ttlMs));
+      const command = () => (single === undefined ? layer.setMany(writes) : layer.set(single.key, single.entry, single.ttlMs, ifNewer));
       const guard = this.guards[i];
       if (guard === undefined) {
         try {

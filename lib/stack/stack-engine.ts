@@ -41,18 +41,23 @@ import type { Clock } from '../core/clock.js';
 import { entryState, EntryState, expiresAt, type CacheEntry } from '../core/entry.js';
 import { StackClosedError } from '../core/errors.js';
 import type { CacheEventListener, CacheEventName } from '../core/events.js';
+import type { InvalidationBus, InvalidationMessage } from '../core/invalidation-bus.js';
 import type { CacheLayer } from '../core/layer.js';
-import type { BurstLogger } from '../core/logger.js';
+import type { LoadCoordinator, LoadLease } from '../core/load-coordinator.js';
+import type { BurstLogger, CacheLogger } from '../core/logger.js';
 import { newStackMetrics, type CacheMetrics, type LayerMetrics } from '../core/metrics.js';
 import type { RevalidationLock } from '../core/revalidation-lock.js';
 import { SingleFlight, type Flight } from '../core/single-flight.js';
 import type { TagMatchMode, TagStore } from '../core/tag-store.js';
+import { VersionClock } from '../core/version-clock.js';
 import { callLoader } from './call-loader.js';
+import { DistributedLoads } from './distributed-loads.js';
 import type { EntryPolicy, Loader } from './cache-stack.options.js';
 import { buildEntry } from './entry-builder.js';
 import { LayerGuard, type GuardSettings } from './layer-guard.js';
 import { LayerSet, type KeyedEntry } from './layer-set.js';
 import { RevalidationCoordinator } from './revalidation.js';
+import { StackBus, type BusTarget } from './stack-bus.js';
 import { StackEvents } from './stack-events.js';
 import { StackTags } from './stack-tags.js';
 
@@ -76,6 +81,13 @@ interface LookupResult {
   readonly layer: number;
 }
 
+/** A read of the slower layers in flight, shared by the concurrent callers of one key. */
+interface Lookup {
+  promise: Promise<LookupResult>;
+  /** Set when the key was written, deleted or cleared meanwhile: what it read must not be backfilled. */
+  invalidated: boolean;
+}
+
 /** One entry of a bulk write, resolved. */
 export interface EngineWrite {
   readonly key: string;
@@ -97,6 +109,12 @@ export interface EngineSettings {
   readonly recoveryQueueSize: number;
   /** The lock of background refreshes (once per cluster), or `undefined` for none (once per process). */
   readonly revalidation: RevalidationSettings | undefined;
+  /** The L1 invalidation bus, or `undefined` for none (a single process). */
+  readonly bus: InvalidationBus | undefined;
+  /** Once-per-cluster loads of missing keys, or `undefined` (once per process). */
+  readonly singleFlight: { readonly coordinator: LoadCoordinator; readonly leaseTtl: number } | undefined;
+  /** The user's logger, for the bus's informational lines. */
+  readonly logger: CacheLogger;
 }
 
 /** The revalidation lock of a stack, resolved by `CacheStack`. */
@@ -123,7 +141,11 @@ export class StackEngine {
   private readonly log: BurstLogger;
   private readonly flights = new SingleFlight();
   /** Slow-layer reads in flight by key: concurrent misses of one key read Redis once, not once each. */
-  private readonly lookups = new Map<string, Promise<LookupResult>>();
+  private readonly lookups = new Map<string, Lookup>();
+  /** Versions of writes and loads (see `VersionClock`). */
+  private readonly versions: VersionClock;
+  private readonly bus: StackBus | undefined;
+  private readonly loads: DistributedLoads | undefined;
   private readonly background = new Set<Promise<void>>();
   private closed = false;
 
@@ -156,6 +178,21 @@ export class StackEngine {
             : undefined;
       this.revalidation = new RevalidationCoordinator(lock.lock, lockGuard, lock.timeout, this.clock, this.metrics);
     }
+    this.versions = new VersionClock(this.clock);
+    if (settings.singleFlight !== undefined) {
+      const counters = { errors: 0, skipped: 0 };
+      const guard = new LayerGuard('single-flight', counters, settings.guard, this.clock, this.log, onError);
+      this.loads = new DistributedLoads(settings.singleFlight.coordinator, guard, settings.singleFlight.leaseTtl, this.clock);
+      this.loadCounters = counters;
+    }
+    if (settings.bus !== undefined) this.bus = new StackBus(settings.bus, this.busTarget(), this.log, settings.logger);
+  }
+
+  private loadCounters: { errors: number; skipped: number } | undefined;
+
+  /** Resolves once the bus is subscribed (at once without a bus; a failure is logged, not thrown). */
+  async ready(): Promise<void> {
+    await this.bus?.ready();
   }
 
   // ---------------------------------------------------------------- read path
@@ -206,15 +243,16 @@ export class StackEngine {
   ): Promise<T | undefined> {
     let lookup = this.lookups.get(key);
     if (lookup === undefined) {
-      const started = this.lookupLayers(key, from);
+      const started: Lookup = { promise: undefined as unknown as Promise<LookupResult>, invalidated: false };
+      started.promise = this.lookupLayers(key, from, started);
       lookup = started;
       this.lookups.set(key, started);
       const forget = () => {
         if (this.lookups.get(key) === started) this.lookups.delete(key);
       };
-      void started.then(forget, forget);
+      void started.promise.then(forget, forget);
     }
-    const found = await lookup;
+    const found = await lookup.promise;
     let candidateLayer = candidate === undefined ? -1 : 0;
     const entry = found.entry;
     // Re-checked per caller: an invalidation may have happened while the shared lookup ran.
@@ -235,16 +273,17 @@ export class StackEngine {
 
   /**
    * Reads the slower layers once for every concurrent caller of `key`: the first fresh entry, else the stale
-   * one fresh the longest. Backfills the faster layers (a stale entry only over an older copy).
+   * one fresh the longest. Backfills the faster layers (a stale entry only over an older copy) unless the key
+   * was invalidated while it read (`lookup.invalidated`): an old value read then must not land in L1.
    */
-  private async lookupLayers(key: string, from: number): Promise<LookupResult> {
+  private async lookupLayers(key: string, from: number, lookup: Lookup): Promise<LookupResult> {
     let stale: CacheEntry | undefined;
     let staleLayer = -1;
     for (let i = from; i < this.layers.size; i++) {
       const entry = await this.usable(i, key);
       if (entry === undefined) continue;
       if (this.clock.now() < entry.freshUntil) {
-        this.backfill(key, entry, i);
+        if (!lookup.invalidated) this.backfill(key, entry, i);
         return { entry, layer: i };
       }
       if (stale === undefined || entry.freshUntil > stale.freshUntil) {
@@ -252,7 +291,7 @@ export class StackEngine {
         staleLayer = i;
       }
     }
-    if (stale !== undefined && staleLayer > 0) {
+    if (stale !== undefined && staleLayer > 0 && !lookup.invalidated) {
       const upper = this.layers.l1?.get(key);
       if (upper === undefined || upper.freshUntil < stale.freshUntil) this.backfill(key, stale, staleLayer);
     }
@@ -262,6 +301,7 @@ export class StackEngine {
   /** A usable entry of layer `index` (not expired, tags valid), or `undefined` for a miss or a failure. */
   private async usable(index: number, key: string): Promise<CacheEntry | undefined> {
     const entry = await this.layers.get(index, key);
+    if (entry !== undefined) this.versions.observe(entry.version);
     const metrics = this.layers.metrics[index] as LayerMetrics;
     let ok = entry !== undefined && this.clock.now() < expiresAt(entry);
     if (ok && entry?.tags !== undefined) {
@@ -379,7 +419,46 @@ export class StackEngine {
     policy: EntryPolicy,
     stale: CacheEntry | undefined,
   ): Promise<T> {
+    let lease: LoadLease | undefined;
+    if (this.loads !== undefined && stale === undefined) {
+      // A miss of every layer: once per cluster (a refresh of a stale entry has the revalidation lock instead).
+      const turn = await this.loads.begin(key, () => this.reread(key), policy.loaderTimeout);
+      if (turn.entry !== undefined) return turn.entry.value as T;
+      lease = turn.lease;
+    }
+    let filled = false;
+    const stopRenewing = lease === undefined ? undefined : (this.loads as DistributedLoads).keepAlive(lease);
+    try {
+      filled = await this.loadAndStore(flight, key, userKey, loader, policy, stale, lease);
+      return flight.result as T;
+    } finally {
+      if (lease !== undefined) {
+        (stopRenewing as () => void)();
+        this.track((this.loads as DistributedLoads).finish(lease, filled));
+      }
+    }
+  }
+
+  /**
+   * Runs the loader and stores its result as "write if newer" at the version taken before it ran (the lease's
+   * fencing version when there is one). Leaves the value in `flight.result`; true when it was stored.
+   */
+  private async loadAndStore<T>(
+    flight: Flight<T>,
+    key: string,
+    userKey: string,
+    loader: Loader<T>,
+    policy: EntryPolicy,
+    stale: CacheEntry | undefined,
+    lease: LoadLease | undefined,
+  ): Promise<boolean> {
     this.metrics.loads++;
+    let version: number;
+    if (lease === undefined) version = this.versions.next();
+    else {
+      version = lease.version;
+      this.versions.observe(version);
+    }
     const tagSeq = policy.tags === undefined ? 0 : await this.tags.snapshot();
     let value: T;
     try {
@@ -388,19 +467,29 @@ export class StackEngine {
       this.metrics.loadErrors++;
       throw error;
     }
+    flight.result = value;
     if (flight.invalidated) {
       this.metrics.discardedLoads++;
-      return value;
+      return false;
     }
-    const entry = this.entry(key, value, policy, tagSeq);
-    if (entry === undefined) return value;
+    const entry = this.entry(key, value, policy, tagSeq, version);
+    if (entry === undefined) return false;
     if (!this.tags.isValid(entry)) {
       this.metrics.discardedLoads++; // a tag was invalidated while the loader ran
-      return value;
+      return false;
     }
-    await this.layers.write([{ key, entry }]);
+    await this.layers.write([{ key, entry }], undefined, true);
+    this.announce({ kind: 'keys', keys: [key], version });
     this.events.emit('set', { key });
-    return value;
+    return true;
+  }
+
+  /** The shared layers' fresh, valid entry of `key` (backfilled into L1), for distributed loads. */
+  private async reread(key: string): Promise<CacheEntry | undefined> {
+    const from = this.layers.l1 === undefined ? 0 : 1;
+    const found = await this.lookupLayers(key, from, { promise: undefined as unknown as Promise<LookupResult>, invalidated: false });
+    const entry = found.entry;
+    return entry !== undefined && this.clock.now() < entry.freshUntil && this.tags.isValid(entry) ? entry : undefined;
   }
 
   // ---------------------------------------------------------------- write path
@@ -408,21 +497,24 @@ export class StackEngine {
   /** Stores many values (`set`, `setMany`), one bulk write per layer; running loads of them will not overwrite. */
   async storeMany(writes: readonly EngineWrite[]): Promise<void> {
     this.assertOpen();
-    this.invalidateKeys(writes.map((w) => w.key));
+    const keys = writes.map((w) => w.key);
+    this.invalidateKeys(keys);
+    const version = this.versions.next();
     const tagSeq = writes.some((w) => w.policy.tags !== undefined) ? await this.tags.snapshot() : 0;
     const entries: KeyedEntry[] = [];
     for (const w of writes) {
-      const entry = this.entry(w.key, w.value, w.policy, tagSeq);
+      const entry = this.entry(w.key, w.value, w.policy, tagSeq, version);
       if (entry !== undefined) entries.push({ key: w.key, entry });
     }
     await this.layers.write(entries);
+    this.announce({ kind: 'keys', keys, version });
     if (this.events.listened.set === true) for (const { key } of entries) this.events.emit('set', { key });
   }
 
   /** The envelope of a value, or `undefined` when it is not to be cached (or its options threw: logged). */
-  private entry(key: string, value: unknown, policy: EntryPolicy, tagSeq: number): CacheEntry | undefined {
+  private entry(key: string, value: unknown, policy: EntryPolicy, tagSeq: number, version: number): CacheEntry | undefined {
     try {
-      return buildEntry(value, policy, tagSeq, this.clock.now());
+      return buildEntry(value, policy, tagSeq, this.clock.now(), version);
     } catch (error) {
       this.log.warn(`Not caching "${key}": its shouldCache or tags option threw`, error);
       return undefined;
@@ -436,7 +528,7 @@ export class StackEngine {
       (this.layers.metrics[i] as LayerMetrics).backfills++;
       if (this.events.listened.backfill === true) this.events.emit('backfill', { key, from: this.layers.name(index), to: this.layers.name(i) });
     }
-    this.track(this.layers.write([{ key, entry }], index));
+    this.track(this.layers.write([{ key, entry }], index, true));
   }
 
   /** Reads many keys (no loader): values in order, `undefined` for misses. */
@@ -486,7 +578,9 @@ export class StackEngine {
   async delete(keys: readonly string[]): Promise<void> {
     this.assertOpen();
     this.invalidateKeys(keys);
+    const version = this.versions.next();
     await this.layers.delete(keys);
+    this.announce({ kind: 'keys', keys, version });
     this.events.emit('delete', { keys });
   }
 
@@ -494,21 +588,73 @@ export class StackEngine {
   async clear(prefix: string | undefined): Promise<void> {
     this.assertOpen();
     this.invalidatePrefix(prefix);
+    const version = this.versions.next();
     await this.layers.clear(prefix);
+    this.announce({ kind: 'clear', prefix, version });
   }
 
   /** Running loads of `keys` will not store their results; reads starting now do not join older lookups. */
   private invalidateKeys(keys: readonly string[]): void {
     this.flights.invalidate(keys);
     this.revalidation?.invalidate(keys);
-    if (this.lookups.size > 0) for (const key of keys) this.lookups.delete(key);
+    if (this.lookups.size > 0) {
+      for (const key of keys) {
+        const lookup = this.lookups.get(key);
+        if (lookup === undefined) continue;
+        lookup.invalidated = true;
+        this.lookups.delete(key);
+      }
+    }
   }
 
   /** `invalidateKeys` for every key starting with `prefix` (all when `undefined`). */
   private invalidatePrefix(prefix: string | undefined): void {
     this.flights.invalidatePrefix(prefix);
     this.revalidation?.invalidatePrefix(prefix);
-    for (const key of this.lookups.keys()) if (prefix === undefined || key.startsWith(prefix)) this.lookups.delete(key);
+    for (const [key, lookup] of this.lookups) {
+      if (prefix !== undefined && !key.startsWith(prefix)) continue;
+      lookup.invalidated = true;
+      this.lookups.delete(key);
+    }
+  }
+
+  /** Announces a change to the other instances (in the background; never fails the caller). */
+  private announce(message: InvalidationMessage): void {
+    if (this.bus !== undefined) this.track(this.bus.publish(message));
+  }
+
+  /** What peers' announcements do here (see `StackBus`). */
+  private busTarget(): BusTarget {
+    const locals = this.layers.layers.filter((layer) => !layer.shared);
+    const dropLocal = (run: (layer: CacheLayer) => void | Promise<void>): void => {
+      for (const layer of locals) {
+        try {
+          void Promise.resolve(run(layer)).catch((error: unknown) => this.log.warn(`Layer "${layer.name}" failed to drop an invalidated copy`, error));
+        } catch (error) {
+          this.log.warn(`Layer "${layer.name}" failed to drop an invalidated copy`, error);
+        }
+      }
+    };
+    return {
+      dropKeys: (keys, version) => {
+        this.versions.observe(version);
+        const l1 = this.layers.l1;
+        const doomed = l1 === undefined ? keys : keys.filter((key) => (l1.get(key)?.version ?? 0) < version);
+        if (doomed.length === 0) return;
+        this.invalidateKeys(doomed);
+        dropLocal((layer) => layer.delete(doomed));
+      },
+      applyTags: (tags, mode, seq) => this.tags.apply(tags, mode, seq),
+      clearPrefix: (prefix, version) => {
+        this.versions.observe(version);
+        this.invalidatePrefix(prefix);
+        dropLocal((layer) => layer.clear(prefix));
+      },
+      resync: () => {
+        this.invalidatePrefix(undefined);
+        dropLocal((layer) => layer.clear(undefined));
+      },
+    };
   }
 
   /** Every public operation of a closed stack rejects. */
@@ -519,7 +665,8 @@ export class StackEngine {
   /** Invalidates tags everywhere the tag store reaches; recorded here at once. */
   async invalidateTags(tags: readonly string[], mode: TagMatchMode): Promise<void> {
     this.assertOpen();
-    await this.tags.invalidate(tags, mode);
+    const seq = await this.tags.invalidate(tags, mode);
+    this.announce({ kind: 'tags', tags, mode, seq });
     this.events.emit('invalidate', { tags, mode });
   }
 
@@ -540,7 +687,14 @@ export class StackEngine {
   }
 
   getMetrics(): CacheMetrics {
-    return { stack: { ...this.metrics }, layers: this.layers.snapshot(), tagStore: { ...this.tagCounters }, revalidationLock: { ...this.lockCounters } };
+    return {
+      stack: { ...this.metrics },
+      layers: this.layers.snapshot(),
+      tagStore: { ...this.tagCounters },
+      revalidationLock: { ...this.lockCounters },
+      bus: this.bus === undefined ? undefined : { ...this.bus.metrics },
+      singleFlight: this.loads === undefined ? undefined : { ...this.loads.metrics, ...(this.loadCounters as { errors: number; skipped: number }) },
+    };
   }
 
   /** Resolves once no background work (refreshes, backfills, replays) is pending. */
@@ -562,6 +716,8 @@ export class StackEngine {
     await this.layers.close();
     await this.tags.close();
     await this.revalidation?.close();
+    await this.loads?.close();
+    await this.bus?.close();
     this.events.removeAll();
   }
 }

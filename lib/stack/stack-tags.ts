@@ -41,9 +41,9 @@ export class StackTags {
   /**
    * Invalidates tags everywhere the store reaches; recorded here at once. When the shared store is
    * unreachable, this process stops serving the tagged entries anyway and the invalidation is replayed on
-   * the store when it answers again.
+   * the store when it answers again. Returns the sequence recorded (for the invalidation bus).
    */
-  async invalidate(tags: readonly string[], mode: TagMatchMode): Promise<void> {
+  async invalidate(tags: readonly string[], mode: TagMatchMode): Promise<number> {
     let seq: number;
     if (this.guard === undefined) {
       seq = await this.store.invalidate(tags, mode);
@@ -57,6 +57,12 @@ export class StackTags {
         }
       }
     }
+    this.mirror.record(tags, mode, seq);
+    return seq;
+  }
+
+  /** Records a peer's invalidation announced on the bus (no I/O; a late or repeated one is a no-op). */
+  apply(tags: readonly string[], mode: TagMatchMode, seq: number): void {
     this.mirror.record(tags, mode, seq);
   }
 

@@ -53,8 +53,8 @@ export class ChaosLayer implements CacheLayer {
   getMany(keys: readonly string[]): Promise<(CacheEntry | undefined)[]> {
     return this.call('getMany', () => this.inner.getMany(keys));
   }
-  set(key: string, entry: CacheEntry, ttlMs: number): Promise<void> {
-    return this.call('set', () => this.inner.set(key, entry, ttlMs));
+  set(key: string, entry: CacheEntry, ttlMs: number, ifNewer?: boolean): Promise<void> {
+    return this.call('set', () => this.inner.set(key, entry, ttlMs, ifNewer));
   }
   setMany(items: readonly LayerWrite[]): Promise<void> {
     return this.call('setMany', () => this.inner.setMany(items));
@@ -69,10 +69,33 @@ export class ChaosLayer implements CacheLayer {
     return Promise.resolve(this.inner.close());
   }
 
+  private paused: { promise: Promise<void>; resume: () => void } | undefined;
+
+  /**
+   * Holds the replies of calls from now on until {@link resume}: a call runs at once against the layer (what it
+   * reads is of that moment) and its caller hears back only after `resume` — a reply in flight.
+   */
+  pause(): void {
+    if (this.paused !== undefined) return;
+    let resume!: () => void;
+    const promise = new Promise<void>((resolve) => (resume = resolve));
+    this.paused = { promise, resume };
+  }
+
+  /** Lets the calls held by {@link pause} run. */
+  resume(): void {
+    const paused = this.paused;
+    this.paused = undefined;
+    paused?.resume();
+  }
+
   private async call<T>(operation: string, run: () => T | Promise<T>): Promise<T> {
     this.calls[operation] = (this.calls[operation] ?? 0) + 1;
     if (this.mode.kind === 'fail') throw this.mode.error;
     if (this.mode.kind === 'hang') return new Promise<T>(() => undefined);
-    return run();
+    const paused = this.paused;
+    const result = await run();
+    if (paused !== undefined) await paused.promise;
+    return result;
   }
 }

@@ -27,6 +27,7 @@ export function makeEntry<T>(value: T, now: number, extra: Partial<CacheEntry<T>
     errorUntil: now + 180_000,
     tags: undefined,
     tagSeq: 0,
+    version: now * 1000,
     ...extra,
   };
 }
@@ -85,6 +86,26 @@ export function describeLayerContract(title: string, setup: () => LayerHarness |
       expect(got?.tags).toEqual(['user:1', 'users', 'ключ']);
       expect(got?.tagSeq).toBe(42);
       expect(got?.staleUntil).toBe(now + 120_000);
+    });
+
+    it('with ifNewer, writes over no copy or an older one and keeps a copy at least as new (fencing)', async () => {
+      const now = h.now();
+      const at = (value: string, version: number) => makeEntry(value, now, { version });
+      await layer.set('f', at('v5', 5_000), 60_000, true);
+      expect((await layer.get('f'))?.value).toBe('v5');
+      await layer.set('f', at('v4', 4_000), 60_000, true);
+      await layer.set('f', at('v5-again', 5_000), 60_000, true);
+      expect((await layer.get('f'))?.value).toBe('v5');
+      await layer.set('f', at('v6', 6_000), 60_000, true);
+      expect((await layer.get('f'))?.value).toBe('v6');
+      await layer.set('f', at('plain', 1), 60_000);
+      expect((await layer.get('f'))?.value).toBe('plain'); // without ifNewer, a write always wins
+      await layer.setMany([
+        { key: 'f', entry: at('bulk-old', 0), ttlMs: 60_000, ifNewer: true },
+        { key: 'g', entry: at('bulk-new', 2), ttlMs: 60_000, ifNewer: true },
+      ]);
+      expect((await layer.get('f'))?.value).toBe('plain');
+      expect((await layer.get('g'))?.value).toBe('bulk-new');
     });
 
     it('keeps a negative entry (value undefined) apart from a miss, and null as a value', async () => {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { CacheEntry } from '../../lib/core/entry.js';
-import { decodeEntry, encodeEntry } from '../../lib/core/entry-codec.js';
+import { decodeEntry, encodeEntry, ENTRY_MAGIC, ENTRY_VERSION_OFFSET } from '../../lib/core/entry-codec.js';
 import type { Serializer } from '../../lib/core/serializer.js';
 import { MsgpackSerializer } from '../../lib/layers/msgpack.serializer.js';
 import { everyTypeValue, makeEntry } from '../support/layer-contract.js';
@@ -43,14 +43,27 @@ describe('encodeEntry / decodeEntry', () => {
     expect(roundTrip(makeEntry(null, NOW))?.value).toBeNull();
   });
 
-  it('starts with the magic bytes, the format version and a 48-byte header', () => {
-    const bytes = encodeEntry(makeEntry('x', NOW, { tags: ['ab'] }), serializer);
-    expect([...bytes.subarray(0, 4)]).toEqual([0x4c, 0x43, 0x01, 0x00]);
+  it('starts with the magic bytes, the format version and a 56-byte header, the version at a fixed offset', () => {
+    const bytes = encodeEntry(makeEntry('x', NOW, { tags: ['ab'], version: 2 ** 52 + 1 }), serializer);
+    expect([...bytes.subarray(0, 4)]).toEqual([0x4c, 0x43, 0x02, 0x00]);
+    expect(bytes.toString('latin1', 0, 3)).toBe(ENTRY_MAGIC);
     expect(bytes.readDoubleLE(12)).toBe(NOW + 60_000);
-    expect(bytes.readUInt32LE(44)).toBe(1);
-    expect(bytes.readUInt32LE(48)).toBe(2);
-    expect(bytes.toString('utf8', 52, 54)).toBe('ab');
-    expect(serializer.decode(bytes.subarray(54))).toBe('x');
+    expect(bytes.readDoubleLE(ENTRY_VERSION_OFFSET)).toBe(2 ** 52 + 1);
+    expect(bytes.readUInt32LE(52)).toBe(1);
+    expect(bytes.readUInt32LE(56)).toBe(2);
+    expect(bytes.toString('utf8', 60, 62)).toBe('ab');
+    expect(serializer.decode(bytes.subarray(62))).toBe('x');
+  });
+
+  it('reads an entry without a version as version 0', () => {
+    const { version: _omitted, ...unversioned } = makeEntry('x', NOW);
+    expect(roundTrip(unversioned)?.version).toBe(0);
+  });
+
+  it('reads the previous format (1, without a version) as a miss', () => {
+    const bytes = encodeEntry(makeEntry('x', NOW), serializer);
+    bytes[2] = 0x01;
+    expect(decodeEntry(bytes, serializer)).toBeUndefined();
   });
 
   it('throws when the serializer cannot encode the value', () => {
@@ -67,7 +80,7 @@ describe('encodeEntry / decodeEntry', () => {
     const valid = encodeEntry(makeEntry({ a: [1, 2, 3] }, NOW, { tags: ['t1', 't2'] }), serializer);
     const withTagCount = (count: number): Buffer => {
       const copy = Buffer.from(valid);
-      copy.writeUInt32LE(count, 44);
+      copy.writeUInt32LE(count, 52);
       return copy;
     };
     const withByte = (index: number, value: number): Buffer => {
@@ -82,18 +95,18 @@ describe('encodeEntry / decodeEntry', () => {
     };
     const tagless = encodeEntry(makeEntry('v', NOW), serializer);
     const cases: [string, Buffer | null | undefined][] = [
-      ['a tagless header without payload', tagless.subarray(0, 48)],
+      ['a tagless header without payload', tagless.subarray(0, 56)],
       ['null', null],
       ['undefined', undefined],
       ['an empty buffer', Buffer.alloc(0)],
       ['a plain string', Buffer.from('hello')],
       ['JSON', Buffer.from('{"value":1,"freshUntil":1}')],
       ['a header cut short', valid.subarray(0, 47)],
-      ['a header without tags or payload', valid.subarray(0, 48)],
+      ['a header without tags or payload', valid.subarray(0, 56)],
       ['a tag list cut short', valid.subarray(0, 55)],
       ['a payload cut short', valid.subarray(0, valid.length - 2)],
       ['a wrong magic', withByte(0, 0x4d)],
-      ['another format version', withByte(2, 0x02)],
+      ['another format version', withByte(2, 0x03)],
       ['a tag count larger than the buffer', withTagCount(0xffffffff)],
       ['a tag count past the tags', withTagCount(3)],
       ['a NaN freshUntil', withFreshUntil(Number.NaN)],
@@ -116,7 +129,7 @@ describe('encodeEntry / decodeEntry', () => {
 
     it('random bytes behind a valid magic never throw', () => {
       for (let i = 0; i < 2000; i++) {
-        const bytes = Buffer.concat([Buffer.from([0x4c, 0x43, 0x01, 0x00]), randomBytes(i % 120)]);
+        const bytes = Buffer.concat([Buffer.from([0x4c, 0x43, 0x02, 0x00]), randomBytes(i % 120)]);
         expect(() => decodeEntry(bytes, serializer)).not.toThrow();
       }
     });

@@ -167,9 +167,10 @@ describe('CacheStack backfill', () => {
     await stack.set('k', 'old', { ttl: 1, staleWhileRevalidate: 60 });
     await clock.advance(2_000);
     expect(l1.get('k')?.value).toBe('old');
-    // Another process stored a fresh value in the shared layer.
+    // Another process stored a fresh value in the shared layer (a later write: a higher version).
     const now = clock.now();
-    await l2.set('k', { value: 'new', createdAt: now, freshUntil: now + 10_000, staleUntil: now + 10_000, errorUntil: now + 10_000, tags: undefined, tagSeq: 0 }, 10_000);
+    const newer = { value: 'new', createdAt: now, freshUntil: now + 10_000, staleUntil: now + 10_000, errorUntil: now + 10_000, tags: undefined, tagSeq: 0, version: now * 1000 };
+    await l2.set('k', newer, 10_000);
     const loader = jest.fn(() => 'loaded');
     expect(await stack.get('k', loader)).toBe('new');
     expect(loader).not.toHaveBeenCalled();

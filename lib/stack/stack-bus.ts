@@ -1,0 +1,96 @@
+/**
+ * The stack's side of the L1 invalidation bus (DESIGN.md "L1 invalidation bus"; the transport is an
+ * `InvalidationBus`, e.g. `RedisInvalidationBus`).
+ *
+ * Outgoing: after the authoritative write (the shared layer answered, or failed and queued a replay), the
+ * engine announces it — keys with their write version, tags with their sequence, a cleared prefix. Publishing
+ * never delays nor fails the caller: it runs in the background and a failure is counted and logged once per
+ * burst (peers then keep their copies until their own ttl: the L1 ttl bounds the staleness a lost message
+ * can cause).
+ *
+ * Incoming (`BusTarget`, implemented by the engine):
+ *   keys k at version v  → drop the L1 copies of k older than v; loads and L2 reads of k in flight do not
+ *                          store what they read (they started before the write);
+ *   tags at sequence s   → record s in the tag mirror: L1 entries carrying them fail validation, no scan;
+ *   clear(prefix)        → drop L1 copies under prefix;
+ *   resubscribed         → messages may have been lost while disconnected: clear the whole L1.
+ * Versions make a late message harmless: a copy at least as new as the message's version is kept.
+ */
+import type { InvalidationBus, InvalidationMessage } from '../core/invalidation-bus.js';
+import type { BurstLogger, CacheLogger } from '../core/logger.js';
+import type { BusMetrics } from '../core/metrics.js';
+import type { TagMatchMode } from '../core/tag-store.js';
+
+/** What the bus does to the stack's in-process state. */
+export interface BusTarget {
+  dropKeys(keys: readonly string[], version: number): void;
+  applyTags(tags: readonly string[], mode: TagMatchMode, seq: number): void;
+  clearPrefix(prefix: string | undefined, version: number): void;
+  /** Clears the in-process layer after a resubscription. */
+  resync(): void;
+}
+
+export class StackBus {
+  readonly metrics: BusMetrics = { published: 0, publishErrors: 0, received: 0, resyncs: 0 };
+  private readonly started: Promise<void>;
+
+  constructor(
+    private readonly bus: InvalidationBus,
+    target: BusTarget,
+    private readonly log: BurstLogger,
+    logger: CacheLogger,
+  ) {
+    this.started = bus
+      .start({
+        onMessage: (message) => {
+          this.metrics.received++;
+          apply(target, message);
+        },
+        onResubscribed: () => {
+          this.metrics.resyncs++;
+          (logger.log ?? logger.warn).call(logger, 'Invalidation bus resubscribed: messages may have been missed, the in-process layer was cleared');
+          target.resync();
+        },
+      })
+      .then(
+        () => this.log.success('invalidation bus'),
+        (error: unknown) => this.log.failure('invalidation bus', 'The invalidation bus could not subscribe; peers\' invalidations will not reach this process\'s L1', error),
+      );
+  }
+
+  /** Resolves once the subscription is up (or failed: logged). */
+  ready(): Promise<void> {
+    return this.started;
+  }
+
+  /** Announces `message`; never rejects. */
+  async publish(message: InvalidationMessage): Promise<void> {
+    try {
+      await this.bus.publish(message);
+      this.metrics.published++;
+      this.log.success('invalidation bus publish');
+    } catch (error) {
+      this.metrics.publishErrors++;
+      this.log.failure('invalidation bus publish', 'Could not announce an invalidation to the other instances', error);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.started;
+    await this.bus.close();
+  }
+}
+
+function apply(target: BusTarget, message: InvalidationMessage): void {
+  switch (message.kind) {
+    case 'keys':
+      target.dropKeys(message.keys, message.version);
+      return;
+    case 'tags':
+      target.applyTags(message.tags, message.mode, message.seq);
+      return;
+    case 'clear':
+      target.clearPrefix(message.prefix, message.version);
+      return;
+  }
+}
