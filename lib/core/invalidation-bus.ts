@@ -16,7 +16,9 @@ export type InvalidationMessage =
   /** `tags` were invalidated with sequence `seq` (see `TagStore`). */
   | { readonly kind: 'tags'; readonly tags: readonly string[]; readonly mode: TagMatchMode; readonly seq: number }
   /** Every key starting with `prefix` (every key when `undefined`) was removed at `version`. */
-  | { readonly kind: 'clear'; readonly prefix: string | undefined; readonly version: number };
+  | { readonly kind: 'clear'; readonly prefix: string | undefined; readonly version: number }
+  /** The namespace whose key prefix is `scope` (`''`: the root) moved to `generation` (see `CacheStack.bumpGeneration`). */
+  | { readonly kind: 'generation'; readonly scope: string; readonly generation: number };
 
 /** What a bus calls back into the stack that owns it. */
 export interface InvalidationBusHandlers {

@@ -40,6 +40,13 @@ export interface TagStore {
   invalidate(tags: readonly string[], mode: TagMatchMode): number | Promise<number>;
   /** The states of `tags` (`undefined` for a tag never invalidated), in order. */
   fetch(tags: readonly string[]): (TagState | undefined)[] | Promise<(TagState | undefined)[]>;
+  /**
+   * The generations of `scopes` (0 = never bumped), in order: see `CacheStack.bumpGeneration`. A scope is a
+   * namespace's key prefix (`''` for the root). Optional for custom stores; without it, generations stay local.
+   */
+  generations?(scopes: readonly string[]): number[] | Promise<number[]>;
+  /** Increments the generation of `scope`; returns the new one. */
+  bumpGeneration?(scope: string): number | Promise<number>;
   /** Releases what the store opened itself. */
   close?(): void | Promise<void>;
 }

@@ -11,6 +11,7 @@ export class MemoryTagStore implements TagStore {
   readonly shared = false;
   private seq = 0;
   private readonly states = new Map<string, TagState>();
+  private readonly gens = new Map<string, number>();
 
   snapshot(): number {
     return this.seq;
@@ -44,6 +45,16 @@ export class MemoryTagStore implements TagStore {
     const out = new Array<TagState | undefined>(tags.length);
     for (let i = 0; i < tags.length; i++) out[i] = this.states.get(tags[i] as string);
     return out;
+  }
+
+  generations(scopes: readonly string[]): number[] {
+    return scopes.map((scope) => this.gens.get(scope) ?? 0);
+  }
+
+  bumpGeneration(scope: string): number {
+    const next = (this.gens.get(scope) ?? 0) + 1;
+    this.gens.set(scope, next);
+    return next;
   }
 
   /** Number of tags with a recorded invalidation. */

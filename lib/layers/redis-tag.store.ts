@@ -44,6 +44,7 @@ const SCRIPTS = { any: luaScript(INVALIDATE_ANY), group: luaScript(INVALIDATE_GR
  * The shared tag store (see `TagStore` in core for the semantics), in Redis:
  *
  * - `<prefix>\x1f{tags}:seq`: the sequence counter (a string holding an integer);
+ * - `<prefix>\x1f{tags}:g:<scope>`: a namespace's generation (a string holding an integer; INCR to bump);
  * - `<prefix>\x1f{tags}:t:<tag>`: a hash per tag: field `*` = the tag's last "any" invalidation, and one
  *   field per "all" group recorded on it (the group's sorted tags joined with U+001F) = that group's sequence.
  *
@@ -60,6 +61,7 @@ export class RedisTagStore implements TagStore {
   private readonly client: RedisClient;
   private readonly seqKey: string;
   private readonly tagKeyStart: string;
+  private readonly genKeyStart: string;
 
   constructor(options: RedisTagStoreOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -69,6 +71,7 @@ export class RedisTagStore implements TagStore {
     this.prefix = checkRedisPrefix('RedisTagStore.prefix', options.prefix ?? DEFAULT_REDIS_TAG_STORE_OPTIONS.prefix);
     this.seqKey = `${tagKeyPrefix(this.prefix)}seq`;
     this.tagKeyStart = `${tagKeyPrefix(this.prefix)}t:`;
+    this.genKeyStart = `${tagKeyPrefix(this.prefix)}g:`;
   }
 
   /** The Redis key of `tag`'s hash. */
@@ -107,6 +110,16 @@ export class RedisTagStore implements TagStore {
     for (const tag of tags) pipeline.hgetall(this.tagKey(tag));
     const replies = pipelineReplies(await pipeline.exec());
     return replies.map((reply) => toState(reply as Record<string, string>));
+  }
+
+  async generations(scopes: readonly string[]): Promise<number[]> {
+    if (scopes.length === 0) return [];
+    const replies = await this.client.mget(scopes.map((scope) => this.genKeyStart + scope));
+    return replies.map((reply) => toSeq(reply));
+  }
+
+  async bumpGeneration(scope: string): Promise<number> {
+    return this.client.incr(this.genKeyStart + scope);
   }
 
   /** Does nothing: the client belongs to whoever created it. */

@@ -23,6 +23,7 @@ import {
   type EntryPolicy,
   type Loader,
 } from './cache-stack.options.js';
+import { GENERATION_MARK } from './generations.js';
 import { CACHE_MISS, StackEngine, type EngineSettings, type ReadInfo, type RevalidationSettings } from './stack-engine.js';
 
 /** One entry of {@link CacheStack.setMany}. */
@@ -51,7 +52,13 @@ const WRAP_MARK = '\u001d';
  */
 export class CacheStack {
   private readonly engine: StackEngine;
-  private readonly prefix: string;
+  /** The key prefixes of this view and its parents, root first (`''`): the scopes of their generations. */
+  private readonly scopes: readonly string[];
+  /** The namespace names along `scopes` (one fewer: the root has none). */
+  private readonly names: readonly string[];
+  /** The physical key prefix for the generations of `prefixEpoch`. */
+  private cachedPrefix = '';
+  private prefixEpoch = -1;
   private readonly hashLongKeys: boolean;
   /** Per-call options resolved once per options object (decorators and `wrap` pass the same object). */
   private readonly policies: WeakMap<object, EntryPolicy>;
@@ -96,7 +103,8 @@ export class CacheStack {
       singleFlight: resolveSingleFlight(options),
       logger,
     });
-    this.prefix = '';
+    this.scopes = [''];
+    this.names = [];
     this.hashLongKeys = options.hashLongKeys ?? DEFAULT_CACHE_STACK_OPTIONS.hashLongKeys;
     this.policies = new WeakMap();
   }
@@ -184,8 +192,8 @@ export class CacheStack {
     checkName('prefix', prefix);
     if (typeof fn !== 'function') throw new InvalidOptionError('fn', 'wrap needs a function');
     const policy = options === undefined ? this.engine.policy : this.policy(options);
-    const base = this.prefix + prefix + WRAP_MARK;
     return async (...args: A): Promise<R> => {
+      const base = this.prefix + prefix + WRAP_MARK;
       const encoded = encodeArguments(args);
       const k = encoded.length > MAX_KEY_LENGTH ? base + checkKey(encoded, true) : base + encoded;
       return this.engine.read<R>(k, prefix + encoded, () => fn(...args), policy) as Promise<R>;
@@ -198,17 +206,58 @@ export class CacheStack {
    */
   namespace(name: string): CacheStack {
     const view = Object.create(CacheStack.prototype) as CacheStack;
+    const scope = this.scope + checkName('namespace', name) + NAMESPACE_SEPARATOR;
+    this.engine.generations.watch(scope);
     return Object.assign(view, {
       engine: this.engine,
-      prefix: this.prefix + checkName('namespace', name) + NAMESPACE_SEPARATOR,
+      scopes: [...this.scopes, scope],
+      names: [...this.names, name],
+      cachedPrefix: '',
+      prefixEpoch: -1,
       hashLongKeys: this.hashLongKeys,
       policies: this.policies,
     });
   }
 
-  /** Removes every entry of this stack, or of this namespace only for a namespace view. */
+  /** Removes every entry of this stack, or of this namespace only for a namespace view (every generation). */
   async clear(): Promise<void> {
-    await this.engine.clear(this.prefix === '' ? undefined : this.prefix);
+    const scope = this.scope;
+    await this.engine.clear(scope === '' ? undefined : scope);
+  }
+
+  /**
+   * Invalidates every entry of this namespace (of the whole stack on the root), nested namespaces included, in
+   * O(1) and on every instance: the namespace moves to its next generation, under which every key has a new
+   * physical name; old entries are never read again and expire by their ttl (the in-process layers drop them
+   * at once). Shared through the tag store (Redis) and the invalidation bus. Resolves to the new generation.
+   */
+  async bumpGeneration(): Promise<number> {
+    return this.engine.bumpGeneration(this.scope);
+  }
+
+  /** This namespace's generation as known to this instance (0 until the first bump). */
+  get generation(): number {
+    return this.engine.generations.of(this.scope);
+  }
+
+  /** The key prefix of this view without generations: its scope. */
+  private get scope(): string {
+    return this.scopes[this.scopes.length - 1] as string;
+  }
+
+  /** The physical key prefix: namespace names, each scope followed by its generation when bumped. */
+  private get prefix(): string {
+    const generations = this.engine.generations;
+    if (this.prefixEpoch === generations.epoch) return this.cachedPrefix;
+    let prefix = '';
+    for (let i = 0; i < this.scopes.length; i++) {
+      if (i > 0) prefix += (this.names[i - 1] as string) + NAMESPACE_SEPARATOR;
+      const generation = generations.of(this.scopes[i] as string);
+      if (generation > 0) prefix += String(generation) + GENERATION_MARK;
+    }
+    this.cachedPrefix = prefix;
+    this.prefixEpoch = generations.epoch;
+    return prefix;
   }
 
   /** Invalidates every entry tagged `tag`, in every layer and process sharing the tag store, without scanning keys. */
@@ -264,7 +313,8 @@ export class CacheStack {
   }
 
   private key(key: string): string {
-    return this.prefix === '' ? checkKey(key, this.hashLongKeys) : this.prefix + checkKey(key, this.hashLongKeys);
+    const prefix = this.prefix;
+    return prefix === '' ? checkKey(key, this.hashLongKeys) : prefix + checkKey(key, this.hashLongKeys);
   }
 
   private keys(keys: readonly string[]): string[] {

@@ -13,6 +13,7 @@
  *                          store what they read (they started before the write);
  *   tags at sequence s   → record s in the tag mirror: L1 entries carrying them fail validation, no scan;
  *   clear(prefix)        → drop L1 copies under prefix;
+ *   generation(scope, g) → learn g (keys under scope move to new names), drop L1 copies under scope;
  *   resubscribed         → messages may have been lost while disconnected: clear the whole L1.
  * Versions make a late message harmless: a copy at least as new as the message's version is kept.
  */
@@ -26,6 +27,7 @@ export interface BusTarget {
   dropKeys(keys: readonly string[], version: number): void;
   applyTags(tags: readonly string[], mode: TagMatchMode, seq: number): void;
   clearPrefix(prefix: string | undefined, version: number): void;
+  generation(scope: string, generation: number): void;
   /** Clears the in-process layer after a resubscription. */
   resync(): void;
 }
@@ -91,6 +93,9 @@ function apply(target: BusTarget, message: InvalidationMessage): void {
       return;
     case 'clear':
       target.clearPrefix(message.prefix, message.version);
+      return;
+    case 'generation':
+      target.generation(message.scope, message.generation);
       return;
   }
 }

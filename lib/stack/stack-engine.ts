@@ -52,6 +52,7 @@ import type { TagMatchMode, TagStore } from '../core/tag-store.js';
 import { VersionClock } from '../core/version-clock.js';
 import { callLoader } from './call-loader.js';
 import { DistributedLoads } from './distributed-loads.js';
+import { Generations } from './generations.js';
 import type { EntryPolicy, Loader } from './cache-stack.options.js';
 import { buildEntry } from './entry-builder.js';
 import { LayerGuard, type GuardSettings } from './layer-guard.js';
@@ -146,6 +147,8 @@ export class StackEngine {
   private readonly versions: VersionClock;
   private readonly bus: StackBus | undefined;
   private readonly loads: DistributedLoads | undefined;
+  /** Namespace generations (`bumpGeneration`); views read them to build their key prefix. */
+  readonly generations: Generations;
   private readonly background = new Set<Promise<void>>();
   private closed = false;
 
@@ -167,6 +170,8 @@ export class StackEngine {
           this.track(this.tags.replay()),
         ));
     this.tags = new StackTags(settings.tagStore, tagGuard, settings.recoveryQueueSize, this.log);
+    this.generations = new Generations(settings.tagStore, tagGuard, this.log);
+    this.generations.watch('');
     const lock = settings.revalidation;
     if (lock !== undefined) {
       // A layer's own lock shares its connection, so its guard; a lock given by the user gets one of its own.
@@ -193,6 +198,30 @@ export class StackEngine {
   /** Resolves once the bus is subscribed (at once without a bus; a failure is logged, not thrown). */
   async ready(): Promise<void> {
     await this.bus?.ready();
+    await this.generations.whenFetched();
+  }
+
+  /** Moves every key under `scope` (a namespace's prefix, `''` for all) to a new generation, everywhere. */
+  async bumpGeneration(scope: string): Promise<number> {
+    this.assertOpen();
+    const generation = await this.generations.bump(scope);
+    this.dropScope(scope);
+    this.announce({ kind: 'generation', scope, generation });
+    return generation;
+  }
+
+  /** Forgets this process's copies and running work under `scope` (after a generation change). */
+  private dropScope(scope: string): void {
+    const prefix = scope === '' ? undefined : scope;
+    this.invalidatePrefix(prefix);
+    for (const layer of this.layers.layers) {
+      if (layer.shared) continue;
+      try {
+        void Promise.resolve(layer.clear(prefix)).catch((error: unknown) => this.log.warn(`Layer "${layer.name}" failed to drop a namespace`, error));
+      } catch (error) {
+        this.log.warn(`Layer "${layer.name}" failed to drop a namespace`, error);
+      }
+    }
   }
 
   // ---------------------------------------------------------------- read path
@@ -650,9 +679,13 @@ export class StackEngine {
         this.invalidatePrefix(prefix);
         dropLocal((layer) => layer.clear(prefix));
       },
+      generation: (scope, generation) => {
+        if (this.generations.learn(scope, generation)) this.dropScope(scope);
+      },
       resync: () => {
         this.invalidatePrefix(undefined);
         dropLocal((layer) => layer.clear(undefined));
+        this.track(this.generations.refetch());
       },
     };
   }

@@ -260,3 +260,57 @@ describe('distributed single-flight (stack side)', () => {
     expect(await second).toBe('ok');
   });
 });
+
+describe('generations (bumpGeneration)', () => {
+  it('a namespace bump invalidates its entries and its nested namespaces\' in O(1), not its siblings or the root', async () => {
+    const { peers } = cluster(1);
+    const [{ stack, l1 }] = peers as [(typeof peers)[0]];
+    const users = stack.namespace('users');
+    const admins = users.namespace('admins');
+    await stack.set('root', 'r');
+    await stack.namespace('usersx').set('k', 'sibling');
+    await users.set('k', 'u');
+    await admins.set('k', 'a');
+    expect(users.generation).toBe(0);
+    expect(await users.bumpGeneration()).toBe(1);
+    expect(users.generation).toBe(1);
+    expect(admins.generation).toBe(0); // its own generation; its keys moved with its parent's
+    expect(await users.get('k')).toBeUndefined();
+    expect(await admins.get('k')).toBeUndefined();
+    expect(await stack.get('root')).toBe('r');
+    expect(await stack.namespace('usersx').get('k')).toBe('sibling');
+    expect([...l1['lru'].keys()].some((key: string) => key.startsWith('users\u001f'))).toBe(false); // dropped at once
+    await users.set('k', 'u2');
+    expect(await users.get('k')).toBe('u2');
+    expect(await stack.namespace('users').get('k')).toBe('u2'); // another view of the same namespace agrees
+  });
+
+  it('a root bump invalidates everything', async () => {
+    const { peers } = cluster(1);
+    const [{ stack }] = peers as [(typeof peers)[0]];
+    await stack.set('a', 1);
+    await stack.namespace('n').set('b', 2);
+    await stack.bumpGeneration();
+    expect(await stack.get('a')).toBeUndefined();
+    expect(await stack.namespace('n').get('b')).toBeUndefined();
+  });
+
+  it('a bump on one instance reaches the others through the bus, and a new instance reads it at ready()', async () => {
+    const { peers, clock, hub, store } = cluster(2);
+    const [a, b] = peers as [(typeof peers)[0], (typeof peers)[0]];
+    const tagStore = (a.stack as unknown as { engine: { tags: { store: unknown } } }).engine.tags.store;
+    await a.stack.namespace('users').set('k', 'old');
+    expect(await b.stack.namespace('users').get('k')).toBe('old');
+    await a.stack.namespace('users').bumpGeneration();
+    await flushMicrotasks();
+    expect(b.stack.namespace('users').generation).toBe(1);
+    expect(await b.stack.namespace('users').get('k')).toBeUndefined();
+    // A third instance starting now, on the same shared stores.
+    const late = buildStack([new MemoryLayer(), new ChaosLayer(store, { name: 'l2' })], { clock, tagStore: tagStore as MemoryTagStore, invalidationBus: hub.bus() });
+    const lateUsers = late.stack.namespace('users');
+    await late.stack.ready();
+    expect(lateUsers.generation).toBe(1);
+    await a.stack.namespace('users').set('k', 'new');
+    expect(await lateUsers.get('k')).toBe('new');
+  });
+});

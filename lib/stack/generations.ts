@@ -1,0 +1,87 @@
+/**
+ * Generations (`CacheStack.bumpGeneration`): an O(1) invalidation of a whole namespace, shared through the tag
+ * store (Redis when shared). A scope is a namespace's key prefix (`''` for the root stack); its generation is
+ * part of the physical key of everything under it: generation 0 adds nothing (keys are as without generations),
+ * generation g > 0 adds `g` + U+001C after the scope's prefix. Bumping a scope moves every key under it (nested
+ * namespaces included) to new names at once: old entries are never read again and age out by their ttl; the
+ * in-process layer drops them at once.
+ *
+ * Each process keeps the generations it knows (`known`, only those > 0) and an `epoch` that changes whenever one
+ * changes, so a view recomputes its prefix only then (one integer comparison per call otherwise). It learns them
+ * by fetching a scope once (the root at start, a namespace when its view is created; `CacheStack.ready()` waits
+ * for the fetches), from peers' bus messages, and again after a bus resubscription. Generations only grow: a late
+ * message or fetch is a no-op.
+ */
+import type { BurstLogger } from '../core/logger.js';
+import type { TagStore } from '../core/tag-store.js';
+import type { LayerGuard } from './layer-guard.js';
+
+/** Follows a scope's generation in a physical key (a control character: user keys cannot contain it). */
+export const GENERATION_MARK = '\u001c';
+
+export class Generations {
+  /** Changes whenever a known generation changes. */
+  epoch = 0;
+  private readonly known = new Map<string, number>();
+  private readonly fetched = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly store: TagStore,
+    private readonly guard: LayerGuard | undefined,
+    private readonly log: BurstLogger,
+  ) {}
+
+  /** The generation of `scope` known here (0 when never bumped). */
+  of(scope: string): number {
+    return this.known.size === 0 ? 0 : (this.known.get(scope) ?? 0);
+  }
+
+  /** Records a generation learned elsewhere; true when it is newer than the one known. */
+  learn(scope: string, generation: number): boolean {
+    if (!Number.isSafeInteger(generation) || generation <= this.of(scope)) return false;
+    this.known.set(scope, generation);
+    this.epoch++;
+    return true;
+  }
+
+  /** Fetches the generation of `scope` once (in the background; `whenFetched` waits for it). */
+  watch(scope: string): void {
+    if (this.fetched.has(scope) || this.store.generations === undefined) return;
+    this.fetched.set(scope, this.fetch([scope]));
+  }
+
+  /** Resolves once every watched scope was fetched (or failed: logged, retried on the next `refetch`). */
+  async whenFetched(): Promise<void> {
+    await Promise.all([...this.fetched.values()]);
+  }
+
+  /** Fetches every watched scope again (after a bus resubscription: bumps may have been missed). */
+  refetch(): Promise<void> {
+    const scopes = [...this.fetched.keys()];
+    const done = this.fetch(scopes);
+    for (const scope of scopes) this.fetched.set(scope, done);
+    return done;
+  }
+
+  /** Increments `scope`'s generation in the store; returns it (learned here already). */
+  async bump(scope: string): Promise<number> {
+    const store = this.store;
+    let generation: number;
+    if (store.bumpGeneration === undefined) generation = this.of(scope) + 1;
+    else if (this.guard === undefined) generation = await store.bumpGeneration(scope);
+    else generation = await this.guard.run('bump-generation', () => (store.bumpGeneration as (s: string) => number | Promise<number>)(scope));
+    this.learn(scope, generation);
+    return generation;
+  }
+
+  private async fetch(scopes: readonly string[]): Promise<void> {
+    const read = this.store.generations?.bind(this.store);
+    if (read === undefined || scopes.length === 0) return;
+    try {
+      const generations = this.guard === undefined ? await read(scopes) : await this.guard.run('generations', () => read(scopes));
+      scopes.forEach((scope, i) => this.learn(scope, generations[i] ?? 0));
+    } catch (error) {
+      this.log.warn('Could not read namespace generations; keys of bumped namespaces may be missed until it succeeds', error);
+    }
+  }
+}
