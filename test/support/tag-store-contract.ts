@@ -27,6 +27,20 @@ export function describeTagStoreContract(title: string, setup: () => TagStoreHar
 
     const fetch = async (tags: string[], from: TagStore = store): Promise<(TagState | undefined)[]> => await from.fetch(tags);
 
+    it('keeps a generation per scope: 0 until bumped, +1 per bump, seen by a peer', async () => {
+      const generations = store.generations?.bind(store);
+      const bump = store.bumpGeneration?.bind(store);
+      if (generations === undefined || bump === undefined) throw new Error('the store does not keep generations');
+      expect(await generations(['', 'users\u001f'])).toEqual([0, 0]);
+      expect(await bump('users\u001f')).toBe(1);
+      expect(await bump('users\u001f')).toBe(2);
+      expect(await bump('')).toBe(1);
+      expect(await generations(['users\u001f', '', 'other\u001f'])).toEqual([2, 1, 0]);
+      expect(await generations([])).toEqual([]);
+      const peer = h.peer?.();
+      if (peer !== undefined) expect(await peer.generations?.(['users\u001f'])).toEqual([2]);
+    });
+
     it('starts at sequence 0 with no tag invalidated', async () => {
       expect(await store.snapshot()).toBe(0);
       expect(await fetch(['a', 'b'])).toEqual([undefined, undefined]);
