@@ -11,6 +11,8 @@ export type LayerCacheErrorCode =
   | 'LAYER_TIMEOUT'
   | 'LAYER_UNAVAILABLE'
   | 'ENTRY_ENCODE_FAILED'
+  | 'INVALIDATION_LIMIT_EXCEEDED'
+  | 'INVALIDATION_SCAN_FAILED'
   | 'STACK_CLOSED';
 
 /** Base class of every error the library throws. */
@@ -77,6 +79,27 @@ export class EntryEncodeError extends LayerCacheError {
     const reason = cause instanceof Error ? cause.message : String(cause);
     super('ENTRY_ENCODE_FAILED', `Layer "${layer}" could not encode the value of key ${JSON.stringify(key)}: ${reason}`, { cause });
     this.key = key;
+  }
+}
+
+/**
+ * `invalidateByPrefix` / `invalidateByPattern` matched more keys than its `limit`: nothing was deleted. Narrow
+ * the pattern, raise the limit, or prefer tags or `bumpGeneration()` (O(1)) for large sets.
+ */
+export class InvalidationLimitError extends LayerCacheError {
+  /** The limit that was exceeded. */
+  readonly limit: number;
+
+  constructor(what: string, limit: number) {
+    super('INVALIDATION_LIMIT_EXCEEDED', `${what} matches more than ${limit} keys; nothing was deleted (raise \`limit\`, or use tags or bumpGeneration())`);
+    this.limit = limit;
+  }
+}
+
+/** A layer failed while `invalidateByPrefix` / `invalidateByPattern` listed its keys: nothing was deleted. */
+export class InvalidationScanError extends LayerCacheError {
+  constructor(what: string, layer: string, cause: unknown) {
+    super('INVALIDATION_SCAN_FAILED', `Layer "${layer}" failed while listing the keys of ${what}; nothing was deleted`, { cause });
   }
 }
 

@@ -40,6 +40,14 @@ export interface CacheLayer {
    * `undefined`. Only entries written through this layer's own prefix are touched.
    */
   clear(prefix: string | undefined): void | Promise<void>;
+  /**
+   * Lists keys for `invalidateByPrefix` / `invalidateByPattern`: the keys starting with `prefix` whose rest
+   * matches `glob` (`*` any run of characters, `?` one character, everything else literal; `undefined` = any)
+   * and contains no control character (keys of nested namespaces, hashed keys and the library's own keys are
+   * never listed). Stops after `limit + 1` keys, so the caller can tell that the limit was exceeded. Optional:
+   * a layer without it is only cleared by its own deletes.
+   */
+  findKeys?(prefix: string, glob: string | undefined, limit: number): string[] | Promise<string[]>;
   /** Releases what the layer opened itself (not clients the user passed in). */
   close(): void | Promise<void>;
   /**

@@ -5,6 +5,7 @@ import type { CacheEntry } from '../core/entry.js';
 import { InvalidOptionError } from '../core/errors.js';
 import type { LayerContext, LayerWrite, SyncCacheLayer } from '../core/layer.js';
 import { estimateSize } from './estimate-size.js';
+import { globMatcher } from '../core/key-glob.js';
 
 /** Options of {@link MemoryLayer}. */
 export interface MemoryLayerOptions {
@@ -100,6 +101,18 @@ export class MemoryLayer implements SyncCacheLayer {
       return;
     }
     for (const key of [...this.lru.keys()]) if (key.startsWith(prefix)) this.lru.delete(key);
+  }
+
+  findKeys(prefix: string, glob: string | undefined, limit: number): string[] {
+    const matches = globMatcher(glob);
+    const found: string[] = [];
+    for (const key of this.lru.keys()) {
+      if (key.startsWith(prefix) && matches(key.slice(prefix.length))) {
+        found.push(key);
+        if (found.length > limit) break;
+      }
+    }
+    return found;
   }
 
   /** Number of entries held (expired ones not yet purged included). */

@@ -103,6 +103,7 @@ export const DEFAULT_CACHE_STACK_OPTIONS = Object.freeze({
   recoveryQueueSize: 10_000,
   revalidationTimeout: 30,
   singleFlightLease: 5,
+  invalidationLimit: 10_000,
 } as const);
 
 /** Per-entry options resolved once into milliseconds (see `resolvePolicy`). */

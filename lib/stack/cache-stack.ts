@@ -26,6 +26,12 @@ import {
 import { GENERATION_MARK } from './generations.js';
 import { CACHE_MISS, StackEngine, type EngineSettings, type ReadInfo, type RevalidationSettings } from './stack-engine.js';
 
+/** Options of `invalidateByPrefix` / `invalidateByPattern`. */
+export interface InvalidateMatchingOptions {
+  /** Most keys deleted; when more match, nothing is deleted and the call rejects. @default 10_000 */
+  limit?: number;
+}
+
 /** One entry of {@link CacheStack.setMany}. */
 export interface CacheSetItem<T = unknown> {
   key: string;
@@ -226,6 +232,31 @@ export class CacheStack {
   }
 
   /**
+   * Deletes every entry whose key starts with `prefix` (in this namespace; nested namespaces are not reached),
+   * in every layer and instance. Lists the keys first (Redis: SCAN on every node) and deletes nothing when
+   * more than `limit` match (`InvalidationLimitError`) or a layer fails while listing (`InvalidationScanError`).
+   * Costs a scan of the keyspace: for frequent invalidations prefer tags or `bumpGeneration()`.
+   * @returns the number of keys deleted.
+   */
+  async invalidateByPrefix(prefix: string, options: InvalidateMatchingOptions = {}): Promise<number> {
+    checkName('prefix', prefix);
+    return this.engine.invalidateMatching(this.prefix + prefix, undefined, checkLimit(options), `prefix ${JSON.stringify(prefix)}`);
+  }
+
+  /**
+   * Deletes every entry whose key matches `pattern` (`*` any run of characters, `?` one character, anything
+   * else literal; within this namespace), like {@link invalidateByPrefix}, with the same `limit`.
+   * @example await cache.invalidateByPattern('user:*:profile');
+   */
+  async invalidateByPattern(pattern: string, options: InvalidateMatchingOptions = {}): Promise<number> {
+    checkName('prefix', pattern);
+    const star = pattern.search(/[*?]/);
+    const literal = star < 0 ? pattern : pattern.slice(0, star);
+    const glob = star < 0 ? '' : pattern.slice(star);
+    return this.engine.invalidateMatching(this.prefix + literal, glob, checkLimit(options), `pattern ${JSON.stringify(pattern)}`);
+  }
+
+  /**
    * Invalidates every entry of this namespace (of the whole stack on the root), nested namespaces included, in
    * O(1) and on every instance: the namespace moves to its next generation, under which every key has a new
    * physical name; old entries are never read again and expire by their ttl (the in-process layers drop them
@@ -365,4 +396,11 @@ function resolveSingleFlight(options: CacheStackOptions): EngineSettings['single
   const leaseTtl = toMilliseconds(options.singleFlightLease ?? DEFAULT_CACHE_STACK_OPTIONS.singleFlightLease, 'singleFlightLease');
   if (leaseTtl <= 0) throw new InvalidOptionError('singleFlightLease', 'must be greater than 0');
   return { coordinator, leaseTtl };
+}
+
+function checkLimit(options: InvalidateMatchingOptions): number {
+  if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'expected an object');
+  const limit = options.limit ?? DEFAULT_CACHE_STACK_OPTIONS.invalidationLimit;
+  if (!Number.isSafeInteger(limit) || limit < 0) throw new InvalidOptionError('limit', `expected a non-negative integer, got ${String(limit)}`);
+  return limit;
 }

@@ -39,7 +39,7 @@
  */
 import type { Clock } from '../core/clock.js';
 import { entryState, EntryState, expiresAt, type CacheEntry } from '../core/entry.js';
-import { StackClosedError } from '../core/errors.js';
+import { InvalidationLimitError, InvalidationScanError, StackClosedError } from '../core/errors.js';
 import type { CacheEventListener, CacheEventName } from '../core/events.js';
 import type { InvalidationBus, InvalidationMessage } from '../core/invalidation-bus.js';
 import type { CacheLayer } from '../core/layer.js';
@@ -620,6 +620,43 @@ export class StackEngine {
     const version = this.versions.next();
     await this.layers.clear(prefix);
     this.announce({ kind: 'clear', prefix, version });
+  }
+
+  /**
+   * Deletes the keys under `prefix` whose rest matches `glob` (see `CacheLayer.findKeys`), in every layer and
+   * instance, after listing them in every layer that can list: more than `limit` keys, or a layer that fails
+   * while listing, and nothing is deleted (typed errors). Resolves to the number of keys deleted.
+   * @param what the call, for error messages.
+   */
+  async invalidateMatching(prefix: string, glob: string | undefined, limit: number, what: string): Promise<number> {
+    this.assertOpen();
+    const found = new Set<string>();
+    for (let i = 0; i < this.layers.size; i++) {
+      const layer = this.layers.layers[i] as CacheLayer;
+      const find = layer.findKeys?.bind(layer);
+      if (find === undefined) continue;
+      const guard = this.layers.guards[i];
+      let keys: string[];
+      try {
+        keys = guard === undefined ? await find(prefix, glob, limit) : await guard.run('findKeys', () => find(prefix, glob, limit));
+      } catch (error) {
+        throw new InvalidationScanError(what, layer.name, error);
+      }
+      for (const key of keys) found.add(key);
+      if (found.size > limit) throw new InvalidationLimitError(what, limit);
+    }
+    const keys = [...found];
+    if (glob === undefined) {
+      // A prefix: peers drop their copies by prefix (theirs may hold keys no layer here listed).
+      this.invalidatePrefix(prefix);
+      const version = this.versions.next();
+      await this.layers.delete(keys);
+      this.announce({ kind: 'clear', prefix, version });
+      this.events.emit('delete', { keys });
+    } else if (keys.length > 0) {
+      await this.delete(keys);
+    }
+    return keys.length;
   }
 
   /** Running loads of `keys` will not store their results; reads starting now do not join older lookups. */

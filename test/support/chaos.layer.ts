@@ -65,6 +65,10 @@ export class ChaosLayer implements CacheLayer {
   clear(prefix: string | undefined): Promise<void> {
     return this.call('clear', () => this.inner.clear(prefix));
   }
+  findKeys(prefix: string, glob: string | undefined, limit: number): Promise<string[]> {
+    const find = this.inner.findKeys?.bind(this.inner);
+    return this.call('findKeys', () => (find === undefined ? [] : find(prefix, glob, limit)));
+  }
   close(): Promise<void> {
     return Promise.resolve(this.inner.close());
   }
