@@ -6,11 +6,18 @@ import { InvalidOptionError } from '../core/errors.js';
  * An ioredis client: a `Redis` connection or a `Cluster`. ioredis is an optional peer, so it is imported
  * for its types only; the library loads without it installed.
  *
- * Redis Cluster: every key one command touches must hash to one slot. The tag store's keys share a hash
- * tag; for the layer's bulk commands (`getMany`, `setMany`, `delete`, `clear`) give the prefix a hash tag
- * (e.g. `'{lc}:'`) until multi-slot support lands.
+ * Redis Cluster: every key one command touches must hash to one slot. The tag store's keys share the
+ * `{tags}` hash tag (one slot, so its scripts and pipelines stay single-slot); the revalidation lock touches
+ * one key per command. `RedisLayer` splits its bulk commands (`getMany`, `setMany`, `delete`, `clear`) by
+ * hash slot on a Cluster: one command (or pipeline) per slot, sent in parallel; give the layer's prefix a
+ * hash tag (e.g. `'{lc}:'`) to pin all its keys to one slot, which makes each bulk call one command again.
  */
 export type RedisClient = Redis | Cluster;
+
+/** Whether `client` is an ioredis `Cluster` (its `isCluster` flag, or a `nodes()` method, which `Redis` lacks). */
+export function isRedisCluster(client: RedisClient): client is Cluster {
+  return client.isCluster === true || typeof (client as Partial<Cluster>).nodes === 'function';
+}
 
 /** Checks that `client` looks like an ioredis client (duck-typed: no runtime import of ioredis). */
 export function checkRedisClient(option: string, client: unknown): RedisClient {

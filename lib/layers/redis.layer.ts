@@ -5,19 +5,24 @@ import { InvalidOptionError } from '../core/errors.js';
 import type { CacheLayer, LayerWrite } from '../core/layer.js';
 import type { Serializer } from '../core/serializer.js';
 import { MsgpackSerializer } from './msgpack.serializer.js';
-import { checkRedisClient, checkRedisPrefix, escapeGlob, luaScript, pipelineReplies, runScript, type RedisClient } from './redis-client.js';
+import type { Redis } from 'ioredis';
+import { checkRedisClient, checkRedisPrefix, escapeGlob, isRedisCluster, luaScript, pipelineReplies, runScript, type RedisClient } from './redis-client.js';
+import { groupBySlot } from './redis-slot.js';
 import { EntryEncodeError } from '../core/errors.js';
-import { RedisTagStore, tagKeyPrefix } from './redis-tag.store.js';
-import { LOCK_KEY_MARK, RedisRevalidationLock } from './redis-revalidation.lock.js';
+import { RedisTagStore } from './redis-tag.store.js';
+import { RedisRevalidationLock } from './redis-revalidation.lock.js';
 
 /** Options of {@link RedisLayer}. */
 export interface RedisLayerOptions {
   /**
-   * The ioredis client (`new Redis(...)`, or a `Cluster`: see {@link RedisClient} for the one-slot rule of
-   * bulk commands). The layer never closes it: its lifecycle belongs to whoever created it.
+   * The ioredis client (`new Redis(...)`, or a `Cluster`: see {@link RedisLayer} for how bulk calls are split
+   * by hash slot). The layer never closes it: its lifecycle belongs to whoever created it.
    */
   client: RedisClient;
-  /** Prefix of every key this layer writes; the layer never reads, writes or clears keys outside it. @default 'lc:' */
+  /**
+   * Prefix of every key this layer writes; the layer never reads, writes or clears keys outside it. On a Redis
+   * Cluster, a prefix with a hash tag (`'{lc}:'`) pins every key of the layer to one slot. @default 'lc:'
+   */
   prefix?: string;
   /** Longest time a copy stays in this layer (seconds as a number, or a string with a unit). @default no cap */
   ttl?: Duration;
@@ -41,18 +46,36 @@ end
 if ARGV[3] == '0' then redis.call('SET', KEYS[1], ARGV[1]) else redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3]) end
 return 1`);
 
+/** Starts the library's own keys right after the prefix (see `TAG_KEY_MARK`, `LOCK_KEY_MARK`, `LOAD_KEY_MARK`). */
+const INTERNAL_KEY_MARK = '\u001f';
+
 /** Keys fetched per SCAN iteration (and so removed per UNLINK) by {@link RedisLayer.clear}. */
 const SCAN_COUNT = 500;
 
 /**
  * The shared layer (L2) on Redis, through an ioredis client the user passes in. Entries are stored as
- * `prefix + key` holding the binary envelope of `encodeEntry` with a PX expiry. One round trip per call:
+ * `prefix + key` holding the binary envelope of `encodeEntry` with a PX expiry. One round trip per call (on a
+ * single Redis; see below for a Cluster):
  * `get` = GET, `getMany` = one MGET, `set` = SET PX, `setMany` = one pipeline of SET PX (one network write,
  * not atomic), `delete` = one UNLINK; `clear` = SCAN MATCH + UNLINK per batch.
  *
  * Data under a key that is not an envelope (another program's, an older format, a truncated write) reads as
  * a miss and is overwritten by the next write. The layer has no timeouts or retries of its own: the stack
  * guards shared layers with a command timeout and a back-off window.
+ *
+ * Redis Cluster (an ioredis `Cluster` as `client`): a multi-key command may only name keys of one hash slot,
+ * so `getMany`, `setMany` and `delete` split their keys by slot and send one MGET / pipeline of writes /
+ * UNLINK per slot, all in parallel (still one round trip of latency; replies are put back in order; a
+ * failure of any part rejects the call, and other parts of a `setMany` or `delete` may have been applied),
+ * and `clear` SCANs every master and UNLINKs per slot. ioredis' `enableAutoPipelining` option merges the
+ * per-slot commands bound for one node into one network write.
+ *
+ * Slot pinning: a prefix with a hash tag, e.g. `prefix: '{lc}:'`, puts every key of the layer in one slot
+ * (Redis hashes only the text between the first `{` and the next `}`), so every bulk call is one command
+ * again, at the price of keeping the whole layer on one master (its memory and its load).
+ *
+ * @example
+ * new RedisLayer({ client: new Cluster([{ host: 'redis-1', port: 6379 }]), prefix: '{app}:' });
  */
 export class RedisLayer implements CacheLayer {
   readonly name: string;
@@ -85,17 +108,33 @@ export class RedisLayer implements CacheLayer {
       throw new InvalidOptionError('RedisLayer.serializer', 'expected an object with encode(value) and decode(bytes)');
     }
     this.serializer = serializer;
-    this.reservedPrefixes = [tagKeyPrefix(this.prefix), this.prefix + LOCK_KEY_MARK].map((start) => Buffer.from(start, 'utf8'));
+    // Every key of the library's own (tag store, revalidation lock, load leases) starts with prefix + U+001F,
+    // which no entry key can (a namespace is non-empty before its U+001F): clear() keeps them all.
+    this.reservedPrefixes = [this.prefix + INTERNAL_KEY_MARK].map((start) => Buffer.from(start, 'utf8'));
   }
 
   async get(key: string): Promise<CacheEntry | undefined> {
     return decodeEntry(await this.client.getBuffer(this.prefix + key), this.serializer);
   }
 
+  /** One MGET; on a Redis Cluster, one MGET per hash slot, in parallel. */
   async getMany(keys: readonly string[]): Promise<(CacheEntry | undefined)[]> {
     if (keys.length === 0) return [];
-    const replies = await this.client.mgetBuffer(keys.map((key) => this.prefix + key));
+    const client = this.client;
+    const redisKeys = keys.map((key) => this.prefix + key);
     const out = new Array<CacheEntry | undefined>(keys.length);
+    const groups = isRedisCluster(client) ? groupBySlot(redisKeys) : undefined;
+    if (groups !== undefined && groups.length > 1) {
+      // Each slot's MGET fills its own positions of `out`.
+      await Promise.all(
+        groups.map(async (group) => {
+          const replies = await client.mgetBuffer(group.map((index) => redisKeys[index] as string));
+          for (let j = 0; j < group.length; j++) out[group[j] as number] = decodeEntry(replies[j], this.serializer);
+        }),
+      );
+      return out;
+    }
+    const replies = await client.mgetBuffer(redisKeys);
     for (let i = 0; i < keys.length; i++) out[i] = decodeEntry(replies[i], this.serializer);
     return out;
   }
@@ -114,27 +153,43 @@ export class RedisLayer implements CacheLayer {
   }
 
   /**
-   * One pipeline of `SET key value PX ttl` (one network write; each SET is atomic, the batch is not).
+   * One pipeline of `SET key value PX ttl` (one network write; each SET is atomic, the batch is not); on a
+   * Redis Cluster, one such pipeline per hash slot, in parallel.
    * @throws EntryEncodeError (as a rejection) when one value cannot be encoded; then nothing is written.
    */
   async setMany(items: readonly LayerWrite[]): Promise<void> {
     if (items.length === 0) return;
     const encoded = items.map((item) => this.encode(item.key, item.entry));
-    const pipeline = this.client.pipeline();
-    for (let i = 0; i < items.length; i++) {
-      const item = items[i] as LayerWrite;
-      const px = toPx(item.ttlMs);
-      // EVAL, not EVALSHA: a pipeline cannot fall back on NOSCRIPT (bulk "if newer" writes are rare).
-      if (item.ifNewer === true) pipeline.eval(SET_IF_NEWER.source, 1, this.prefix + item.key, encoded[i] as Buffer, item.entry.version ?? 0, px ?? 0, ENTRY_MAGIC);
-      else if (px === undefined) pipeline.set(this.prefix + item.key, encoded[i] as Buffer);
-      else pipeline.set(this.prefix + item.key, encoded[i] as Buffer, 'PX', px);
+    const client = this.client;
+    const redisKeys = items.map((item) => this.prefix + item.key);
+    const groups = isRedisCluster(client) ? groupBySlot(redisKeys) : undefined;
+    if (groups !== undefined && groups.length > 1) {
+      // An ioredis Cluster pipeline must stay on one node, and a pipeline of writes that is only partly
+      // redirected (MOVED) is not retried: one pipeline per slot always is.
+      const pipelines = groups.map((group) => {
+        const pipeline = client.pipeline();
+        for (const index of group) this.queueWrite(pipeline, redisKeys[index] as string, encoded[index] as Buffer, items[index] as LayerWrite);
+        return pipeline.exec();
+      });
+      for (const results of await Promise.all(pipelines)) pipelineReplies(results);
+      return;
     }
+    const pipeline = client.pipeline();
+    for (let i = 0; i < items.length; i++) this.queueWrite(pipeline, redisKeys[i] as string, encoded[i] as Buffer, items[i] as LayerWrite);
     pipelineReplies(await pipeline.exec());
   }
 
+  /** One UNLINK; on a Redis Cluster, one UNLINK per hash slot, in parallel. */
   async delete(keys: readonly string[]): Promise<void> {
     if (keys.length === 0) return;
-    await this.client.unlink(keys.map((key) => this.prefix + key));
+    const client = this.client;
+    const redisKeys = keys.map((key) => this.prefix + key);
+    const groups = isRedisCluster(client) ? groupBySlot(redisKeys) : undefined;
+    if (groups !== undefined && groups.length > 1) {
+      await Promise.all(groups.map((group) => client.unlink(group.map((index) => redisKeys[index] as string))));
+      return;
+    }
+    await client.unlink(redisKeys);
   }
 
   /**
@@ -142,16 +197,44 @@ export class RedisLayer implements CacheLayer {
    * `undefined`) by SCAN with an escaped MATCH pattern and one UNLINK per batch. Not atomic: entries written
    * meanwhile may survive. The tag store's keys (see `RedisTagStore`) are kept: resetting the tag sequence
    * would revive invalidated entries held elsewhere; so are the revalidation lock's (they expire by themselves).
+   *
+   * On a Redis Cluster, every master is scanned (in parallel) and each batch is removed by one UNLINK per
+   * hash slot, sent through the cluster client (which follows redirections); the masters are those the
+   * client knows once it is ready.
    */
   async clear(prefix: string | undefined): Promise<void> {
     const match = `${escapeGlob(this.prefix + (prefix ?? ''))}*`;
+    const client = this.client;
+    if (!isRedisCluster(client)) {
+      await this.clearNode(client, match, (doomed) => client.unlink(doomed));
+      return;
+    }
+    // Until the cluster is ready, `nodes()` lists the startup nodes rather than the masters: a keyless
+    // command waits for the slot map (and connects a lazy client).
+    if (client.status !== 'ready') await client.ping();
+    const unlinkBySlot = (doomed: Buffer[]): Promise<unknown> =>
+      Promise.all(groupBySlot(doomed).map((group) => client.unlink(group.map((index) => doomed[index] as Buffer))));
+    await Promise.all(client.nodes('master').map((node) => this.clearNode(node, match, unlinkBySlot)));
+  }
+
+  /** SCANs one server for `match`, handing every batch of keys outside the reserved ones to `unlink`. */
+  private async clearNode(node: Redis, match: string, unlink: (doomed: Buffer[]) => Promise<unknown>): Promise<void> {
     let cursor = '0';
     do {
-      const [next, found] = await this.client.scanBuffer(cursor, 'MATCH', match, 'COUNT', SCAN_COUNT);
+      const [next, found] = await node.scanBuffer(cursor, 'MATCH', match, 'COUNT', SCAN_COUNT);
       cursor = next.toString('latin1');
       const doomed = found.filter((key) => !this.reservedPrefixes.some((start) => startsWith(key, start)));
-      if (doomed.length > 0) await this.client.unlink(doomed);
+      if (doomed.length > 0) await unlink(doomed);
     } while (cursor !== '0');
+  }
+
+  /** Queues the write of `item` (SET [PX], or the "if newer" script) under `key` on `pipeline`. */
+  private queueWrite(pipeline: ReturnType<RedisClient['pipeline']>, key: string, bytes: Buffer, item: LayerWrite): void {
+    const px = toPx(item.ttlMs);
+    // EVAL, not EVALSHA: a pipeline cannot fall back on NOSCRIPT (bulk "if newer" writes are rare).
+    if (item.ifNewer === true) pipeline.eval(SET_IF_NEWER.source, 1, key, bytes, item.entry.version ?? 0, px ?? 0, ENTRY_MAGIC);
+    else if (px === undefined) pipeline.set(key, bytes);
+    else pipeline.set(key, bytes, 'PX', px);
   }
 
   /** A tag store on the same client and prefix (`RedisTagStore`). */

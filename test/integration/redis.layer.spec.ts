@@ -197,6 +197,16 @@ describe('RedisLayer', () => {
     await client.unlink(tags.sequenceKey, tags.tagKey('users'));
   });
 
+  it('clear() keeps every key of the library\'s own (prefix + U+001F: tags, locks, load leases)', async () => {
+    const own = [`${prefix}\u001fload:k`, `${prefix}\u001flock:k`, `${prefix}\u001fanything-internal`];
+    for (const key of own) await client.set(key, 'x', 'PX', 60_000);
+    await layer.set('k', makeEntry(1, now), 60_000);
+    await layer.clear(undefined);
+    expect(await layer.get('k')).toBeUndefined();
+    expect(await client.exists(...own)).toBe(own.length);
+    await client.unlink(...own);
+  });
+
   it('a user key cannot collide with the tag store keys', async () => {
     const tags = layer.createTagStore();
     await layer.set('{tags}:seq', makeEntry('user data', now), 60_000);

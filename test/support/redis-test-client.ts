@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { Redis, type Cluster } from 'ioredis';
 import { TEST_REDIS_URL_ENV } from './redis.global-setup.js';
 
 /** The URL of the redis-server the integration project's globalSetup started. */
@@ -54,17 +54,20 @@ interface SentCommand {
  * Wraps the real client's `sendCommand` with a counting spy (no mock: every command still reaches Redis).
  * ioredis sends a plain command with `sendCommand(command)` and each command of a pipeline with
  * `sendCommand(command, stream)`, where one `stream` object collects the whole pipeline into one socket
- * write; so a round trip is a command without a stream, or a distinct pipeline stream.
+ * write; so a round trip is a command without a stream, or a distinct pipeline stream. A `Cluster` routes every
+ * command (pipelined ones included) through its own `sendCommand` the same way, so its count is over all
+ * nodes (commands sent straight to a node of `cluster.nodes()` are not counted).
  */
-export function countRoundTrips(client: Redis): RoundTripCounter {
-  const target = client as unknown as { sendCommand: (command: SentCommand, stream?: object) => unknown };
+export function countRoundTrips(client: Redis | Cluster): RoundTripCounter {
+  // A Cluster's sendCommand takes a third argument (the target node): every argument is passed on.
+  const target = client as unknown as { sendCommand: (command: SentCommand, stream?: object, ...rest: unknown[]) => unknown };
   const original = target.sendCommand;
   let writes = new Set<object>();
   let commands: string[] = [];
-  target.sendCommand = function (this: unknown, command: SentCommand, stream?: object) {
+  target.sendCommand = function (this: unknown, command: SentCommand, stream?: object, ...rest: unknown[]) {
     writes.add(stream !== undefined && (stream as { isPipeline?: boolean }).isPipeline === true ? stream : command);
     commands.push(command.name);
-    return original.call(this, command, stream);
+    return original.call(this, command, stream, ...rest);
   };
   return {
     get roundTrips() {

@@ -1,0 +1,290 @@
+import { jest } from '@jest/globals';
+import { Cluster } from 'ioredis';
+import { MemoryLayer } from '../../lib/layers/memory.layer.js';
+import { RedisRevalidationLock } from '../../lib/layers/redis-revalidation.lock.js';
+import { redisSlot } from '../../lib/layers/redis-slot.js';
+import { RedisTagStore } from '../../lib/layers/redis-tag.store.js';
+import { RedisLayer } from '../../lib/layers/redis.layer.js';
+import { CacheStack } from '../../lib/stack/cache-stack.js';
+import { describeLayerContract, makeEntry } from '../support/layer-contract.js';
+import { clusterKeysUnder, keysByMaster, removeClusterKeys, testClusterNodes, useTestClusterClients } from '../support/redis-cluster-client.js';
+import { countRoundTrips, uniquePrefix } from '../support/redis-test-client.js';
+import { describeRevalidationLockContract } from '../support/revalidation-lock-contract.js';
+import { RecordingLogger } from '../support/stack-builder.js';
+import { describeTagStoreContract } from '../support/tag-store-contract.js';
+
+// Everything here runs on the 3-master Redis Cluster started by the integration project's globalSetup.
+const clients = useTestClusterClients();
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const now = Date.now();
+
+/** `count` writes under keys `<stem>0`, `<stem>1`, ... (no hash tag: they spread over the slots). */
+function writes(count: number, stem = 'k') {
+  return Array.from({ length: count }, (_, i) => ({ key: `${stem}${i}`, entry: makeEntry(`${stem}${i}`, now), ttlMs: 60_000 }));
+}
+
+/** How many masters hold at least one key under `prefix`. */
+async function mastersHolding(prefix: string): Promise<number> {
+  return [...(await keysByMaster(clients.client, prefix)).values()].filter((keys) => keys.length > 0).length;
+}
+
+describe('the test cluster', () => {
+  it('has 3 masters, each serving slots', async () => {
+    expect(testClusterNodes()).toHaveLength(3);
+    expect(clients.client.nodes('master')).toHaveLength(3);
+    const ranges = (await clients.client.cluster('SLOTS')) as [number, number, ...unknown[]][];
+    expect(ranges.reduce((sum, [first, last]) => sum + last - first + 1, 0)).toBe(16_384);
+  });
+
+  it('redisSlot agrees with the server (CLUSTER KEYSLOT)', async () => {
+    const prefix = uniquePrefix('slot');
+    const keys = [
+      'foo',
+      '{user1000}.following',
+      'foo{}{bar}',
+      'foo{{bar}}zap',
+      'a}b{c}',
+      'ключ 🔑',
+      'x\u001f{tags}:seq',
+      ...writes(40).map((write) => prefix + write.key),
+      `{${prefix}}:pinned`,
+    ];
+    const server = await Promise.all(keys.map((key) => clients.client.cluster('KEYSLOT', key) as Promise<number>));
+    expect(keys.map((key) => redisSlot(key))).toEqual(server);
+  });
+});
+
+describeLayerContract('RedisLayer on a Redis Cluster', () => {
+  const prefix = uniquePrefix('cluster-layer');
+  const layer = new RedisLayer({ client: clients.client, prefix });
+  return {
+    layer,
+    now: () => Date.now(),
+    async expectLifetime(key, ttlMs) {
+      const pttl = await clients.client.pttl(prefix + key);
+      expect(pttl).toBeGreaterThan(0);
+      expect(pttl).toBeLessThanOrEqual(ttlMs);
+      expect(pttl).toBeGreaterThan(ttlMs - 5000);
+    },
+    async teardown() {
+      await layer.clear(undefined);
+      expect(await clusterKeysUnder(clients.client, prefix)).toEqual([]);
+    },
+  };
+});
+
+describe('RedisLayer on a Redis Cluster', () => {
+  let prefix: string;
+  let layer: RedisLayer;
+
+  beforeEach(() => {
+    prefix = uniquePrefix('cluster');
+    layer = new RedisLayer({ client: clients.client, prefix });
+  });
+
+  afterEach(() => removeClusterKeys(clients.client, prefix));
+
+  it('getMany, setMany and delete work across slots on every master, one command per slot', async () => {
+    const items = writes(60);
+    const slots = new Set(items.map((item) => redisSlot(prefix + item.key)));
+    const counter = countRoundTrips(clients.client);
+    try {
+      await layer.setMany(items);
+      expect(counter.roundTrips).toBe(slots.size); // one pipeline per slot
+      expect(counter.commands).toEqual(items.map(() => 'set'));
+      expect(await mastersHolding(prefix)).toBe(3);
+      expect(await clusterKeysUnder(clients.client, prefix)).toEqual(items.map((item) => prefix + item.key).sort());
+
+      counter.reset();
+      const asked = ['missing', ...items.map((item) => item.key).reverse(), 'k7', 'other-missing'];
+      const got = await layer.getMany(asked);
+      expect(got.map((entry) => entry?.value)).toEqual(asked.map((key) => (key.includes('missing') ? undefined : key)));
+      const askedSlots = new Set(asked.map((key) => redisSlot(prefix + key)));
+      expect(counter.commands).toEqual([...askedSlots].map(() => 'mget'));
+
+      counter.reset();
+      await layer.delete([...items.slice(0, 30).map((item) => item.key), 'missing']);
+      expect(counter.commands.every((name) => name === 'unlink')).toBe(true);
+      expect(await clusterKeysUnder(clients.client, prefix)).toEqual(items.slice(30).map((item) => prefix + item.key).sort());
+      expect((await layer.getMany(['k0', 'k30'])).map((entry) => entry?.value)).toEqual([undefined, 'k30']);
+    } finally {
+      counter.restore();
+    }
+  });
+
+  it('setMany writes "if newer" items across slots through the script', async () => {
+    const older = writes(20).map((item) => ({ ...item, entry: makeEntry('old', now, { version: 1 }) }));
+    await layer.setMany(older);
+    const newer = writes(20).map((item, i) => ({ ...item, entry: makeEntry(`new${i}`, now, { version: i % 2 === 0 ? 2 : 0.5 }), ifNewer: true }));
+    await layer.setMany(newer);
+    const got = await layer.getMany(newer.map((item) => item.key));
+    expect(got.map((entry) => entry?.value)).toEqual(newer.map((item, i) => (i % 2 === 0 ? item.entry.value : 'old')));
+    expect(await mastersHolding(prefix)).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a prefix with a hash tag pins the layer to one slot: every bulk call is one command again', async () => {
+    const pinnedPrefix = `{${uniquePrefix('pin')}}:`;
+    const pinned = new RedisLayer({ client: clients.client, prefix: pinnedPrefix });
+    const counter = countRoundTrips(clients.client);
+    try {
+      const items = writes(30);
+      await pinned.setMany(items);
+      expect(counter.roundTrips).toBe(1);
+      counter.reset();
+      expect((await pinned.getMany(['k3', 'x', 'k29'])).map((entry) => entry?.value)).toEqual(['k3', undefined, 'k29']);
+      expect(counter.commands).toEqual(['mget']);
+      expect(await mastersHolding(pinnedPrefix)).toBe(1);
+      counter.reset();
+      await pinned.delete(items.map((item) => item.key));
+      expect(counter.commands).toEqual(['unlink']);
+      expect(await clusterKeysUnder(clients.client, pinnedPrefix)).toEqual([]);
+    } finally {
+      counter.restore();
+      await removeClusterKeys(clients.client, pinnedPrefix);
+    }
+  });
+
+  it('clear(prefix) removes the keys on every master and keeps other prefixes, tags and locks', async () => {
+    const otherPrefix = uniquePrefix('cluster-other');
+    const other = new RedisLayer({ client: clients.client, prefix: otherPrefix });
+    try {
+      await layer.setMany([...writes(200, 'n\u001f'), ...writes(40, 'keep')]);
+      await other.setMany(writes(40, 'n\u001f'));
+      const tags = layer.createTagStore();
+      await tags.invalidate(['users', 'posts'], 'any');
+      const lease = await layer.createRevalidationLock().acquire('n\u001f1', 60_000);
+      expect(lease).toBeDefined();
+      expect(await mastersHolding(`${prefix}n\u001f`)).toBe(3);
+
+      await layer.clear('n\u001f');
+      expect(await clusterKeysUnder(clients.client, `${prefix}n\u001f`)).toEqual([]);
+      expect(await clusterKeysUnder(clients.client, `${prefix}keep`)).toHaveLength(40);
+      expect(await clusterKeysUnder(clients.client, otherPrefix)).toHaveLength(40);
+
+      await layer.clear(undefined);
+      const left = await clusterKeysUnder(clients.client, prefix);
+      expect(left.sort()).toEqual([tags.sequenceKey, tags.tagKey('posts'), tags.tagKey('users'), `${prefix}\u001flock:n\u001f1`].sort());
+      expect(await tags.snapshot()).toBe(1);
+      expect(await clusterKeysUnder(clients.client, otherPrefix)).toHaveLength(40);
+    } finally {
+      await removeClusterKeys(clients.client, otherPrefix);
+    }
+  });
+
+  it.each([
+    ['connecting', {}],
+    ['lazy', { lazyConnect: true }],
+  ])('clear on a %s client that knows one startup node still scans every master', async (_, options) => {
+    await layer.setMany(writes(60));
+    expect(await mastersHolding(prefix)).toBe(3);
+    const fresh = new Cluster([testClusterNodes()[0] as { host: string; port: number }], { ...options, redisOptions: { maxRetriesPerRequest: 1 } });
+    try {
+      expect(fresh.status).not.toBe('ready');
+      await new RedisLayer({ client: fresh, prefix }).clear(undefined);
+      expect(await clusterKeysUnder(clients.client, prefix)).toEqual([]);
+    } finally {
+      await fresh.quit();
+    }
+  });
+
+  it('a single-key call and a single-slot bulk call are one command', async () => {
+    const counter = countRoundTrips(clients.client);
+    try {
+      await layer.set('one', makeEntry(1, now), 60_000);
+      expect((await layer.getMany(['one', 'one'])).map((entry) => entry?.value)).toEqual([1, 1]);
+      await layer.delete(['one']);
+      expect(counter.commands).toEqual(['set', 'mget', 'unlink']);
+      expect(counter.roundTrips).toBe(3);
+    } finally {
+      counter.restore();
+    }
+  });
+});
+
+describeTagStoreContract('RedisTagStore on a Redis Cluster', () => {
+  const prefix = uniquePrefix('cluster-tags');
+  return {
+    store: new RedisTagStore({ client: clients.client, prefix }),
+    peer: () => new RedisTagStore({ client: clients.peer, prefix }),
+    teardown: () => removeClusterKeys(clients.client, prefix),
+  };
+});
+
+describe('RedisTagStore on a Redis Cluster', () => {
+  it('keeps every key in one slot (the {tags} hash tag)', async () => {
+    const prefix = uniquePrefix('cluster-tags');
+    const store = new RedisTagStore({ client: clients.client, prefix });
+    try {
+      await store.invalidate(['a', 'b', 'c', 'd'], 'any');
+      await store.invalidate(['x', 'y'], 'all');
+      await store.bumpGeneration('ns\u001f');
+      const keys = await clusterKeysUnder(clients.client, prefix);
+      expect(keys.length).toBeGreaterThanOrEqual(7);
+      expect(new Set(keys.map((key) => redisSlot(key)))).toEqual(new Set([redisSlot('tags')]));
+      expect(await mastersHolding(prefix)).toBe(1);
+    } finally {
+      await removeClusterKeys(clients.client, prefix);
+    }
+  });
+});
+
+describeRevalidationLockContract('RedisRevalidationLock on a Redis Cluster', () => {
+  const prefix = uniquePrefix('cluster-lock');
+  return {
+    lock: new RedisRevalidationLock({ client: clients.client, prefix }),
+    peer: new RedisRevalidationLock({ client: clients.peer, prefix }),
+    pass: sleep, // Redis expires keys on its own clock: real time has to pass
+    shortTtl: 250,
+    teardown: () => removeClusterKeys(clients.client, prefix),
+  };
+});
+
+describe('CacheStack on memory + a RedisLayer over a Redis Cluster', () => {
+  const stacks: CacheStack[] = [];
+  afterEach(async () => {
+    await Promise.all(stacks.splice(0).map((stack) => stack.close()));
+  });
+
+  /** A "process": its own L1 and its own cluster client, on the shared prefix. */
+  function instance(prefix: string, client: Cluster) {
+    const l1 = new MemoryLayer();
+    const stack = new CacheStack([l1, new RedisLayer({ client, prefix })], { logger: new RecordingLogger() });
+    stacks.push(stack);
+    return { stack, l1 };
+  }
+
+  it('get/set, bulk calls and tag invalidation round-trip between two instances, without a layer error', async () => {
+    const prefix = uniquePrefix('cluster-stack');
+    const a = instance(prefix, clients.client);
+    const b = instance(prefix, clients.peer);
+    try {
+      await a.stack.set('user:1', { id: 1, at: new Date(0) }, { tags: ['users', 'user:1'] });
+      expect(await b.stack.get('user:1')).toEqual({ id: 1, at: new Date(0) });
+
+      const keys = Array.from({ length: 30 }, (_, i) => `item:${i}`);
+      await a.stack.setMany(keys.map((key, i) => ({ key, value: i, options: { tags: ['items'] } })));
+      expect(await mastersHolding(prefix)).toBeGreaterThanOrEqual(2);
+      expect(await b.stack.getMany(keys)).toEqual(keys.map((_, i) => i));
+
+      await a.stack.invalidateByTag('user:1');
+      b.l1.delete(['user:1']); // B's L1 copy is the bus's job; its L2 read must miss
+      const loader = jest.fn(() => ({ id: 1, fresh: true }));
+      expect(await b.stack.get('user:1', loader)).toEqual({ id: 1, fresh: true });
+      expect(loader).toHaveBeenCalledTimes(1);
+
+      await a.stack.mdelete(keys.slice(0, 10));
+      b.l1.delete(keys);
+      expect(await b.stack.getMany(keys)).toEqual(keys.map((_, i) => (i < 10 ? undefined : i)));
+
+      await a.stack.namespace('ns').set('x', 1);
+      await a.stack.namespace('ns').clear();
+      expect(await instance(prefix, clients.peer).stack.namespace('ns').get('x')).toBeUndefined();
+
+      // The stack swallows layer failures (a CROSSSLOT error would read as a miss): none happened.
+      for (const { stack } of [a, b]) expect(stack.getMetrics().layers['redis']).toMatchObject({ errors: 0, skipped: 0 });
+    } finally {
+      await removeClusterKeys(clients.client, prefix);
+    }
+  });
+});
