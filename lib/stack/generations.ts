@@ -12,6 +12,7 @@
  * for the fetches), from peers' bus messages, and again after a bus resubscription. Generations only grow: a late
  * message or fetch is a no-op.
  */
+import type { Clock, TimerHandle } from '../core/clock.js';
 import type { BurstLogger } from '../core/logger.js';
 import type { TagStore } from '../core/tag-store.js';
 import type { LayerGuard } from './layer-guard.js';
@@ -25,10 +26,19 @@ export class Generations {
   private readonly known = new Map<string, number>();
   private readonly fetched = new Map<string, Promise<void>>();
 
+  private retry: TimerHandle | undefined;
+  private closed = false;
+
   constructor(
     private readonly store: TagStore,
+    /** Guards `bump` (a command the caller waits for, like a tag invalidation). */
     private readonly guard: LayerGuard | undefined,
     private readonly log: BurstLogger,
+    private readonly clock: Clock,
+    /** Longest wait for a fetch (the stack's `layerTimeout`). */
+    private readonly timeoutMs: number,
+    /** Wait before a failed fetch is tried again. */
+    private readonly retryMs: number,
   ) {}
 
   /** The generation of `scope` known here (0 when never bumped). */
@@ -74,14 +84,38 @@ export class Generations {
     return generation;
   }
 
+  /**
+   * Reads the generations of `scopes`. Not through the layer's guard: a failure here (e.g. the connection is
+   * still opening) must not open the layer's back-off window. Bounded by `timeoutMs`; on failure, logged and
+   * retried after `retryMs` until it succeeds.
+   */
   private async fetch(scopes: readonly string[]): Promise<void> {
     const read = this.store.generations?.bind(this.store);
-    if (read === undefined || scopes.length === 0) return;
+    if (read === undefined || scopes.length === 0 || this.closed) return;
     try {
-      const generations = this.guard === undefined ? await read(scopes) : await this.guard.run('generations', () => read(scopes));
+      const generations = await this.within(Promise.resolve(read(scopes)));
       scopes.forEach((scope, i) => this.learn(scope, generations[i] ?? 0));
+      this.log.success('namespace generations');
     } catch (error) {
-      this.log.warn('Could not read namespace generations; keys of bumped namespaces may be missed until it succeeds', error);
+      this.log.failure('namespace generations', 'Could not read namespace generations (retrying); keys of bumped namespaces may be missed until then', error);
+      this.retry = this.clock.setTimeout(() => {
+        this.retry = undefined;
+        void this.fetch(scopes);
+      }, this.retryMs);
     }
+  }
+
+  /** Stops retrying (the stack closes). */
+  close(): void {
+    this.closed = true;
+    if (this.retry !== undefined) this.clock.clearTimeout(this.retry);
+  }
+
+  private within<T>(promise: Promise<T>): Promise<T> {
+    let timer: TimerHandle | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = this.clock.setTimeout(() => reject(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+    });
+    return Promise.race([promise, timeout]).finally(() => this.clock.clearTimeout(timer));
   }
 }

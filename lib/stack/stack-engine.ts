@@ -170,7 +170,7 @@ export class StackEngine {
           this.track(this.tags.replay()),
         ));
     this.tags = new StackTags(settings.tagStore, tagGuard, settings.recoveryQueueSize, this.log);
-    this.generations = new Generations(settings.tagStore, tagGuard, this.log);
+    this.generations = new Generations(settings.tagStore, tagGuard, this.log, this.clock, settings.guard.timeout, settings.guard.backoff);
     this.generations.watch('');
     const lock = settings.revalidation;
     if (lock !== undefined) {
@@ -786,6 +786,7 @@ export class StackEngine {
     await this.layers.close();
     await this.tags.close();
     await this.revalidation?.close();
+    this.generations.close();
     await this.loads?.close();
     await this.bus?.close();
     this.events.removeAll();

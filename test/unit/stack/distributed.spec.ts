@@ -314,3 +314,28 @@ describe('generations (bumpGeneration)', () => {
     expect(await lateUsers.get('k')).toBe('new');
   });
 });
+
+describe('generations: fetching at start', () => {
+  it('a failing fetch does not open the layer\'s back-off window and is retried until it succeeds', async () => {
+    const clock = new FakeClock();
+    const tagStore = new MemoryTagStore();
+    tagStore.bumpGeneration('');
+    tagStore.bumpGeneration('');
+    let failures = 2;
+    const flaky = Object.assign(Object.create(tagStore) as MemoryTagStore, {
+      shared: true,
+      generations: (scopes: readonly string[]) => (failures-- > 0 ? Promise.reject(new Error('connecting')) : Promise.resolve(tagStore.generations(scopes))),
+    });
+    const l2 = new ChaosLayer(new MemoryLayer({ name: 'store' }), { name: 'l2' });
+    const { stack } = buildStack([new MemoryLayer(), l2], { clock, tagStore: flaky });
+    await flushMicrotasks();
+    expect(stack.generation).toBe(0);
+    await stack.set('k', 'v'); // the shared layer is not in a back-off window
+    expect(l2.calls['set']).toBe(1);
+    await clock.advance(1_000);
+    expect(stack.generation).toBe(0);
+    await clock.advance(1_000);
+    expect(stack.generation).toBe(2);
+    expect(stack.getMetrics().layers['l2']).toMatchObject({ errors: 0, skipped: 0 });
+  });
+});
