@@ -1,5 +1,5 @@
 // The public surface of nestjs-layercache: named exports only, no internals.
-export { CacheStack, type CacheSetItem, type CacheReadResult } from './stack/cache-stack.js';
+export { CacheStack, type CacheSetItem, type CacheReadResult, type InvalidateMatchingOptions } from './stack/cache-stack.js';
 export { CACHE_MISS, type ReadInfo } from './stack/stack-engine.js';
 export {
   DEFAULT_CACHE_STACK_OPTIONS,
@@ -20,6 +20,19 @@ export {
 } from './layers/redis-revalidation.lock.js';
 export { MemoryRevalidationLock, type MemoryRevalidationLockOptions } from './layers/memory-revalidation.lock.js';
 export type { RevalidationLock, LockLease } from './core/revalidation-lock.js';
+export {
+  RedisInvalidationBus,
+  DEFAULT_REDIS_INVALIDATION_BUS_OPTIONS,
+  type RedisInvalidationBusOptions,
+  type RedisInvalidationBusStats,
+} from './distributed/redis-invalidation.bus.js';
+export {
+  RedisSingleFlightCoordinator,
+  DEFAULT_REDIS_SINGLE_FLIGHT_OPTIONS,
+  type RedisSingleFlightCoordinatorOptions,
+} from './distributed/redis-single-flight.coordinator.js';
+export type { InvalidationBus, InvalidationBusHandlers, InvalidationMessage } from './core/invalidation-bus.js';
+export type { LoadCoordinator, LoadLease, LoadTicket } from './core/load-coordinator.js';
 export { MsgpackSerializer } from './layers/msgpack.serializer.js';
 export type { CacheLayer, SyncCacheLayer, LayerWrite, LayerContext } from './core/layer.js';
 export type { CacheEntry } from './core/entry.js';
@@ -30,7 +43,7 @@ export { systemClock } from './core/clock.js';
 export type { Duration, DurationUnit } from './core/duration.js';
 export type { CacheLogger } from './core/logger.js';
 export type { CacheEventMap, CacheEventName, CacheEventListener } from './core/events.js';
-export type { CacheMetrics, LayerMetrics, StackMetrics } from './core/metrics.js';
+export type { CacheMetrics, LayerMetrics, StackMetrics, BusMetrics, SingleFlightMetrics } from './core/metrics.js';
 export { MAX_KEY_LENGTH } from './core/keys.js';
 export {
   LayerCacheError,
@@ -41,12 +54,15 @@ export {
   LayerUnavailableError,
   StackClosedError,
   EntryEncodeError,
+  InvalidationLimitError,
+  InvalidationScanError,
   type LayerCacheErrorCode,
 } from './core/errors.js';
 export { LayerCacheModule } from './module/layer-cache.module.js';
 export {
   DEFAULT_LAYER_CACHE_MODULE_EXTRAS,
   DEFAULT_LAYER_CACHE_REDIS_OPTIONS,
+  type LayerCacheDistributedOptions,
   type LayerCacheLayerOption,
   type LayerCacheModuleAsyncOptions,
   type LayerCacheModuleExtras,

@@ -8,6 +8,7 @@ import { MsgpackSerializer } from './msgpack.serializer.js';
 import type { Redis } from 'ioredis';
 import { checkRedisClient, checkRedisPrefix, escapeGlob, isRedisCluster, luaScript, pipelineReplies, runScript, type RedisClient } from './redis-client.js';
 import { groupBySlot } from './redis-slot.js';
+import { globMatcher, toRedisGlob } from '../core/key-glob.js';
 import { EntryEncodeError } from '../core/errors.js';
 import { RedisTagStore } from './redis-tag.store.js';
 import { RedisRevalidationLock } from './redis-revalidation.lock.js';
@@ -218,6 +219,36 @@ export class RedisLayer implements CacheLayer {
   }
 
   /** SCANs one server for `match`, handing every batch of keys outside the reserved ones to `unlink`. */
+  /**
+   * The keys under `prefix` whose rest matches `glob` (see `CacheLayer.findKeys`): SCAN with the escaped prefix
+   * and the glob as MATCH on the server (every master of a cluster), then the exact check here (a Redis glob
+   * `*` also matches control characters). Stops once more than `limit` keys are found.
+   */
+  async findKeys(prefix: string, glob: string | undefined, limit: number): Promise<string[]> {
+    const start = this.prefix + prefix;
+    const match = escapeGlob(start) + toRedisGlob(glob);
+    const matches = globMatcher(glob);
+    const found = new Set<string>();
+    const scan = async (node: Redis): Promise<void> => {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', match, 'COUNT', SCAN_COUNT);
+        cursor = next;
+        for (const key of keys) {
+          if (found.size > limit) return;
+          if (key.startsWith(start) && matches(key.slice(start.length))) found.add(key.slice(this.prefix.length));
+        }
+      } while (cursor !== '0' && found.size <= limit);
+    };
+    const client = this.client;
+    if (!isRedisCluster(client)) await scan(client);
+    else {
+      if (client.status !== 'ready') await client.ping();
+      await Promise.all(client.nodes('master').map(scan));
+    }
+    return [...found];
+  }
+
   private async clearNode(node: Redis, match: string, unlink: (doomed: Buffer[]) => Promise<unknown>): Promise<void> {
     let cursor = '0';
     do {

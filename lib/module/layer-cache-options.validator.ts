@@ -30,12 +30,13 @@ export interface ModuleOnlyOptions {
   readonly redis: LayerCacheRedisOption | undefined;
   readonly redisLayer: LayerCacheRedisLayerOptions | undefined;
   readonly http: LayerCacheModuleOptions['http'];
+  readonly distributed: LayerCacheModuleOptions['distributed'];
 }
 
 /** Splits module options into the module's own keys and the options of the `CacheStack`. */
 export function splitModuleOptions(options: LayerCacheModuleOptions): { module: ModuleOnlyOptions; stack: CacheStackOptions } {
-  const { layers, redis, redisLayer, http, ...stack } = options;
-  return { module: { layers, redis, redisLayer, http }, stack };
+  const { layers, redis, redisLayer, http, distributed, ...stack } = options;
+  return { module: { layers, redis, redisLayer, http, distributed }, stack };
 }
 
 /** Checks the registration's name and scope (static in `forRoot` and `forRootAsync`). */
@@ -86,8 +87,41 @@ export function checkModuleOptions(options: LayerCacheModuleOptions): LayerCache
     createRedisLayer(module.redisLayer, PROBE_CLIENT);
   }
   if (module.http !== undefined) checkHttpModuleOptions(module.http);
-  new CacheStack([new MemoryLayer({ maxSize: 1 })], stack);
+  if (module.distributed !== undefined) checkDistributedOption(module.distributed, module.redis !== undefined);
+  // The probe must not start the user's bus (a bus is started once, by its stack): its shape is checked alone.
+  const { invalidationBus, singleFlight, ...probed } = stack;
+  checkMethods(invalidationBus, 'invalidationBus', ['start', 'publish', 'close']);
+  checkMethods(singleFlight, 'singleFlight', ['acquire', 'close']);
+  new CacheStack([new MemoryLayer({ maxSize: 1 })], probed);
   return options;
+}
+
+/** Checks the `distributed` option (only meaningful with `redis`). */
+function checkDistributedOption(distributed: unknown, hasRedis: boolean): void {
+  if (typeof distributed === 'boolean') {
+    if (distributed && !hasRedis) throw new InvalidOptionError('distributed', 'needs the redis option (or pass invalidationBus / singleFlight instances)');
+    return;
+  }
+  if (distributed === null || typeof distributed !== 'object' || Array.isArray(distributed)) {
+    throw new InvalidOptionError('distributed', `expected a boolean or { invalidationBus, singleFlight, secret }, got ${describe(distributed)}`);
+  }
+  if (!hasRedis) throw new InvalidOptionError('distributed', 'needs the redis option (or pass invalidationBus / singleFlight instances)');
+  const { invalidationBus, singleFlight, secret } = distributed as Record<string, unknown>;
+  for (const [name, value] of [['invalidationBus', invalidationBus], ['singleFlight', singleFlight]] as const) {
+    if (value !== undefined && typeof value !== 'boolean') throw new InvalidOptionError(`distributed.${name}`, `expected a boolean, got ${describe(value)}`);
+  }
+  if (secret !== undefined && !(typeof secret === 'string' && secret.length > 0) && !(Buffer.isBuffer(secret) && secret.length > 0)) {
+    throw new InvalidOptionError('distributed.secret', 'expected a non-empty string or Buffer');
+  }
+}
+
+/** Checks a collaborator object by its methods. */
+function checkMethods(value: unknown, option: string, methods: readonly string[]): void {
+  if (value === undefined) return;
+  const candidate = value as Record<string, unknown> | null;
+  if (typeof candidate !== 'object' || candidate === null || methods.some((m) => typeof candidate[m] !== 'function')) {
+    throw new InvalidOptionError(option, `expected an object with ${methods.join(', ')} methods`);
+  }
 }
 
 /** Checks one entry of `layers`: a layer, or a factory (a function that is not a class). */

@@ -19,6 +19,20 @@ export type LayerCacheLayerOption = CacheLayer | (() => CacheLayer | Promise<Cac
  */
 export type LayerCacheRedisOption = string | RedisOptions | { readonly client: RedisClient };
 
+/**
+ * The multi-instance features the module sets up on the `redis` connection (each on a connection of its own,
+ * duplicated from it and closed on shutdown). Instances that share a Redis and a `redisLayer.prefix` see each
+ * other. Pass `false` to run without them (one instance, or a cache where a stale L1 copy is acceptable).
+ */
+export interface LayerCacheDistributedOptions {
+  /** Announce sets, deletes, tag invalidations, clears and generation bumps to the other instances, which drop their L1 copies (`RedisInvalidationBus`). @default true */
+  invalidationBus?: boolean;
+  /** Load a key missing everywhere once in the whole cluster; the other instances wait for its value (`RedisSingleFlightCoordinator`). @default true */
+  singleFlight?: boolean;
+  /** A shared secret: bus messages are signed (HMAC-SHA256) and unsigned or foreign ones dropped. @default none */
+  secret?: string | Buffer;
+}
+
 /** Options of the `RedisLayer` the `redis` shortcut appends (its `client` comes from `redis`). */
 export type LayerCacheRedisLayerOptions = Omit<RedisLayerOptions, 'client'>;
 
@@ -37,6 +51,12 @@ export interface LayerCacheModuleOptions extends CacheStackOptions {
   redis?: LayerCacheRedisOption;
   /** Options of the `RedisLayer` appended for `redis` (`prefix`, `ttl`, `serializer`, `name`). @default the RedisLayer defaults */
   redisLayer?: LayerCacheRedisLayerOptions;
+  /**
+   * Invalidation bus and distributed single-flight on the `redis` connection ({@link LayerCacheDistributedOptions});
+   * `invalidationBus` / `singleFlight` instances given as stack options win over these. Only with `redis`.
+   * @default true when `redis` is set (both on, no secret)
+   */
+  distributed?: boolean | LayerCacheDistributedOptions;
   /**
    * App-wide options of `LayerCacheInterceptor` (route defaults below `@HttpCache`, `cacheUndecoratedRoutes`);
    * only on the default registration (the one without `name`). @default none

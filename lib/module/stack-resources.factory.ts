@@ -7,7 +7,11 @@ import type { Redis } from 'ioredis';
 import type { CacheLayer } from '../core/layer.js';
 import { consoleLogger } from '../core/logger.js';
 import { MemoryLayer } from '../layers/memory.layer.js';
+import { RedisInvalidationBus } from '../distributed/redis-invalidation.bus.js';
+import { RedisSingleFlightCoordinator } from '../distributed/redis-single-flight.coordinator.js';
+import type { RedisClient } from '../layers/redis-client.js';
 import { CacheStack } from '../stack/cache-stack.js';
+import type { CacheStackOptions } from '../stack/cache-stack.options.js';
 import { checkLayer, checkModuleOptions, createRedisLayer, isRedisClientOption, splitModuleOptions } from './layer-cache-options.validator.js';
 import type { LayerCacheLayerOption, LayerCacheModuleOptions } from './layer-cache.options.js';
 import { closeRedisConnection, openRedisConnection } from './redis-connection.factory.js';
@@ -56,14 +60,41 @@ export async function createStackResources(options: LayerCacheModuleOptions): Pr
         client = await openRedisConnection(module.redis, stackOptions.logger ?? consoleLogger);
         connections.push(client);
       }
-      layers.push(createRedisLayer(module.redisLayer ?? {}, client));
+      const redisLayer = createRedisLayer(module.redisLayer ?? {}, client);
+      layers.push(redisLayer);
+      Object.assign(stackOptions, distributedOptions(module.distributed, client, redisLayer.prefix, stackOptions));
     }
-    return new StackResources(new CacheStack(layers, stackOptions), connections);
+    const stack = new CacheStack(layers, stackOptions);
+    await stack.ready();
+    return new StackResources(stack, connections);
   } catch (error) {
     await Promise.allSettled(layers.map(async (layer) => layer.close()));
     await Promise.allSettled(connections.map(closeRedisConnection));
     throw error;
   }
+}
+
+/**
+ * The bus and coordinator of the `distributed` option (on by default with `redis`) on `client`, under the Redis
+ * layer's prefix; instances given as stack options are kept.
+ */
+function distributedOptions(
+  option: LayerCacheModuleOptions['distributed'],
+  client: RedisClient,
+  prefix: string,
+  stack: CacheStackOptions,
+): Pick<CacheStackOptions, 'invalidationBus' | 'singleFlight'> {
+  if (option === false) return {};
+  const settings = option === true || option === undefined ? {} : option;
+  const logger = stack.logger ?? consoleLogger;
+  const out: Pick<CacheStackOptions, 'invalidationBus' | 'singleFlight'> = {};
+  if (stack.invalidationBus === undefined && settings.invalidationBus !== false) {
+    out.invalidationBus = new RedisInvalidationBus({ client, prefix, logger, ...(settings.secret !== undefined && { secret: settings.secret }) });
+  }
+  if (stack.singleFlight === undefined && settings.singleFlight !== false) {
+    out.singleFlight = new RedisSingleFlightCoordinator({ client, prefix, logger, ...(stack.clock !== undefined && { clock: stack.clock }) });
+  }
+  return out;
 }
 
 /** Fills `out` with the layers of `options` (factories called in order), or a `MemoryLayer` when none are given. */

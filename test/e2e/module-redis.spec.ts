@@ -89,6 +89,57 @@ describe('LayerCacheModule with Redis', () => {
     });
   });
 
+  describe.each(ADAPTERS)('two apps on one Redis (distributed: on by default), on %s', (adapter) => {
+    const prefix = `e2e:${randomUUID()}:`;
+
+    const connections = async (): Promise<number> => (await admin.client('LIST')).toString().trim().split('\n').length;
+
+    it('the bus keeps their L1s coherent, a miss loads once across both, and close() leaves no connection behind', async () => {
+      const before = await connections();
+      const peer = () => ({ imports: [LayerCacheModule.forRoot({ redis: server.url, redisLayer: { prefix } })], controllers: [GreetingsController] });
+      const first = await startApp(peer(), adapter);
+      const second = await startApp(peer(), adapter);
+      try {
+        const [a, b] = [first.get(CacheStack), second.get(CacheStack)];
+        expect(a.getMetrics().bus).toBeDefined();
+        expect(a.getMetrics().singleFlight).toBeDefined();
+
+        await request(first.getHttpServer()).get('/greetings/ada').expect(200);
+        expect((await request(second.getHttpServer()).get('/greetings/ada').expect(200)).body).toEqual({ text: 'hello ada (load 1)' });
+        await a.set('greeting:ada', { text: 'changed' });
+        const deadline = Date.now() + 5_000;
+        let body: unknown;
+        do {
+          body = (await request(second.getHttpServer()).get('/greetings/ada').expect(200)).body;
+        } while ((body as { text: string }).text !== 'changed' && Date.now() < deadline);
+        expect(body).toEqual({ text: 'changed' }); // not the copy in the second app's L1
+
+        const cold = [first, second].flatMap((app) => Array.from({ length: 10 }, () => request(app.getHttpServer()).get('/greetings/bob').expect(200)));
+        const bodies = (await Promise.all(cold)).map((response) => response.body as { text: string });
+        expect(new Set(bodies.map((b) => b.text)).size).toBe(1);
+        expect(first.get(GreetingsController).loads + second.get(GreetingsController).loads).toBe(2); // ada once, bob once
+      } finally {
+        await first.close();
+        await second.close();
+      }
+      const deadline = Date.now() + 5_000;
+      while ((await connections()) > before && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(await connections()).toBe(before);
+    });
+  });
+
+  it('distributed: false sets up neither; distributed without redis is a configuration error', async () => {
+    const app = await startApp({ imports: [LayerCacheModule.forRoot({ redis: server.url, distributed: false, redisLayer: { prefix: `e2e:${randomUUID()}:` } })] });
+    try {
+      expect(app.get(CacheStack).getMetrics().bus).toBeUndefined();
+      expect(app.get(CacheStack).getMetrics().singleFlight).toBeUndefined();
+    } finally {
+      await app.close();
+    }
+    expect(() => LayerCacheModule.forRoot({ distributed: true })).toThrow('Invalid option "distributed": needs the redis option');
+    expect(() => LayerCacheModule.forRoot({ redis: server.url, distributed: { secret: '' } })).toThrow('Invalid option "distributed.secret"');
+  });
+
   it('redis: URL opens a connection for the app with fail-fast settings and quits it on app.close()', async () => {
     const app = await startApp({ imports: [LayerCacheModule.forRoot({ redis: server.url, redisLayer: { prefix: `e2e:${randomUUID()}:` } })] });
     const stack = app.get(CacheStack);

@@ -1,5 +1,7 @@
 import { jest } from '@jest/globals';
 import { Cluster } from 'ioredis';
+import { RedisInvalidationBus } from '../../lib/distributed/redis-invalidation.bus.js';
+import { RedisSingleFlightCoordinator } from '../../lib/distributed/redis-single-flight.coordinator.js';
 import { MemoryLayer } from '../../lib/layers/memory.layer.js';
 import { RedisRevalidationLock } from '../../lib/layers/redis-revalidation.lock.js';
 import { redisSlot } from '../../lib/layers/redis-slot.js';
@@ -283,6 +285,102 @@ describe('CacheStack on memory + a RedisLayer over a Redis Cluster', () => {
 
       // The stack swallows layer failures (a CROSSSLOT error would read as a miss): none happened.
       for (const { stack } of [a, b]) expect(stack.getMetrics().layers['redis']).toMatchObject({ errors: 0, skipped: 0 });
+    } finally {
+      await removeClusterKeys(clients.client, prefix);
+    }
+  });
+});
+
+describe('many instances on a Redis Cluster: bus, single-flight, generations, pattern invalidation', () => {
+  const stacks: CacheStack[] = [];
+  afterEach(async () => {
+    await Promise.all(stacks.splice(0).map((stack) => stack.close()));
+  });
+
+  /** A "process" with its own L1, cluster client, bus and coordinator, on the shared prefix. */
+  async function instance(prefix: string, client: Cluster) {
+    const l1 = new MemoryLayer();
+    const stack = new CacheStack([l1, new RedisLayer({ client, prefix })], {
+      logger: new RecordingLogger(),
+      invalidationBus: new RedisInvalidationBus({ client, prefix }),
+      singleFlight: new RedisSingleFlightCoordinator({ client, prefix, pollInterval: 60 }),
+    });
+    stacks.push(stack);
+    await stack.ready();
+    return { stack, l1 };
+  }
+
+  async function eventually(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
+    const deadline = Date.now() + 5_000;
+    while (!(await check())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+      await sleep(5);
+    }
+  }
+
+  it('a write on one instance drops the other\'s L1 copy; tags and generations reach it too', async () => {
+    const prefix = uniquePrefix('cluster-bus');
+    const a = await instance(prefix, clients.client);
+    const b = await instance(prefix, clients.peer);
+    try {
+      await a.stack.set('k', 'v1', { tags: ['t'] });
+      expect(await b.stack.get('k')).toBe('v1');
+      await a.stack.set('k', 'v2', { tags: ['t'] });
+      await eventually(() => b.l1.get('k')?.value !== 'v1', "B's L1 dropped k");
+      expect(await b.stack.get('k')).toBe('v2');
+      await a.stack.invalidateByTag('t');
+      await eventually(async () => (await b.stack.get('k')) === undefined, 'the tag invalidation reached B');
+      await b.stack.namespace('users').set('u', 1);
+      expect(await a.stack.namespace('users').get('u')).toBe(1);
+      await b.stack.namespace('users').bumpGeneration();
+      await eventually(() => a.stack.namespace('users').generation === 1, 'A learned the generation');
+      expect(await a.stack.namespace('users').get('u')).toBeUndefined();
+      for (const { stack } of [a, b]) expect(stack.getMetrics().layers['redis']).toMatchObject({ errors: 0, skipped: 0 });
+    } finally {
+      await removeClusterKeys(clients.client, prefix);
+    }
+  });
+
+  it('2 × 20 concurrent cold gets on two instances run the loader once', async () => {
+    const prefix = uniquePrefix('cluster-sf');
+    const a = await instance(prefix, clients.client);
+    const b = await instance(prefix, clients.peer);
+    try {
+      let calls = 0;
+      const loader = async () => {
+        calls++;
+        await sleep(50);
+        return 'loaded';
+      };
+      const values = await Promise.all([...Array.from({ length: 20 }, () => a.stack.get('cold', loader)), ...Array.from({ length: 20 }, () => b.stack.get('cold', loader))]);
+      expect(values).toEqual(Array.from({ length: 40 }, () => 'loaded'));
+      expect(calls).toBe(1);
+      expect([a, b].map(({ stack }) => stack.getMetrics().singleFlight?.errors)).toEqual([0, 0]);
+    } finally {
+      await removeClusterKeys(clients.client, prefix);
+    }
+  });
+
+  it('invalidateByPattern finds keys on every master; a namespace named with a hash tag lives in one slot', async () => {
+    const prefix = uniquePrefix('cluster-pattern');
+    const a = await instance(prefix, clients.client);
+    const b = await instance(prefix, clients.peer);
+    try {
+      const keys = Array.from({ length: 30 }, (_, i) => `user:${i}`);
+      await a.stack.setMany(keys.map((key) => ({ key, value: key })));
+      await a.stack.set('other', 1);
+      expect(await mastersHolding(prefix)).toBeGreaterThanOrEqual(2);
+      expect(await b.stack.getMany(keys.slice(0, 3))).toEqual(keys.slice(0, 3));
+      await expect(a.stack.invalidateByPattern('user:*', { limit: 10 })).rejects.toThrow('nothing was deleted');
+      expect(await a.stack.invalidateByPattern('user:*')).toBe(30);
+      await eventually(() => b.l1.get('user:0') === undefined, "B's L1 dropped the matched keys");
+      expect(await b.stack.getMany(keys)).toEqual(keys.map(() => undefined));
+      expect(await b.stack.get('other')).toBe(1);
+
+      const pinned = a.stack.namespace('{users}');
+      await pinned.setMany(keys.map((key) => ({ key, value: key })));
+      const slots = new Set((await clusterKeysUnder(clients.client, `${prefix}{users}`)).map((key) => redisSlot(key)));
+      expect(slots.size).toBe(1);
     } finally {
       await removeClusterKeys(clients.client, prefix);
     }

@@ -108,6 +108,20 @@ export function describeLayerContract(title: string, setup: () => LayerHarness |
       expect((await layer.get('g'))?.value).toBe('bulk-new');
     });
 
+    it('findKeys lists the keys under a prefix whose rest matches a glob, never nested namespaces, and stops after limit + 1', async () => {
+      const find = layer.findKeys?.bind(layer);
+      if (find === undefined) throw new Error('the layer does not list keys');
+      const now = h.now();
+      for (const key of ['user:1', 'user:2', 'user:10', 'users', 'a.b', 'axb', 'ns\u001fuser:3']) await layer.set(key, makeEntry(key, now), 60_000);
+      const sorted = async (found: string[] | Promise<string[]>) => [...(await found)].sort();
+      expect(await sorted(find('user:', undefined, 100))).toEqual(['user:1', 'user:10', 'user:2']);
+      expect(await sorted(find('user:', '?', 100))).toEqual(['user:1', 'user:2']);
+      expect(await sorted(find('', '*', 100))).toEqual(['a.b', 'axb', 'user:1', 'user:10', 'user:2', 'users']);
+      expect(await sorted(find('a', '.b', 100))).toEqual(['a.b']);
+      expect(await sorted(find('ns\u001f', '*', 100))).toEqual(['ns\u001fuser:3']);
+      expect((await find('user:', undefined, 1)).length).toBe(2);
+    });
+
     it('keeps a negative entry (value undefined) apart from a miss, and null as a value', async () => {
       const now = h.now();
       await layer.set('none', makeEntry(undefined, now), 60_000);

@@ -1,0 +1,312 @@
+/**
+ * The wire format of the L1 invalidation bus (see `InvalidationBus` in core): one {@link InvalidationMessage}
+ * plus the origin id of the bus that published it, in a few bytes, optionally signed.
+ *
+ *   0  'L' 'I' 0x01 <flags>          magic + format version + flags (bit 0: signed; other bits must be 0)
+ *   4  [32 bytes HMAC-SHA256]        only when signed: over bytes 0-3 and the body, with the shared secret
+ *   .. body: one MessagePack array   [originId, 'keys',  keys[], version]
+ *                                    [originId, 'tags',  tags[], 'any' | 'all', seq]
+ *                                    [originId, 'clear', prefix | nil, version]
+ *                                    [originId, 'generation', scope, generation]
+ *
+ * Decoding is strict and never throws: anything but exactly these shapes (a wrong magic or format version,
+ * unknown flags or kind, a missing or extra field, a non-string key, more than {@link MAX_INVALIDATION_ITEMS}
+ * keys or tags, a version that is not a finite non-negative number, trailing bytes, ...) is reported with a
+ * reason, and the bus drops it. A codec with a secret accepts only messages signed with that secret; a codec
+ * without one accepts signed and unsigned messages alike (it has nothing to check the signature against).
+ *
+ * MessagePack, not JSON: about half the bytes for typical messages and no escaping of the U+001F separators
+ * that internal keys carry. The body is plain MessagePack (no records, no extensions), so other languages
+ * can speak the protocol.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { Packr } from 'msgpackr';
+import type { InvalidationMessage } from '../core/invalidation-bus.js';
+import { InvalidOptionError } from '../core/errors.js';
+
+/** Most keys (or tags) one message may carry; a bus splits longer "keys" and "any"-mode "tags" messages. */
+export const MAX_INVALIDATION_ITEMS = 10_000;
+
+/** Longest origin id, in characters. */
+export const MAX_ORIGIN_ID_LENGTH = 256;
+
+/** The first bytes of every message: 'L' 'I' (layercache invalidation). */
+const MAGIC_0 = 0x4c;
+const MAGIC_1 = 0x49;
+/** The format version this codec writes and reads. */
+const FORMAT_VERSION = 1;
+const FLAG_SIGNED = 0x01;
+const HEADER_BYTES = 4;
+const SIGNATURE_BYTES = 32;
+
+/** What {@link InvalidationMessageCodec.decode} found in a message. */
+export type InvalidationDecodeResult =
+  /** A well-formed (and, with a secret, correctly signed) message. */
+  | { readonly ok: true; readonly originId: string; readonly message: InvalidationMessage }
+  /** Dropped: `problem` says whether the shape or the signature was wrong, `reason` what exactly. */
+  | { readonly ok: false; readonly problem: 'malformed' | 'signature'; readonly reason: string };
+
+/** Options of {@link InvalidationMessageCodec}. */
+export interface InvalidationMessageCodecOptions {
+  /**
+   * Shared secret of the HMAC-SHA256 signature: messages are signed with it and only messages signed with
+   * it are accepted. A non-empty string (UTF-8) or Buffer. @default undefined (unsigned)
+   */
+  secret?: string | Buffer;
+}
+
+/**
+ * Checks an HMAC secret: `undefined`, a non-empty string or a non-empty Buffer / Uint8Array; returns a private
+ * copy of its bytes (later changes to the caller's Buffer do not change the key).
+ */
+export function checkInvalidationSecret(option: string, secret: unknown): Buffer | undefined {
+  if (secret === undefined) return undefined;
+  if (typeof secret === 'string') {
+    if (secret.length === 0) throw new InvalidOptionError(option, 'expected a non-empty string or Buffer, got an empty string');
+    return Buffer.from(secret, 'utf8');
+  }
+  if (secret instanceof Uint8Array) {
+    if (secret.length === 0) throw new InvalidOptionError(option, 'expected a non-empty string or Buffer, got an empty Buffer');
+    return Buffer.from(secret);
+  }
+  throw new InvalidOptionError(option, `expected a non-empty string or Buffer, got ${describeValue(secret)}`);
+}
+
+/**
+ * Checks an origin id: a non-empty string of at most {@link MAX_ORIGIN_ID_LENGTH} characters. Returns the
+ * reason it is not one, or `undefined`.
+ */
+export function originIdProblem(originId: unknown): string | undefined {
+  if (typeof originId !== 'string') return `the origin id is ${describeValue(originId)}, not a string`;
+  if (originId.length === 0) return 'the origin id is empty';
+  if (originId.length > MAX_ORIGIN_ID_LENGTH) return `the origin id is ${originId.length} characters long (max ${MAX_ORIGIN_ID_LENGTH})`;
+  return undefined;
+}
+
+/**
+ * Checks that `value` is exactly an {@link InvalidationMessage}: returns the reason it is not one, or
+ * `undefined`. Extra properties are not allowed: they would be lost on the wire.
+ */
+export function invalidationMessageProblem(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return `the message is ${describeValue(value)}, not an object`;
+  const message = value as Record<string, unknown>;
+  switch (message.kind) {
+    case 'keys':
+      return (
+        exactProperties(message, ['kind', 'keys', 'version']) ??
+        stringListProblem('keys', message.keys) ??
+        counterProblem('version', message.version)
+      );
+    case 'tags':
+      return (
+        exactProperties(message, ['kind', 'tags', 'mode', 'seq']) ??
+        stringListProblem('tags', message.tags) ??
+        modeProblem(message.mode) ??
+        counterProblem('seq', message.seq)
+      );
+    case 'clear':
+      return (
+        exactProperties(message, ['kind', 'prefix', 'version'], ['prefix']) ??
+        (message.prefix === undefined || typeof message.prefix === 'string' ? undefined : `prefix is ${describeValue(message.prefix)}, not a string or undefined`) ??
+        counterProblem('version', message.version)
+      );
+    case 'generation':
+      return (
+        exactProperties(message, ['kind', 'scope', 'generation']) ??
+        (typeof message.scope === 'string' ? undefined : `scope is ${describeValue(message.scope)}, not a string`) ??
+        counterProblem('generation', message.generation)
+      );
+    default:
+      return `unknown kind ${describeValue(message.kind)}`;
+  }
+}
+
+/**
+ * Encodes and decodes bus messages (format in this file's header). One instance per bus; stateless apart from
+ * the secret, so it may be shared.
+ */
+export class InvalidationMessageCodec {
+  /** True when messages are signed and only signed messages are accepted. */
+  readonly signed: boolean;
+  private readonly key: Buffer | undefined;
+  private readonly packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true });
+
+  constructor(options: InvalidationMessageCodecOptions = {}) {
+    if (typeof options !== 'object' || options === null) {
+      throw new InvalidOptionError('InvalidationMessageCodec', 'expected an options object: new InvalidationMessageCodec({ secret })');
+    }
+    this.key = checkInvalidationSecret('InvalidationMessageCodec.secret', options.secret);
+    this.signed = this.key !== undefined;
+  }
+
+  /**
+   * Encodes `message` published by `originId`. Throws a `TypeError` naming the problem when `message` is not
+   * exactly an {@link InvalidationMessage} (or carries more than {@link MAX_INVALIDATION_ITEMS} keys or tags),
+   * so a bad message fails where it is published instead of being dropped by every peer.
+   */
+  encode(originId: string, message: InvalidationMessage): Buffer {
+    const problem = originIdProblem(originId) ?? invalidationMessageProblem(message);
+    if (problem !== undefined) throw new TypeError(`Cannot publish the invalidation message: ${problem}`);
+    const body = this.packr.pack(toBody(originId, message));
+    const header = Buffer.from([MAGIC_0, MAGIC_1, FORMAT_VERSION, this.key === undefined ? 0 : FLAG_SIGNED]);
+    if (this.key === undefined) return Buffer.concat([header, body], HEADER_BYTES + body.length);
+    const signature = this.sign(header, body);
+    return Buffer.concat([header, signature, body], HEADER_BYTES + SIGNATURE_BYTES + body.length);
+  }
+
+  /** Decodes a message; never throws (see {@link InvalidationDecodeResult}). */
+  decode(bytes: Uint8Array): InvalidationDecodeResult {
+    if (!(bytes instanceof Uint8Array)) return malformed(`expected bytes, got ${describeValue(bytes)}`);
+    if (bytes.length < HEADER_BYTES + 1) return malformed(`${bytes.length} bytes, too short for a message`);
+    if (bytes[0] !== MAGIC_0 || bytes[1] !== MAGIC_1) return malformed('not an invalidation message (wrong magic bytes)');
+    if (bytes[2] !== FORMAT_VERSION) return malformed(`unsupported format version ${String(bytes[2])} (this process reads version ${FORMAT_VERSION})`);
+    const flags = bytes[3] as number;
+    if ((flags & ~FLAG_SIGNED) !== 0) return malformed(`unknown flags 0x${flags.toString(16)}`);
+    const isSigned = (flags & FLAG_SIGNED) !== 0;
+    let bodyStart = HEADER_BYTES;
+    if (isSigned) {
+      bodyStart += SIGNATURE_BYTES;
+      if (bytes.length < bodyStart + 1) return malformed(`${bytes.length} bytes, too short for a signed message`);
+    }
+    const body = bytes.subarray(bodyStart);
+    if (this.key !== undefined) {
+      if (!isSigned) return { ok: false, problem: 'signature', reason: 'unsigned message (this bus requires a signature)' };
+      const expected = this.sign(bytes.subarray(0, HEADER_BYTES), body);
+      if (!timingSafeEqual(expected, bytes.subarray(HEADER_BYTES, bodyStart))) {
+        return { ok: false, problem: 'signature', reason: 'bad signature (another secret, or the message was altered)' };
+      }
+    }
+    let decoded: unknown;
+    try {
+      decoded = this.packr.unpack(body);
+    } catch (error) {
+      return malformed(`undecodable body (${error instanceof Error ? error.message : String(error)})`);
+    }
+    return fromBody(decoded);
+  }
+
+  private sign(header: Uint8Array, body: Uint8Array): Buffer {
+    return createHmac('sha256', this.key as Buffer).update(header).update(body).digest();
+  }
+}
+
+/** The MessagePack array of a message (see the file header). */
+function toBody(originId: string, message: InvalidationMessage): unknown[] {
+  switch (message.kind) {
+    case 'keys':
+      return [originId, 'keys', message.keys, message.version];
+    case 'tags':
+      return [originId, 'tags', message.tags, message.mode, message.seq];
+    case 'clear':
+      return [originId, 'clear', message.prefix ?? null, message.version];
+    case 'generation':
+      return [originId, 'generation', message.scope, message.generation];
+  }
+}
+
+/** Checks a decoded body field by field and builds the message. */
+function fromBody(body: unknown): InvalidationDecodeResult {
+  if (!Array.isArray(body)) return malformed(`the body is ${describeValue(body)}, not an array`);
+  const originId: unknown = body[0];
+  const kind: unknown = body[1];
+  const problem = originIdProblem(originId);
+  if (problem !== undefined) return malformed(problem);
+  let message: InvalidationMessage;
+  switch (kind) {
+    case 'keys': {
+      const [, , keys, version] = body as unknown[];
+      const reason = arityProblem(body, 4) ?? stringListProblem('keys', keys) ?? counterProblem('version', version);
+      if (reason !== undefined) return malformed(reason);
+      message = { kind, keys: keys as string[], version: version as number };
+      break;
+    }
+    case 'tags': {
+      const [, , tags, mode, seq] = body as unknown[];
+      const reason = arityProblem(body, 5) ?? stringListProblem('tags', tags) ?? modeProblem(mode) ?? counterProblem('seq', seq);
+      if (reason !== undefined) return malformed(reason);
+      message = { kind, tags: tags as string[], mode: mode as 'any' | 'all', seq: seq as number };
+      break;
+    }
+    case 'clear': {
+      const [, , prefix, version] = body as unknown[];
+      const reason =
+        arityProblem(body, 4) ??
+        (prefix === null || typeof prefix === 'string' ? undefined : `prefix is ${describeValue(prefix)}, not a string or nil`) ??
+        counterProblem('version', version);
+      if (reason !== undefined) return malformed(reason);
+      message = { kind, prefix: prefix === null ? undefined : (prefix as string), version: version as number };
+      break;
+    }
+    case 'generation': {
+      const [, , scope, generation] = body as unknown[];
+      const reason =
+        arityProblem(body, 4) ??
+        (typeof scope === 'string' ? undefined : `scope is ${describeValue(scope)}, not a string`) ??
+        counterProblem('generation', generation);
+      if (reason !== undefined) return malformed(reason);
+      message = { kind, scope: scope as string, generation: generation as number };
+      break;
+    }
+    default:
+      return malformed(`unknown kind ${describeValue(kind)}`);
+  }
+  return { ok: true, originId: originId as string, message };
+}
+
+function malformed(reason: string): InvalidationDecodeResult {
+  return { ok: false, problem: 'malformed', reason };
+}
+
+function arityProblem(body: readonly unknown[], expected: number): string | undefined {
+  return body.length === expected ? undefined : `a "${String(body[1])}" message has ${expected} fields, got ${body.length}`;
+}
+
+function stringListProblem(field: string, list: unknown): string | undefined {
+  if (!Array.isArray(list)) return `${field} is ${describeValue(list)}, not an array`;
+  if (list.length > MAX_INVALIDATION_ITEMS) return `${field} has ${list.length} entries (max ${MAX_INVALIDATION_ITEMS})`;
+  for (let i = 0; i < list.length; i++) {
+    if (typeof list[i] !== 'string') return `${field}[${i}] is ${describeValue(list[i])}, not a string`;
+  }
+  return undefined;
+}
+
+function counterProblem(field: string, value: unknown): string | undefined {
+  if (typeof value !== 'number') return `${field} is ${describeValue(value)}, not a number`;
+  if (!Number.isFinite(value) || value < 0) return `${field} is ${String(value)}, not a finite non-negative number`;
+  return undefined;
+}
+
+function modeProblem(mode: unknown): string | undefined {
+  return mode === 'any' || mode === 'all' ? undefined : `mode is ${describeValue(mode)}, not "any" or "all"`;
+}
+
+/** Only `names` (some of which may be `optional`) are own enumerable properties of `value`. */
+function exactProperties(value: Record<string, unknown>, names: readonly string[], optional: readonly string[] = []): string | undefined {
+  for (const name of names) {
+    if (!optional.includes(name) && !Object.hasOwn(value, name)) return `missing property "${name}"`;
+  }
+  for (const name of Object.keys(value)) {
+    if (!names.includes(name)) return `unexpected property "${name}"`;
+  }
+  return undefined;
+}
+
+/** A short description of an unexpected value for a reason string (never the whole value). */
+function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (value instanceof Uint8Array) return `a ${value.constructor.name} of ${value.length} bytes`;
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+    case 'undefined':
+      return String(value);
+    case 'object':
+      return `an object (${(value as object).constructor?.name ?? 'no prototype'})`;
+    default:
+      return `a ${typeof value}`;
+  }
+}

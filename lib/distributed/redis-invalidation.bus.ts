@@ -1,0 +1,390 @@
+/**
+ * The L1 invalidation bus on Redis pub/sub (see `InvalidationBus` in core for the semantics).
+ *
+ * Protocol
+ * - Channel: `<prefix>\x1finvalidate` (default `lc:\x1finvalidate`), or the `channel` option. Every stack that
+ *   shares an L2 and keeps an L1 publishes on and subscribes to the same channel; another prefix or channel is
+ *   another, isolated group. U+001F keeps the default channel apart from any name derived from user keys.
+ * - Message: one binary payload per announcement (`InvalidationMessageCodec`: magic, format version, flags,
+ *   optional HMAC, then a MessagePack array `[originId, kind, ...fields]`). Each bus has a random origin id;
+ *   a bus ignores the messages carrying its own (they are counted, never delivered). Keys are the stacks'
+ *   internal (namespaced) keys. A "keys" message or an "any"-mode "tags" message with more than
+ *   `MAX_INVALIDATION_ITEMS` entries is split into several messages with the same version / sequence.
+ * - Versions: a "keys" or "clear" message carries the version of the write; a peer drops only its copies
+ *   older than that version, so a late or duplicated message never removes a newer value. "tags" messages
+ *   carry the tag store's sequence, "generation" messages the namespace's new generation. Pub/sub is at-most-once: nothing is retried or acknowledged.
+ * - HMAC: with a `secret`, every message is signed (HMAC-SHA256 over header and body) and every message that
+ *   is unsigned or signed with another secret is dropped, logged once per burst and counted. Peers of one
+ *   group must share the secret; a bus without one accepts signed and unsigned messages alike.
+ * - Malformed messages (another program on the channel, another format version, garbage) are dropped, logged
+ *   once per burst with the reason and the channel, and counted; the bus keeps working.
+ * - Reconnect: when the subscriber connection drops, messages published meanwhile are lost. When it is back
+ *   (ioredis re-subscribes by itself), the bus subscribes once more and, once Redis confirmed it, calls
+ *   `onResubscribed()` (the stack clears its L1) and logs that the L1 may have missed invalidations. Waiting for
+ *   the confirmation closes the window in which the L1 could be refilled with a value whose invalidation is
+ *   then missed. Not called for the first subscription.
+ *
+ * One connection per bus: a connection in SUBSCRIBE mode can run no other command, so the bus subscribes on its
+ * own duplicate of the passed client (`client.duplicate()`: same server or cluster, same options) and publishes
+ * with the passed client. The bus owns that duplicate alone: closing it (`quit()`, falling back to
+ * `disconnect()`) touches nothing the application uses, and a dropped subscription is detected per bus.
+ *
+ * Redis Cluster: PUBLISH reaches every node. ioredis' Cluster keeps its subscription on one node and moves it
+ * to another node by itself when that one fails; such a move is not visible to the bus (only a reconnection of
+ * the whole duplicate Cluster is), so invalidations published during it may be missed without `onResubscribed`.
+ */
+import { randomUUID } from 'node:crypto';
+import type { InvalidationBus, InvalidationBusHandlers, InvalidationMessage } from '../core/invalidation-bus.js';
+import { InvalidOptionError } from '../core/errors.js';
+import { BurstLogger, consoleLogger, type CacheLogger } from '../core/logger.js';
+import { checkRedisClient, checkRedisPrefix, isRedisCluster, type RedisClient } from '../layers/redis-client.js';
+import { checkInvalidationSecret, InvalidationMessageCodec, MAX_INVALIDATION_ITEMS, originIdProblem } from './invalidation-message.codec.js';
+
+/** Options of {@link RedisInvalidationBus}. */
+export interface RedisInvalidationBusOptions {
+  /** The ioredis client (`Redis` or `Cluster`) to publish with; the bus subscribes on a duplicate and never closes this one. */
+  client: RedisClient;
+  /** Key prefix of the stack; names the default channel. @default 'lc:' */
+  prefix?: string;
+  /** The pub/sub channel. @default `${prefix}\u001finvalidate` */
+  channel?: string;
+  /** Shared secret: sign messages with HMAC-SHA256 and drop messages not signed with it. @default undefined (unsigned) */
+  secret?: string | Buffer;
+  /** Where the bus logs dropped messages, connection trouble and reconnections. @default consoleLogger */
+  logger?: CacheLogger;
+  /** This bus's origin id (unique per bus; at most 256 characters). @default a random UUID */
+  originId?: string;
+}
+
+/** Defaults of {@link RedisInvalidationBusOptions}. */
+export const DEFAULT_REDIS_INVALIDATION_BUS_OPTIONS = Object.freeze({ prefix: 'lc:' });
+
+/** What follows the prefix in the default channel name. */
+export const INVALIDATION_CHANNEL_MARK = '\u001finvalidate';
+
+/** The default channel of the stacks using `prefix`. */
+export function invalidationChannel(prefix: string): string {
+  return prefix + INVALIDATION_CHANNEL_MARK;
+}
+
+/** Counters of a {@link RedisInvalidationBus}, since it was created. */
+export interface RedisInvalidationBusStats {
+  /** Messages sent (a split message counts once per part). */
+  readonly published: number;
+  /** Valid messages from peers, delivered to `onMessage`. */
+  readonly received: number;
+  /** Messages of this bus itself, ignored. */
+  readonly ownIgnored: number;
+  /** Malformed messages, dropped. */
+  readonly malformed: number;
+  /** Unsigned or badly signed messages dropped by a bus with a secret. */
+  readonly badSignature: number;
+  /** Reconnections of the subscriber after which `onResubscribed` was called. */
+  readonly resubscribed: number;
+  /** `publish` calls that rejected (encoding or Redis failures). */
+  readonly publishErrors: number;
+}
+
+type BusState = 'new' | 'starting' | 'started' | 'closed';
+
+/** The Redis pub/sub {@link InvalidationBus} (protocol in this file's header). */
+export class RedisInvalidationBus implements InvalidationBus {
+  readonly originId: string;
+  /** The pub/sub channel, as configured. */
+  readonly channel: string;
+  private readonly client: RedisClient;
+  private readonly codec: InvalidationMessageCodec;
+  private readonly logger: CacheLogger;
+  private readonly burst: BurstLogger;
+  private readonly channelBytes: Buffer;
+  private readonly channelLabel: string;
+  private state: BusState = 'new';
+  private handlers: InvalidationBusHandlers | undefined;
+  private subscriber: RedisClient | undefined;
+  private closing: Promise<void> | undefined;
+  /** The subscriber connection closed since the last (re)subscription. */
+  private interrupted = false;
+  /** Bumped on every reconnection, so only the latest re-subscription reports. */
+  private generation = 0;
+  private readonly counters = { published: 0, received: 0, ownIgnored: 0, malformed: 0, badSignature: 0, resubscribed: 0, publishErrors: 0 };
+
+  constructor(options: RedisInvalidationBusOptions) {
+    if (typeof options !== 'object' || options === null) {
+      throw new InvalidOptionError('RedisInvalidationBus', 'expected an options object: new RedisInvalidationBus({ client })');
+    }
+    this.client = checkRedisClient('RedisInvalidationBus.client', options.client);
+    const methods = this.client as unknown as Partial<Record<'duplicate' | 'publish', unknown>>;
+    if (typeof methods.duplicate !== 'function' || typeof methods.publish !== 'function') {
+      throw new InvalidOptionError('RedisInvalidationBus.client', 'expected an ioredis client with duplicate() and publish()');
+    }
+    const prefix = checkRedisPrefix('RedisInvalidationBus.prefix', options.prefix ?? DEFAULT_REDIS_INVALIDATION_BUS_OPTIONS.prefix);
+    if (options.channel !== undefined && (typeof options.channel !== 'string' || options.channel.length === 0)) {
+      throw new InvalidOptionError('RedisInvalidationBus.channel', `expected a non-empty string, got ${JSON.stringify(options.channel)}`);
+    }
+    this.channel = options.channel ?? invalidationChannel(prefix);
+    const secret = checkInvalidationSecret('RedisInvalidationBus.secret', options.secret);
+    this.codec = new InvalidationMessageCodec({ secret });
+    const logger: unknown = options.logger ?? consoleLogger;
+    const candidate = logger as Partial<Record<'warn' | 'error', unknown>> | null;
+    if (typeof candidate !== 'object' || candidate === null || typeof candidate.warn !== 'function' || typeof candidate.error !== 'function') {
+      throw new InvalidOptionError('RedisInvalidationBus.logger', 'expected an object with warn() and error() (e.g. Nest\'s Logger or console)');
+    }
+    this.logger = logger as CacheLogger;
+    this.burst = new BurstLogger(this.logger);
+    const originId = options.originId ?? randomUUID();
+    const problem = originIdProblem(originId);
+    if (problem !== undefined) throw new InvalidOptionError('RedisInvalidationBus.originId', problem);
+    this.originId = originId;
+    this.channelBytes = Buffer.from(this.channel, 'utf8');
+    this.channelLabel = JSON.stringify(this.channel);
+  }
+
+  /** True when messages are signed and only signed messages are accepted. */
+  get signed(): boolean {
+    return this.codec.signed;
+  }
+
+  /** The counters, as plain numbers (a snapshot). */
+  stats(): RedisInvalidationBusStats {
+    return { ...this.counters };
+  }
+
+  async start(handlers: InvalidationBusHandlers): Promise<void> {
+    if (this.state !== 'new') {
+      throw new Error(this.state === 'closed' ? 'RedisInvalidationBus is closed' : 'RedisInvalidationBus.start() was already called');
+    }
+    if (typeof handlers !== 'object' || handlers === null || typeof handlers.onMessage !== 'function' || typeof handlers.onResubscribed !== 'function') {
+      throw new TypeError('RedisInvalidationBus.start() expects handlers { onMessage, onResubscribed }');
+    }
+    this.state = 'starting';
+    this.handlers = handlers;
+    const subscriber = duplicateForSubscribing(this.client);
+    this.subscriber = subscriber;
+    subscriber.on('error', this.onError);
+    subscriber.on('messageBuffer', this.onMessageBuffer);
+    subscriber.on('close', this.onClose);
+    subscriber.on('ready', this.onReady);
+    subscriber.on('end', this.onEnd);
+    try {
+      await subscriber.subscribe(this.channel);
+    } catch (error) {
+      if (this.isClosed()) return; // closed while starting: nothing to report
+      this.state = 'closed';
+      this.subscriber = undefined;
+      this.detach(subscriber);
+      subscriber.on('error', ignoreError);
+      await disconnectConnection(subscriber);
+      throw new Error(`RedisInvalidationBus could not subscribe to channel ${this.channelLabel}`, { cause: error });
+    }
+    if (this.isClosed()) return; // closed while starting
+    this.state = 'started';
+    this.interrupted = false;
+    this.burst.success(this.connectionSource);
+  }
+
+  async publish(message: InvalidationMessage): Promise<void> {
+    try {
+      if (this.state === 'closed') throw new Error('RedisInvalidationBus is closed');
+      const parts = splitMessage(message);
+      const payloads = parts.map((part) => this.codec.encode(this.originId, part));
+      await Promise.all(
+        payloads.map(async (payload) => {
+          await this.client.publish(this.channel, payload);
+          this.counters.published++;
+        }),
+      );
+    } catch (error) {
+      this.counters.publishErrors++;
+      throw error;
+    }
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  /** The BurstLogger source of the subscriber connection's trouble. */
+  private get connectionSource(): string {
+    return `RedisInvalidationBus subscriber (channel ${this.channelLabel})`;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.state = 'closed';
+    const subscriber = this.subscriber;
+    this.subscriber = undefined;
+    if (subscriber === undefined) return;
+    this.detach(subscriber);
+    subscriber.on('error', ignoreError); // errors while quitting are expected and of no interest
+    if (subscriber.status === 'ready') {
+      const ended = connectionEnded(subscriber);
+      try {
+        await subscriber.unsubscribe(this.channel);
+        await subscriber.quit();
+        await ended;
+        return;
+      } catch {
+        // fall back to a hard disconnect below
+      }
+    }
+    await disconnectConnection(subscriber);
+  }
+
+  private readonly onMessageBuffer = (channel: Buffer, payload: Buffer): void => {
+    const handlers = this.handlers;
+    if (this.state === 'closed' || handlers === undefined || !channel.equals(this.channelBytes)) return;
+    const result = this.codec.decode(payload);
+    if (!result.ok) {
+      const signature = result.problem === 'signature';
+      if (signature) this.counters.badSignature++;
+      else this.counters.malformed++;
+      const what = signature ? 'a message with a bad signature' : 'a malformed message';
+      this.burst.failure(this.dropSource(signature), `RedisInvalidationBus dropped ${what} on channel ${this.channelLabel}`, result.reason);
+      return;
+    }
+    if (result.originId === this.originId) {
+      this.counters.ownIgnored++;
+      return;
+    }
+    this.burst.success(this.dropSource(false));
+    this.burst.success(this.dropSource(true));
+    this.counters.received++;
+    try {
+      handlers.onMessage(result.message);
+      this.burst.success(this.handlerSource);
+    } catch (error) {
+      this.burst.failure(this.handlerSource, `RedisInvalidationBus: the onMessage handler threw on channel ${this.channelLabel}`, error);
+    }
+  };
+
+  private readonly onClose = (): void => {
+    if (this.state !== 'started') return;
+    this.interrupted = true;
+    this.burst.failure(
+      this.connectionSource,
+      `RedisInvalidationBus lost its subscriber connection (channel ${this.channelLabel}); invalidations published until it is back are missed`,
+      'connection closed',
+    );
+  };
+
+  private readonly onReady = (): void => {
+    const subscriber = this.subscriber;
+    if (this.state !== 'started' || !this.interrupted || subscriber === undefined) return;
+    this.interrupted = false;
+    const generation = ++this.generation;
+    this.burst.success(this.connectionSource);
+    // ioredis re-subscribes by itself; this SUBSCRIBE (idempotent) tells when the subscription is live again.
+    subscriber.subscribe(this.channel).then(
+      () => {
+        if (this.state !== 'started' || this.interrupted || generation !== this.generation) return;
+        this.counters.resubscribed++;
+        this.logger.warn(
+          `RedisInvalidationBus: the subscription to channel ${this.channelLabel} was interrupted and is back; ` +
+            'the L1 may have missed invalidations and is being cleared',
+        );
+        try {
+          this.handlers?.onResubscribed();
+        } catch (error) {
+          this.burst.warn(`RedisInvalidationBus: the onResubscribed handler threw on channel ${this.channelLabel}`, error);
+        }
+      },
+      (error: unknown) => {
+        if (this.state !== 'started' || this.interrupted) return; // the connection dropped again: the next 'ready' retries
+        this.logger.error(
+          `RedisInvalidationBus could not re-subscribe to channel ${this.channelLabel}: ${describeError(error)}; ` +
+            'invalidations from peers are not received',
+        );
+      },
+    );
+  };
+
+  private readonly onEnd = (): void => {
+    if (this.state !== 'started') return;
+    this.logger.error(
+      `RedisInvalidationBus: the subscriber connection of channel ${this.channelLabel} ended and will not reconnect ` +
+        '(its retryStrategy gave up); invalidations from peers are no longer received',
+    );
+  };
+
+  private readonly onError = (error: Error): void => {
+    if (this.state === 'closed') return;
+    this.burst.failure(this.connectionSource, `RedisInvalidationBus subscriber connection (channel ${this.channelLabel}) failed`, error);
+  };
+
+  /** Not narrowed by TypeScript: close() may run while start() awaits. */
+  private isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  private detach(subscriber: RedisClient): void {
+    subscriber.off('messageBuffer', this.onMessageBuffer);
+    subscriber.off('close', this.onClose);
+    subscriber.off('ready', this.onReady);
+    subscriber.off('end', this.onEnd);
+    subscriber.off('error', this.onError);
+  }
+
+  private dropSource(signature: boolean): string {
+    return signature ? `badly signed messages on channel ${this.channelLabel}` : `malformed messages on channel ${this.channelLabel}`;
+  }
+
+  private get handlerSource(): string {
+    return `RedisInvalidationBus onMessage handler (channel ${this.channelLabel})`;
+  }
+}
+
+/**
+ * A new connection for SUBSCRIBE, with the client's options. The offline queue is forced on so SUBSCRIBE can
+ * be sent while the new connection is still connecting, even when the application turned it off.
+ */
+function duplicateForSubscribing(client: RedisClient): RedisClient {
+  if (isRedisCluster(client)) return client.duplicate([], { enableOfflineQueue: true });
+  return client.duplicate({ enableOfflineQueue: true, autoResubscribe: true });
+}
+
+/** Splits a "keys" or "any"-mode "tags" message into parts of at most {@link MAX_INVALIDATION_ITEMS} entries. */
+function splitMessage(message: InvalidationMessage): InvalidationMessage[] {
+  if (message.kind === 'keys' && Array.isArray(message.keys) && message.keys.length > MAX_INVALIDATION_ITEMS) {
+    const parts: InvalidationMessage[] = [];
+    for (let i = 0; i < message.keys.length; i += MAX_INVALIDATION_ITEMS) {
+      parts.push({ kind: 'keys', keys: message.keys.slice(i, i + MAX_INVALIDATION_ITEMS), version: message.version });
+    }
+    return parts;
+  }
+  if (message.kind === 'tags' && message.mode === 'any' && Array.isArray(message.tags) && message.tags.length > MAX_INVALIDATION_ITEMS) {
+    const parts: InvalidationMessage[] = [];
+    for (let i = 0; i < message.tags.length; i += MAX_INVALIDATION_ITEMS) {
+      parts.push({ kind: 'tags', tags: message.tags.slice(i, i + MAX_INVALIDATION_ITEMS), mode: 'any', seq: message.seq });
+    }
+    return parts;
+  }
+  return [message];
+}
+
+/** Resolves once `connection` reached its final 'end' status (closed, not reconnecting). */
+function connectionEnded(connection: RedisClient): Promise<void> {
+  if (connection.status === 'end') return Promise.resolve();
+  return new Promise((resolve) => connection.once('end', () => resolve()));
+}
+
+/**
+ * The statuses in which `disconnect()` is followed by an 'end' event (checked on ioredis 5.11). A `Redis`
+ * that is 'reconnecting' has no socket: `disconnect()` only cancels the next attempt and no 'end' follows; a
+ * `Cluster` emits none when disconnected while 'connecting' or 'reconnecting'. There is nothing to wait for.
+ */
+const REDIS_ENDS_ON_DISCONNECT: ReadonlySet<string> = new Set(['wait', 'connecting', 'connect', 'ready']);
+const CLUSTER_ENDS_ON_DISCONNECT: ReadonlySet<string> = new Set(['wait', 'connect', 'ready']);
+
+/** Disconnects `connection` for good; resolves once it is closed, or at once when no 'end' will come. */
+async function disconnectConnection(connection: RedisClient): Promise<void> {
+  const endsOn = isRedisCluster(connection) ? CLUSTER_ENDS_ON_DISCONNECT : REDIS_ENDS_ON_DISCONNECT;
+  const ended = endsOn.has(connection.status) ? connectionEnded(connection) : undefined;
+  connection.disconnect();
+  await ended;
+}
+
+function ignoreError(): void {}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
