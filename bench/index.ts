@@ -3,11 +3,13 @@
  *
  *   --quick     fewer rounds (a smoke run, numbers are noisier)
  *   --strict    exit with code 1 when a target FAILs (default: report only)
+ *   --only=a,f  run only the listed sections (letters a-d, f; default: all)
  *
  * Starts its own redis-server on a free loopback port for the Redis cases and stops it at the end; without
  * a redis-server binary those cases are skipped with a message.
  */
 import { benchDecorators } from './decorators.bench.js';
+import { benchDistributedStampede, benchPropagation, startDistributedPeers } from './distributed.bench.js';
 import { benchL1 } from './l1.bench.js';
 import { benchL2 } from './l2.bench.js';
 import { redisServerAvailable as hasRedisServer, startRedisServer, type RedisServerHandle as BenchRedisServer } from '../test/support/redis-server.js';
@@ -18,6 +20,10 @@ import { cpus } from 'node:os';
 const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
 const strict = args.has('--strict');
+const onlyArg = [...args].find((arg) => arg.startsWith('--only='));
+const only = onlyArg === undefined ? undefined : new Set(onlyArg.slice('--only='.length).split(','));
+/** Whether section `letter` runs (see `--only`). */
+const runs = (letter: string): boolean => only === undefined || only.has(letter);
 
 async function main(): Promise<number> {
   const started = Date.now();
@@ -27,26 +33,44 @@ async function main(): Promise<number> {
   );
   const targets: TargetResult[] = [];
 
-  section('(a) L1 hit: interleaved, median ns per op (batches of 1,000 sequential ops)');
-  targets.push(...(await benchL1({ rounds: quick ? 10 : 40 })).targets);
+  if (runs('a')) {
+    section('(a) L1 hit: interleaved, median ns per op (batches of 1,000 sequential ops)');
+    targets.push(...(await benchL1({ rounds: quick ? 10 : 40 })).targets);
+  }
 
-  section('(d) @Cacheable L1 hit vs the same method undecorated, median ns per op');
-  targets.push(...(await benchDecorators({ rounds: quick ? 10 : 40 })));
+  if (runs('d')) {
+    section('(d) @Cacheable L1 hit vs the same method undecorated, median ns per op');
+    targets.push(...(await benchDecorators({ rounds: quick ? 10 : 40 })));
+  }
 
   let redis: BenchRedisServer | undefined;
-  if (hasRedisServer()) {
+  const redisCases = runs('b') || runs('c') || runs('f');
+  if (redisCases && hasRedisServer()) {
     redis = await startRedisServer();
     console.log(`\n(redis-server started on 127.0.0.1:${redis.port})`);
-  } else {
+  } else if (redisCases) {
     console.log('\nredis-server not found: skipping the Redis cases (install it: apt-get install -y redis-server)');
   }
   try {
-    if (redis !== undefined) {
+    if (redis !== undefined && runs('b')) {
       section('(b) L2-only hit: interleaved, per-op latency');
       targets.push(...(await benchL2({ port: redis.port, rounds: quick ? 8 : 40 })).targets);
     }
-    section('(c) Stampede: 100 concurrent cold gets, 20 ms loader');
-    targets.push(...(await benchStampede({ repetitions: quick ? 8 : 20, redisPort: redis?.port })));
+    if (runs('c')) {
+      section('(c) Stampede: 100 concurrent cold gets, 20 ms loader');
+      targets.push(...(await benchStampede({ repetitions: quick ? 8 : 20, redisPort: redis?.port })));
+    }
+    if (redis !== undefined && runs('f')) {
+      const peers = await startDistributedPeers(redis.url);
+      try {
+        section('(f1) Invalidation propagation between two processes (A writes, B drops its L1 copy)');
+        await benchPropagation(peers, { samples: quick ? 50 : 250 });
+        section('(f2) Time to first value: 100 concurrent cold gets, 20 ms loader, one process vs two');
+        targets.push(...(await benchDistributedStampede(peers, { repetitions: quick ? 8 : 20 })));
+      } finally {
+        await peers.stop();
+      }
+    }
   } finally {
     await redis?.stop();
   }
