@@ -4,7 +4,7 @@
  * `RedisSingleFlightCoordinator` on the Redis URL and prefix given in its environment, then answers requests
  * `{ id, op, ... }` with `{ id, ok, value | error }`. Started with `node --import tsx` (see `startPeer`).
  *
- * Environment: PEER_REDIS_URL, PEER_PREFIX, PEER_LEASE (singleFlightLease, seconds), PEER_NAME.
+ * Environment: PEER_REDIS_URL (a redis:// URL, or `cluster:host:port,...`), PEER_PREFIX, PEER_LEASE (singleFlightLease, seconds), PEER_NAME.
  *
  * Timed ops (for bench/distributed.bench.ts) report instants as {@link MonoNs}: `process.hrtime.bigint()`,
  * i.e. CLOCK_MONOTONIC, one clock shared by every process of the host, so instants taken in two processes can be
@@ -13,7 +13,7 @@
  * timed by a hook on the memory layer's `delete` / `clear`, which the bus handler calls synchronously: no
  * polling, no IPC in the measured interval.
  */
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { isDeepStrictEqual } from 'node:util';
 import { RedisInvalidationBus } from '../../lib/distributed/redis-invalidation.bus.js';
 import { RedisSingleFlightCoordinator } from '../../lib/distributed/redis-single-flight.coordinator.js';
@@ -97,7 +97,16 @@ const prefix = process.env['PEER_PREFIX'] ?? 'lc:';
 const lease = Number(process.env['PEER_LEASE'] ?? '5');
 if (url === undefined) throw new Error('PEER_REDIS_URL is not set');
 
-const client = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false });
+// PEER_REDIS_URL is a redis:// URL, or `cluster:host:port,host:port` for a Redis Cluster.
+const client: Redis | Cluster = url.startsWith('cluster:')
+  ? new Cluster(
+      url
+        .slice('cluster:'.length)
+        .split(',')
+        .map((node) => ({ host: node.split(':')[0] as string, port: Number(node.split(':')[1]) })),
+      { enableOfflineQueue: false, redisOptions: { maxRetriesPerRequest: 1 } },
+    )
+  : new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false });
 client.on('error', () => undefined); // the stack's guard reports failures
 let loaderCalls = 0;
 const quiet = { warn: () => undefined, error: () => undefined, log: () => undefined };
@@ -231,6 +240,7 @@ async function handle(request: PeerRequest): Promise<unknown> {
     }
     case 'rawSubscribe': {
       if (rawSubscriber === undefined) {
+        if (client instanceof Cluster) throw new Error('rawSubscribe runs on a single Redis only');
         const subscriber = client.duplicate({ enableOfflineQueue: true });
         subscriber.on('error', () => undefined);
         subscriber.on('messageBuffer', (_channel: Buffer, payload: Buffer) => {
