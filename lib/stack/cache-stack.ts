@@ -3,19 +3,14 @@
  * bulk calls. A namespace view is a `CacheStack` sharing its parent's engine (layers, loads, metrics) under
  * a longer key prefix.
  */
-import { systemClock, type Clock } from '../core/clock.js';
-import { toMilliseconds } from '../core/duration.js';
+import type { Clock } from '../core/clock.js';
 import { InvalidOptionError } from '../core/errors.js';
 import type { CacheEventListener, CacheEventName } from '../core/events.js';
 import { checkKey, checkName, encodeArguments, MAX_KEY_LENGTH, NAMESPACE_SEPARATOR } from '../core/keys.js';
 import type { CacheLayer } from '../core/layer.js';
-import { BurstLogger, consoleLogger } from '../core/logger.js';
 import type { CacheMetrics } from '../core/metrics.js';
-import type { RevalidationLock } from '../core/revalidation-lock.js';
 import type { TagMatchMode } from '../core/tag-store.js';
-import { MemoryTagStore } from '../layers/memory-tag.store.js';
 import {
-  basePolicy,
   DEFAULT_CACHE_STACK_OPTIONS,
   resolvePolicy,
   type CacheEntryOptions,
@@ -23,8 +18,9 @@ import {
   type EntryPolicy,
   type Loader,
 } from './cache-stack.options.js';
+import { resolveEngineSettings } from './engine-settings.js';
 import { GENERATION_MARK } from './generations.js';
-import { CACHE_MISS, StackEngine, type EngineSettings, type ReadInfo, type RevalidationSettings } from './stack-engine.js';
+import { CACHE_MISS, StackEngine, type ReadInfo } from './stack-engine.js';
 
 /** Options of `invalidateByPrefix` / `invalidateByPattern`. */
 export interface InvalidateMatchingOptions {
@@ -70,45 +66,7 @@ export class CacheStack {
   private readonly policies: WeakMap<object, EntryPolicy>;
 
   constructor(layers: readonly CacheLayer[], options: CacheStackOptions = {}) {
-    if (!Array.isArray(layers) || layers.length === 0) {
-      throw new InvalidOptionError('layers', 'expected a non-empty array of cache layers, fastest first');
-    }
-    const names = new Set<string>();
-    for (const layer of layers) {
-      if (layer === null || typeof layer !== 'object' || typeof layer.get !== 'function' || typeof layer.set !== 'function') {
-        throw new InvalidOptionError('layers', 'every layer must implement the CacheLayer contract (get, set, delete, ...)');
-      }
-      if (names.has(layer.name)) throw new InvalidOptionError('layers', `two layers are named "${layer.name}"; give each a distinct name`);
-      names.add(layer.name);
-    }
-    if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'expected an object');
-    const clock = options.clock ?? systemClock;
-    const logger = options.logger ?? consoleLogger;
-    for (const layer of layers) layer.attach?.({ clock, logger });
-    const layerTtls = layers.map((l) => l.ttl).filter((ttl): ttl is number => ttl !== undefined);
-    const fallbackTtl = layerTtls.length > 0 ? Math.max(...layerTtls) : toMilliseconds(DEFAULT_CACHE_STACK_OPTIONS.fallbackTtl, 'ttl');
-    const backoff = toMilliseconds(options.layerBackoff ?? DEFAULT_CACHE_STACK_OPTIONS.layerBackoff, 'layerBackoff');
-    const timeout = toMilliseconds(options.layerTimeout ?? DEFAULT_CACHE_STACK_OPTIONS.layerTimeout, 'layerTimeout');
-    if (timeout <= 0) throw new InvalidOptionError('layerTimeout', 'must be greater than 0');
-    const storeLayer = options.tagStore === undefined ? layers.findIndex((l) => l.shared && l.createTagStore !== undefined) : -1;
-    this.engine = new StackEngine({
-      layers,
-      policy: resolvePolicy(options, basePolicy(fallbackTtl)),
-      clock,
-      log: new BurstLogger(logger),
-      tagStore: options.tagStore ?? layers[storeLayer]?.createTagStore?.() ?? new MemoryTagStore(),
-      tagStoreLayer: storeLayer < 0 ? undefined : storeLayer,
-      guard: {
-        timeout,
-        backoff,
-        maxBackoff: Math.max(backoff, toMilliseconds(DEFAULT_CACHE_STACK_OPTIONS.maxLayerBackoff, 'layerBackoff')),
-      },
-      recoveryQueueSize: DEFAULT_CACHE_STACK_OPTIONS.recoveryQueueSize,
-      revalidation: resolveRevalidation(layers, options),
-      bus: checkPlugin(options.invalidationBus, 'invalidationBus', ['start', 'publish', 'close']),
-      singleFlight: resolveSingleFlight(options),
-      logger,
-    });
+    this.engine = new StackEngine(resolveEngineSettings(layers, options));
     this.scopes = [''];
     this.names = [];
     this.hashLongKeys = options.hashLongKeys ?? DEFAULT_CACHE_STACK_OPTIONS.hashLongKeys;
@@ -361,41 +319,6 @@ export class CacheStack {
     }
     return policy;
   }
-}
-
-/** The stack's revalidation lock: the option, else the first shared layer's own, else none. */
-function resolveRevalidation(layers: readonly CacheLayer[], options: CacheStackOptions): RevalidationSettings | undefined {
-  const timeout = toMilliseconds(options.revalidationTimeout ?? DEFAULT_CACHE_STACK_OPTIONS.revalidationTimeout, 'revalidationTimeout');
-  if (timeout < 1) throw new InvalidOptionError('revalidationTimeout', 'must be at least 1 ms');
-  const option: unknown = options.revalidationLock;
-  if (option === false) return undefined;
-  if (option !== undefined) {
-    if (typeof option !== 'object' || option === null || typeof (option as Partial<RevalidationLock>).acquire !== 'function') {
-      throw new InvalidOptionError('revalidationLock', 'expected a RevalidationLock (an object with acquire(key, ttlMs)) or false');
-    }
-    return { lock: option as RevalidationLock, layer: undefined, timeout };
-  }
-  const index = layers.findIndex((l) => l.shared && l.createRevalidationLock !== undefined);
-  const lock = layers[index]?.createRevalidationLock?.();
-  return lock === undefined ? undefined : { lock, layer: index, timeout };
-}
-
-/** Checks an optional collaborator object by its methods, naming the option when it does not fit. */
-function checkPlugin<T>(value: T | undefined, option: string, methods: readonly string[]): T | undefined {
-  if (value === undefined) return undefined;
-  const candidate = value as Record<string, unknown> | null;
-  if (typeof candidate !== 'object' || candidate === null || methods.some((m) => typeof candidate[m] !== 'function')) {
-    throw new InvalidOptionError(option, `expected an object with ${methods.join(', ')} methods`);
-  }
-  return value;
-}
-
-function resolveSingleFlight(options: CacheStackOptions): EngineSettings['singleFlight'] {
-  const coordinator = checkPlugin(options.singleFlight, 'singleFlight', ['acquire', 'close']);
-  if (coordinator === undefined) return undefined;
-  const leaseTtl = toMilliseconds(options.singleFlightLease ?? DEFAULT_CACHE_STACK_OPTIONS.singleFlightLease, 'singleFlightLease');
-  if (leaseTtl <= 0) throw new InvalidOptionError('singleFlightLease', 'must be greater than 0');
-  return { coordinator, leaseTtl };
 }
 
 function checkLimit(options: InvalidateMatchingOptions): number {

@@ -1,0 +1,82 @@
+/**
+ * The work of a stack in flight, by key, and its invalidation: loads and refreshes (`SingleFlight`), shared
+ * reads of the slower layers (`lookups`) and refreshes waiting for their revalidation lease
+ * (`RevalidationCoordinator`).
+ *
+ * A key deleted, overwritten or cleared — here (`StackWrites`) or by a peer (`LocalInvalidation`) — is
+ * invalidated in all three at once, before the write is issued:
+ *  - a running load or refresh still answers its callers but does not store its result (race (1) in
+ *    stack-engine.ts);
+ *  - a lookup does not backfill what it read, and is forgotten: a read starting afterwards starts a lookup of
+ *    its own instead of joining it (race (4));
+ *  - a refresh whose lease is being acquired does not start.
+ * A lookup is forgotten too once it settles, whatever the outcome; a flight when its promise settles.
+ */
+import { SingleFlight } from '../core/single-flight.js';
+import type { CacheEntry } from '../core/entry.js';
+import type { RevalidationCoordinator } from './revalidation.js';
+
+/** What the slower layers hold for a key: the best entry found and the index of its layer. */
+export interface LookupResult {
+  readonly entry: CacheEntry | undefined;
+  readonly layer: number;
+}
+
+/** A read of the slower layers in flight, shared by the concurrent callers of one key. */
+export interface Lookup {
+  promise: Promise<LookupResult>;
+  /** Set when the key was written, deleted or cleared meanwhile: what it read must not be backfilled. */
+  invalidated: boolean;
+}
+
+export class InFlightWork {
+  /** Loads and refreshes by key: one per key per process. */
+  readonly flights = new SingleFlight();
+  /** Slow-layer reads in flight by key: concurrent misses of one key read Redis once, not once each. */
+  private readonly lookups = new Map<string, Lookup>();
+
+  constructor(
+    /** The stack's revalidation lock side, `undefined` without a lock. */
+    readonly revalidation: RevalidationCoordinator | undefined,
+  ) {}
+
+  /** The lookup of `key` a read may join, if any. */
+  lookup(key: string): Lookup | undefined {
+    return this.lookups.get(key);
+  }
+
+  /** Lets concurrent reads of `key` join `started` until it settles (or the key is invalidated); returns it. */
+  share(key: string, started: Lookup): Lookup {
+    this.lookups.set(key, started);
+    const forget = () => {
+      if (this.lookups.get(key) === started) this.lookups.delete(key);
+    };
+    void started.promise.then(forget, forget);
+    return started;
+  }
+
+  /** Running loads of `keys` will not store their results; reads starting now do not join older lookups. */
+  invalidateKeys(keys: readonly string[]): void {
+    this.flights.invalidate(keys);
+    this.revalidation?.invalidate(keys);
+    if (this.lookups.size > 0) {
+      for (const key of keys) {
+        const lookup = this.lookups.get(key);
+        if (lookup === undefined) continue;
+        lookup.invalidated = true;
+        this.lookups.delete(key);
+      }
+    }
+  }
+
+  /** `invalidateKeys` for every key starting with `prefix` (all when `undefined`). */
+  invalidatePrefix(prefix: string | undefined): void {
+    this.flights.invalidatePrefix(prefix);
+    this.revalidation?.invalidatePrefix(prefix);
+    for (const [key, lookup] of this.lookups) {
+      if (prefix !== undefined && !key.startsWith(prefix)) continue;
+      lookup.invalidated = true;
+      this.lookups.delete(key);
+    }
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * Reading entries out of a stack's layers: the walk through the layers below L1 for one key (`lookup`,
+ * shared by its concurrent callers through `InFlightWork`), the re-read of distributed loads (`reread`) and
+ * bulk reads (`readMany`, no loader).
+ *
+ * An entry of a layer is usable when it has not expired and its tags are valid: checked against the tag
+ * mirror for a local layer (no I/O), against the tag store for a shared one (one round trip per read, for
+ * all the entries it returned; a tagged entry is a miss when the store cannot say). A layer counts a usable
+ * entry as its hit, anything else (nothing, expired, invalid, a failure) as its miss.
+ *
+ * Backfill: an entry found in a slower layer is copied into the faster ones with its own deadlines (a
+ * backfill never extends life). A stale entry is copied only over an older copy, and nothing is copied when
+ * the key was invalidated while the lookup read (`Lookup.invalidated`): an old value read then must not land
+ * in L1 (race (4) in stack-engine.ts).
+ */
+import { expiresAt, type CacheEntry } from '../core/entry.js';
+import type { LayerMetrics } from '../core/metrics.js';
+import type { Lookup, LookupResult } from './in-flight-work.js';
+import type { KeyedEntry } from './layer-set.js';
+import type { StackCore } from './stack-core.js';
+
+export class LayerReader {
+  constructor(private readonly core: StackCore) {}
+
+  /**
+   * Reads layers `from` onwards once for every concurrent caller of `key`: the first fresh entry, else the
+   * stale one fresh the longest. Backfills the faster layers (a stale entry only over an older copy) unless
+   * the key was invalidated while it read (`lookup.invalidated`).
+   */
+  async lookup(key: string, from: number, lookup: Lookup): Promise<LookupResult> {
+    const { clock, layers } = this.core;
+    let stale: CacheEntry | undefined;
+    let staleLayer = -1;
+    for (let i = from; i < layers.size; i++) {
+      const entry = await this.usable(i, key);
+      if (entry === undefined) continue;
+      if (clock.now() < entry.freshUntil) {
+        if (!lookup.invalidated) this.backfill(key, entry, i);
+        return { entry, layer: i };
+      }
+      if (stale === undefined || entry.freshUntil > stale.freshUntil) {
+        stale = entry;
+        staleLayer = i;
+      }
+    }
+    if (stale !== undefined && staleLayer > 0 && !lookup.invalidated) {
+      const upper = layers.l1?.get(key);
+      if (upper === undefined || upper.freshUntil < stale.freshUntil) this.backfill(key, stale, staleLayer);
+    }
+    return { entry: stale, layer: staleLayer };
+  }
+
+  /** The shared layers' fresh, valid entry of `key` (backfilled into L1), for distributed loads. */
+  async reread(key: string): Promise<CacheEntry | undefined> {
+    const from = this.core.layers.l1 === undefined ? 0 : 1;
+    const found = await this.lookup(key, from, { promise: undefined as unknown as Promise<LookupResult>, invalidated: false });
+    const entry = found.entry;
+    return entry !== undefined && this.core.clock.now() < entry.freshUntil && this.core.tags.isValid(entry) ? entry : undefined;
+  }
+
+  /** Reads many keys (no loader): values in order, `undefined` for misses. */
+  async readMany(keys: readonly string[]): Promise<unknown[]> {
+    const core = this.core;
+    core.assertOpen();
+    const values = new Array<unknown>(keys.length);
+    let missing = keys.map((_, i) => i);
+    for (let layer = 0; layer < core.layers.size && missing.length > 0; layer++) {
+      const found = await this.usableMany(layer, missing.map((i) => keys[i] as string));
+      const stillMissing: number[] = [];
+      const backfills: KeyedEntry[] = [];
+      const now = core.clock.now();
+      missing.forEach((keyIndex, j) => {
+        const entry = found[j];
+        // Without a loader, an entry past its stale window is a miss (as for `get`); a slower layer may do better.
+        if (entry === undefined || now >= entry.staleUntil) {
+          stillMissing.push(keyIndex);
+          return;
+        }
+        values[keyIndex] = entry.value;
+        if (now < entry.freshUntil) core.metrics.hits++;
+        else core.metrics.stale++;
+        if (layer > 0) backfills.push({ key: keys[keyIndex] as string, entry });
+      });
+      if (backfills.length > 0) core.track(core.layers.write(backfills, layer));
+      missing = stillMissing;
+    }
+    core.metrics.misses += missing.length;
+    return values;
+  }
+
+  /** A usable entry of layer `index` (not expired, tags valid), or `undefined` for a miss or a failure. */
+  private async usable(index: number, key: string): Promise<CacheEntry | undefined> {
+    const { clock, layers, tags } = this.core;
+    const entry = await layers.get(index, key);
+    if (entry !== undefined) this.core.versions.observe(entry.version);
+    const metrics = layers.metrics[index] as LayerMetrics;
+    let ok = entry !== undefined && clock.now() < expiresAt(entry);
+    if (ok && entry?.tags !== undefined) {
+      ok = layers.guards[index] === undefined ? tags.isValid(entry) : ((await tags.validateShared([entry]))[0] ?? false);
+    }
+    if (ok) metrics.hits++;
+    else metrics.misses++;
+    return ok ? entry : undefined;
+  }
+
+  /** `usable` for many keys of one layer: one bulk read, one tag fetch. */
+  private async usableMany(index: number, keys: readonly string[]): Promise<(CacheEntry | undefined)[]> {
+    const { clock, layers, tags } = this.core;
+    const entries = (await layers.getMany(index, keys)) ?? keys.map(() => undefined);
+    const now = clock.now();
+    const live = entries.map((entry) => (entry !== undefined && now < expiresAt(entry) ? entry : undefined));
+    const valid = layers.guards[index] === undefined ? live.map((e) => e !== undefined && tags.isValid(e)) : await tags.validateShared(live);
+    const metrics = layers.metrics[index] as LayerMetrics;
+    return live.map((entry, i) => {
+      if (valid[i] === true) metrics.hits++;
+      else metrics.misses++;
+      return valid[i] === true ? entry : undefined;
+    });
+  }
+
+  /** Copies an entry found in layer `index` into the faster layers, keeping its deadlines. */
+  private backfill(key: string, entry: CacheEntry, index: number): void {
+    const { events, layers } = this.core;
+    if (index === 0) return;
+    for (let i = 0; i < index; i++) {
+      (layers.metrics[i] as LayerMetrics).backfills++;
+      if (events.listened.backfill === true) events.emit('backfill', { key, from: layers.name(index), to: layers.name(i) });
+    }
+    this.core.track(layers.write([{ key, entry }], index, true));
+  }
+}

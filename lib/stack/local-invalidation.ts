@@ -1,0 +1,77 @@
+/**
+ * What a change made elsewhere does to this process's own state: the `BusTarget` of the stack's `StackBus`
+ * (peers' announcements, see stack-bus.ts for the messages), and `dropScope` after a namespace moved to a new
+ * generation (a peer's, or `bumpGeneration` here).
+ *
+ * Only what no other process can reach is dropped: the copies in the local layers (L1) and the work in
+ * flight here (`InFlightWork`: loads do not store, lookups do not backfill). The shared layers are the
+ * writer's to change. Versions make a late message harmless: a key's L1 copy at least as new as the
+ * message's version is kept, and so is the work in flight for it. Dropping a copy never fails the caller:
+ * a local layer that throws is logged.
+ */
+import type { CacheLayer } from '../core/layer.js';
+import type { TagMatchMode } from '../core/tag-store.js';
+import type { BusTarget } from './stack-bus.js';
+import type { StackCore } from './stack-core.js';
+
+export class LocalInvalidation implements BusTarget {
+  /** The layers only this process reads (not shared). */
+  private readonly locals: readonly CacheLayer[];
+
+  constructor(private readonly core: StackCore) {
+    this.locals = core.layers.layers.filter((layer) => !layer.shared);
+  }
+
+  /** A peer wrote or deleted `keys` at `version`: drop the older copies here and the work on them. */
+  dropKeys(keys: readonly string[], version: number): void {
+    const core = this.core;
+    core.versions.observe(version);
+    const l1 = core.layers.l1;
+    const doomed = l1 === undefined ? keys : keys.filter((key) => (l1.get(key)?.version ?? 0) < version);
+    if (doomed.length === 0) return;
+    core.inFlight.invalidateKeys(doomed);
+    this.dropLocal((layer) => layer.delete(doomed), 'an invalidated copy');
+  }
+
+  /** A peer invalidated tags: recorded (no I/O), entries carrying them fail validation from now on. */
+  applyTags(tags: readonly string[], mode: TagMatchMode, seq: number): void {
+    this.core.tags.apply(tags, mode, seq);
+  }
+
+  /** A peer cleared `prefix` (everything when `undefined`). */
+  clearPrefix(prefix: string | undefined, version: number): void {
+    this.core.versions.observe(version);
+    this.core.inFlight.invalidatePrefix(prefix);
+    this.dropLocal((layer) => layer.clear(prefix), 'an invalidated copy');
+  }
+
+  /** A peer bumped `scope` to `generation`: when news here, what is under it is dropped. */
+  generation(scope: string, generation: number): void {
+    if (this.core.generations.learn(scope, generation)) this.dropScope(scope);
+  }
+
+  /** The bus resubscribed (messages may have been lost): drop everything local, fetch the generations again. */
+  resync(): void {
+    this.core.inFlight.invalidatePrefix(undefined);
+    this.dropLocal((layer) => layer.clear(undefined), 'an invalidated copy');
+    this.core.track(this.core.generations.refetch());
+  }
+
+  /** Forgets this process's copies and running work under `scope` (after a generation change). */
+  dropScope(scope: string): void {
+    const prefix = scope === '' ? undefined : scope;
+    this.core.inFlight.invalidatePrefix(prefix);
+    this.dropLocal((layer) => layer.clear(prefix), 'a namespace');
+  }
+
+  /** Runs `drop` on every local layer; a failure (thrown or rejected) is logged as failing to drop `what`. */
+  private dropLocal(drop: (layer: CacheLayer) => void | Promise<void>, what: string): void {
+    for (const layer of this.locals) {
+      try {
+        void Promise.resolve(drop(layer)).catch((error: unknown) => this.core.log.warn(`Layer "${layer.name}" failed to drop ${what}`, error));
+      } catch (error) {
+        this.core.log.warn(`Layer "${layer.name}" failed to drop ${what}`, error);
+      }
+    }
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * Every change made from this process. A write (`storeMany`), delete or clear goes, in this order:
+ * 1. invalidate the work in flight on its keys (`InFlightWork`: running loads will not store, lookups will
+ *    not backfill; races (1) and (4) in stack-engine.ts), synchronously, before anything is awaited;
+ * 2. take a write version (`VersionClock`): a peer keeps a copy at least as new as the announcement;
+ * 3. change every layer (`LayerSet`: a shared layer that fails replays the invalidation on recovery);
+ * 4. announce it to the peers (`StackBus`, in the background), only after the authoritative write;
+ * 5. emit its event (`set`, `delete`; a clear has none).
+ * A pattern invalidation (`invalidateMatching`) first lists the keys in every layer that can, and changes
+ * nothing when that fails or finds too many; then it deletes them as `delete` does (for a bare prefix, the
+ * work in flight and the peers' copies are dropped by prefix: theirs may hold keys no layer here listed).
+ * A tag invalidation
+ * records the tags' new sequence (in the tag store, and here at once) instead of touching entries; a
+ * generation bump moves a namespace's keys to new names, then drops this process's copies under it
+ * (`LocalInvalidation.dropScope`); both are announced. A closed stack rejects every one (`StackClosedError`).
+ */
+import type { CacheLayer } from '../core/layer.js';
+import { InvalidationLimitError, InvalidationScanError } from '../core/errors.js';
+import type { TagMatchMode } from '../core/tag-store.js';
+import type { EntryPolicy } from './cache-stack.options.js';
+import type { KeyedEntry } from './layer-set.js';
+import type { StackCore } from './stack-core.js';
+
+/** One entry of a bulk write, resolved. */
+export interface EngineWrite {
+  readonly key: string;
+  readonly value: unknown;
+  readonly policy: EntryPolicy;
+}
+
+export class StackWrites {
+  constructor(private readonly core: StackCore) {}
+
+  /** Stores many values (`set`, `setMany`), one bulk write per layer; running loads of them will not overwrite. */
+  async storeMany(writes: readonly EngineWrite[]): Promise<void> {
+    const core = this.core;
+    core.assertOpen();
+    const keys = writes.map((w) => w.key);
+    core.inFlight.invalidateKeys(keys);
+    const version = core.versions.next();
+    const tagSeq = writes.some((w) => w.policy.tags !== undefined) ? await core.tags.snapshot() : 0;
+    const entries: KeyedEntry[] = [];
+    for (const w of writes) {
+      const entry = core.entry(w.key, w.value, w.policy, tagSeq, version);
+      if (entry !== undefined) entries.push({ key: w.key, entry });
+    }
+    await core.layers.write(entries);
+    core.announce({ kind: 'keys', keys, version });
+    if (core.events.listened.set === true) for (const { key } of entries) core.events.emit('set', { key });
+  }
+
+  /** Deletes keys from every layer and makes running loads of them discard their results. */
+  async delete(keys: readonly string[]): Promise<void> {
+    const core = this.core;
+    core.assertOpen();
+    core.inFlight.invalidateKeys(keys);
+    const version = core.versions.next();
+    await core.layers.delete(keys);
+    core.announce({ kind: 'keys', keys, version });
+    core.events.emit('delete', { keys });
+  }
+
+  /** Removes every entry under `prefix` (all when `undefined`) from every layer. */
+  async clear(prefix: string | undefined): Promise<void> {
+    const core = this.core;
+    core.assertOpen();
+    core.inFlight.invalidatePrefix(prefix);
+    const version = core.versions.next();
+    await core.layers.clear(prefix);
+    core.announce({ kind: 'clear', prefix, version });
+  }
+
+  /**
+   * Deletes the keys under `prefix` whose rest matches `glob` (see `CacheLayer.findKeys`), in every layer and
+   * instance, after listing them in every layer that can list: more than `limit` keys, or a layer that fails
+   * while listing, and nothing is deleted (typed errors). Resolves to the number of keys deleted.
+   * @param what the call, for error messages.
+   */
+  async invalidateMatching(prefix: string, glob: string | undefined, limit: number, what: string): Promise<number> {
+    const core = this.core;
+    core.assertOpen();
+    const found = new Set<string>();
+    for (let i = 0; i < core.layers.size; i++) {
+      const layer = core.layers.layers[i] as CacheLayer;
+      const find = layer.findKeys?.bind(layer);
+      if (find === undefined) continue;
+      const guard = core.layers.guards[i];
+      let keys: string[];
+      try {
+        keys = guard === undefined ? await find(prefix, glob, limit) : await guard.run('findKeys', () => find(prefix, glob, limit));
+      } catch (error) {
+        throw new InvalidationScanError(what, layer.name, error);
+      }
+      for (const key of keys) found.add(key);
+      if (found.size > limit) throw new InvalidationLimitError(what, limit);
+    }
+    const keys = [...found];
+    if (glob === undefined) {
+      // A prefix: peers drop their copies by prefix (theirs may hold keys no layer here listed).
+      core.inFlight.invalidatePrefix(prefix);
+      const version = core.versions.next();
+      await core.layers.delete(keys);
+      core.announce({ kind: 'clear', prefix, version });
+      core.events.emit('delete', { keys });
+    } else if (keys.length > 0) {
+      await this.delete(keys);
+    }
+    return keys.length;
+  }
+
+  /** Invalidates tags everywhere the tag store reaches; recorded here at once. */
+  async invalidateTags(tags: readonly string[], mode: TagMatchMode): Promise<void> {
+    const core = this.core;
+    core.assertOpen();
+    const seq = await core.tags.invalidate(tags, mode);
+    core.announce({ kind: 'tags', tags, mode, seq });
+    core.events.emit('invalidate', { tags, mode });
+  }
+
+  /** Moves every key under `scope` (a namespace's prefix, `''` for all) to a new generation, everywhere. */
+  async bumpGeneration(scope: string): Promise<number> {
+    const core = this.core;
+    core.assertOpen();
+    const generation = await core.generations.bump(scope);
+    core.local.dropScope(scope);
+    core.announce({ kind: 'generation', scope, generation });
+    return generation;
+  }
+}
