@@ -7,8 +7,8 @@
  * invalidated in all three at once, before the write is issued:
  *  - a running load or refresh still answers its callers but does not store its result (race (1) in
  *    stack-engine.ts);
- *  - a lookup does not backfill what it read, and is forgotten: a read starting afterwards starts a lookup of
- *    its own instead of joining it (race (4));
+ *  - a lookup does not backfill what it read (unless it read the announced write itself: `Lookup.floor`), and
+ *    is forgotten: a read starting afterwards starts a lookup of its own instead of joining it (race (4));
  *  - a refresh whose lease is being acquired does not start.
  * A lookup is forgotten too once it settles, whatever the outcome; a flight when its promise settles.
  */
@@ -25,8 +25,12 @@ export interface LookupResult {
 /** A read of the slower layers in flight, shared by the concurrent callers of one key. */
 export interface Lookup {
   promise: Promise<LookupResult>;
-  /** Set when the key was written, deleted or cleared meanwhile: what it read must not be backfilled. */
-  invalidated: boolean;
+  /**
+   * The oldest write version it may still backfill: raised when the key is written, deleted or cleared while it
+   * reads — to that write's version for a peer's announced write (the new value itself may be what it reads),
+   * to +Infinity for this process's own (nothing it read may land in L1). 0: not invalidated.
+   */
+  floor: number;
 }
 
 export class InFlightWork {
@@ -55,15 +59,18 @@ export class InFlightWork {
     return started;
   }
 
-  /** Running loads of `keys` will not store their results; reads starting now do not join older lookups. */
-  invalidateKeys(keys: readonly string[]): void {
+  /**
+   * Running loads of `keys` will not store their results; reads starting now do not join older lookups, which
+   * backfill only copies of at least `version` (+Infinity: none).
+   */
+  invalidateKeys(keys: readonly string[], version = Number.POSITIVE_INFINITY): void {
     this.flights.invalidate(keys);
     this.revalidation?.invalidate(keys);
     if (this.lookups.size > 0) {
       for (const key of keys) {
         const lookup = this.lookups.get(key);
         if (lookup === undefined) continue;
-        lookup.invalidated = true;
+        if (version > lookup.floor) lookup.floor = version;
         this.lookups.delete(key);
       }
     }
@@ -75,7 +82,7 @@ export class InFlightWork {
     this.revalidation?.invalidatePrefix(prefix);
     for (const [key, lookup] of this.lookups) {
       if (prefix !== undefined && !key.startsWith(prefix)) continue;
-      lookup.invalidated = true;
+      lookup.floor = Number.POSITIVE_INFINITY;
       this.lookups.delete(key);
     }
   }

@@ -10,7 +10,7 @@
  *
  * Backfill: an entry found in a slower layer is copied into the faster ones with its own deadlines (a
  * backfill never extends life). A stale entry is copied only over an older copy, and nothing is copied when
- * the key was invalidated while the lookup read (`Lookup.invalidated`): an old value read then must not land
+ * the key was invalidated while the lookup read (`Lookup.floor`): an old value read then must not land
  * in L1 (race (4) in stack-engine.ts).
  */
 import { expiresAt, type CacheEntry } from '../core/entry.js';
@@ -25,7 +25,7 @@ export class LayerReader {
   /**
    * Reads layers `from` onwards once for every concurrent caller of `key`: the first fresh entry, else the
    * stale one fresh the longest. Backfills the faster layers (a stale entry only over an older copy) unless
-   * the key was invalidated while it read (`lookup.invalidated`).
+   * the key was invalidated while it read (`lookup.floor`).
    */
   async lookup(key: string, from: number, lookup: Lookup): Promise<LookupResult> {
     const { clock, layers } = this.core;
@@ -35,7 +35,7 @@ export class LayerReader {
       const entry = await this.usable(i, key);
       if (entry === undefined) continue;
       if (clock.now() < entry.freshUntil) {
-        if (!lookup.invalidated) this.backfill(key, entry, i);
+        if ((entry.version ?? 0) >= lookup.floor) this.backfill(key, entry, i);
         return { entry, layer: i };
       }
       if (stale === undefined || entry.freshUntil > stale.freshUntil) {
@@ -43,7 +43,7 @@ export class LayerReader {
         staleLayer = i;
       }
     }
-    if (stale !== undefined && staleLayer > 0 && !lookup.invalidated) {
+    if (stale !== undefined && staleLayer > 0 && (stale.version ?? 0) >= lookup.floor) {
       const upper = layers.l1?.get(key);
       if (upper === undefined || upper.freshUntil < stale.freshUntil) this.backfill(key, stale, staleLayer);
     }
@@ -53,7 +53,7 @@ export class LayerReader {
   /** The shared layers' fresh, valid entry of `key` (backfilled into L1), for distributed loads. */
   async reread(key: string): Promise<CacheEntry | undefined> {
     const from = this.core.layers.l1 === undefined ? 0 : 1;
-    const found = await this.lookup(key, from, { promise: undefined as unknown as Promise<LookupResult>, invalidated: false });
+    const found = await this.lookup(key, from, { promise: undefined as unknown as Promise<LookupResult>, floor: 0 });
     const entry = found.entry;
     return entry !== undefined && this.core.clock.now() < entry.freshUntil && this.core.tags.isValid(entry) ? entry : undefined;
   }

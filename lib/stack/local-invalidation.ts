@@ -29,7 +29,7 @@ export class LocalInvalidation implements BusTarget {
     const l1 = core.layers.l1;
     const doomed = l1 === undefined ? keys : keys.filter((key) => (l1.get(key)?.version ?? 0) < version);
     if (doomed.length === 0) return;
-    core.inFlight.invalidateKeys(doomed);
+    core.inFlight.invalidateKeys(doomed, version);
     this.dropLocal((layer) => layer.delete(doomed), 'an invalidated copy');
   }
 

@@ -173,7 +173,7 @@ export class StackEngine {
   ): Promise<T | undefined> {
     let lookup = this.inFlight.lookup(key);
     if (lookup === undefined) {
-      const started: Lookup = { promise: undefined as unknown as Promise<LookupResult>, invalidated: false };
+      const started: Lookup = { promise: undefined as unknown as Promise<LookupResult>, floor: 0 };
       started.promise = this.reader.lookup(key, from, started);
       lookup = this.inFlight.share(key, started);
     }

@@ -138,6 +138,25 @@ describe('L1 invalidation bus (stack side)', () => {
     expect(await b.stack.get('k')).toBeUndefined();
   });
 
+  it('an L2 read in flight that returns the announced write itself still fills L1 (versions, not a blanket drop)', async () => {
+    const { peers, hub } = cluster(2);
+    const [a, b] = peers as [(typeof peers)[0], (typeof peers)[0]];
+    await a.stack.set('k', 'old');
+    await b.stack.get('k');
+    hub.hold();
+    await a.stack.set('k', 'new'); // in Redis; its announcement is still in flight
+    b.l1.delete(['k']); // (b's copy aged out meanwhile)
+    b.l2.pause(); // b's read runs now (reads 'new') but its reply comes late …
+    const read = b.stack.get('k');
+    await flushMicrotasks();
+    hub.release(); // … after the announcement of that very write
+    await flushMicrotasks();
+    b.l2.resume();
+    expect(await read).toBe('new');
+    await b.stack.idle();
+    expect(b.l1.get('k')?.value).toBe('new');
+  });
+
   it('after a resubscription the instance clears its L1 (it may have missed messages) and counts it', async () => {
     const { peers, hub } = cluster(2);
     const [a, b] = peers as [(typeof peers)[0], (typeof peers)[0]];
