@@ -20,11 +20,12 @@
  *      at v'; A's late W at v is "write if newer": a no-op in Redis. A's callers still get A's value.
  *  (3) A dies holding L: followers wake when the lease expires (poll) and one of them takes it.
  */
-import type { Clock, TimerHandle } from '../core/clock.js';
+import type { Clock } from '../core/clock.js';
 import type { CacheEntry } from '../core/entry.js';
 import type { LoadCoordinator, LoadLease } from '../core/load-coordinator.js';
 import type { SingleFlightMetrics } from '../core/metrics.js';
 import type { LayerGuard } from './layer-guard.js';
+import { guarded, keepRenewing } from './lease-keeper.js';
 
 /** The outcome of {@link DistributedLoads.begin}. */
 export type LoadTurn =
@@ -89,26 +90,7 @@ export class DistributedLoads {
 
   /** Renews `lease` every third of its ttl until the returned function is called. */
   keepAlive(lease: LoadLease): () => void {
-    let stopped = false;
-    let timer: TimerHandle | undefined;
-    const schedule = (): void => {
-      timer = this.clock.setTimeout(() => {
-        timer = undefined;
-        void this.command('load-renew', () => lease.renew(this.leaseTtl)).then(
-          (held) => {
-            if (held && !stopped) schedule();
-          },
-          () => {
-            if (!stopped) schedule();
-          },
-        );
-      }, this.renewEvery);
-    };
-    schedule();
-    return () => {
-      stopped = true;
-      if (timer !== undefined) this.clock.clearTimeout(timer);
-    };
+    return keepRenewing(this.clock, this.renewEvery, () => this.command('load-renew', () => lease.renew(this.leaseTtl)));
   }
 
   /** Tells the followers the key is filled, then gives the lease up. Never rejects. */
@@ -136,11 +118,6 @@ export class DistributedLoads {
   }
 
   private command<T>(operation: string, run: () => T | Promise<T>): Promise<T> {
-    if (this.guard !== undefined) return this.guard.run(operation, run);
-    try {
-      return Promise.resolve(run());
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return guarded(this.guard, operation, run);
   }
 }

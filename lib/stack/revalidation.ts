@@ -17,10 +17,11 @@
  * Renewals and releases that fail are counted by the guard and otherwise ignored: the lease expires by
  * itself after `revalidationTimeout`.
  */
-import type { Clock, TimerHandle } from '../core/clock.js';
+import type { Clock } from '../core/clock.js';
 import type { StackMetrics } from '../core/metrics.js';
 import type { LockLease, RevalidationLock } from '../core/revalidation-lock.js';
 import type { LayerGuard } from './layer-guard.js';
+import { guarded, keepRenewing } from './lease-keeper.js';
 
 /** What `acquire` yields when the lock could not be asked: refresh without a lease. */
 const LOCAL: unique symbol = Symbol('nestjs-layercache:local-refresh');
@@ -106,26 +107,7 @@ export class RevalidationCoordinator {
 
   /** Renews `lease` every third of its ttl until the returned function is called. */
   private keepAlive(lease: LockLease): () => void {
-    let stopped = false;
-    let timer: TimerHandle | undefined;
-    const schedule = (): void => {
-      timer = this.clock.setTimeout(() => {
-        timer = undefined;
-        void this.command('lock-renew', () => lease.renew(this.ttl)).then(
-          (held) => {
-            if (held && !stopped) schedule(); // a lost lease is not taken back: a peer may hold it now
-          },
-          () => {
-            if (!stopped) schedule(); // counted by the guard; try again at the next tick
-          },
-        );
-      }, this.renewEvery);
-    };
-    schedule();
-    return () => {
-      stopped = true;
-      if (timer !== undefined) this.clock.clearTimeout(timer);
-    };
+    return keepRenewing(this.clock, this.renewEvery, () => this.command('lock-renew', () => lease.renew(this.ttl)));
   }
 
   private async release(lease: LockLease): Promise<void> {
@@ -137,11 +119,6 @@ export class RevalidationCoordinator {
   }
 
   private command<T>(operation: string, run: () => T | Promise<T>): Promise<T> {
-    if (this.guard !== undefined) return this.guard.run(operation, run);
-    try {
-      return Promise.resolve(run());
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return guarded(this.guard, operation, run);
   }
 }

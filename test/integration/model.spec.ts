@@ -16,6 +16,7 @@ import { RedisLayer } from '../../lib/layers/redis.layer.js';
 import { CacheStack } from '../../lib/stack/cache-stack.js';
 import { TEST_REDIS_URL_ENV } from '../support/redis.global-setup.js';
 import { uniquePrefix } from '../support/redis-test-client.js';
+import { prng } from '../support/prng.js';
 
 jest.setTimeout(60_000);
 
@@ -26,17 +27,6 @@ const KEYS = 6;
 const WORKERS = 6;
 const RUN_MS = 3_000;
 
-/** mulberry32: a small seeded PRNG, so a failing run can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Mutation {
   kind: 'set' | 'delete' | 'tag';

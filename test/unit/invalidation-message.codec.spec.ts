@@ -7,6 +7,7 @@ import {
   MAX_ORIGIN_ID_LENGTH,
   type InvalidationDecodeResult,
 } from '../../lib/distributed/invalidation-message.codec.js';
+import { prng } from '../support/prng.js';
 
 const ORIGIN = 'origin-1';
 const codec = new InvalidationMessageCodec();
@@ -25,17 +26,6 @@ function expectBadSignature(result: InvalidationDecodeResult, reason: RegExp): v
   expect(result).toEqual({ ok: false, problem: 'signature', reason: expect.stringMatching(reason) });
 }
 
-/** A small deterministic PRNG (mulberry32), so fuzz failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const EXAMPLES: readonly InvalidationMessage[] = [
   { kind: 'keys', keys: ['ns\u001fuser:1', 'ключ 🔑', '', '\u001ehash'], version: 1_767_225_600_000 },
