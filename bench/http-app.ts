@@ -50,7 +50,7 @@ export const CATALOGUE_BODY: { readonly products: readonly CatalogueProduct[]; r
  * any interceptor-based HIT on this Nest and adapter.
  */
 @Injectable()
-class MinimalCacheInterceptor implements NestInterceptor {
+export class MinimalCacheInterceptor implements NestInterceptor {
   private readonly entries = new Map<string, unknown>();
   constructor(@Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost) {}
 
@@ -65,7 +65,7 @@ class MinimalCacheInterceptor implements NestInterceptor {
 }
 
 @Controller()
-class BenchCatalogueController {
+export class BenchCatalogueController {
   /** The same handler with no interceptor: the baseline. */
   @Get('catalogue-plain')
   plain() {

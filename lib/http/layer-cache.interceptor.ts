@@ -101,9 +101,9 @@ export class LayerCacheInterceptor implements NestInterceptor, OnModuleInit {
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (context.getType() !== 'http') return next.handle();
     const plan = this.planOf(context);
-    const http = context.switchToHttp();
-    const request = http.getRequest<HttpCacheRequest>();
-    const response = http.getResponse<object>();
+    // `getArgByIndex` is what `switchToHttp().getRequest()`/`getResponse()` read, without a host object per request
+    const request = context.getArgByIndex<HttpCacheRequest>(0);
+    const response = context.getArgByIndex<object>(1);
     if (typeof plan === 'string') {
       if (plan !== 'not-cacheable-route') this.setHeader(response, 'X-Cache', 'BYPASS');
       return next.handle();
@@ -119,7 +119,6 @@ export class LayerCacheInterceptor implements NestInterceptor, OnModuleInit {
       this.setHeader(response, 'X-Cache', 'BYPASS');
       return next.handle();
     }
-    const call: HttpCacheCall = { context, next, plan, request, response, stack, key };
     // Fast path: a fresh response in the in-process layer is replayed synchronously (no promise, no handler).
     const info: ReadInfo = { status: 'miss', createdAt: undefined };
     let fresh: HandlerOutcome | typeof CACHE_MISS = CACHE_MISS;
@@ -128,8 +127,11 @@ export class LayerCacheInterceptor implements NestInterceptor, OnModuleInit {
     } catch {
       // a closed or failing stack: the slow path below decides (it bypasses on failures)
     }
-    if (fresh !== CACHE_MISS && fresh?.type === 'stored') return of(this.replay(call, fresh, 'HIT', info.createdAt, false));
-    return from(this.serve(call));
+    if (fresh !== CACHE_MISS && fresh?.type === 'stored') {
+      this.replay(request, response, plan, fresh, 'HIT', info.createdAt, false);
+      return of(fresh.body);
+    }
+    return from(this.serve({ context, next, plan, request, response, stack, key }));
   }
 
   /** Whether a request may be answered from (and stored in) the cache. */
@@ -210,7 +212,7 @@ export class LayerCacheInterceptor implements NestInterceptor, OnModuleInit {
     }
     if (first.value?.type === 'stored') {
       if (first.status === 'stale') setImmediate(() => this.revalidate(call));
-      return this.replay(call, first.value, first.status === 'stale' ? 'STALE' : 'HIT', first.createdAt, false);
+      return this.replayCall(call, first.value, first.status === 'stale' ? 'STALE' : 'HIT', first.createdAt, false);
     }
     let ran = false;
     let read;
@@ -223,7 +225,7 @@ export class LayerCacheInterceptor implements NestInterceptor, OnModuleInit {
     const outcome = read.value;
     if (outcome?.type === 'stored') {
       const status = read.status === 'miss' ? 'MISS' : read.status === 'hit' ? 'HIT' : 'STALE';
-      return this.replay(call, outcome, status, read.createdAt, ran);
+      return this.replayCall(call, outcome, status, read.createdAt, ran);
     }
     if (outcome?.type === 'rejected') throw outcome.error;
     if (outcome !== undefined && ran) {
@@ -282,22 +284,44 @@ export class LayerCacheInterceptor implements NestInterceptor, OnModuleInit {
     return outcome;
   }
 
-  /** Sends a stored response through Nest's own reply (status, body); sets the cache headers. */
-  private replay(call: HttpCacheCall, stored: StoredResponse, status: XCacheStatus, createdAt: number | undefined, ranHere: boolean): unknown {
-    const { response, plan } = call;
-    if (this.adapterHost.httpAdapter.isHeadersSent(response) === true) return stored.body;
-    this.setHeader(response, 'X-Cache', status);
+  private replayCall(call: HttpCacheCall, stored: StoredResponse, status: XCacheStatus, createdAt: number | undefined, ranHere: boolean): unknown {
+    return this.replay(call.request, call.response, call.plan, stored, status, createdAt, ranHere);
+  }
+
+  /**
+   * Sets the headers of a stored response (Nest's own reply then sends its status and body, returned here):
+   * `X-Cache`, `Age` (not on a MISS), the stored content type and headers (unless the handler just ran for this
+   * request and set them itself), `ETag`, `Vary`, `Cache-Control`; marks a matching `If-None-Match` for a 304.
+   * Nothing is set once the headers are sent (checked once: nothing here sends them).
+   */
+  private replay(
+    request: HttpCacheRequest,
+    response: object,
+    plan: HttpRoutePlan,
+    stored: StoredResponse,
+    status: XCacheStatus,
+    createdAt: number | undefined,
+    ranHere: boolean,
+  ): unknown {
+    const adapter = this.adapterHost.httpAdapter;
+    if (adapter.isHeadersSent(response) === true) return stored.body;
+    adapter.setHeader(response, 'X-Cache', status);
     const ageMs = createdAt === undefined ? 0 : Math.max(0, this.clock.now() - createdAt);
-    if (status !== 'MISS') this.setHeader(response, 'Age', String(Math.floor(ageMs / 1000)));
+    if (status !== 'MISS') adapter.setHeader(response, 'Age', String(Math.floor(ageMs / 1000)));
     if (!ranHere) {
-      if (stored.contentType !== undefined) this.setHeader(response, 'Content-Type', stored.contentType);
-      for (const [name, value] of stored.headers) this.setHeader(response, name, value as string | string[]);
+      if (stored.contentType !== undefined) adapter.setHeader(response, 'Content-Type', stored.contentType);
+      const headers = stored.headers;
+      for (let i = 0; i < headers.length; i++) {
+        const header = headers[i] as (typeof headers)[number];
+        adapter.setHeader(response, header[0], header[1] as string);
+      }
     }
-    this.setHeader(response, 'ETag', stored.etag);
-    if (plan.varyHeader !== undefined) this.setHeader(response, 'Vary', plan.varyHeader);
+    adapter.setHeader(response, 'ETag', stored.etag);
+    if (plan.varyHeader !== undefined) adapter.setHeader(response, 'Vary', plan.varyHeader);
     const cacheControl = cacheControlOf(plan, status === 'STALE', ageMs);
-    if (cacheControl !== undefined) this.setHeader(response, 'Cache-Control', cacheControl);
-    if (matchesEtag(call.request.headers['if-none-match'], stored.etag)) markNotModified(call.request);
+    if (cacheControl !== undefined) adapter.setHeader(response, 'Cache-Control', cacheControl);
+    const ifNoneMatch = request.headers['if-none-match'];
+    if (ifNoneMatch !== undefined && matchesEtag(ifNoneMatch, stored.etag)) markNotModified(request);
     return stored.body;
   }
 
