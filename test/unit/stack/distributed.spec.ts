@@ -3,7 +3,9 @@
  * test/support/in-process-peers.ts, one fake clock. What is tested is the stack's side of the protocols
  * (what a peer's message does to L1, who loads); the Redis transports have their own integration specs.
  */
+import { InvalidOptionError } from '../../../lib/core/errors.js';
 import { MemoryLayer } from '../../../lib/layers/memory.layer.js';
+import { CacheStack } from '../../../lib/stack/cache-stack.js';
 import { MemoryTagStore } from '../../../lib/layers/memory-tag.store.js';
 import type { CacheStackOptions } from '../../../lib/stack/cache-stack.options.js';
 import { ChaosLayer } from '../../support/chaos.layer.js';
@@ -356,5 +358,16 @@ describe('generations: fetching at start', () => {
     await clock.advance(1_000);
     expect(stack.generation).toBe(2);
     expect(stack.getMetrics().layers['l2']).toMatchObject({ errors: 0, skipped: 0 });
+  });
+});
+
+describe('multi-instance options', () => {
+  it('rejects collaborators of the wrong shape and a non-positive lease, naming the option', () => {
+    const layers = () => [new MemoryLayer()];
+    expect(() => new CacheStack(layers(), { invalidationBus: {} as never })).toThrow('Invalid option "invalidationBus": expected an object with start, publish, close methods');
+    expect(() => new CacheStack(layers(), { singleFlight: { acquire: 1 } as never })).toThrow('Invalid option "singleFlight"');
+    const coordinators = new CoordinatorHub(new FakeClock());
+    expect(() => new CacheStack(layers(), { singleFlight: coordinators.coordinator(), singleFlightLease: 0 })).toThrow('Invalid option "singleFlightLease"');
+    expect(() => new CacheStack(layers(), { singleFlight: coordinators.coordinator(), singleFlightLease: 'soon' as never })).toThrow(InvalidOptionError);
   });
 });
