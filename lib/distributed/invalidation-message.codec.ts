@@ -23,12 +23,25 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Packr } from 'msgpackr';
 import type { InvalidationMessage } from '../core/invalidation-bus.js';
 import { InvalidOptionError } from '../core/errors.js';
+import {
+  arityProblem,
+  checkInvalidationSecret,
+  counterProblem,
+  describeValue,
+  invalidationMessageProblem,
+  MAX_INVALIDATION_ITEMS,
+  modeProblem,
+  originIdProblem,
+  stringListProblem,
+} from './invalidation-message.validation.js';
 
-/** Most keys (or tags) one message may carry; a bus splits longer "keys" and "any"-mode "tags" messages. */
-export const MAX_INVALIDATION_ITEMS = 10_000;
-
-/** Longest origin id, in characters. */
-export const MAX_ORIGIN_ID_LENGTH = 256;
+export {
+  checkInvalidationSecret,
+  invalidationMessageProblem,
+  MAX_INVALIDATION_ITEMS,
+  MAX_ORIGIN_ID_LENGTH,
+  originIdProblem,
+} from './invalidation-message.validation.js';
 
 /** The first bytes of every message: 'L' 'I' (layercache invalidation). */
 const MAGIC_0 = 0x4c;
@@ -53,72 +66,6 @@ export interface InvalidationMessageCodecOptions {
    * it are accepted. A non-empty string (UTF-8) or Buffer. @default undefined (unsigned)
    */
   secret?: string | Buffer;
-}
-
-/**
- * Checks an HMAC secret: `undefined`, a non-empty string or a non-empty Buffer / Uint8Array; returns a private
- * copy of its bytes (later changes to the caller's Buffer do not change the key).
- */
-export function checkInvalidationSecret(option: string, secret: unknown): Buffer | undefined {
-  if (secret === undefined) return undefined;
-  if (typeof secret === 'string') {
-    if (secret.length === 0) throw new InvalidOptionError(option, 'expected a non-empty string or Buffer, got an empty string');
-    return Buffer.from(secret, 'utf8');
-  }
-  if (secret instanceof Uint8Array) {
-    if (secret.length === 0) throw new InvalidOptionError(option, 'expected a non-empty string or Buffer, got an empty Buffer');
-    return Buffer.from(secret);
-  }
-  throw new InvalidOptionError(option, `expected a non-empty string or Buffer, got ${describeValue(secret)}`);
-}
-
-/**
- * Checks an origin id: a non-empty string of at most {@link MAX_ORIGIN_ID_LENGTH} characters. Returns the
- * reason it is not one, or `undefined`.
- */
-export function originIdProblem(originId: unknown): string | undefined {
-  if (typeof originId !== 'string') return `the origin id is ${describeValue(originId)}, not a string`;
-  if (originId.length === 0) return 'the origin id is empty';
-  if (originId.length > MAX_ORIGIN_ID_LENGTH) return `the origin id is ${originId.length} characters long (max ${MAX_ORIGIN_ID_LENGTH})`;
-  return undefined;
-}
-
-/**
- * Checks that `value` is exactly an {@link InvalidationMessage}: returns the reason it is not one, or
- * `undefined`. Extra properties are not allowed: they would be lost on the wire.
- */
-export function invalidationMessageProblem(value: unknown): string | undefined {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return `the message is ${describeValue(value)}, not an object`;
-  const message = value as Record<string, unknown>;
-  switch (message.kind) {
-    case 'keys':
-      return (
-        exactProperties(message, ['kind', 'keys', 'version']) ??
-        stringListProblem('keys', message.keys) ??
-        counterProblem('version', message.version)
-      );
-    case 'tags':
-      return (
-        exactProperties(message, ['kind', 'tags', 'mode', 'seq']) ??
-        stringListProblem('tags', message.tags) ??
-        modeProblem(message.mode) ??
-        counterProblem('seq', message.seq)
-      );
-    case 'clear':
-      return (
-        exactProperties(message, ['kind', 'prefix', 'version'], ['prefix']) ??
-        (message.prefix === undefined || typeof message.prefix === 'string' ? undefined : `prefix is ${describeValue(message.prefix)}, not a string or undefined`) ??
-        counterProblem('version', message.version)
-      );
-    case 'generation':
-      return (
-        exactProperties(message, ['kind', 'scope', 'generation']) ??
-        (typeof message.scope === 'string' ? undefined : `scope is ${describeValue(message.scope)}, not a string`) ??
-        counterProblem('generation', message.generation)
-      );
-    default:
-      return `unknown kind ${describeValue(message.kind)}`;
-  }
 }
 
 /**
@@ -257,56 +204,21 @@ function malformed(reason: string): InvalidationDecodeResult {
   return { ok: false, problem: 'malformed', reason };
 }
 
-function arityProblem(body: readonly unknown[], expected: number): string | undefined {
-  return body.length === expected ? undefined : `a "${String(body[1])}" message has ${expected} fields, got ${body.length}`;
-}
-
-function stringListProblem(field: string, list: unknown): string | undefined {
-  if (!Array.isArray(list)) return `${field} is ${describeValue(list)}, not an array`;
-  if (list.length > MAX_INVALIDATION_ITEMS) return `${field} has ${list.length} entries (max ${MAX_INVALIDATION_ITEMS})`;
-  for (let i = 0; i < list.length; i++) {
-    if (typeof list[i] !== 'string') return `${field}[${i}] is ${describeValue(list[i])}, not a string`;
+/** Splits a "keys" or "any"-mode "tags" message into parts of at most {@link MAX_INVALIDATION_ITEMS} entries. */
+export function splitInvalidationMessage(message: InvalidationMessage): InvalidationMessage[] {
+  if (message.kind === 'keys' && Array.isArray(message.keys) && message.keys.length > MAX_INVALIDATION_ITEMS) {
+    const parts: InvalidationMessage[] = [];
+    for (let i = 0; i < message.keys.length; i += MAX_INVALIDATION_ITEMS) {
+      parts.push({ kind: 'keys', keys: message.keys.slice(i, i + MAX_INVALIDATION_ITEMS), version: message.version });
+    }
+    return parts;
   }
-  return undefined;
-}
-
-function counterProblem(field: string, value: unknown): string | undefined {
-  if (typeof value !== 'number') return `${field} is ${describeValue(value)}, not a number`;
-  if (!Number.isFinite(value) || value < 0) return `${field} is ${String(value)}, not a finite non-negative number`;
-  return undefined;
-}
-
-function modeProblem(mode: unknown): string | undefined {
-  return mode === 'any' || mode === 'all' ? undefined : `mode is ${describeValue(mode)}, not "any" or "all"`;
-}
-
-/** Only `names` (some of which may be `optional`) are own enumerable properties of `value`. */
-function exactProperties(value: Record<string, unknown>, names: readonly string[], optional: readonly string[] = []): string | undefined {
-  for (const name of names) {
-    if (!optional.includes(name) && !Object.hasOwn(value, name)) return `missing property "${name}"`;
+  if (message.kind === 'tags' && message.mode === 'any' && Array.isArray(message.tags) && message.tags.length > MAX_INVALIDATION_ITEMS) {
+    const parts: InvalidationMessage[] = [];
+    for (let i = 0; i < message.tags.length; i += MAX_INVALIDATION_ITEMS) {
+      parts.push({ kind: 'tags', tags: message.tags.slice(i, i + MAX_INVALIDATION_ITEMS), mode: 'any', seq: message.seq });
+    }
+    return parts;
   }
-  for (const name of Object.keys(value)) {
-    if (!names.includes(name)) return `unexpected property "${name}"`;
-  }
-  return undefined;
-}
-
-/** A short description of an unexpected value for a reason string (never the whole value). */
-function describeValue(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return `an array of ${value.length}`;
-  if (value instanceof Uint8Array) return `a ${value.constructor.name} of ${value.length} bytes`;
-  switch (typeof value) {
-    case 'string':
-      return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-    case 'number':
-    case 'boolean':
-    case 'bigint':
-    case 'undefined':
-      return String(value);
-    case 'object':
-      return `an object (${(value as object).constructor?.name ?? 'no prototype'})`;
-    default:
-      return `a ${typeof value}`;
-  }
+  return [message];
 }

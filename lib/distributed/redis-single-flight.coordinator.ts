@@ -1,6 +1,9 @@
 /**
  * Distributed single-flight on Redis (see `LoadCoordinator` in core for the contract): one load lease per key,
  * a pub/sub notice when the key is filled or the lease given up, and polling of the lease as the fallback.
+ * This file holds the protocol and the coordinator; the lease record's scripts and the leader's handle are in
+ * `redis-load.lease.ts`, the followers' waits and polls in `load-follower.registry.ts`, the subscriber connection
+ * in `redis-pubsub.subscriber.ts`.
  *
  * Protocol
  * - Lease record: one string key per cache key, `<prefix>\x1fload:<key>` (U+001F right after the prefix, as
@@ -60,12 +63,27 @@
  *      `pollInterval` late, or at the lease's end), and poll every key once the subscription is back.
  */
 import { randomBytes } from 'node:crypto';
-import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
+import { systemClock, type Clock } from '../core/clock.js';
 import { toMilliseconds, type Duration } from '../core/duration.js';
 import { InvalidOptionError, LayerCacheError } from '../core/errors.js';
-import type { LoadCoordinator, LoadLease, LoadTicket } from '../core/load-coordinator.js';
+import type { LoadCoordinator, LoadTicket } from '../core/load-coordinator.js';
 import { BurstLogger, consoleLogger, type CacheLogger } from '../core/logger.js';
-import { checkRedisClient, checkRedisPrefix, luaScript, runScript, type RedisClient } from '../layers/redis-client.js';
+import { checkRedisPrefix, runScript, type RedisClient } from '../layers/redis-client.js';
+import { LoadFollowerRegistry, MAX_TIMER_MS } from './load-follower.registry.js';
+import {
+  ACQUIRE_LEASE,
+  FILLED_NOTICE,
+  LOAD_CHANNEL_MARK,
+  LOAD_KEY_MARK,
+  parseAcquireReply,
+  RedisLoadLease,
+  RELEASED_NOTICE,
+  toPx,
+  VERSION_MEMORY_MS,
+} from './redis-load.lease.js';
+import { checkPubSubClient, RedisPubSubSubscriber } from './redis-pubsub.subscriber.js';
+
+export { LOAD_CHANNEL_MARK, LOAD_KEY_MARK, VERSION_MEMORY_MS } from './redis-load.lease.js';
 
 /** Options of {@link RedisSingleFlightCoordinator}. */
 export interface RedisSingleFlightCoordinatorOptions {
@@ -84,101 +102,6 @@ export interface RedisSingleFlightCoordinatorOptions {
 /** Defaults of {@link RedisSingleFlightCoordinatorOptions}. */
 export const DEFAULT_REDIS_SINGLE_FLIGHT_OPTIONS = Object.freeze({ prefix: 'lc:', pollInterval: '1s' });
 
-/** Marks the lease records right after the prefix (see this file's header). */
-export const LOAD_KEY_MARK = '\u001fload:';
-
-/** What follows the prefix in the notice channel's name. */
-export const LOAD_CHANNEL_MARK = '\u001ffill';
-
-/** How long a lease record outlives its lease, in milliseconds, to keep the fencing version increasing. */
-export const VERSION_MEMORY_MS = 60_000;
-
-/** First character of a notice: the key was filled / the lease was released without a fill. */
-const FILLED = 'f';
-const RELEASED = 'r';
-
-/** The longest delay a Node timer accepts (a longer one fires at once). */
-const MAX_TIMER_MS = 2_147_483_647;
-
-/** Helpers of every script: the server time in µs, the record of KEYS[1] as owner, version, deadline. */
-const PRELUDE = `local function now_us()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000000 + tonumber(t[2])
-end
-local function read()
-  local record = redis.call('GET', KEYS[1])
-  if record then
-    local owner, version, deadline = string.match(record, '^([^|]*)|(%d+)|(%d+)$')
-    if owner then return owner, tonumber(version), tonumber(deadline) end
-  end
-  return '', 0, 0
-end
-local function write(owner, version, deadline, px)
-  redis.call('SET', KEYS[1], owner .. '|' .. string.format('%.0f', version) .. '|' .. string.format('%.0f', deadline), 'PX', px)
-end
-`;
-
-/** ARGV: token, ttl ms, memory ms. {1, version} when taken, else {0, ms left of the live lease}. */
-const ACQUIRE = luaScript(`${PRELUDE}local now = now_us()
-local owner, version, deadline = read()
-if owner ~= '' and deadline > now then return {0, math.ceil((deadline - now) / 1000)} end
-if version < now then version = now else version = version + 1 end
-local ttl = tonumber(ARGV[2])
-write(ARGV[1], version, now + ttl * 1000, ttl + tonumber(ARGV[3]))
-return {1, version}`);
-
-/** ARGV: token, ttl ms, memory ms. 1 when the live lease of the token was extended, else 0. */
-const RENEW = luaScript(`${PRELUDE}local now = now_us()
-local owner, version, deadline = read()
-if owner ~= ARGV[1] or deadline <= now then return 0 end
-local ttl = tonumber(ARGV[2])
-write(owner, version, now + ttl * 1000, ttl + tonumber(ARGV[3]))
-return 1`);
-
-/** ARGV: token, memory ms, channel, notice. 1 when the live lease of the token was freed (and announced), else 0. */
-const RELEASE = luaScript(`${PRELUDE}local now = now_us()
-local owner, version, deadline = read()
-if owner ~= ARGV[1] or deadline <= now then return 0 end
-write('', version, 0, tonumber(ARGV[2]))
-redis.call('PUBLISH', ARGV[3], ARGV[4])
-return 1`);
-
-/** Milliseconds left of the live lease, 0 when there is none. Writes nothing. */
-const TIME_LEFT = luaScript(`${PRELUDE}local owner, version, deadline = read()
-if owner == '' then return 0 end
-local left = deadline - now_us()
-if left <= 0 then return 0 end
-return math.ceil(left / 1000)`);
-
-/** How a follower's wait ends. */
-type WaitOutcome = 'filled' | 'released' | 'timeout';
-
-/** The followers of one key in this process, sharing one poll. */
-class KeyWaiters {
-  readonly waiters = new Set<Waiter>();
-  pollTimer: TimerHandle | undefined;
-  pollAt = 0;
-  polling = false;
-
-  constructor(
-    readonly key: string,
-    readonly redisKey: string,
-  ) {}
-}
-
-/** One follower's wait. */
-class Waiter {
-  readonly promise: Promise<WaitOutcome>;
-  settle!: (outcome: WaitOutcome) => void;
-  timer: TimerHandle | undefined;
-
-  constructor(readonly group: KeyWaiters) {
-    this.promise = new Promise<WaitOutcome>((resolve) => {
-      this.settle = resolve;
-    });
-  }
-}
-
 /** The Redis {@link LoadCoordinator}: leases, notices and polling (protocol and races in this file's header). */
 export class RedisSingleFlightCoordinator implements LoadCoordinator {
   readonly shared = true;
@@ -192,8 +115,8 @@ export class RedisSingleFlightCoordinator implements LoadCoordinator {
   private readonly clock: Clock;
   private readonly burst: BurstLogger;
   private readonly keyStart: string;
-  private readonly subscriber: RedisClient;
-  private readonly groups = new Map<string, KeyWaiters>();
+  private readonly subscriber: RedisPubSubSubscriber;
+  private readonly followers: LoadFollowerRegistry;
   /** Resolves once the first subscription is confirmed, or failed, or the subscriber's connection failed. */
   private readonly firstSubscription: Promise<void>;
   private openGate!: () => void;
@@ -206,11 +129,7 @@ export class RedisSingleFlightCoordinator implements LoadCoordinator {
     if (typeof options !== 'object' || options === null) {
       throw new InvalidOptionError('RedisSingleFlightCoordinator', 'expected an options object: new RedisSingleFlightCoordinator({ client })');
     }
-    this.client = checkRedisClient('RedisSingleFlightCoordinator.client', options.client);
-    const methods = this.client as unknown as Partial<Record<'duplicate' | 'publish', unknown>>;
-    if (typeof methods.duplicate !== 'function' || typeof methods.publish !== 'function') {
-      throw new InvalidOptionError('RedisSingleFlightCoordinator.client', 'expected an ioredis client with duplicate() and publish()');
-    }
+    this.client = checkPubSubClient('RedisSingleFlightCoordinator.client', options.client);
     this.prefix = checkRedisPrefix('RedisSingleFlightCoordinator.prefix', options.prefix ?? DEFAULT_REDIS_SINGLE_FLIGHT_OPTIONS.prefix);
     const pollIntervalMs = toMilliseconds(options.pollInterval ?? DEFAULT_REDIS_SINGLE_FLIGHT_OPTIONS.pollInterval, 'RedisSingleFlightCoordinator.pollInterval');
     if (pollIntervalMs < 1) throw new InvalidOptionError('RedisSingleFlightCoordinator.pollInterval', 'must be at least 1 ms');
@@ -227,11 +146,13 @@ export class RedisSingleFlightCoordinator implements LoadCoordinator {
     this.burst = new BurstLogger(logger);
     this.keyStart = this.prefix + LOAD_KEY_MARK;
     this.channel = this.prefix + LOAD_CHANNEL_MARK;
-    this.subscriber = duplicateForSubscribing(this.client);
-    this.subscriber.on('message', this.onMessage);
-    this.subscriber.on('error', this.onError);
-    this.subscriber.on('close', this.onClose);
-    this.subscriber.on('ready', this.onReady);
+    this.followers = new LoadFollowerRegistry(this.client, this.clock, this.burst, this.pollIntervalMs);
+    this.subscriber = new RedisPubSubSubscriber(this.client, this.channel, {
+      onMessage: this.onMessage,
+      onError: this.onError,
+      onClose: this.onClose,
+      onReady: this.onReady,
+    });
     this.firstSubscription = new Promise<void>((resolve) => {
       this.openGate = resolve;
     });
@@ -252,21 +173,21 @@ export class RedisSingleFlightCoordinator implements LoadCoordinator {
     const redisKey = this.lockKey(key);
     const token = randomBytes(16).toString('base64url');
     // Registered before the script runs, so a notice published after it cannot be missed (race 2).
-    const waiter = this.join(key, redisKey, maxWaitMs);
+    const follower = this.followers.join(key, redisKey, maxWaitMs);
     let reply: unknown;
     try {
-      reply = await runScript(this.client, ACQUIRE, [redisKey], [token, ttl, VERSION_MEMORY_MS]);
+      reply = await runScript(this.client, ACQUIRE_LEASE, [redisKey], [token, ttl, VERSION_MEMORY_MS]);
     } catch (error) {
-      this.finish(waiter, 'released');
+      this.followers.finish(follower, 'released');
       throw error;
     }
     const [taken, value] = parseAcquireReply(reply);
     if (taken) {
-      this.finish(waiter, 'released');
+      this.followers.finish(follower, 'released');
       return { role: 'leader', lease: new RedisLoadLease(this.client, this.channel, key, redisKey, token, value) };
     }
-    if (waiter.group.waiters.has(waiter)) this.schedulePoll(waiter.group, Math.min(this.pollIntervalMs, value));
-    return { role: 'follower', wait: waiter.promise };
+    this.followers.follow(follower, value);
+    return { role: 'follower', wait: follower.promise };
   }
 
   /** Resolves the pending waits (`timeout`) and closes the subscriber connection; the passed client stays open. */
@@ -278,30 +199,13 @@ export class RedisSingleFlightCoordinator implements LoadCoordinator {
   private async shutdown(): Promise<void> {
     this.closed = true;
     this.openGate(); // an acquire() still waiting for the first subscription rejects now
-    for (const group of this.groups.values()) {
-      for (const waiter of group.waiters) this.finish(waiter, 'timeout');
-    }
-    this.groups.clear();
-    const subscriber = this.subscriber;
-    subscriber.off('message', this.onMessage);
-    subscriber.off('close', this.onClose);
-    subscriber.off('ready', this.onReady);
-    subscriber.off('error', this.onError);
-    subscriber.on('error', ignoreError); // errors while quitting are expected and of no interest
-    if (subscriber.status === 'ready') {
-      try {
-        await subscriber.quit();
-        return;
-      } catch {
-        // fall back to a hard disconnect below
-      }
-    }
-    subscriber.disconnect();
+    this.followers.close();
+    await this.subscriber.close();
   }
 
   /** Subscribes to the notice channel; one attempt at a time; never rejects (failures are logged). */
   private subscribe(): Promise<void> {
-    this.subscribing ??= this.subscriber.subscribe(this.channel).then(
+    this.subscribing ??= this.subscriber.subscribe().then(
       () => {
         this.subscribing = undefined;
         this.burst.success(this.subscriberSource);
@@ -321,11 +225,8 @@ export class RedisSingleFlightCoordinator implements LoadCoordinator {
   private readonly onMessage = (channel: string, message: string): void => {
     if (channel !== this.channel || message.length < 2) return;
     const kind = message[0];
-    const outcome = kind === FILLED ? 'filled' : kind === RELEASED ? 'released' : undefined;
-    if (outcome === undefined) return;
-    const group = this.groups.get(message.slice(1));
-    if (group === undefined) return;
-    for (const waiter of group.waiters) this.finish(waiter, outcome);
+    const outcome = kind === FILLED_NOTICE ? 'filled' : kind === RELEASED_NOTICE ? 'released' : undefined;
+    if (outcome !== undefined) this.followers.notify(message.slice(1), outcome);
   };
 
   private readonly onError = (error: Error): void => {
@@ -347,119 +248,11 @@ export class RedisSingleFlightCoordinator implements LoadCoordinator {
     // notices may have been lost meanwhile (race 6).
     void this.subscribe().then(() => {
       if (!interrupted || this.closed) return;
-      for (const group of this.groups.values()) this.schedulePoll(group, 0);
+      this.followers.pollAll();
     });
   };
-
-  /** Registers a follower of `key` (its timeout starts now; the key's poll starts with its first follower). */
-  private join(key: string, redisKey: string, maxWaitMs: number): Waiter {
-    let group = this.groups.get(key);
-    if (group === undefined) {
-      group = new KeyWaiters(key, redisKey);
-      this.groups.set(key, group);
-      this.schedulePoll(group, this.pollIntervalMs);
-    }
-    const waiter = new Waiter(group);
-    group.waiters.add(waiter);
-    waiter.timer = this.clock.setTimeout(() => this.finish(waiter, 'timeout'), Math.min(maxWaitMs, MAX_TIMER_MS));
-    return waiter;
-  }
-
-  /** Resolves `waiter` once and unregisters it; the last waiter of a key stops the key's poll. */
-  private finish(waiter: Waiter, outcome: WaitOutcome): void {
-    const group = waiter.group;
-    if (!group.waiters.delete(waiter)) return;
-    if (waiter.timer !== undefined) this.clock.clearTimeout(waiter.timer);
-    waiter.timer = undefined;
-    if (group.waiters.size === 0) {
-      if (group.pollTimer !== undefined) this.clock.clearTimeout(group.pollTimer);
-      group.pollTimer = undefined;
-      if (this.groups.get(group.key) === group) this.groups.delete(group.key);
-    }
-    waiter.settle(outcome);
-  }
-
-  /** Polls `group` in `delayMs`, unless a poll is due sooner or running (that one schedules the next). */
-  private schedulePoll(group: KeyWaiters, delayMs: number): void {
-    if (group.polling || this.closed) return;
-    const at = this.clock.now() + delayMs;
-    if (group.pollTimer !== undefined) {
-      if (group.pollAt <= at) return;
-      this.clock.clearTimeout(group.pollTimer);
-    }
-    group.pollAt = at;
-    group.pollTimer = this.clock.setTimeout(() => void this.poll(group), delayMs);
-  }
-
-  /** Checks the lease of `group`'s key: none live → the waiters registered before the check are `released`. */
-  private async poll(group: KeyWaiters): Promise<void> {
-    group.pollTimer = undefined;
-    if (this.closed || group.waiters.size === 0) return;
-    group.polling = true;
-    const polled = Array.from(group.waiters);
-    let leftMs: number;
-    try {
-      leftMs = Number(await runScript(this.client, TIME_LEFT, [group.redisKey], []));
-      this.burst.success('RedisSingleFlightCoordinator poll');
-    } catch (error) {
-      leftMs = 0; // Redis unreachable: release the waiters, whose stack then loads locally (race 5)
-      this.burst.failure('RedisSingleFlightCoordinator poll', 'RedisSingleFlightCoordinator could not poll a load lease; its followers are released', error);
-    }
-    group.polling = false;
-    if (!(leftMs > 0)) for (const waiter of polled) this.finish(waiter, 'released');
-    if (group.waiters.size > 0) this.schedulePoll(group, leftMs > 0 ? Math.min(this.pollIntervalMs, leftMs) : this.pollIntervalMs);
-  }
-}
-
-/** A lease held in Redis under `redisKey` with the owner token `token`. */
-class RedisLoadLease implements LoadLease {
-  constructor(
-    private readonly client: RedisClient,
-    private readonly channel: string,
-    readonly key: string,
-    private readonly redisKey: string,
-    private readonly token: string,
-    readonly version: number,
-  ) {}
-
-  async renew(ttlMs: number): Promise<boolean> {
-    return Number(await runScript(this.client, RENEW, [this.redisKey], [this.token, toPx(ttlMs), VERSION_MEMORY_MS])) === 1;
-  }
-
-  async filled(): Promise<void> {
-    await this.client.publish(this.channel, FILLED + this.key);
-  }
-
-  async release(): Promise<boolean> {
-    return Number(await runScript(this.client, RELEASE, [this.redisKey], [this.token, VERSION_MEMORY_MS, this.channel, RELEASED + this.key])) === 1;
-  }
-}
-
-/** `[taken, version or ms left]` from the ACQUIRE script's reply. */
-function parseAcquireReply(reply: unknown): [taken: boolean, value: number] {
-  if (!Array.isArray(reply) || reply.length !== 2) throw new Error(`Unexpected reply of the load-lease script: ${JSON.stringify(reply)}`);
-  return [Number(reply[0]) === 1, Number(reply[1])];
-}
-
-/** PX argument: a positive, finite number of milliseconds, rounded up. */
-function toPx(ttlMs: number): number {
-  if (!Number.isFinite(ttlMs) || ttlMs <= 0) {
-    throw new InvalidOptionError('RedisSingleFlightCoordinator lease ttlMs', `expected a positive, finite number of ms, got ${String(ttlMs)}`);
-  }
-  return Math.ceil(ttlMs);
 }
 
 function closedError(): LayerCacheError {
   return new LayerCacheError('STACK_CLOSED', 'RedisSingleFlightCoordinator is closed');
 }
-
-/**
- * A new connection for SUBSCRIBE, with the client's options. The offline queue is forced on so SUBSCRIBE can be
- * sent while the new connection is still connecting, even when the application turned it off.
- */
-function duplicateForSubscribing(client: RedisClient): RedisClient {
-  if (client.isCluster) return (client as Extract<RedisClient, { isCluster: boolean; nodes: unknown }>).duplicate([], { enableOfflineQueue: true });
-  return (client as Exclude<RedisClient, { nodes: unknown }>).duplicate({ enableOfflineQueue: true, autoResubscribe: true });
-}
-
-function ignoreError(): void {}
