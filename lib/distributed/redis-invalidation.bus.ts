@@ -24,10 +24,8 @@
  *   the confirmation closes the window in which the L1 could be refilled with a value whose invalidation is
  *   then missed. Not called for the first subscription.
  *
- * One connection per bus: a connection in SUBSCRIBE mode can run no other command, so the bus subscribes on its
- * own duplicate of the passed client (`client.duplicate()`: same server or cluster, same options) and publishes
- * with the passed client. The bus owns that duplicate alone: closing it (`quit()`, falling back to
- * `disconnect()`) touches nothing the application uses, and a dropped subscription is detected per bus.
+ * One connection per bus: the bus subscribes on its own duplicate of the passed client (`RedisPubSubSubscriber`)
+ * and publishes with the passed client, which it never closes.
  *
  * Redis Cluster: PUBLISH reaches every node. ioredis' Cluster keeps its subscription on one node and moves it
  * to another node by itself when that one fails; such a move is not visible to the bus (only a reconnection of
@@ -37,35 +35,18 @@ import { randomUUID } from 'node:crypto';
 import type { InvalidationBus, InvalidationBusHandlers, InvalidationMessage } from '../core/invalidation-bus.js';
 import { InvalidOptionError } from '../core/errors.js';
 import { BurstLogger, consoleLogger, type CacheLogger } from '../core/logger.js';
-import { checkRedisClient, checkRedisPrefix, isRedisCluster, type RedisClient } from '../layers/redis-client.js';
-import { checkInvalidationSecret, InvalidationMessageCodec, MAX_INVALIDATION_ITEMS, originIdProblem } from './invalidation-message.codec.js';
+import { checkRedisPrefix, type RedisClient } from '../layers/redis-client.js';
+import { InvalidationMessageCodec, splitInvalidationMessage } from './invalidation-message.codec.js';
+import { checkInvalidationSecret, originIdProblem } from './invalidation-message.validation.js';
+import { DEFAULT_REDIS_INVALIDATION_BUS_OPTIONS, invalidationChannel, type RedisInvalidationBusOptions } from './redis-invalidation-bus.options.js';
+import { checkPubSubClient, RedisPubSubSubscriber } from './redis-pubsub.subscriber.js';
 
-/** Options of {@link RedisInvalidationBus}. */
-export interface RedisInvalidationBusOptions {
-  /** The ioredis client (`Redis` or `Cluster`) to publish with; the bus subscribes on a duplicate and never closes this one. */
-  client: RedisClient;
-  /** Key prefix of the stack; names the default channel. @default 'lc:' */
-  prefix?: string;
-  /** The pub/sub channel. @default `${prefix}\u001finvalidate` */
-  channel?: string;
-  /** Shared secret: sign messages with HMAC-SHA256 and drop messages not signed with it. @default undefined (unsigned) */
-  secret?: string | Buffer;
-  /** Where the bus logs dropped messages, connection trouble and reconnections. @default consoleLogger */
-  logger?: CacheLogger;
-  /** This bus's origin id (unique per bus; at most 256 characters). @default a random UUID */
-  originId?: string;
-}
-
-/** Defaults of {@link RedisInvalidationBusOptions}. */
-export const DEFAULT_REDIS_INVALIDATION_BUS_OPTIONS = Object.freeze({ prefix: 'lc:' });
-
-/** What follows the prefix in the default channel name. */
-export const INVALIDATION_CHANNEL_MARK = '\u001finvalidate';
-
-/** The default channel of the stacks using `prefix`. */
-export function invalidationChannel(prefix: string): string {
-  return prefix + INVALIDATION_CHANNEL_MARK;
-}
+export {
+  DEFAULT_REDIS_INVALIDATION_BUS_OPTIONS,
+  INVALIDATION_CHANNEL_MARK,
+  invalidationChannel,
+  type RedisInvalidationBusOptions,
+} from './redis-invalidation-bus.options.js';
 
 /** Counters of a {@link RedisInvalidationBus}, since it was created. */
 export interface RedisInvalidationBusStats {
@@ -100,7 +81,7 @@ export class RedisInvalidationBus implements InvalidationBus {
   private readonly channelLabel: string;
   private state: BusState = 'new';
   private handlers: InvalidationBusHandlers | undefined;
-  private subscriber: RedisClient | undefined;
+  private subscriber: RedisPubSubSubscriber | undefined;
   private closing: Promise<void> | undefined;
   /** The subscriber connection closed since the last (re)subscription. */
   private interrupted = false;
@@ -112,11 +93,7 @@ export class RedisInvalidationBus implements InvalidationBus {
     if (typeof options !== 'object' || options === null) {
       throw new InvalidOptionError('RedisInvalidationBus', 'expected an options object: new RedisInvalidationBus({ client })');
     }
-    this.client = checkRedisClient('RedisInvalidationBus.client', options.client);
-    const methods = this.client as unknown as Partial<Record<'duplicate' | 'publish', unknown>>;
-    if (typeof methods.duplicate !== 'function' || typeof methods.publish !== 'function') {
-      throw new InvalidOptionError('RedisInvalidationBus.client', 'expected an ioredis client with duplicate() and publish()');
-    }
+    this.client = checkPubSubClient('RedisInvalidationBus.client', options.client);
     const prefix = checkRedisPrefix('RedisInvalidationBus.prefix', options.prefix ?? DEFAULT_REDIS_INVALIDATION_BUS_OPTIONS.prefix);
     if (options.channel !== undefined && (typeof options.channel !== 'string' || options.channel.length === 0)) {
       throw new InvalidOptionError('RedisInvalidationBus.channel', `expected a non-empty string, got ${JSON.stringify(options.channel)}`);
@@ -158,22 +135,29 @@ export class RedisInvalidationBus implements InvalidationBus {
     }
     this.state = 'starting';
     this.handlers = handlers;
-    const subscriber = duplicateForSubscribing(this.client);
+    const subscriber = new RedisPubSubSubscriber(this.client, this.channel, {
+      onError: this.onError,
+      onMessageBuffer: this.onMessageBuffer,
+      onClose: this.onClose,
+      onReady: this.onReady,
+      onEnd: this.onEnd,
+    });
     this.subscriber = subscriber;
-    subscriber.on('error', this.onError);
-    subscriber.on('messageBuffer', this.onMessageBuffer);
-    subscriber.on('close', this.onClose);
-    subscriber.on('ready', this.onReady);
-    subscriber.on('end', this.onEnd);
     try {
-      await subscriber.subscribe(this.channel);
+      await subscriber.subscribe();
     } catch (error) {
       if (this.isClosed()) return; // closed while starting: nothing to report
+      if (!subscriber.ready) {
+        // Redis unreachable (an app starting during an outage): keep the connection, which reconnects by itself;
+        // its next 'ready' subscribes and reports a resubscription (the L1 is cleared, as after any gap).
+        this.state = 'started';
+        this.interrupted = true;
+        throw new Error(`RedisInvalidationBus could not subscribe to channel ${this.channelLabel} yet (Redis unreachable); it subscribes when the connection is back`, { cause: error });
+      }
+      // Redis answered with an error (e.g. an ACL without the channel): retrying would not help.
       this.state = 'closed';
       this.subscriber = undefined;
-      this.detach(subscriber);
-      subscriber.on('error', ignoreError);
-      await disconnectConnection(subscriber);
+      await subscriber.disconnect();
       throw new Error(`RedisInvalidationBus could not subscribe to channel ${this.channelLabel}`, { cause: error });
     }
     if (this.isClosed()) return; // closed while starting
@@ -185,7 +169,7 @@ export class RedisInvalidationBus implements InvalidationBus {
   async publish(message: InvalidationMessage): Promise<void> {
     try {
       if (this.state === 'closed') throw new Error('RedisInvalidationBus is closed');
-      const parts = splitMessage(message);
+      const parts = splitInvalidationMessage(message);
       const payloads = parts.map((part) => this.codec.encode(this.originId, part));
       await Promise.all(
         payloads.map(async (payload) => {
@@ -213,21 +197,7 @@ export class RedisInvalidationBus implements InvalidationBus {
     this.state = 'closed';
     const subscriber = this.subscriber;
     this.subscriber = undefined;
-    if (subscriber === undefined) return;
-    this.detach(subscriber);
-    subscriber.on('error', ignoreError); // errors while quitting are expected and of no interest
-    if (subscriber.status === 'ready') {
-      const ended = connectionEnded(subscriber);
-      try {
-        await subscriber.unsubscribe(this.channel);
-        await subscriber.quit();
-        await ended;
-        return;
-      } catch {
-        // fall back to a hard disconnect below
-      }
-    }
-    await disconnectConnection(subscriber);
+    await subscriber?.close();
   }
 
   private readonly onMessageBuffer = (channel: Buffer, payload: Buffer): void => {
@@ -274,7 +244,7 @@ export class RedisInvalidationBus implements InvalidationBus {
     const generation = ++this.generation;
     this.burst.success(this.connectionSource);
     // ioredis re-subscribes by itself; this SUBSCRIBE (idempotent) tells when the subscription is live again.
-    subscriber.subscribe(this.channel).then(
+    subscriber.subscribe().then(
       () => {
         if (this.state !== 'started' || this.interrupted || generation !== this.generation) return;
         this.counters.resubscribed++;
@@ -316,14 +286,6 @@ export class RedisInvalidationBus implements InvalidationBus {
     return this.state === 'closed';
   }
 
-  private detach(subscriber: RedisClient): void {
-    subscriber.off('messageBuffer', this.onMessageBuffer);
-    subscriber.off('close', this.onClose);
-    subscriber.off('ready', this.onReady);
-    subscriber.off('end', this.onEnd);
-    subscriber.off('error', this.onError);
-  }
-
   private dropSource(signature: boolean): string {
     return signature ? `badly signed messages on channel ${this.channelLabel}` : `malformed messages on channel ${this.channelLabel}`;
   }
@@ -332,58 +294,6 @@ export class RedisInvalidationBus implements InvalidationBus {
     return `RedisInvalidationBus onMessage handler (channel ${this.channelLabel})`;
   }
 }
-
-/**
- * A new connection for SUBSCRIBE, with the client's options. The offline queue is forced on so SUBSCRIBE can
- * be sent while the new connection is still connecting, even when the application turned it off.
- */
-function duplicateForSubscribing(client: RedisClient): RedisClient {
-  if (isRedisCluster(client)) return client.duplicate([], { enableOfflineQueue: true });
-  return client.duplicate({ enableOfflineQueue: true, autoResubscribe: true });
-}
-
-/** Splits a "keys" or "any"-mode "tags" message into parts of at most {@link MAX_INVALIDATION_ITEMS} entries. */
-function splitMessage(message: InvalidationMessage): InvalidationMessage[] {
-  if (message.kind === 'keys' && Array.isArray(message.keys) && message.keys.length > MAX_INVALIDATION_ITEMS) {
-    const parts: InvalidationMessage[] = [];
-    for (let i = 0; i < message.keys.length; i += MAX_INVALIDATION_ITEMS) {
-      parts.push({ kind: 'keys', keys: message.keys.slice(i, i + MAX_INVALIDATION_ITEMS), version: message.version });
-    }
-    return parts;
-  }
-  if (message.kind === 'tags' && message.mode === 'any' && Array.isArray(message.tags) && message.tags.length > MAX_INVALIDATION_ITEMS) {
-    const parts: InvalidationMessage[] = [];
-    for (let i = 0; i < message.tags.length; i += MAX_INVALIDATION_ITEMS) {
-      parts.push({ kind: 'tags', tags: message.tags.slice(i, i + MAX_INVALIDATION_ITEMS), mode: 'any', seq: message.seq });
-    }
-    return parts;
-  }
-  return [message];
-}
-
-/** Resolves once `connection` reached its final 'end' status (closed, not reconnecting). */
-function connectionEnded(connection: RedisClient): Promise<void> {
-  if (connection.status === 'end') return Promise.resolve();
-  return new Promise((resolve) => connection.once('end', () => resolve()));
-}
-
-/**
- * The statuses in which `disconnect()` is followed by an 'end' event (checked on ioredis 5.11). A `Redis`
- * that is 'reconnecting' has no socket: `disconnect()` only cancels the next attempt and no 'end' follows; a
- * `Cluster` emits none when disconnected while 'connecting' or 'reconnecting'. There is nothing to wait for.
- */
-const REDIS_ENDS_ON_DISCONNECT: ReadonlySet<string> = new Set(['wait', 'connecting', 'connect', 'ready']);
-const CLUSTER_ENDS_ON_DISCONNECT: ReadonlySet<string> = new Set(['wait', 'connect', 'ready']);
-
-/** Disconnects `connection` for good; resolves once it is closed, or at once when no 'end' will come. */
-async function disconnectConnection(connection: RedisClient): Promise<void> {
-  const endsOn = isRedisCluster(connection) ? CLUSTER_ENDS_ON_DISCONNECT : REDIS_ENDS_ON_DISCONNECT;
-  const ended = endsOn.has(connection.status) ? connectionEnded(connection) : undefined;
-  connection.disconnect();
-  await ended;
-}
-
-function ignoreError(): void {}
 
 function describeError(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);

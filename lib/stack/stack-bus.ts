@@ -50,13 +50,15 @@ export class StackBus {
         },
         onResubscribed: () => {
           this.metrics.resyncs++;
+          this.log.success('invalidation bus');
           (logger.log ?? logger.warn).call(logger, 'Invalidation bus resubscribed: messages may have been missed, the in-process layer was cleared');
           target.resync();
         },
       })
       .then(
         () => this.log.success('invalidation bus'),
-        (error: unknown) => this.log.failure('invalidation bus', 'The invalidation bus could not subscribe; peers\' invalidations will not reach this process\'s L1', error),
+        (error: unknown) =>
+          this.log.failure('invalidation bus', 'The invalidation bus is not subscribed; until it is, peers\' invalidations do not reach this process\'s L1', error),
       );
   }
 

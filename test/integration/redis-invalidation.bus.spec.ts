@@ -374,6 +374,36 @@ describe('RedisInvalidationBus on a real Redis', () => {
     }
   });
 
+  it('started while Redis is down: start() rejects, then the bus subscribes once Redis is back (onResubscribed once)', async () => {
+    const server = await startRedisServer();
+    await server.stop();
+    // The module's fail-fast settings: the SUBSCRIBE sent while disconnected fails instead of waiting.
+    const subscriberClient = new Redis(server.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: () => 50 });
+    subscriberClient.on('error', () => {});
+    const logger = recordingLogger();
+    const bus = new RedisInvalidationBus({ client: subscriberClient, logger });
+    opened.push(bus);
+    const inbox = new Inbox();
+    try {
+      await expect(bus.start(inbox)).rejects.toThrow('subscribes when the connection is back');
+      await server.restart();
+      await inbox.until(() => inbox.resubscribed === 1, 'the late subscription');
+      const publisher = new Redis(server.url);
+      try {
+        const codec = new InvalidationMessageCodec();
+        await publisher.publish(bus.channel, codec.encode('a-peer', KEYS));
+        await inbox.messageCount(1);
+        expect(inbox.messages).toStrictEqual([KEYS]);
+      } finally {
+        publisher.disconnect();
+      }
+    } finally {
+      await bus.close();
+      subscriberClient.disconnect();
+      await server.stop();
+    }
+  });
+
   it('speaks the documented wire format: a raw message signed by another codec with the secret is delivered', async () => {
     const prefix = uniquePrefix('bus-wire');
     const a = await startBus({ prefix, secret: 'k' });
