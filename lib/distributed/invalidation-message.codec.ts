@@ -8,6 +8,7 @@
  *                                    [originId, 'tags',  tags[], 'any' | 'all', seq]
  *                                    [originId, 'clear', prefix | nil, version]
  *                                    [originId, 'generation', scope, generation]
+ *                                    [originId, 'ping', seq]   (the bus's heartbeat, see RedisInvalidationBus)
  *
  * Decoding is strict and never throws: anything but exactly these shapes (a wrong magic or format version,
  * unknown flags or kind, a missing or extra field, a non-string key, more than {@link MAX_INVALIDATION_ITEMS}
@@ -59,6 +60,9 @@ export type InvalidationDecodeResult =
   /** Dropped: `problem` says whether the shape or the signature was wrong, `reason` what exactly. */
   | { readonly ok: false; readonly problem: 'malformed' | 'signature'; readonly reason: string };
 
+/** What {@link InvalidationMessageCodec.decodeFrame} found: a message, a heartbeat, or a reason to drop it. */
+export type InvalidationFrame = InvalidationDecodeResult | { readonly ok: true; readonly originId: string; readonly ping: number; readonly message?: undefined };
+
 /** Options of {@link InvalidationMessageCodec}. */
 export interface InvalidationMessageCodecOptions {
   /**
@@ -94,15 +98,32 @@ export class InvalidationMessageCodec {
   encode(originId: string, message: InvalidationMessage): Buffer {
     const problem = originIdProblem(originId) ?? invalidationMessageProblem(message);
     if (problem !== undefined) throw new TypeError(`Cannot publish the invalidation message: ${problem}`);
-    const body = this.packr.pack(toBody(originId, message));
+    return this.frame(this.packr.pack(toBody(originId, message)));
+  }
+
+  /** Header (+ signature) + body. */
+  private frame(body: Buffer): Buffer {
     const header = Buffer.from([MAGIC_0, MAGIC_1, FORMAT_VERSION, this.key === undefined ? 0 : FLAG_SIGNED]);
     if (this.key === undefined) return Buffer.concat([header, body], HEADER_BYTES + body.length);
     const signature = this.sign(header, body);
     return Buffer.concat([header, signature, body], HEADER_BYTES + SIGNATURE_BYTES + body.length);
   }
 
-  /** Decodes a message; never throws (see {@link InvalidationDecodeResult}). */
+  /** Encodes the heartbeat number `seq` of the bus `originId` (signed like messages). */
+  encodePing(originId: string, seq: number): Buffer {
+    const problem = originIdProblem(originId) ?? counterProblem('seq', seq);
+    if (problem !== undefined) throw new TypeError(`Cannot publish the heartbeat: ${problem}`);
+    return this.frame(this.packr.pack([originId, 'ping', seq]));
+  }
+
+  /** Decodes a message; never throws (see {@link InvalidationDecodeResult}). A heartbeat is not a message here. */
   decode(bytes: Uint8Array): InvalidationDecodeResult {
+    const frame = this.decodeFrame(bytes);
+    return frame.ok && frame.message === undefined ? malformed('a heartbeat, not an invalidation message') : (frame as InvalidationDecodeResult);
+  }
+
+  /** Decodes a message or a heartbeat; never throws. */
+  decodeFrame(bytes: Uint8Array): InvalidationFrame {
     if (!(bytes instanceof Uint8Array)) return malformed(`expected bytes, got ${describeValue(bytes)}`);
     if (bytes.length < HEADER_BYTES + 1) return malformed(`${bytes.length} bytes, too short for a message`);
     if (bytes[0] !== MAGIC_0 || bytes[1] !== MAGIC_1) return malformed('not an invalidation message (wrong magic bytes)');
@@ -152,7 +173,7 @@ function toBody(originId: string, message: InvalidationMessage): unknown[] {
 }
 
 /** Checks a decoded body field by field and builds the message. */
-function fromBody(body: unknown): InvalidationDecodeResult {
+function fromBody(body: unknown): InvalidationFrame {
   if (!Array.isArray(body)) return malformed(`the body is ${describeValue(body)}, not an array`);
   const originId: unknown = body[0];
   const kind: unknown = body[1];
@@ -193,6 +214,12 @@ function fromBody(body: unknown): InvalidationDecodeResult {
       if (reason !== undefined) return malformed(reason);
       message = { kind, scope: scope as string, generation: generation as number };
       break;
+    }
+    case 'ping': {
+      const seq: unknown = body[2];
+      const reason = arityProblem(body, 3) ?? counterProblem('seq', seq);
+      if (reason !== undefined) return malformed(reason);
+      return { ok: true, originId: originId as string, ping: seq as number };
     }
     default:
       return malformed(`unknown kind ${describeValue(kind)}`);

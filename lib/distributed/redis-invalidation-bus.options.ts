@@ -2,6 +2,8 @@
  * What users configure on a `RedisInvalidationBus` (protocol in `redis-invalidation.bus.ts`), its defaults and
  * the default channel name.
  */
+import type { Clock } from '../core/clock.js';
+import type { Duration } from '../core/duration.js';
 import type { CacheLogger } from '../core/logger.js';
 import type { RedisClient } from '../layers/redis-client.js';
 
@@ -19,6 +21,14 @@ export interface RedisInvalidationBusOptions {
   logger?: CacheLogger;
   /** This bus's origin id (unique per bus; at most 256 characters). @default a random UUID */
   originId?: string;
+  /**
+   * How often the bus publishes a heartbeat it expects to hear back, to notice a subscription lost without its
+   * connection closing (see bus-heartbeat.ts); `false` for none. Each heartbeat reaches every bus of the group.
+   * @default '2s' on a Redis Cluster (ioredis moves its subscription silently), false on a single Redis
+   */
+  heartbeat?: Duration | false;
+  /** Time source of the heartbeat. @default the system clock */
+  clock?: Clock;
 }
 
 /** Defaults of {@link RedisInvalidationBusOptions}. */
@@ -30,4 +40,24 @@ export const INVALIDATION_CHANNEL_MARK = '\u001finvalidate';
 /** The default channel of the stacks using `prefix`. */
 export function invalidationChannel(prefix: string): string {
   return prefix + INVALIDATION_CHANNEL_MARK;
+}
+
+/** Counters of a `RedisInvalidationBus`, since it was created. */
+export interface RedisInvalidationBusStats {
+  /** Messages sent (a split message counts once per part). */
+  readonly published: number;
+  /** Valid messages from peers, delivered to `onMessage`. */
+  readonly received: number;
+  /** Messages of this bus itself, ignored. */
+  readonly ownIgnored: number;
+  /** Malformed messages, dropped. */
+  readonly malformed: number;
+  /** Unsigned or badly signed messages dropped by a bus with a secret. */
+  readonly badSignature: number;
+  /** Reconnections of the subscriber after which `onResubscribed` was called. */
+  readonly resubscribed: number;
+  /** `publish` calls that rejected (encoding or Redis failures). */
+  readonly publishErrors: number;
+  /** Times the bus stopped hearing its own heartbeats (a subscription lost without its connection closing). */
+  readonly silences: number;
 }

@@ -27,18 +27,30 @@
  * One connection per bus: the bus subscribes on its own duplicate of the passed client (`RedisPubSubSubscriber`)
  * and publishes with the passed client, which it never closes.
  *
+ * - Heartbeat (`BusHeartbeat`, on by default on a Cluster): a subscription lost without its connection closing is
+ *   noticed when the bus stops hearing its own heartbeats, and reported like a reconnection once they are heard
+ *   again.
+ *
  * Redis Cluster: PUBLISH reaches every node. ioredis' Cluster keeps its subscription on one node and moves it
- * to another node by itself when that one fails; such a move is not visible to the bus (only a reconnection of
- * the whole duplicate Cluster is), so invalidations published during it may be missed without `onResubscribed`.
+ * to another node by itself when that one fails; such a move is not visible on the connection, which is why
+ * the heartbeat is on by default for Cluster clients: a gap longer than its interval is reported.
  */
 import { randomUUID } from 'node:crypto';
 import type { InvalidationBus, InvalidationBusHandlers, InvalidationMessage } from '../core/invalidation-bus.js';
 import { InvalidOptionError } from '../core/errors.js';
 import { BurstLogger, consoleLogger, type CacheLogger } from '../core/logger.js';
 import { checkRedisPrefix, type RedisClient } from '../layers/redis-client.js';
+import { systemClock } from '../core/clock.js';
+import { isRedisCluster } from '../layers/redis-client.js';
+import { BusHeartbeat, heartbeatInterval } from './bus-heartbeat.js';
 import { InvalidationMessageCodec, splitInvalidationMessage } from './invalidation-message.codec.js';
 import { checkInvalidationSecret, originIdProblem } from './invalidation-message.validation.js';
-import { DEFAULT_REDIS_INVALIDATION_BUS_OPTIONS, invalidationChannel, type RedisInvalidationBusOptions } from './redis-invalidation-bus.options.js';
+import {
+  DEFAULT_REDIS_INVALIDATION_BUS_OPTIONS,
+  invalidationChannel,
+  type RedisInvalidationBusOptions,
+  type RedisInvalidationBusStats,
+} from './redis-invalidation-bus.options.js';
 import { checkPubSubClient, RedisPubSubSubscriber } from './redis-pubsub.subscriber.js';
 
 export {
@@ -46,25 +58,8 @@ export {
   INVALIDATION_CHANNEL_MARK,
   invalidationChannel,
   type RedisInvalidationBusOptions,
+  type RedisInvalidationBusStats,
 } from './redis-invalidation-bus.options.js';
-
-/** Counters of a {@link RedisInvalidationBus}, since it was created. */
-export interface RedisInvalidationBusStats {
-  /** Messages sent (a split message counts once per part). */
-  readonly published: number;
-  /** Valid messages from peers, delivered to `onMessage`. */
-  readonly received: number;
-  /** Messages of this bus itself, ignored. */
-  readonly ownIgnored: number;
-  /** Malformed messages, dropped. */
-  readonly malformed: number;
-  /** Unsigned or badly signed messages dropped by a bus with a secret. */
-  readonly badSignature: number;
-  /** Reconnections of the subscriber after which `onResubscribed` was called. */
-  readonly resubscribed: number;
-  /** `publish` calls that rejected (encoding or Redis failures). */
-  readonly publishErrors: number;
-}
 
 type BusState = 'new' | 'starting' | 'started' | 'closed';
 
@@ -87,7 +82,8 @@ export class RedisInvalidationBus implements InvalidationBus {
   private interrupted = false;
   /** Bumped on every reconnection, so only the latest re-subscription reports. */
   private generation = 0;
-  private readonly counters = { published: 0, received: 0, ownIgnored: 0, malformed: 0, badSignature: 0, resubscribed: 0, publishErrors: 0 };
+  private readonly counters = { published: 0, received: 0, ownIgnored: 0, malformed: 0, badSignature: 0, resubscribed: 0, publishErrors: 0, silences: 0 };
+  private readonly heartbeat: BusHeartbeat | undefined;
 
   constructor(options: RedisInvalidationBusOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -112,6 +108,15 @@ export class RedisInvalidationBus implements InvalidationBus {
     const problem = originIdProblem(originId);
     if (problem !== undefined) throw new InvalidOptionError('RedisInvalidationBus.originId', problem);
     this.originId = originId;
+    const intervalMs = heartbeatInterval(options.heartbeat, isRedisCluster(this.client));
+    this.heartbeat =
+      intervalMs === undefined
+        ? undefined
+        : new BusHeartbeat(options.clock ?? systemClock, intervalMs, {
+            send: async (seq) => void (await this.client.publish(this.channel, this.codec.encodePing(this.originId, seq))),
+            onSilent: () => this.silent(intervalMs),
+            onHeardAgain: () => this.resubscribed(),
+          });
     this.channelBytes = Buffer.from(this.channel, 'utf8');
     this.channelLabel = JSON.stringify(this.channel);
   }
@@ -152,6 +157,7 @@ export class RedisInvalidationBus implements InvalidationBus {
         // its next 'ready' subscribes and reports a resubscription (the L1 is cleared, as after any gap).
         this.state = 'started';
         this.interrupted = true;
+        this.heartbeat?.start();
         throw new Error(`RedisInvalidationBus could not subscribe to channel ${this.channelLabel} yet (Redis unreachable); it subscribes when the connection is back`, { cause: error });
       }
       // Redis answered with an error (e.g. an ACL without the channel): retrying would not help.
@@ -163,6 +169,7 @@ export class RedisInvalidationBus implements InvalidationBus {
     if (this.isClosed()) return; // closed while starting
     this.state = 'started';
     this.interrupted = false;
+    this.heartbeat?.start();
     this.burst.success(this.connectionSource);
   }
 
@@ -195,6 +202,7 @@ export class RedisInvalidationBus implements InvalidationBus {
 
   private async shutdown(): Promise<void> {
     this.state = 'closed';
+    this.heartbeat?.stop();
     const subscriber = this.subscriber;
     this.subscriber = undefined;
     await subscriber?.close();
@@ -203,13 +211,18 @@ export class RedisInvalidationBus implements InvalidationBus {
   private readonly onMessageBuffer = (channel: Buffer, payload: Buffer): void => {
     const handlers = this.handlers;
     if (this.state === 'closed' || handlers === undefined || !channel.equals(this.channelBytes)) return;
-    const result = this.codec.decode(payload);
+    const result = this.codec.decodeFrame(payload);
     if (!result.ok) {
       const signature = result.problem === 'signature';
       if (signature) this.counters.badSignature++;
       else this.counters.malformed++;
       const what = signature ? 'a message with a bad signature' : 'a malformed message';
       this.burst.failure(this.dropSource(signature), `RedisInvalidationBus dropped ${what} on channel ${this.channelLabel}`, result.reason);
+      return;
+    }
+    if (result.message === undefined) {
+      // a heartbeat: ours tells the subscription works; a peer's is nothing to us
+      if (result.originId === this.originId) this.heartbeat?.heard(result.ping);
       return;
     }
     if (result.originId === this.originId) {
@@ -247,16 +260,8 @@ export class RedisInvalidationBus implements InvalidationBus {
     subscriber.subscribe().then(
       () => {
         if (this.state !== 'started' || this.interrupted || generation !== this.generation) return;
-        this.counters.resubscribed++;
-        this.logger.warn(
-          `RedisInvalidationBus: the subscription to channel ${this.channelLabel} was interrupted and is back; ` +
-            'the L1 may have missed invalidations and is being cleared',
-        );
-        try {
-          this.handlers?.onResubscribed();
-        } catch (error) {
-          this.burst.warn(`RedisInvalidationBus: the onResubscribed handler threw on channel ${this.channelLabel}`, error);
-        }
+        this.heartbeat?.reset();
+        this.resubscribed();
       },
       (error: unknown) => {
         if (this.state !== 'started' || this.interrupted) return; // the connection dropped again: the next 'ready' retries
@@ -267,6 +272,30 @@ export class RedisInvalidationBus implements InvalidationBus {
       },
     );
   };
+
+  /** Its own heartbeats are no longer heard: the subscription may be lost (reported once it works again). */
+  private silent(intervalMs: number): void {
+    this.counters.silences++;
+    this.logger.warn(
+      `RedisInvalidationBus: no heartbeat heard back on channel ${this.channelLabel} within ${String(intervalMs)} ms; ` +
+        'the subscription may have been lost (the L1 is cleared once it is heard again)',
+    );
+  }
+
+  /** The subscription is back after a gap (a reconnection, or heartbeats heard again): the L1 must be cleared. */
+  private resubscribed(): void {
+    if (this.state !== 'started') return;
+    this.counters.resubscribed++;
+    this.logger.warn(
+      `RedisInvalidationBus: the subscription to channel ${this.channelLabel} was interrupted and is back; ` +
+        'the L1 may have missed invalidations and is being cleared',
+    );
+    try {
+      this.handlers?.onResubscribed();
+    } catch (error) {
+      this.burst.warn(`RedisInvalidationBus: the onResubscribed handler threw on channel ${this.channelLabel}`, error);
+    }
+  }
 
   private readonly onEnd = (): void => {
     if (this.state !== 'started') return;

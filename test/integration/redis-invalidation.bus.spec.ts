@@ -134,10 +134,10 @@ describe('RedisInvalidationBus on a real Redis', () => {
     // One Redis delivers in publish order: a saw its own messages before b's, and dropped them. A last message
     // from a, published after b's, does the same for b.
     const n = EVERY_KIND.length;
-    expect(a.bus.stats()).toEqual({ published: n, received: n, ownIgnored: n, malformed: 0, badSignature: 0, resubscribed: 0, publishErrors: 0 });
+    expect(a.bus.stats()).toEqual({ published: n, received: n, ownIgnored: n, malformed: 0, badSignature: 0, resubscribed: 0, publishErrors: 0, silences: 0 });
     await a.bus.publish(GENERATION);
     await b.inbox.messageCount(EVERY_KIND.length + 1);
-    expect(b.bus.stats()).toEqual({ published: n, received: n + 1, ownIgnored: n, malformed: 0, badSignature: 0, resubscribed: 0, publishErrors: 0 });
+    expect(b.bus.stats()).toEqual({ published: n, received: n + 1, ownIgnored: n, malformed: 0, badSignature: 0, resubscribed: 0, publishErrors: 0, silences: 0 });
     expect(a.bus.originId).not.toBe(b.bus.originId);
   });
 
@@ -402,6 +402,29 @@ describe('RedisInvalidationBus on a real Redis', () => {
       subscriberClient.disconnect();
       await server.stop();
     }
+  });
+
+  it('with a heartbeat: a subscription lost without its connection closing is noticed, and reported once it works again', async () => {
+    const prefix = uniquePrefix('bus-heartbeat');
+    const logger = recordingLogger();
+    const a = await startBus({ prefix, logger, heartbeat: '100ms' });
+    const b = await startBus({ prefix });
+    await b.bus.publish(KEYS);
+    await a.inbox.messageCount(1);
+    // The subscription silently goes away (as when ioredis moves a Cluster's subscription): the connection stays up.
+    const connection = (a.bus as unknown as { subscriber: { connection: Redis } }).subscriber.connection;
+    await connection.unsubscribe(a.bus.channel);
+    await eventually(async () => expect(logger.lines.some((line) => line.includes('no heartbeat heard back'))).toBe(true));
+    await b.bus.publish(TAGS_ANY); // missed
+    expect(a.bus.stats().silences).toBe(1);
+    expect(a.inbox.resubscribed).toBe(0);
+    await connection.subscribe(a.bus.channel);
+    await a.inbox.until(() => a.inbox.resubscribed === 1, 'the resubscription to be reported');
+    await b.bus.publish(GENERATION);
+    await a.inbox.messageCount(2);
+    expect(a.inbox.messages).toStrictEqual([KEYS, GENERATION]);
+    expect(b.inbox.messages).toStrictEqual([]); // heartbeats are never delivered as messages
+    expect(a.bus.stats()).toMatchObject({ resubscribed: 1, silences: 1, received: 2 });
   });
 
   it('speaks the documented wire format: a raw message signed by another codec with the secret is delivered', async () => {

@@ -273,3 +273,18 @@ describe('InvalidationMessageCodec: HMAC-SHA256 signatures', () => {
     expect(create).toThrow(/"InvalidationMessageCodec\.secret"/);
   });
 });
+
+describe('heartbeats', () => {
+  it('round-trip through decodeFrame, are no message for decode, and are signed like messages', () => {
+    const codec = new InvalidationMessageCodec({ secret: 's' });
+    const ping = codec.encodePing(ORIGIN, 42);
+    expect(codec.decodeFrame(ping)).toStrictEqual({ ok: true, originId: ORIGIN, ping: 42 });
+    expect(codec.decode(ping)).toMatchObject({ ok: false, problem: 'malformed', reason: 'a heartbeat, not an invalidation message' });
+    expect(new InvalidationMessageCodec({ secret: 'other' }).decodeFrame(ping)).toMatchObject({ ok: false, problem: 'signature' });
+    expect(() => codec.encodePing(ORIGIN, Number.NaN)).toThrow(TypeError);
+    const plain = new InvalidationMessageCodec();
+    const bad = plain.encodePing(ORIGIN, 1);
+    bad[bad.length - 1] = 0xc0; // the seq replaced by nil
+    expect(plain.decodeFrame(bad)).toMatchObject({ ok: false, problem: 'malformed' });
+  });
+});
