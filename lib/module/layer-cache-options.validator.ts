@@ -11,6 +11,7 @@ import { MemoryLayer } from '../layers/memory.layer.js';
 import { checkRedisClient, type RedisClient } from '../layers/redis-client.js';
 import { RedisLayer } from '../layers/redis.layer.js';
 import { CacheStack } from '../stack/cache-stack.js';
+import { checkPlugin } from '../stack/engine-settings.js';
 import type { CacheStackOptions } from '../stack/cache-stack.options.js';
 import type {
   LayerCacheLayerOption,
@@ -90,8 +91,8 @@ export function checkModuleOptions(options: LayerCacheModuleOptions): LayerCache
   if (module.distributed !== undefined) checkDistributedOption(module.distributed, module.redis !== undefined);
   // The probe must not start the user's bus (a bus is started once, by its stack): its shape is checked alone.
   const { invalidationBus, singleFlight, ...probed } = stack;
-  checkMethods(invalidationBus, 'invalidationBus', ['start', 'publish', 'close']);
-  checkMethods(singleFlight, 'singleFlight', ['acquire', 'close']);
+  checkPlugin(invalidationBus, 'invalidationBus', ['start', 'publish', 'close']);
+  checkPlugin(singleFlight, 'singleFlight', ['acquire', 'close']);
   new CacheStack([new MemoryLayer({ maxSize: 1 })], probed);
   return options;
 }
@@ -112,15 +113,6 @@ function checkDistributedOption(distributed: unknown, hasRedis: boolean): void {
   }
   if (secret !== undefined && !(typeof secret === 'string' && secret.length > 0) && !(Buffer.isBuffer(secret) && secret.length > 0)) {
     throw new InvalidOptionError('distributed.secret', 'expected a non-empty string or Buffer');
-  }
-}
-
-/** Checks a collaborator object by its methods. */
-function checkMethods(value: unknown, option: string, methods: readonly string[]): void {
-  if (value === undefined) return;
-  const candidate = value as Record<string, unknown> | null;
-  if (typeof candidate !== 'object' || candidate === null || methods.some((m) => typeof candidate[m] !== 'function')) {
-    throw new InvalidOptionError(option, `expected an object with ${methods.join(', ')} methods`);
   }
 }
 

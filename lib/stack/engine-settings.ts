@@ -112,7 +112,7 @@ function resolveRevalidation(layers: readonly CacheLayer[], options: CacheStackO
 }
 
 /** Checks an optional collaborator object by its methods, naming the option when it does not fit. */
-function checkPlugin<T>(value: T | undefined, option: string, methods: readonly string[]): T | undefined {
+export function checkPlugin<T>(value: T | undefined, option: string, methods: readonly string[]): T | undefined {
   if (value === undefined) return undefined;
   const candidate = value as Record<string, unknown> | null;
   if (typeof candidate !== 'object' || candidate === null || methods.some((m) => typeof candidate[m] !== 'function')) {
