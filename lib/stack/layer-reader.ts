@@ -19,6 +19,9 @@ import type { Lookup, LookupResult } from './in-flight-work.js';
 import type { KeyedEntry } from './layer-set.js';
 import type { StackCore } from './stack-core.js';
 
+/** The floor of a read nobody can invalidate (a re-read for a distributed load is not shared): backfill anything. */
+const NOT_INVALIDATED: Pick<Lookup, 'floor'> = Object.freeze({ floor: 0 });
+
 export class LayerReader {
   constructor(private readonly core: StackCore) {}
 
@@ -27,7 +30,7 @@ export class LayerReader {
    * stale one fresh the longest. Backfills the faster layers (a stale entry only over an older copy) unless
    * the key was invalidated while it read (`lookup.floor`).
    */
-  async lookup(key: string, from: number, lookup: Lookup): Promise<LookupResult> {
+  async lookup(key: string, from: number, lookup: Pick<Lookup, 'floor'>): Promise<LookupResult> {
     const { clock, layers } = this.core;
     let stale: CacheEntry | undefined;
     let staleLayer = -1;
@@ -53,7 +56,7 @@ export class LayerReader {
   /** The shared layers' fresh, valid entry of `key` (backfilled into L1), for distributed loads. */
   async reread(key: string): Promise<CacheEntry | undefined> {
     const from = this.core.layers.l1 === undefined ? 0 : 1;
-    const found = await this.lookup(key, from, { promise: undefined as unknown as Promise<LookupResult>, floor: 0 });
+    const found = await this.lookup(key, from, NOT_INVALIDATED);
     const entry = found.entry;
     return entry !== undefined && this.core.clock.now() < entry.freshUntil && this.core.tags.isValid(entry) ? entry : undefined;
   }
