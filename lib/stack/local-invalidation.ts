@@ -41,8 +41,7 @@ export class LocalInvalidation implements BusTarget {
   /** A peer cleared `prefix` (everything when `undefined`). */
   clearPrefix(prefix: string | undefined, version: number): void {
     this.core.versions.observe(version);
-    this.core.inFlight.invalidatePrefix(prefix);
-    this.dropLocal((layer) => layer.clear(prefix), 'an invalidated copy');
+    this.dropPrefix(prefix);
   }
 
   /** A peer bumped `scope` to `generation`: when news here, what is under it is dropped. */
@@ -52,16 +51,19 @@ export class LocalInvalidation implements BusTarget {
 
   /** The bus resubscribed (messages may have been lost): drop everything local, fetch the generations again. */
   resync(): void {
-    this.core.inFlight.invalidatePrefix(undefined);
-    this.dropLocal((layer) => layer.clear(undefined), 'an invalidated copy');
+    this.dropPrefix(undefined);
     this.core.track(this.core.generations.refetch());
   }
 
   /** Forgets this process's copies and running work under `scope` (after a generation change). */
   dropScope(scope: string): void {
-    const prefix = scope === '' ? undefined : scope;
+    this.dropPrefix(scope === '' ? undefined : scope);
+  }
+
+  /** Forgets this process's copies and running work under `prefix` (everything when `undefined`). */
+  private dropPrefix(prefix: string | undefined): void {
     this.core.inFlight.invalidatePrefix(prefix);
-    this.dropLocal((layer) => layer.clear(prefix), 'a namespace');
+    this.dropLocal((layer) => layer.clear(prefix), 'invalidated copies');
   }
 
   /** Runs `drop` on every local layer; a failure (thrown or rejected) is logged as failing to drop `what`. */
