@@ -1,20 +1,4 @@
-import { connect } from 'node:net';
-import { redisServerAvailable, startRedisServer } from '../support/redis-server.js';
-
-/** Resolves true when something answers PING with +PONG on the port. */
-function ping(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.once('error', () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (chunk) => done(chunk.toString().startsWith('+PONG')));
-  });
-}
+import { answersPing as ping, redisServerAvailable, startRedisServer } from '../support/redis-server.js';
 
 describe('startRedisServer (test support)', () => {
   it('finds the binary, and not a missing one', () => {

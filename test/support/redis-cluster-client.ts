@@ -1,6 +1,7 @@
 import { Cluster, type Redis } from 'ioredis';
 import { TEST_REDIS_CLUSTER_NODES_ENV } from './redis.global-setup.js';
 import { parseClusterNodes, waitForClusterOk, type ClusterNodeAddress } from './redis-cluster.js';
+import { useClientPair } from './redis-test-client.js';
 
 /** The master nodes of the Redis Cluster the integration project's globalSetup started. */
 export function testClusterNodes(): ClusterNodeAddress[] {
@@ -22,27 +23,7 @@ export function testClusterClient(): Cluster {
  * afterAll. Read them through the returned object once the hooks ran.
  */
 export function useTestClusterClients(): { readonly client: Cluster; readonly peer: Cluster } {
-  const clients: { client?: Cluster; peer?: Cluster } = {};
-  beforeAll(async () => {
-    await waitForClusterOk(testClusterNodes());
-    clients.client = testClusterClient();
-    clients.peer = testClusterClient();
-    expect(await clients.client.ping()).toBe('PONG');
-    expect(await clients.peer.ping()).toBe('PONG');
-  }, 20_000);
-  afterAll(async () => {
-    await Promise.all([clients.client?.quit(), clients.peer?.quit()]);
-  });
-  return {
-    get client() {
-      if (clients.client === undefined) throw new Error('useTestClusterClients: used before beforeAll');
-      return clients.client;
-    },
-    get peer() {
-      if (clients.peer === undefined) throw new Error('useTestClusterClients: used before beforeAll');
-      return clients.peer;
-    },
-  };
+  return useClientPair('useTestClusterClients', testClusterClient, () => waitForClusterOk(testClusterNodes()), 20_000);
 }
 
 /**

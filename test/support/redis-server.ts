@@ -142,8 +142,8 @@ async function launch(binary: string, port: number, extraArgs: readonly string[]
   }
 }
 
-/** Sends an inline PING and resolves true on `+PONG`. */
-function answersPing(port: number): Promise<boolean> {
+/** Sends an inline PING to the loopback `port` and resolves true on `+PONG` (false on no answer within 500 ms). */
+export function answersPing(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host: LOOPBACK, port });
     let reply = '';

@@ -86,29 +86,48 @@ export function countRoundTrips(client: Redis | Cluster): RoundTripCounter {
   };
 }
 
+/** A client of the test helpers: something that answers PING and quits. */
+interface PairableClient {
+  ping(): Promise<string>;
+  quit(): Promise<unknown>;
+}
+
 /**
- * Two clients of the shared test server for one spec file (a "process" and its peer), connected in beforeAll
- * and quit in afterAll. Read them through the returned object once the hooks ran.
+ * Two clients for one spec file (a "process" and its peer), made by `create` in beforeAll (after `prepare`,
+ * when given) and quit in afterAll. Read them through the returned object once the hooks ran.
  */
-export function useTwoTestClients(): { readonly client: Redis; readonly peer: Redis } {
-  const clients: { client?: Redis; peer?: Redis } = {};
+export function useClientPair<C extends PairableClient>(
+  helper: string,
+  create: () => C,
+  prepare?: () => Promise<void>,
+  timeoutMs?: number,
+): { readonly client: C; readonly peer: C } {
+  const clients: { client?: C; peer?: C } = {};
   beforeAll(async () => {
-    clients.client = testRedisClient();
-    clients.peer = testRedisClient();
+    await prepare?.();
+    clients.client = create();
+    clients.peer = create();
     expect(await clients.client.ping()).toBe('PONG');
     expect(await clients.peer.ping()).toBe('PONG');
-  });
+  }, timeoutMs);
   afterAll(async () => {
     await Promise.all([clients.client?.quit(), clients.peer?.quit()]);
   });
+  const read = (client: C | undefined): C => {
+    if (client === undefined) throw new Error(`${helper}: used before beforeAll`);
+    return client;
+  };
   return {
     get client() {
-      if (clients.client === undefined) throw new Error('useTwoTestClients: used before beforeAll');
-      return clients.client;
+      return read(clients.client);
     },
     get peer() {
-      if (clients.peer === undefined) throw new Error('useTwoTestClients: used before beforeAll');
-      return clients.peer;
+      return read(clients.peer);
     },
   };
+}
+
+/** Two clients of the shared test server for one spec file (see {@link useClientPair}). */
+export function useTwoTestClients(): { readonly client: Redis; readonly peer: Redis } {
+  return useClientPair('useTwoTestClients', testRedisClient);
 }
