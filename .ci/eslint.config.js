@@ -5,10 +5,10 @@ import { defineConfig } from 'eslint/config';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
-/** The engine must stay usable and testable without Nest (DESIGN.md "Layers of the code"). */
+/** The engine must stay usable and testable without Nest (docs/architecture.md, "Layers of the code"). */
 const ENGINE_IMPORT_MESSAGE =
   'lib/core, lib/layers, lib/stack and lib/distributed must not import @nestjs/* or rxjs ' +
-  '(see shared/DESIGN.md, "Layers of the code"); Nest-specific code goes in lib/module, lib/decorators or lib/http.';
+  '(see docs/architecture.md, "Layers of the code"); Nest-specific code goes in lib/module, lib/decorators or lib/http.';
 
 export default defineConfig(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.tmp/**'] },
@@ -38,7 +38,7 @@ export default defineConfig(
     },
   },
   {
-    // The library: no `any` (use generics or `unknown`; STYLE.md).
+    // The library: no `any` (use generics or `unknown`; docs/development.md, "Code conventions").
     files: ['lib/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'error' },
   },

@@ -1,5 +1,5 @@
 /**
- * The entry envelope every layer stores (DESIGN.md "Envelope"). Deadlines are absolute wall-clock
+ * The entry envelope every layer stores (docs/entry-states.md, "The envelope"). Deadlines are absolute wall-clock
  * milliseconds; both stale windows start when freshness ends (RFC 5861):
  *
  *   createdAt ──fresh── freshUntil ──stale (SWR)── staleUntil

@@ -1,5 +1,5 @@
 /**
- * The L1 invalidation bus (DESIGN.md "L1 invalidation bus"): every write, delete, tag invalidation and clear
+ * The L1 invalidation bus (docs/distributed.md, "Invalidation bus"): every write, delete, tag invalidation and clear
  * of one process is announced to its peers, which drop (or, for tags, re-validate) their in-process copies.
  * The shared layer (Redis) needs no bus: it is one copy.
  *

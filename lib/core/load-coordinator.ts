@@ -1,6 +1,7 @@
 /**
- * Distributed single-flight (DESIGN.md "Read-through"): a cold key requested concurrently on N processes runs
- * its loader once in the whole cluster. The stack asks the coordinator before it runs a loader after a miss
+ * Distributed single-flight (docs/distributed.md, "Distributed single-flight"): a cold key requested
+ * concurrently on N processes runs its loader once in the whole cluster. The stack asks the coordinator before
+ * it runs a loader after a miss
  * of every layer:
  *
  * - `{ role: 'leader', lease }`: this process loads; the stack renews the lease while the loader runs,

@@ -1,6 +1,6 @@
 /**
- * Stale-while-revalidate refreshes a stale entry once per key per **cluster** (DESIGN.md "Distributed SWR
- * lock"). Before a background refresh, the stack asks the lock for a lease on the key:
+ * Stale-while-revalidate refreshes a stale entry once per key per **cluster** (docs/distributed.md,
+ * "Revalidation lock"). Before a background refresh, the stack asks the lock for a lease on the key:
  *
  * - a lease: this process refreshes; the stack renews the lease every third of its ttl while the loader runs
  *   and releases it when the refresh settles (success or failure);

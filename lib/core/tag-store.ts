@@ -1,5 +1,5 @@
 /**
- * Tag invalidation without scanning keys (DESIGN.md "Tags").
+ * Tag invalidation without scanning keys (docs/entry-states.md, "Tags").
  *
  * A tag store keeps one monotonic sequence number. Invalidating tags takes the next number `s` and records
  * it on each tag ("any" mode) or, for "all" mode, records the sorted group of tags on its first tag. A load

@@ -1,5 +1,6 @@
 /**
- * The metadata of the cache decorators and the one typed accessor that reads it (STYLE.md #3).
+ * The metadata of the cache decorators and the one typed accessor that reads it (docs/architecture.md,
+ * "Decorators that need DI").
  * - Every decorated method is recorded on the prototype that declares it: the decorator, the method and
  *   the stack it uses. `LayerCacheStackBinder` reads these per class (inherited ones too) without an instance.
  * - `@CacheTags` records tag values on the method's function object (so they travel with the wrappers,

@@ -1,5 +1,5 @@
 /**
- * The wiring shared by the method decorators (TOOLCHAIN.md, "Decorators that need DI"):
+ * The wiring shared by the method decorators (docs/architecture.md, "Decorators that need DI"):
  * 1. the decorator replaces `descriptor.value` with a wrapper that keeps the original's `name` and every
  *    metadata key of it (routes, guards, `@OnEvent`, `@Cron` live on the function object);
  * 2. it registers on the prototype a hidden property `stackPropertyKey(stack)` with

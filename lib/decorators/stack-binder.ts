@@ -1,6 +1,6 @@
 /**
- * `LayerCacheStackBinder`: the startup pass of the decorator wiring (TOOLCHAIN.md, "Decorators that need
- * DI"). Instances Nest constructs receive their stacks through the hidden `@Optional() @Inject()` properties
+ * `LayerCacheStackBinder`: the startup pass of the decorator wiring (docs/architecture.md, "Decorators that
+ * need DI"). Instances Nest constructs receive their stacks through the hidden `@Optional() @Inject()` properties
  * the decorators register; this pass
  * - checks, for every provider and controller class with decorated methods (request-scoped ones too, from
  *   the class alone), that each stack they name is registered, and fails the startup with a clear error

@@ -1,5 +1,5 @@
 /**
- * `LayerCacheInterceptor`: HTTP response caching on the layered stack (DESIGN.md, "HTTP").
+ * `LayerCacheInterceptor`: HTTP response caching on the layered stack (docs/architecture.md, "HTTP caching").
  *
  * ## One request of a cached route
  * 1. Not cacheable (not GET/HEAD, `Range`, `Authorization`/`Cookie` without a per-user key, `@NoCache`):

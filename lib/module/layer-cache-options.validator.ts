@@ -1,5 +1,6 @@
 /**
- * Validation of `LayerCacheModule` options (STYLE.md #9): every check throws an `InvalidOptionError` naming
+ * Validation of `LayerCacheModule` options (docs/architecture.md, "Options and errors"): every check throws
+ * an `InvalidOptionError` naming
  * the option as the user wrote it (`layers[1]`, `redis`, `redisLayer.prefix`, `ttl`, `name`). `forRoot` runs
  * these checks when it is called (the app's module file is evaluated); `forRootAsync` options are checked
  * when their factory has run, before any connection is opened.

@@ -9,7 +9,8 @@ import {
 import { defineStackModule } from './layer-cache.providers.js';
 
 /**
- * The generated half of `LayerCacheModule` (STYLE.md #1): `forRoot(options)` and `forRootAsync({ imports,
+ * The generated half of `LayerCacheModule` (docs/architecture.md, "Nest wiring"): `forRoot(options)` and
+ * `forRootAsync({ imports,
  * inject, useFactory | useClass | useExisting })`, with the extras `isGlobal` (default true) and `name`
  * (default `'default'`), which `defineStackModule` turns into the stack's providers.
  */

@@ -1,5 +1,6 @@
 /**
- * DI tokens of the cache stacks (STYLE.md #2): the default stack is injected by its class, `CacheStack`;
+ * DI tokens of the cache stacks (docs/architecture.md, "Nest wiring"): the default stack is injected by its
+ * class, `CacheStack`;
  * a named stack (`forRoot({ name: 'sessions' })`) by `getCacheStackToken('sessions')` or
  * `@InjectCacheStack('sessions')`.
  */
@@ -24,8 +25,8 @@ export function InjectCacheStack(name: string = DEFAULT_STACK_NAME): PropertyDec
 }
 
 /**
- * The hidden instance property under which decorated classes receive a stack (TOOLCHAIN.md, "Decorators
- * that need DI"): a `Symbol.for` key, so copies of the library in one process agree on it.
+ * The hidden instance property under which decorated classes receive a stack (docs/architecture.md,
+ * "Decorators that need DI"): a `Symbol.for` key, so copies of the library in one process agree on it.
  */
 export function stackPropertyKey(name: string = DEFAULT_STACK_NAME): symbol {
   return Symbol.for(`nestjs-layercache:stack:${name}`);

@@ -1,5 +1,6 @@
 /**
- * Once-per-cluster loads (DESIGN.md "Read-through"; the protocol is a `LoadCoordinator`, e.g.
+ * Once-per-cluster loads (docs/distributed.md, "Distributed single-flight"; the protocol is a
+ * `LoadCoordinator`, e.g.
  * `RedisSingleFlightCoordinator`). The engine's in-process single-flight already collapses a process's
  * concurrent misses of a key into one flight; with a coordinator that flight first asks for the key's load
  * lease:

@@ -1,5 +1,5 @@
 /**
- * Builds the envelope of a loaded or set value from its resolved policy (DESIGN.md "Envelope"):
+ * Builds the envelope of a loaded or set value from its resolved policy (docs/entry-states.md, "The envelope"):
  * freshUntil = now + ttl (negativeTtl for a not-found value when set), both stale windows after it.
  */
 import type { CacheEntry } from '../core/entry.js';

@@ -1,5 +1,5 @@
 /**
- * Graceful degradation of shared layers (DESIGN.md "Failures of the cache never fail the caller's work").
+ * Graceful degradation of shared layers (docs/architecture.md, "A cache failure never fails the caller").
  *
  * Every command to a shared layer (Redis) goes through its guard:
  * - it races a command timeout (`layerTimeout`, default 500 ms): a hung connection costs at most that;

@@ -32,7 +32,7 @@ export function makeEntry<T>(value: T, now: number, extra: Partial<CacheEntry<T>
   };
 }
 
-/** A value with every type the design promises to keep across layers (DESIGN.md "Values"). */
+/** A value with every type the design promises to keep across layers (docs/architecture.md, "Values"). */
 export function everyTypeValue(): Record<string, unknown> {
   return {
     date: new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 6)),
@@ -59,7 +59,7 @@ export function everyTypeValue(): Record<string, unknown> {
 }
 
 /**
- * The contract every layer passes (STYLE.md #10): one suite, run by the spec of each layer.
+ * The contract every layer passes (docs/development.md, "Test conventions"): one suite, run by the spec of each layer.
  * `setup` runs before each test; keys are plain strings as the stack hands them over (namespaces joined
  * with U+001F).
  */
