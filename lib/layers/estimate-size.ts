@@ -18,7 +18,29 @@ interface Walk {
   budget: number;
   /** Bytes counted so far: what a throw part-way through still reports. */
   bytes: number;
-  readonly seen: Set<object>;
+  /** Objects met so far: a short list (no allocation of a Set for the usual small value), then a Set. */
+  readonly few: object[];
+  many: Set<object> | undefined;
+}
+
+/** Objects kept in `Walk.few` before switching to a Set. */
+const FEW = 16;
+
+/** Whether `value` was met before; records it otherwise. */
+function seenBefore(value: object, walk: Walk): boolean {
+  if (walk.many !== undefined) {
+    if (walk.many.has(value)) return true;
+    walk.many.add(value);
+    return false;
+  }
+  if (walk.few.includes(value)) return true;
+  if (walk.few.length < FEW) {
+    walk.few.push(value);
+  } else {
+    walk.many = new Set(walk.few);
+    walk.many.add(value);
+  }
+  return false;
 }
 
 /** The estimated size of `value` in bytes (a finite integer > 0; never throws). */
@@ -26,7 +48,7 @@ export function estimateSize(value: unknown): number {
   // The common cases first: no walk state for a string, a number or a buffer body.
   if (typeof value !== 'object' || value === null) return primitiveSize(value);
   if (ArrayBuffer.isView(value)) return value.byteLength + OBJECT_OVERHEAD;
-  const walk: Walk = { budget: MAX_NODES, bytes: 0, seen: new Set() };
+  const walk: Walk = { budget: MAX_NODES, bytes: 0, few: [], many: undefined };
   try {
     visit(value, walk);
   } catch {
@@ -55,43 +77,75 @@ function visit(value: unknown, walk: Walk): void {
     walk.bytes += primitiveSize(value);
     return;
   }
-  if (walk.seen.has(value)) {
+  if (seenBefore(value, walk)) {
     walk.bytes += SLOT; // counted where it was first met (also ends a cycle)
     return;
   }
-  walk.seen.add(value);
-  if (ArrayBuffer.isView(value)) {
+  if (Array.isArray(value)) {
+    visitArray(value as unknown[], walk);
+    return;
+  }
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) {
+    visitRecord(value as Record<string, unknown>, walk);
+  } else if (ArrayBuffer.isView(value)) {
     walk.bytes += value.byteLength + OBJECT_OVERHEAD;
   } else if (value instanceof ArrayBuffer || (typeof SharedArrayBuffer === 'function' && value instanceof SharedArrayBuffer)) {
     walk.bytes += value.byteLength + OBJECT_OVERHEAD;
   } else if (value instanceof Date || value instanceof RegExp) {
     walk.bytes += OBJECT_OVERHEAD + SLOT;
-  } else if (Array.isArray(value)) {
-    visitAll(value.length, value.values(), (item) => visit(item, walk), walk);
   } else if (value instanceof Map) {
-    visitAll(value.size, value.entries(), ([k, v]) => (visit(k, walk), visit(v, walk)), walk);
+    const start = open(walk, value.size);
+    let measured = 0;
+    for (const [k, v] of value) {
+      if (walk.budget <= 0) break;
+      visit(k, walk);
+      visit(v, walk);
+      measured++;
+    }
+    extrapolate(walk, start, measured, value.size);
   } else if (value instanceof Set) {
-    visitAll(value.size, value.values(), (item) => visit(item, walk), walk);
+    const start = open(walk, value.size);
+    let measured = 0;
+    for (const item of value) {
+      if (walk.budget <= 0) break;
+      visit(item, walk);
+      measured++;
+    }
+    extrapolate(walk, start, measured, value.size);
   } else {
-    const record = value as Record<string, unknown>;
-    const keys = Object.keys(record);
-    visitAll(keys.length, keys.values(), (key) => ((walk.bytes += 2 * key.length), visit(record[key], walk)), walk);
+    visitRecord(value as Record<string, unknown>, walk); // a class instance: its own enumerable properties
   }
 }
 
-/**
- * Counts a container of `count` children: its overhead and one slot per child, then each child while the
- * budget lasts; the children left are extrapolated from the average of those measured.
- */
-function visitAll<T>(count: number, children: Iterator<T>, each: (child: T) => void, walk: Walk): void {
-  walk.bytes += OBJECT_OVERHEAD + SLOT * count;
-  const start = walk.bytes;
+function visitArray(value: readonly unknown[], walk: Walk): void {
+  const count = value.length;
+  const start = open(walk, count);
+  let measured = 0;
+  while (measured < count && walk.budget > 0) visit(value[measured++], walk);
+  extrapolate(walk, start, measured, count);
+}
+
+function visitRecord(value: Record<string, unknown>, walk: Walk): void {
+  const keys = Object.keys(value);
+  const count = keys.length;
+  const start = open(walk, count);
   let measured = 0;
   while (measured < count && walk.budget > 0) {
-    const next = children.next();
-    if (next.done === true) break;
-    each(next.value);
-    measured++;
+    const key = keys[measured++] as string;
+    walk.bytes += 2 * key.length;
+    visit(value[key], walk);
   }
+  extrapolate(walk, start, measured, count);
+}
+
+/** Counts a container of `count` children (its overhead and one slot each); returns the count so far. */
+function open(walk: Walk, count: number): number {
+  walk.bytes += OBJECT_OVERHEAD + SLOT * count;
+  return walk.bytes;
+}
+
+/** Extrapolates the children of a container left unvisited from the average of the `measured` ones. */
+function extrapolate(walk: Walk, start: number, measured: number, count: number): void {
   if (measured > 0 && measured < count) walk.bytes += ((walk.bytes - start) / measured) * (count - measured);
 }
