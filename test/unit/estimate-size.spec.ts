@@ -74,6 +74,14 @@ describe('estimateSize', () => {
     expect(estimateSize([shared, shared])).toBe(16 + 16 + one + 8);
   });
 
+  it('stays cheap on a wide structure that refers to itself (no walk of every path)', () => {
+    // Depth-bounded walks visit 30^depth paths here; each object is counted once instead.
+    const wide: unknown[] = [];
+    for (let i = 0; i < 30; i++) wide.push(wide);
+    expect(estimateSize(wide)).toBe(16 + 30 * 8 + 30 * 8);
+    expect(estimateSize({ a: wide, b: wide })).toBe(16 + 16 + 2 * 2 + 496 + 8);
+  });
+
   it('visits at most MAX_NODES values and extrapolates the rest', () => {
     let reads = 0;
     const wide: Record<string, unknown> = {};
