@@ -9,7 +9,14 @@ export {
   type LoaderContext,
   type TagsOption,
 } from './stack/cache-stack.options.js';
-export { MemoryLayer, DEFAULT_MEMORY_LAYER_OPTIONS, type MemoryLayerOptions } from './layers/memory.layer.js';
+export {
+  MemoryLayer,
+  DEFAULT_MEMORY_LAYER_OPTIONS,
+  defaultMemoryMaxBytes,
+  type MemoryLayerOptions,
+  type MemoryLayerStats,
+} from './layers/memory.layer.js';
+export { estimateSize } from './layers/estimate-size.js';
 export { RedisLayer, DEFAULT_REDIS_LAYER_OPTIONS, type RedisLayerOptions } from './layers/redis.layer.js';
 export { RedisTagStore } from './layers/redis-tag.store.js';
 export { MemoryTagStore } from './layers/memory-tag.store.js';

@@ -1,64 +1,75 @@
+/**
+ * The in-process layer (L1), on lru-cache, bounded in entries (`maxSize`) and in estimated bytes
+ * (`maxBytes`, on by default). Each write is measured once — key + envelope + value, see `estimate-size.ts` —
+ * and an entry over `maxEntryBytes` is refused (and any older copy of its key dropped, so L1 never serves a
+ * value older than the slower layers hold); the least recently used entries make room for the others.
+ */
 import { LRUCache } from 'lru-cache';
 import { systemClock, type Clock } from '../core/clock.js';
-import { toOptionalMilliseconds, type Duration } from '../core/duration.js';
 import type { CacheEntry } from '../core/entry.js';
-import { InvalidOptionError } from '../core/errors.js';
 import type { LayerContext, LayerWrite, SyncCacheLayer } from '../core/layer.js';
+import { consoleLogger, type CacheLogger } from '../core/logger.js';
 import { estimateSize } from './estimate-size.js';
 import { globMatcher } from '../core/key-glob.js';
+import { resolveMemoryLayerOptions, type MemoryLayerOptions } from './memory-layer.options.js';
 
-/** Options of {@link MemoryLayer}. */
-export interface MemoryLayerOptions {
-  /** Longest time a copy stays in this layer, whatever the entry's own ttl. @default no cap */
-  ttl?: Duration;
-  /** Most entries kept; the least recently used goes first. @default 10_000 */
-  maxSize?: number;
-  /** Most bytes kept, as measured by `sizeOf`; off unless set. */
-  maxBytes?: number;
-  /** The size of a value in bytes, for `maxBytes`. @default a structural estimate (strings, buffers, objects) */
-  sizeOf?: (value: unknown, key: string) => number;
-  /** The layer's name in metrics and events. @default 'memory' */
-  name?: string;
+export { DEFAULT_MEMORY_LAYER_OPTIONS, defaultMemoryMaxBytes, type MemoryLayerOptions } from './memory-layer.options.js';
+
+/** What a {@link MemoryLayer} holds and has refused, from `stats()`. */
+export interface MemoryLayerStats {
+  /** Entries held (expired ones not yet purged included). */
+  readonly entries: number;
+  /** Estimated bytes of the entries held (key + envelope + value each). */
+  readonly bytes: number;
+  /** The byte budget (`maxBytes`). */
+  readonly maxBytes: number;
+  /** The largest entry kept (`maxEntryBytes`). */
+  readonly maxEntryBytes: number;
+  /** Entries dropped to make room (by bytes or by count), since the layer was created. */
+  readonly evictions: number;
+  /** Writes not kept because the entry was over `maxEntryBytes`, since the layer was created. */
+  readonly oversized: number;
 }
 
-/** Defaults of {@link MemoryLayerOptions}. */
-export const DEFAULT_MEMORY_LAYER_OPTIONS = Object.freeze({ maxSize: 10_000, name: 'memory' });
+/** Estimated bytes of a `CacheEntry` envelope and the bookkeeping lru-cache keeps per entry. */
+export const ENTRY_OVERHEAD_BYTES = 192;
 
 /**
- * The in-process layer (L1), on lru-cache. A hit returns the stored object itself — no copy is made, so
- * callers must not mutate cached values. Reads are synchronous: the stack checks L1 without an `await`.
+ * The in-process layer (L1). A hit returns the stored object itself — no copy is made, so callers must not
+ * mutate cached values. Reads are synchronous: the stack checks L1 without an `await`.
  */
 export class MemoryLayer implements SyncCacheLayer {
   readonly name: string;
   readonly shared = false;
   readonly synchronous = true;
   readonly ttl: number | undefined;
+  /** The byte budget of this layer. */
+  readonly maxBytes: number;
+  /** The largest entry this layer keeps. */
+  readonly maxEntryBytes: number;
   private clock: Clock = systemClock;
+  private logger: CacheLogger = consoleLogger;
   private readonly lru: LRUCache<string, CacheEntry>;
+  private readonly sizeOf: ((value: unknown, key: string) => number) | undefined;
+  private evictions = 0;
+  private oversized = 0;
+  private warnedOversized = false;
+  private warnedSizeOf = false;
 
   constructor(options: MemoryLayerOptions = {}) {
-    this.name = options.name ?? DEFAULT_MEMORY_LAYER_OPTIONS.name;
-    this.ttl = toOptionalMilliseconds(options.ttl, 'MemoryLayer.ttl');
-    if (this.ttl === 0) throw new InvalidOptionError('MemoryLayer.ttl', 'must be greater than 0');
-    const maxSize = options.maxSize ?? DEFAULT_MEMORY_LAYER_OPTIONS.maxSize;
-    if (!Number.isInteger(maxSize) || maxSize < 1) {
-      throw new InvalidOptionError('MemoryLayer.maxSize', `expected a positive integer, got ${String(maxSize)}`);
-    }
-    const { maxBytes, sizeOf } = options;
-    if (maxBytes !== undefined && (!Number.isInteger(maxBytes) || maxBytes < 1)) {
-      throw new InvalidOptionError('MemoryLayer.maxBytes', `expected a positive integer, got ${String(maxBytes)}`);
-    }
-    if (sizeOf !== undefined && typeof sizeOf !== 'function') {
-      throw new InvalidOptionError('MemoryLayer.sizeOf', 'expected a function (value, key) => bytes');
-    }
-    const measure = sizeOf ?? estimateSize;
+    const resolved = resolveMemoryLayerOptions(options);
+    this.name = resolved.name;
+    this.ttl = resolved.ttl;
+    this.maxBytes = resolved.maxBytes;
+    this.maxEntryBytes = resolved.maxEntryBytes;
+    this.sizeOf = resolved.sizeOf;
     this.lru = new LRUCache<string, CacheEntry>({
-      max: maxSize,
-      ...(maxBytes !== undefined && {
-        maxSize: maxBytes,
-        // lru-cache rejects sizes < 1; an entry too large for the whole layer is simply not kept.
-        sizeCalculation: (entry, key) => Math.max(1, Math.ceil(measure(entry.value, key))),
-      }),
+      max: resolved.maxSize,
+      maxSize: resolved.maxBytes,
+      maxEntrySize: resolved.maxEntryBytes,
+      dispose: (_value, _key, reason) => {
+        if (reason === 'evict') this.evictions++;
+      },
       ttlResolution: 0,
       perf: { now: () => this.clock.now() },
     });
@@ -66,6 +77,7 @@ export class MemoryLayer implements SyncCacheLayer {
 
   attach(context: LayerContext): void {
     this.clock = context.clock;
+    this.logger = context.logger;
   }
 
   get(key: string): CacheEntry | undefined {
@@ -78,11 +90,54 @@ export class MemoryLayer implements SyncCacheLayer {
 
   set(key: string, entry: CacheEntry, ttlMs: number, ifNewer?: boolean): void {
     if (ifNewer === true && !this.isNewer(key, entry)) return;
-    this.lru.set(key, entry, { ttl: ttlMs });
+    const size = this.measure(key, entry);
+    if (size > this.maxEntryBytes) {
+      this.refuse(key, size);
+      return;
+    }
+    this.lru.set(key, entry, { ttl: ttlMs, size });
   }
 
   setMany(items: readonly LayerWrite[]): void {
     for (const item of items) this.set(item.key, item.entry, item.ttlMs, item.ifNewer);
+  }
+
+  /** The estimated bytes of `entry` under `key`: the key, the envelope and its tags, and the value. */
+  private measure(key: string, entry: CacheEntry): number {
+    let bytes = ENTRY_OVERHEAD_BYTES + 2 * key.length;
+    if (entry.tags !== undefined) for (const tag of entry.tags) bytes += 2 * tag.length + 24;
+    return Math.ceil(bytes + this.valueSize(entry.value, key));
+  }
+
+  private valueSize(value: unknown, key: string): number {
+    if (this.sizeOf !== undefined) {
+      try {
+        const size = this.sizeOf(value, key);
+        if (typeof size === 'number' && Number.isFinite(size) && size >= 0) return size;
+        this.warnSizeOf(`returned ${String(size)}`);
+      } catch (error) {
+        this.warnSizeOf(`threw ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    return estimateSize(value);
+  }
+
+  private warnSizeOf(what: string): void {
+    if (this.warnedSizeOf) return;
+    this.warnedSizeOf = true;
+    this.logger.warn(`MemoryLayer "${this.name}": sizeOf ${what}; the built-in estimate is used instead (logged once)`);
+  }
+
+  /** Keeps nothing for `key` (an older copy must not outlive the newer value refused here) and counts it. */
+  private refuse(key: string, size: number): void {
+    this.lru.delete(key);
+    this.oversized++;
+    if (this.warnedOversized) return;
+    this.warnedOversized = true;
+    this.logger.warn(
+      `MemoryLayer "${this.name}": an entry of about ${size} bytes (key ${JSON.stringify(key.slice(0, 200))}) is over maxEntryBytes ` +
+        `(${this.maxEntryBytes}) and is not kept in this layer; further ones are counted in stats().oversized, not logged`,
+    );
   }
 
   /** Whether `entry` is newer than the copy held under `key` (true when there is none). */
@@ -118,6 +173,23 @@ export class MemoryLayer implements SyncCacheLayer {
   /** Number of entries held (expired ones not yet purged included). */
   get size(): number {
     return this.lru.size;
+  }
+
+  /** Estimated bytes of the entries held (expired ones not yet purged included). */
+  get bytes(): number {
+    return this.lru.calculatedSize;
+  }
+
+  /** What the layer holds and has refused (cheap: no walk over the entries). */
+  stats(): MemoryLayerStats {
+    return {
+      entries: this.lru.size,
+      bytes: this.lru.calculatedSize,
+      maxBytes: this.maxBytes,
+      maxEntryBytes: this.maxEntryBytes,
+      evictions: this.evictions,
+      oversized: this.oversized,
+    };
   }
 
   close(): void {

@@ -8,7 +8,7 @@
 import { checkHttpCacheOptions, type HttpCacheOptions } from '../http/http-cache.options.js';
 import { InvalidOptionError } from '../core/errors.js';
 import type { CacheLayer } from '../core/layer.js';
-import { MemoryLayer } from '../layers/memory.layer.js';
+import { MemoryLayer, type MemoryLayerOptions } from '../layers/memory.layer.js';
 import { checkRedisClient, type RedisClient } from '../layers/redis-client.js';
 import { RedisLayer } from '../layers/redis.layer.js';
 import { CacheStack } from '../stack/cache-stack.js';
@@ -29,6 +29,7 @@ const LAYER_METHODS = ['get', 'getMany', 'set', 'setMany', 'delete', 'clear', 'c
 /** The keys of {@link LayerCacheModuleOptions} that are not `CacheStack` options. */
 export interface ModuleOnlyOptions {
   readonly layers: LayerCacheLayerOption[] | undefined;
+  readonly memory: MemoryLayerOptions | undefined;
   readonly redis: LayerCacheRedisOption | undefined;
   readonly redisLayer: LayerCacheRedisLayerOptions | undefined;
   readonly http: LayerCacheModuleOptions['http'];
@@ -37,8 +38,8 @@ export interface ModuleOnlyOptions {
 
 /** Splits module options into the module's own keys and the options of the `CacheStack`. */
 export function splitModuleOptions(options: LayerCacheModuleOptions): { module: ModuleOnlyOptions; stack: CacheStackOptions } {
-  const { layers, redis, redisLayer, http, distributed, ...stack } = options;
-  return { module: { layers, redis, redisLayer, http, distributed }, stack };
+  const { layers, memory, redis, redisLayer, http, distributed, ...stack } = options;
+  return { module: { layers, memory, redis, redisLayer, http, distributed }, stack };
 }
 
 /** Checks the registration's name and scope (static in `forRoot` and `forRootAsync`). */
@@ -82,6 +83,12 @@ export function checkModuleOptions(options: LayerCacheModuleOptions): LayerCache
       throw new InvalidOptionError('layers', 'expected at least one layer (or the redis shortcut)');
     }
     module.layers.forEach((entry, index) => checkLayerOption(entry, `layers[${index}]`));
+  }
+  if (module.memory !== undefined) {
+    if (module.layers !== undefined) {
+      throw new InvalidOptionError('memory', 'configures the default memory layer, which layers replaces; pass these options to your own MemoryLayer in layers');
+    }
+    createMemoryLayer(module.memory);
   }
   if (module.redis !== undefined) checkRedisOption(module.redis);
   if (module.redisLayer !== undefined) {
@@ -180,6 +187,17 @@ export function createRedisLayer(options: LayerCacheRedisLayerOptions, client: R
   } catch (error) {
     if (!(error instanceof InvalidOptionError) || !error.option.startsWith('RedisLayer.')) throw error;
     const option = `redisLayer.${error.option.slice('RedisLayer.'.length)}`;
+    throw new InvalidOptionError(option, error.message.slice(`Invalid option "${error.option}": `.length));
+  }
+}
+
+/** Creates the default `MemoryLayer` (`memory` option); its option errors name `memory.<option>`, as the user wrote it. */
+export function createMemoryLayer(options: MemoryLayerOptions = {}): MemoryLayer {
+  try {
+    return new MemoryLayer(options);
+  } catch (error) {
+    if (!(error instanceof InvalidOptionError) || !error.option.startsWith('MemoryLayer')) throw error;
+    const option = `memory${error.option.slice('MemoryLayer'.length)}`;
     throw new InvalidOptionError(option, error.message.slice(`Invalid option "${error.option}": `.length));
   }
 }

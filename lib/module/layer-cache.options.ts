@@ -3,6 +3,7 @@ import type { ConfigurableModuleAsyncOptions } from '@nestjs/common';
 import type { RedisOptions } from 'ioredis';
 import type { CacheLayer } from '../core/layer.js';
 import type { RedisClient } from '../layers/redis-client.js';
+import type { MemoryLayerOptions } from '../layers/memory-layer.options.js';
 import type { RedisLayerOptions } from '../layers/redis.layer.js';
 import type { CacheStackOptions } from '../stack/cache-stack.options.js';
 import { DEFAULT_STACK_NAME } from './layer-cache.tokens.js';
@@ -47,6 +48,12 @@ export interface LayerCacheModuleOptions extends CacheStackOptions {
    * factories. `[]` with `redis` gives a Redis-only stack. @default [new MemoryLayer()] (the `redis` layer comes after it)
    */
   layers?: LayerCacheLayerOption[];
+  /**
+   * Options of the default `MemoryLayer` (the one used when `layers` is not given), e.g.
+   * `{ maxBytes: 256 * 1024 * 1024 }`; errors name `memory.<option>`. With `layers`, configure your own
+   * `MemoryLayer` instead. @default the MemoryLayer defaults (64 MiB or 1/8 of the heap limit, 10,000 entries)
+   */
+  memory?: MemoryLayerOptions;
   /** Appends a `RedisLayer` on this connection after `layers` (see {@link LayerCacheRedisOption}). @default none */
   redis?: LayerCacheRedisOption;
   /** Options of the `RedisLayer` appended for `redis` (`prefix`, `ttl`, `serializer`, `name`). @default the RedisLayer defaults */

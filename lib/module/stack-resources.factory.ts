@@ -6,13 +6,13 @@
 import type { Redis } from 'ioredis';
 import type { CacheLayer } from '../core/layer.js';
 import { consoleLogger } from '../core/logger.js';
-import { MemoryLayer } from '../layers/memory.layer.js';
+import type { MemoryLayerOptions } from '../layers/memory.layer.js';
 import { RedisInvalidationBus } from '../distributed/redis-invalidation.bus.js';
 import { RedisSingleFlightCoordinator } from '../distributed/redis-single-flight.coordinator.js';
 import type { RedisClient } from '../layers/redis-client.js';
 import { CacheStack } from '../stack/cache-stack.js';
 import type { CacheStackOptions } from '../stack/cache-stack.options.js';
-import { checkLayer, checkModuleOptions, createRedisLayer, isRedisClientOption, splitModuleOptions } from './layer-cache-options.validator.js';
+import { checkLayer, checkModuleOptions, createMemoryLayer, createRedisLayer, isRedisClientOption, splitModuleOptions } from './layer-cache-options.validator.js';
 import type { LayerCacheLayerOption, LayerCacheModuleOptions } from './layer-cache.options.js';
 import { closeRedisConnection, openRedisConnection } from './redis-connection.factory.js';
 
@@ -51,7 +51,7 @@ export async function createStackResources(options: LayerCacheModuleOptions): Pr
   const connections: Redis[] = [];
   const layers: CacheLayer[] = [];
   try {
-    await resolveLayers(module.layers, layers);
+    await resolveLayers(module.layers, module.memory, layers);
     if (module.redis !== undefined) {
       let client;
       if (isRedisClientOption(module.redis)) {
@@ -97,10 +97,10 @@ function distributedOptions(
   return out;
 }
 
-/** Fills `out` with the layers of `options` (factories called in order), or a `MemoryLayer` when none are given. */
-async function resolveLayers(options: readonly LayerCacheLayerOption[] | undefined, out: CacheLayer[]): Promise<void> {
+/** Fills `out` with the layers of `options` (factories called in order), or a `MemoryLayer` of `memory` when none are given. */
+async function resolveLayers(options: readonly LayerCacheLayerOption[] | undefined, memory: MemoryLayerOptions | undefined, out: CacheLayer[]): Promise<void> {
   if (options === undefined) {
-    out.push(new MemoryLayer());
+    out.push(createMemoryLayer(memory));
     return;
   }
   for (let index = 0; index < options.length; index++) {
