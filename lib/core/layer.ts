@@ -48,6 +48,14 @@ export interface CacheLayer {
    * a layer without it is only cleared by its own deletes.
    */
   findKeys?(prefix: string, glob: string | undefined, limit: number): string[] | Promise<string[]>;
+  /**
+   * A cheap health check of a shared layer (Redis: PING), resolving when the layer answers. While the layer
+   * is in its back-off window after a failure, the stack calls it in the background (one at a time, about
+   * twice a second, bounded by `layerTimeout`); its first success closes the window, so the layer is used
+   * again as soon as it is back. Optional: without it, the first command after the window is the check.
+   * Local layers need none.
+   */
+  probe?(): void | Promise<unknown>;
   /** Releases what the layer opened itself (not clients the user passed in). */
   close(): void | Promise<void>;
   /**
