@@ -7,7 +7,7 @@
  *   30 s) during which the layer is skipped without being asked; the first command after the window is the
  *   probe; its success closes the window and resets the back-off;
  * - while the window is open, a layer with a `probe()` (Redis: PING) is probed in the background every
- *   `PROBE_INTERVAL_MS` (less when the back-off is shorter), one probe at a time, each bounded by the
+ *   `PROBE_INTERVAL_MS` (less when the back-off is shorter, never under 50 ms), one probe at a time, each bounded by the
  *   command timeout: the first probe that succeeds closes the window at once, so the layer is used again
  *   within about a second of coming back instead of after the rest of a window of up to 30 s. A failed probe
  *   changes nothing (the window and its doubling stay as the commands set them) and is not counted;
@@ -21,6 +21,8 @@ import type { BurstLogger } from '../core/logger.js';
 
 /** Longest time between two background probes of a layer in its back-off window (ms). */
 export const PROBE_INTERVAL_MS = 500;
+/** Shortest time between two probes, whatever `layerBackoff` (ms): a tiny back-off must not spin on PING. */
+export const MIN_PROBE_INTERVAL_MS = 50;
 
 /** Settings of the guards of one stack (milliseconds). */
 export interface GuardSettings {
@@ -133,7 +135,7 @@ export class LayerGuard {
   private scheduleProbe(): void {
     const probe = this.probe;
     if (probe === undefined || this.closed || this.probing || this.probeTimer !== undefined) return;
-    const pace = Math.max(1, Math.min(this.settings.backoff, PROBE_INTERVAL_MS));
+    const pace = Math.max(MIN_PROBE_INTERVAL_MS, Math.min(this.settings.backoff, PROBE_INTERVAL_MS));
     this.probeTimer = this.clock.setTimeout(() => {
       this.probeTimer = undefined;
       this.runProbe(probe);

@@ -213,6 +213,14 @@ describe('a shared layer that comes back is probed and used again at once', () =
     expect(l2.calls['get']).toBe(gets + 1);
   });
 
+  it('a tiny layerBackoff does not make the probes spin: at most one every 50 ms', async () => {
+    const { stack, clock, l2 } = buildTwoLayerStack({ layerBackoff: '0ms' });
+    l2.fail();
+    await stack.get('a');
+    await clock.advance(1_000);
+    expect(l2.calls['probe']).toBe(20); // 1 s / MIN_PROBE_INTERVAL_MS
+  });
+
   it('closing the stack stops the probes', async () => {
     const { stack, clock, l2 } = buildTwoLayerStack({ layerBackoff: '30s' });
     l2.fail();
