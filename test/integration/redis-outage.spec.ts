@@ -135,6 +135,40 @@ describe('Redis outage', () => {
     }
   });
 
+  it('a Redis that hangs (SIGSTOP) and resumes (SIGCONT) is probed through its timeouts and used again once it answers', async () => {
+    const memory = new MemoryLayer();
+    const probed = new CacheStack([memory, new RedisLayer({ client, prefix: 'outage:' })], {
+      logger,
+      layerTimeout: '200ms',
+      layerBackoff: '30s', // without the probe, Redis would stay unused for 30 s after the timeout
+    });
+    try {
+      await waitFor(() => client.status === 'ready');
+      await probed.set('kept', 'from Redis'); // a paused server keeps its data
+      const pid = Number(/process_id:(\d+)/.exec(await client.info('server'))?.[1]);
+      expect(pid).toBeGreaterThan(0);
+      process.kill(pid, 'SIGSTOP');
+      try {
+        expect(await probed.get('cold', () => 'from source')).toBe('from source'); // times out: the window opens
+        expect(probed.getMetrics().layers['redis']?.errors).toBe(1);
+        await new Promise((resolve) => setTimeout(resolve, 1_000)); // probes time out meanwhile, one at a time
+        expect(logger.lines.some((l) => l.message.includes('recovered after'))).toBe(false);
+      } finally {
+        process.kill(pid, 'SIGCONT');
+      }
+      await waitFor(() => logger.lines.some((l) => l.message.includes('layer redis recovered after')), 5_000);
+      memory.delete(['kept']);
+      const before = { ...probed.getMetrics().layers['redis'] };
+      expect(await probed.get('kept', () => 'from source')).toBe('from Redis');
+      const after = probed.getMetrics().layers['redis'];
+      expect(after?.hits).toBe((before.hits ?? 0) + 1);
+      expect(after?.skipped).toBe(before.skipped);
+      expect(after?.errors).toBe(1); // failed probes are not counted
+    } finally {
+      await probed.close();
+    }
+  });
+
   it('a stack created while Redis is down serves from the loader and L1', async () => {
     await server.stop();
     try {
