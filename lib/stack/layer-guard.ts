@@ -6,11 +6,12 @@
  * - a failure or timeout opens a back-off window (`layerBackoff`, doubling per consecutive failure up to
  *   30 s) during which the layer is skipped without being asked; the first command after the window is the
  *   probe; its success closes the window and resets the back-off;
- * - while the window is open, a layer with a `probe()` (Redis: PING) is probed in the background every
- *   `PROBE_INTERVAL_MS` (less when the back-off is shorter, never under 50 ms), one probe at a time, each bounded by the
- *   command timeout: the first probe that succeeds closes the window at once, so the layer is used again
- *   within about a second of coming back instead of after the rest of a window of up to 30 s. A failed probe
- *   changes nothing (the window and its doubling stay as the commands set them) and is not counted;
+ * - from a failure until the layer answers again, a layer with a `probe()` (Redis: PING) is probed in the
+ *   background every `PROBE_INTERVAL_MS` (less when the back-off is shorter, never under 50 ms), one probe at
+ *   a time, each bounded by the command timeout: the first probe that succeeds closes the window at once, so
+ *   the layer is used again within about a second of coming back instead of after the rest of a window of up
+ *   to 30 s, and an idle process replays what it missed. A failed probe changes nothing (the window and its
+ *   doubling stay as the commands set them) and is neither counted nor logged;
  * - failures are counted per layer and logged once per burst (`BurstLogger`), the recovery is logged too
  *   and reported to `onRecover`, which replays what the layer missed (`RecoveryQueue`).
  * Local layers (memory) are called directly: they do not fail that way and their hits must stay cheap.

@@ -5,7 +5,7 @@ import type { TagStore } from '../../lib/core/tag-store.js';
 type Mode = { kind: 'ok' } | { kind: 'fail'; error: Error } | { kind: 'hang' };
 
 /**
- * Wraps a real layer and makes it fail or hang on demand (STYLE.md #10): the stack's degradation is tested
+ * Wraps a real layer and makes it fail or hang on demand: the stack's degradation is tested
  * against the same code path a dead Redis takes, without mocking Redis itself. Async and `shared` by
  * default, so the stack guards it like a Redis layer.
  */
