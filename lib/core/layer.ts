@@ -21,7 +21,11 @@ export interface CacheLayer {
   /** The layer's own ttl cap in ms, or `undefined` when it has none. */
   readonly ttl: number | undefined;
 
-  /** The entry under `key`, or `undefined`. Undecodable data is a miss, never an error. */
+  /**
+   * The entry under `key`, or `undefined`. Undecodable data is a miss, never an error: `undefined`, or the
+   * `undecodableEntry(reason)` marker of entry-codec (an entry expired since 1970), which the stack also
+   * counts in the layer's `undecodable` metric and logs (`RedisLayer` returns it).
+   */
   get(key: string): CacheEntry | undefined | Promise<CacheEntry | undefined>;
   /** The entries under `keys`, in order, in one round trip where the layer can. */
   getMany(keys: readonly string[]): (CacheEntry | undefined)[] | Promise<(CacheEntry | undefined)[]>;
