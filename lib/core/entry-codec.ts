@@ -1,6 +1,3 @@
-import type { CacheEntry } from './entry.js';
-import type { Serializer } from './serializer.js';
-
 /**
  * The byte format of an envelope outside the process: a fixed header the library reads itself, then the
  * value as written by the {@link Serializer}.
@@ -14,9 +11,39 @@ import type { Serializer } from './serializer.js';
  * compare it without decoding the rest: `RedisLayer`'s "write only if newer" reads it with `struct.unpack`.
  * Format 1 (without the version) is no longer read: such entries are misses, overwritten by the next write.
  *
- * Anything else under a key (another program's data, an older format, a truncated write) decodes to
- * `undefined`: a miss, which the next write overwrites.
+ * Anything else under a key (another program's data, an older format, a truncated write, a value the
+ * serializer cannot read) decodes to an "undecodable" marker (`undecodableEntry`): an entry expired since
+ * 1970, so every reader takes it for a miss (which the next write overwrites), and the stack recognises it
+ * (`undecodableReason`) to count it in its layer's `undecodable` metric and log it. Only a missing key
+ * (`null`) decodes to `undefined`.
  */
+import type { CacheEntry } from './entry.js';
+import type { Serializer } from './serializer.js';
+
+/** The markers of undecodable data, with their reason (weak: custom layers may make their own). */
+const undecodable = new WeakMap<CacheEntry, string>();
+
+/**
+ * The marker a layer returns from `get` for data under a key that is not an entry it can decode: an entry
+ * expired since 1970 (a miss to any reader) that the stack counts as its layer's `undecodable` and logs
+ * with `reason`.
+ */
+export function undecodableEntry(reason: string): CacheEntry {
+  const marker: CacheEntry = Object.freeze({ value: undefined, createdAt: 0, freshUntil: 0, staleUntil: 0, errorUntil: 0, tags: undefined, tagSeq: 0, version: 0 });
+  undecodable.set(marker, reason);
+  return marker;
+}
+
+/** Why a layer could not decode `entry` when it is an {@link undecodableEntry} marker, else `undefined`. */
+export function undecodableReason(entry: CacheEntry | undefined): string | undefined {
+  return entry === undefined ? undefined : undecodable.get(entry);
+}
+
+const NOT_AN_ENTRY = undecodableEntry('not an entry of this library (no "LC" header)');
+const OTHER_FORMAT = undecodableEntry('an entry of another format version (this version reads format 2)');
+const TRUNCATED = undecodableEntry('a truncated entry (its tags run past its end)');
+const BAD_VALUE = undecodableEntry('an entry whose value the serializer cannot decode (truncated, or written by another serializer)');
+const BAD_DEADLINES = undecodableEntry('an entry with an invalid freshness deadline');
 const MAGIC_0 = 0x4c; // 'L'
 const MAGIC_1 = 0x43; // 'C'
 const FORMAT_VERSION = 2;
@@ -60,27 +87,38 @@ export function encodeEntry(entry: CacheEntry, serializer: Serializer): Buffer {
   return out;
 }
 
-/** Decodes an envelope, or `undefined` for anything that is not one (never throws). */
+/**
+ * Decodes an envelope: `undefined` for no data (`null`, a missing key), an {@link undecodableEntry} marker for
+ * anything that is not an envelope of this format. Never throws.
+ */
 export function decodeEntry(bytes: Buffer | null | undefined, serializer: Serializer): CacheEntry | undefined {
-  if (bytes == null || bytes.length < HEADER_BYTES) return undefined;
-  if (bytes[0] !== MAGIC_0 || bytes[1] !== MAGIC_1 || bytes[2] !== FORMAT_VERSION) return undefined;
+  if (bytes == null) return undefined;
+  if (bytes.length < 3 || bytes[0] !== MAGIC_0 || bytes[1] !== MAGIC_1) return NOT_AN_ENTRY;
+  if (bytes[2] !== FORMAT_VERSION) return OTHER_FORMAT;
+  if (bytes.length < HEADER_BYTES) return TRUNCATED;
+  let value: unknown;
   try {
     const tagCount = bytes.readUInt32LE(52);
     let offset = HEADER_BYTES;
     let tags: string[] | undefined;
     if (tagCount > 0) {
-      if (tagCount > bytes.length) return undefined;
+      if (tagCount > bytes.length) return TRUNCATED;
       tags = new Array<string>(tagCount);
       for (let i = 0; i < tagCount; i++) {
         const length = bytes.readUInt32LE(offset);
         const end = offset + 4 + length;
-        if (end > bytes.length) return undefined;
+        if (end > bytes.length) return TRUNCATED;
         tags[i] = bytes.toString('utf8', offset + 4, end);
         offset = end;
       }
     }
+    try {
+      value = serializer.decode(bytes.subarray(offset));
+    } catch {
+      return BAD_VALUE;
+    }
     const entry: CacheEntry = {
-      value: serializer.decode(bytes.subarray(offset)),
+      value,
       createdAt: bytes.readDoubleLE(4),
       freshUntil: bytes.readDoubleLE(12),
       staleUntil: bytes.readDoubleLE(20),
@@ -89,8 +127,8 @@ export function decodeEntry(bytes: Buffer | null | undefined, serializer: Serial
       tagSeq: bytes.readDoubleLE(36),
       version: bytes.readDoubleLE(ENTRY_VERSION_OFFSET),
     };
-    return Number.isFinite(entry.freshUntil) ? entry : undefined;
+    return Number.isFinite(entry.freshUntil) ? entry : BAD_DEADLINES;
   } catch {
-    return undefined;
+    return TRUNCATED;
   }
 }

@@ -21,7 +21,11 @@ export interface CacheLayer {
   /** The layer's own ttl cap in ms, or `undefined` when it has none. */
   readonly ttl: number | undefined;
 
-  /** The entry under `key`, or `undefined`. Undecodable data is a miss, never an error. */
+  /**
+   * The entry under `key`, or `undefined`. Undecodable data is a miss, never an error: `undefined`, or the
+   * `undecodableEntry(reason)` marker of entry-codec (an entry expired since 1970), which the stack also
+   * counts in the layer's `undecodable` metric and logs (`RedisLayer` returns it).
+   */
   get(key: string): CacheEntry | undefined | Promise<CacheEntry | undefined>;
   /** The entries under `keys`, in order, in one round trip where the layer can. */
   getMany(keys: readonly string[]): (CacheEntry | undefined)[] | Promise<(CacheEntry | undefined)[]>;
@@ -48,6 +52,14 @@ export interface CacheLayer {
    * a layer without it is only cleared by its own deletes.
    */
   findKeys?(prefix: string, glob: string | undefined, limit: number): string[] | Promise<string[]>;
+  /**
+   * A cheap health check of a shared layer (Redis: PING), resolving when the layer answers. While the layer
+   * is in its back-off window after a failure, the stack calls it in the background (one at a time, about
+   * twice a second, bounded by `layerTimeout`); its first success closes the window, so the layer is used
+   * again as soon as it is back. Optional: without it, the first command after the window is the check.
+   * Local layers need none.
+   */
+  probe?(): void | Promise<unknown>;
   /** Releases what the layer opened itself (not clients the user passed in). */
   close(): void | Promise<void>;
   /**

@@ -14,6 +14,12 @@ export interface LayerMetrics {
   errors: number;
   /** Commands skipped because the layer was in its back-off window. */
   skipped: number;
+  /**
+   * Reads that found data under the key which is not an entry this layer can decode (another program's
+   * bytes, another format version, a truncated write, a value the serializer cannot read). Each is also a
+   * miss; the next write of the key replaces the data.
+   */
+  undecodable: number;
 }
 
 /** Counters of the stack as a whole. */
@@ -89,7 +95,7 @@ export interface SingleFlightMetrics {
 
 /** A zeroed set of layer counters. */
 export function newLayerMetrics(): LayerMetrics {
-  return { hits: 0, misses: 0, sets: 0, deletes: 0, backfills: 0, errors: 0, skipped: 0 };
+  return { hits: 0, misses: 0, sets: 0, deletes: 0, backfills: 0, errors: 0, skipped: 0, undecodable: 0 };
 }
 
 /** A zeroed set of stack counters. */

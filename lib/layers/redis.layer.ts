@@ -278,6 +278,11 @@ export class RedisLayer implements CacheLayer {
     return new RedisRevalidationLock({ client: this.client, prefix: this.prefix });
   }
 
+  /** The stack's health check while the layer is in its back-off window: one PING (any node of a Cluster). */
+  async probe(): Promise<void> {
+    await this.client.ping();
+  }
+
   /** Does nothing: the client was passed in, so it is not this layer's to quit. */
   close(): void {}
 

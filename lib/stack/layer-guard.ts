@@ -1,18 +1,29 @@
 /**
- * Graceful degradation of shared layers (docs/architecture.md, "A cache failure never fails the caller").
+ * Graceful degradation of shared layers: a failing cache never fails the caller's work.
  *
  * Every command to a shared layer (Redis) goes through its guard:
  * - it races a command timeout (`layerTimeout`, default 500 ms): a hung connection costs at most that;
  * - a failure or timeout opens a back-off window (`layerBackoff`, doubling per consecutive failure up to
  *   30 s) during which the layer is skipped without being asked; the first command after the window is the
  *   probe; its success closes the window and resets the back-off;
+ * - from a failure until the layer answers again, a layer with a `probe()` (Redis: PING) is probed in the
+ *   background every `PROBE_INTERVAL_MS` (less when the back-off is shorter, never under 50 ms), one probe at
+ *   a time, each bounded by the command timeout: the first probe that succeeds closes the window at once, so
+ *   the layer is used again within about a second of coming back instead of after the rest of a window of up
+ *   to 30 s, and an idle process replays what it missed. A failed probe changes nothing (the window and its
+ *   doubling stay as the commands set them) and is neither counted nor logged;
  * - failures are counted per layer and logged once per burst (`BurstLogger`), the recovery is logged too
  *   and reported to `onRecover`, which replays what the layer missed (`RecoveryQueue`).
  * Local layers (memory) are called directly: they do not fail that way and their hits must stay cheap.
  */
-import type { Clock } from '../core/clock.js';
+import type { Clock, TimerHandle } from '../core/clock.js';
 import { EntryEncodeError, LayerTimeoutError, LayerUnavailableError } from '../core/errors.js';
 import type { BurstLogger } from '../core/logger.js';
+
+/** Longest time between two background probes of a layer in its back-off window (ms). */
+export const PROBE_INTERVAL_MS = 500;
+/** Shortest time between two probes, whatever `layerBackoff` (ms): a tiny back-off must not spin on PING. */
+export const MIN_PROBE_INTERVAL_MS = 50;
 
 /** Settings of the guards of one stack (milliseconds). */
 export interface GuardSettings {
@@ -34,6 +45,10 @@ export interface GuardCounters {
 export class LayerGuard {
   private openUntil = 0;
   private nextBackoff: number;
+  /** The next background probe, when one is scheduled. */
+  private probeTimer: TimerHandle | undefined;
+  private probing = false;
+  private closed = false;
 
   constructor(
     /** The guarded layer's name, for errors and log lines. */
@@ -45,6 +60,8 @@ export class LayerGuard {
     private readonly onError: LayerErrorSink,
     /** Called when the layer answers again after failures (to replay what it missed). */
     private readonly onRecover: () => void = () => undefined,
+    /** The layer's health check (`CacheLayer.probe`), run in the background while the window is open. */
+    private readonly probe?: () => unknown,
   ) {
     this.nextBackoff = settings.backoff;
   }
@@ -105,9 +122,55 @@ export class LayerGuard {
     this.nextBackoff = Math.min(this.nextBackoff * 2, this.settings.maxBackoff);
     this.log.failure(`layer ${this.name}`, `Layer "${this.name}" failed on ${operation}; skipping it for a while`, error);
     this.onError(this.name, operation, error);
+    this.scheduleProbe();
+  }
+
+  /** Stops probing (the stack is closing); a probe in flight is ignored when it settles. */
+  close(): void {
+    this.closed = true;
+    if (this.probeTimer !== undefined) this.clock.clearTimeout(this.probeTimer);
+    this.probeTimer = undefined;
+  }
+
+  /** Schedules the next background probe, unless one is scheduled or running, or there is nothing to probe. */
+  private scheduleProbe(): void {
+    const probe = this.probe;
+    if (probe === undefined || this.closed || this.probing || this.probeTimer !== undefined) return;
+    const pace = Math.max(MIN_PROBE_INTERVAL_MS, Math.min(this.settings.backoff, PROBE_INTERVAL_MS));
+    this.probeTimer = this.clock.setTimeout(() => {
+      this.probeTimer = undefined;
+      this.runProbe(probe);
+    }, pace);
+  }
+
+  /** Runs one probe, bounded by the command timeout: success closes the window, failure schedules the next. */
+  private runProbe(probe: () => unknown): void {
+    if (this.closed || this.openUntil === 0) return; // a command succeeded meanwhile: recovered already
+    this.probing = true;
+    let settled = false;
+    const done = (ok: boolean): void => {
+      if (settled) return;
+      settled = true;
+      this.clock.clearTimeout(timer);
+      this.probing = false;
+      if (this.closed || this.openUntil === 0) return;
+      if (ok) this.recover();
+      else this.scheduleProbe();
+    };
+    const timer = this.clock.setTimeout(() => done(false), this.settings.timeout);
+    try {
+      Promise.resolve(probe()).then(
+        () => done(true),
+        () => done(false),
+      );
+    } catch {
+      done(false);
+    }
   }
 
   private recover(): void {
+    if (this.probeTimer !== undefined) this.clock.clearTimeout(this.probeTimer);
+    this.probeTimer = undefined;
     this.openUntil = 0;
     this.nextBackoff = this.settings.backoff;
     this.log.success(`layer ${this.name}`);

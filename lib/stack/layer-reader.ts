@@ -12,18 +12,26 @@
  * backfill never extends life). A stale entry is copied only over an older copy, and nothing is copied when
  * the key was invalidated while the lookup read (`Lookup.floor`): an old value read then must not land
  * in L1 (race (4) in stack-engine.ts).
+ *
+ * Data a layer could not decode (an `undecodableEntry` marker) is a miss, counted and logged by
+ * `UndecodableEntries`.
  */
 import { expiresAt, type CacheEntry } from '../core/entry.js';
 import type { LayerMetrics } from '../core/metrics.js';
 import type { Lookup, LookupResult } from './in-flight-work.js';
 import type { KeyedEntry } from './layer-set.js';
 import type { StackCore } from './stack-core.js';
+import { UndecodableEntries } from './undecodable-entries.js';
 
 /** The floor of a read nobody can invalidate (a re-read for a distributed load is not shared): backfill anything. */
 const NOT_INVALIDATED: Pick<Lookup, 'floor'> = Object.freeze({ floor: 0 });
 
 export class LayerReader {
-  constructor(private readonly core: StackCore) {}
+  private readonly undecodable: UndecodableEntries;
+
+  constructor(private readonly core: StackCore) {
+    this.undecodable = new UndecodableEntries(core.clock, core.log);
+  }
 
   /**
    * Reads layers `from` onwards once for every concurrent caller of `key`: the first fresh entry, else the
@@ -97,6 +105,7 @@ export class LayerReader {
     const entry = await layers.get(index, key);
     if (entry !== undefined) this.core.versions.observe(entry.version);
     const metrics = layers.metrics[index] as LayerMetrics;
+    this.undecodable.check(layers.name(index), metrics, key, entry);
     let ok = entry !== undefined && clock.now() < expiresAt(entry);
     if (ok && entry?.tags !== undefined) {
       ok = layers.guards[index] === undefined ? tags.isValid(entry) : ((await tags.validateShared([entry]))[0] ?? false);
@@ -110,10 +119,11 @@ export class LayerReader {
   private async usableMany(index: number, keys: readonly string[]): Promise<(CacheEntry | undefined)[]> {
     const { clock, layers, tags } = this.core;
     const entries = (await layers.getMany(index, keys)) ?? keys.map(() => undefined);
+    const metrics = layers.metrics[index] as LayerMetrics;
+    entries.forEach((entry, i) => this.undecodable.check(layers.name(index), metrics, keys[i] as string, entry));
     const now = clock.now();
     const live = entries.map((entry) => (entry !== undefined && now < expiresAt(entry) ? entry : undefined));
     const valid = layers.guards[index] === undefined ? live.map((e) => e !== undefined && tags.isValid(e)) : await tags.validateShared(live);
-    const metrics = layers.metrics[index] as LayerMetrics;
     return live.map((entry, i) => {
       if (valid[i] === true) metrics.hits++;
       else metrics.misses++;

@@ -50,7 +50,7 @@ export class LayerSet {
     this.recovery = layers.map(() => new RecoveryQueue(settings.recoveryQueueSize));
     this.guards = layers.map((layer, i) =>
       layer.shared
-        ? new LayerGuard(layer.name, this.metrics[i] as LayerMetrics, settings.guard, clock, log, onError, () => onRecover(i))
+        ? new LayerGuard(layer.name, this.metrics[i] as LayerMetrics, settings.guard, clock, log, onError, () => onRecover(i), layer.probe?.bind(layer))
         : undefined,
     );
   }
@@ -186,6 +186,7 @@ export class LayerSet {
   }
 
   async close(): Promise<void> {
+    for (const guard of this.guards) guard?.close();
     for (const layer of this.layers) await layer.close();
   }
 }

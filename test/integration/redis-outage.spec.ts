@@ -4,6 +4,15 @@ import { RedisLayer } from '../../lib/layers/redis.layer.js';
 import { CacheStack } from '../../lib/stack/cache-stack.js';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
 import { RecordingLogger } from '../support/stack-builder.js';
+import { encodeEntry } from '../../lib/core/entry-codec.js';
+import type { CacheEntry } from '../../lib/core/entry.js';
+import { MsgpackSerializer } from '../../lib/layers/msgpack.serializer.js';
+
+/** A fresh entry for a minute from now (real clock: this test runs against a real server). */
+function buildEntry(value: unknown): CacheEntry {
+  const now = Date.now();
+  return { value, createdAt: now, freshUntil: now + 60_000, staleUntil: now + 60_000, errorUntil: now + 60_000, tags: undefined, tagSeq: 0, version: 1 };
+}
 
 /**
  * Redis stopped mid-test, for real: its own redis-server process, stopped and restarted on the same port.
@@ -90,6 +99,73 @@ describe('Redis outage', () => {
       });
     } finally {
       observer.disconnect();
+    }
+  });
+
+  it('once Redis is back, the probe closes a long back-off window and the first get after it reaches Redis', async () => {
+    const probed = new CacheStack([new MemoryLayer(), new RedisLayer({ client, prefix: 'outage:' })], {
+      logger,
+      layerTimeout: '200ms',
+      layerBackoff: '30s', // without the probe, Redis would stay unused for 30 s after the failure
+    });
+    try {
+      await waitFor(() => client.status === 'ready');
+      await server.stop();
+      expect(await probed.get('during', () => 'from source')).toBe('from source'); // fails: the 30 s window opens
+      expect(probed.getMetrics().layers['redis']?.errors).toBe(1);
+
+      await server.restart();
+      const observer = new Redis(server.url);
+      try {
+        // Written by another instance once Redis is back (the restarted server is empty).
+        await observer.set('outage:after', encodeEntry(buildEntry('from Redis'), new MsgpackSerializer()));
+      } finally {
+        observer.disconnect();
+      }
+      // The recovery is logged by the probe that closes the window: within a few probe intervals of the
+      // client reconnecting (generous bound for a busy machine; far below the 30 s window).
+      await waitFor(() => logger.lines.some((l) => l.message.includes('layer redis recovered after')), 5_000);
+      const before = { ...probed.getMetrics().layers['redis'] };
+      expect(await probed.get('after', () => 'from source')).toBe('from Redis');
+      const after = probed.getMetrics().layers['redis'];
+      expect(after?.hits).toBe((before.hits ?? 0) + 1);
+      expect(after?.skipped).toBe(before.skipped);
+    } finally {
+      await probed.close();
+    }
+  });
+
+  it('a Redis that hangs (SIGSTOP) and resumes (SIGCONT) is probed through its timeouts and used again once it answers', async () => {
+    const memory = new MemoryLayer();
+    const probed = new CacheStack([memory, new RedisLayer({ client, prefix: 'outage:' })], {
+      logger,
+      layerTimeout: '200ms',
+      layerBackoff: '30s', // without the probe, Redis would stay unused for 30 s after the timeout
+    });
+    try {
+      await waitFor(() => client.status === 'ready');
+      await probed.set('kept', 'from Redis'); // a paused server keeps its data
+      const pid = Number(/process_id:(\d+)/.exec(await client.info('server'))?.[1]);
+      expect(pid).toBeGreaterThan(0);
+      process.kill(pid, 'SIGSTOP');
+      try {
+        expect(await probed.get('cold', () => 'from source')).toBe('from source'); // times out: the window opens
+        expect(probed.getMetrics().layers['redis']?.errors).toBe(1);
+        await new Promise((resolve) => setTimeout(resolve, 1_000)); // probes time out meanwhile, one at a time
+        expect(logger.lines.some((l) => l.message.includes('recovered after'))).toBe(false);
+      } finally {
+        process.kill(pid, 'SIGCONT');
+      }
+      await waitFor(() => logger.lines.some((l) => l.message.includes('layer redis recovered after')), 5_000);
+      memory.delete(['kept']);
+      const before = { ...probed.getMetrics().layers['redis'] };
+      expect(await probed.get('kept', () => 'from source')).toBe('from Redis');
+      const after = probed.getMetrics().layers['redis'];
+      expect(after?.hits).toBe((before.hits ?? 0) + 1);
+      expect(after?.skipped).toBe(before.skipped);
+      expect(after?.errors).toBe(1); // failed probes are not counted
+    } finally {
+      await probed.close();
     }
   });
 

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { CacheEntry } from '../../lib/core/entry.js';
-import { encodeEntry } from '../../lib/core/entry-codec.js';
+import { encodeEntry, undecodableReason } from '../../lib/core/entry-codec.js';
 import { InvalidOptionError } from '../../lib/core/errors.js';
 import type { Serializer } from '../../lib/core/serializer.js';
 import { MsgpackSerializer } from '../../lib/layers/msgpack.serializer.js';
@@ -93,8 +93,9 @@ describe('RedisLayer', () => {
     ];
     it.each(foreign)('%s', async (_, bytes) => {
       await client.set(`${prefix}f`, bytes);
-      expect(await layer.get('f')).toBeUndefined();
-      expect(await layer.getMany(['f', 'f'])).toEqual([undefined, undefined]);
+      // The undecodable marker: an entry expired since 1970, a miss that the stack counts (see entry-codec).
+      expect(undecodableReason(await layer.get('f'))).toEqual(expect.any(String));
+      expect((await layer.getMany(['f', 'f'])).map(undecodableReason)).toEqual([expect.any(String), expect.any(String)]);
       await layer.set('f', makeEntry('mine', now), 60_000);
       expect((await layer.get('f'))?.value).toBe('mine');
     });

@@ -20,12 +20,17 @@ export class ChaosLayer implements CacheLayer {
 
   constructor(
     private readonly inner: CacheLayer,
-    options: { name?: string; shared?: boolean } = {},
+    options: { name?: string; shared?: boolean; probe?: boolean } = {},
   ) {
     this.name = options.name ?? `chaos-${inner.name}`;
     this.shared = options.shared ?? true;
     this.ttl = inner.ttl;
+    // A health check like RedisLayer's PING (fails and hangs with the layer), unless asked for a layer without one.
+    if (options.probe !== false) this.probe = () => this.call('probe', () => this.inner.probe?.());
   }
+
+  /** The layer's health check (see `CacheLayer.probe`); absent with `{ probe: false }`. */
+  readonly probe?: () => Promise<unknown>;
 
   /** Every following call rejects with `error`. */
   fail(error: Error = new Error('chaos: layer down')): void {

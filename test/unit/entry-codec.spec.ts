@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { CacheEntry } from '../../lib/core/entry.js';
-import { decodeEntry, encodeEntry, ENTRY_MAGIC, ENTRY_VERSION_OFFSET } from '../../lib/core/entry-codec.js';
+import { decodeEntry, encodeEntry, ENTRY_MAGIC, ENTRY_VERSION_OFFSET, undecodableEntry, undecodableReason } from '../../lib/core/entry-codec.js';
+import { expiresAt } from '../../lib/core/entry.js';
 import type { Serializer } from '../../lib/core/serializer.js';
 import { MsgpackSerializer } from '../../lib/layers/msgpack.serializer.js';
 import { everyTypeValue, makeEntry } from '../support/layer-contract.js';
@@ -60,10 +61,26 @@ describe('encodeEntry / decodeEntry', () => {
     expect(roundTrip(unversioned)?.version).toBe(0);
   });
 
-  it('reads the previous format (1, without a version) as a miss', () => {
+  it('reads the previous format (1, without a version) as undecodable: a miss', () => {
     const bytes = encodeEntry(makeEntry('x', NOW), serializer);
     bytes[2] = 0x01;
-    expect(decodeEntry(bytes, serializer)).toBeUndefined();
+    expect(undecodableReason(decodeEntry(bytes, serializer))).toMatch(/another format version/);
+  });
+
+  it('decodes a missing key (null) to undefined, not to the undecodable marker', () => {
+    expect(decodeEntry(null, serializer)).toBeUndefined();
+    expect(decodeEntry(undefined, serializer)).toBeUndefined();
+    expect(undecodableReason(undefined)).toBeUndefined();
+  });
+
+  it('the undecodable marker is an entry expired since 1970 (a miss to any reader), recognised with its reason', () => {
+    const marker = undecodableEntry('a custom layer could not read it');
+    expect(expiresAt(marker)).toBe(0);
+    expect(marker.freshUntil).toBe(0);
+    expect(Object.isFrozen(marker)).toBe(true);
+    expect(undecodableReason(marker)).toBe('a custom layer could not read it');
+    expect(undecodableReason(makeEntry('x', NOW, { freshUntil: 0, staleUntil: 0, errorUntil: 0 }))).toBeUndefined();
+    expect(undecodableReason(roundTrip(makeEntry('x', NOW)))).toBeUndefined();
   });
 
   it('throws when the serializer cannot encode the value', () => {
@@ -76,7 +93,7 @@ describe('encodeEntry / decodeEntry', () => {
     expect(() => encodeEntry(makeEntry(1, NOW), failing)).toThrow('cannot encode');
   });
 
-  describe('anything that is not an envelope decodes to undefined', () => {
+  describe('anything that is not an envelope decodes to the undecodable marker, with its reason', () => {
     const valid = encodeEntry(makeEntry({ a: [1, 2, 3] }, NOW, { tags: ['t1', 't2'] }), serializer);
     const withTagCount = (count: number): Buffer => {
       const copy = Buffer.from(valid);
@@ -94,27 +111,27 @@ describe('encodeEntry / decodeEntry', () => {
       return copy;
     };
     const tagless = encodeEntry(makeEntry('v', NOW), serializer);
-    const cases: [string, Buffer | null | undefined][] = [
-      ['a tagless header without payload', tagless.subarray(0, 56)],
-      ['null', null],
-      ['undefined', undefined],
-      ['an empty buffer', Buffer.alloc(0)],
-      ['a plain string', Buffer.from('hello')],
-      ['JSON', Buffer.from('{"value":1,"freshUntil":1}')],
-      ['a header cut short', valid.subarray(0, 47)],
-      ['a header without tags or payload', valid.subarray(0, 56)],
-      ['a tag list cut short', valid.subarray(0, 55)],
-      ['a payload cut short', valid.subarray(0, valid.length - 2)],
-      ['a wrong magic', withByte(0, 0x4d)],
-      ['another format version', withByte(2, 0x03)],
-      ['a tag count larger than the buffer', withTagCount(0xffffffff)],
-      ['a tag count past the tags', withTagCount(3)],
-      ['a NaN freshUntil', withFreshUntil(Number.NaN)],
-      ['an infinite freshUntil', withFreshUntil(Number.POSITIVE_INFINITY)],
+    const cases: [string, Buffer, RegExp][] = [
+      ['a tagless header without payload', tagless.subarray(0, 56), /serializer cannot decode/],
+      ['an empty buffer', Buffer.alloc(0), /not an entry/],
+      ['a plain string', Buffer.from('hello'), /not an entry/],
+      ['JSON', Buffer.from('{"value":1,"freshUntil":1}'), /not an entry/],
+      ['a header cut short', valid.subarray(0, 47), /truncated/],
+      ['a header without tags or payload', valid.subarray(0, 56), /truncated/],
+      ['a tag list cut short', valid.subarray(0, 55), /truncated/],
+      ['a payload cut short', valid.subarray(0, valid.length - 2), /serializer cannot decode/],
+      ['a wrong magic', withByte(0, 0x4d), /not an entry/],
+      ['another format version', withByte(2, 0x03), /another format version/],
+      ['a tag count larger than the buffer', withTagCount(0xffffffff), /truncated/],
+      ['a tag count past the tags', withTagCount(3), /truncated/],
+      ['a NaN freshUntil', withFreshUntil(Number.NaN), /invalid freshness deadline/],
+      ['an infinite freshUntil', withFreshUntil(Number.POSITIVE_INFINITY), /invalid freshness deadline/],
     ];
-    it.each(cases)('%s', (_, bytes) => {
+    it.each(cases)('%s', (_, bytes, reason) => {
       expect(() => decodeEntry(bytes, serializer)).not.toThrow();
-      expect(decodeEntry(bytes, serializer)).toBeUndefined();
+      const decoded = decodeEntry(bytes, serializer);
+      expect(undecodableReason(decoded)).toMatch(reason);
+      expect(decoded === undefined ? Number.NaN : expiresAt(decoded)).toBe(0);
     });
 
     it('a serializer that throws on decode', () => {
@@ -124,13 +141,15 @@ describe('encodeEntry / decodeEntry', () => {
           throw new Error('foreign');
         },
       };
-      expect(decodeEntry(valid, throwing)).toBeUndefined();
+      expect(undecodableReason(decodeEntry(valid, throwing))).toMatch(/serializer cannot decode/);
     });
 
     it('random bytes behind a valid magic never throw', () => {
       for (let i = 0; i < 2000; i++) {
         const bytes = Buffer.concat([Buffer.from([0x4c, 0x43, 0x02, 0x00]), randomBytes(i % 120)]);
         expect(() => decodeEntry(bytes, serializer)).not.toThrow();
+        const decoded = decodeEntry(bytes, serializer);
+        expect(decoded).toBeDefined(); // bytes are there: an entry, or the undecodable marker
       }
     });
   });

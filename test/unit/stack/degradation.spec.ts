@@ -1,5 +1,8 @@
 import { jest } from '@jest/globals';
-import { buildTwoLayerStack } from '../../support/stack-builder.js';
+import { MemoryLayer } from '../../../lib/layers/memory.layer.js';
+import { PROBE_INTERVAL_MS } from '../../../lib/stack/layer-guard.js';
+import { ChaosLayer } from '../../support/chaos.layer.js';
+import { buildStack, buildTwoLayerStack } from '../../support/stack-builder.js';
 
 describe('a failing shared layer never fails the caller', () => {
   it('reads with a loader answer through the loader while L2 throws; the error is logged once per burst and counted', async () => {
@@ -120,5 +123,112 @@ describe('what a failing shared layer missed is replayed when it answers again',
     l1.clear(undefined);
     expect(await ns.get('a')).toBeUndefined();
     expect(await stack.get('root')).toBe(2);
+  });
+});
+
+describe('a shared layer that comes back is probed and used again at once', () => {
+  it('a layer back long before its back-off window ends is used again within one probe interval', async () => {
+    const { stack, clock, l1, l2, logger } = buildTwoLayerStack({ layerBackoff: '30s' });
+    await stack.set('k', 'cached in L2');
+    l2.fail();
+    l1.delete(['k']);
+    expect(await stack.get('k', () => 'from source')).toBe('from source'); // fails: a 30 s window opens
+    l1.delete(['k']);
+    l2.heal();
+    await clock.advance(PROBE_INTERVAL_MS); // one probe: it answers, the window closes
+    const skipped = stack.getMetrics().layers['l2']?.skipped;
+    const gets = l2.calls['get'] ?? 0;
+    const loader = jest.fn(() => 'from source again');
+    expect(await stack.get('other', loader)).toBe('from source again');
+    expect(l2.calls['get']).toBe(gets + 1); // this get reached L2, 29.5 s before the window would have ended
+    expect(stack.getMetrics().layers['l2']?.skipped).toBe(skipped);
+    expect(logger.lines.some((l) => l.message.includes('recovered after'))).toBe(true);
+  });
+
+  it('probes run one at a time, paced, each bounded by layerTimeout, while the layer hangs', async () => {
+    const { stack, clock, l2 } = buildTwoLayerStack({ layerBackoff: '30s', layerTimeout: '200ms' });
+    l2.hang();
+    const read = stack.get('k', () => 'loaded');
+    await clock.advance(200);
+    expect(await read).toBe('loaded'); // the get timed out: the window opens
+    await clock.advance(PROBE_INTERVAL_MS); // the first probe starts, and hangs
+    expect(l2.calls['probe']).toBe(1);
+    await clock.advance(199);
+    expect(l2.calls['probe']).toBe(1); // no second probe while the first is in flight
+    await clock.advance(1 + PROBE_INTERVAL_MS); // it times out; the next one starts an interval later
+    expect(l2.calls['probe']).toBe(2);
+    await clock.advance(10 * (200 + PROBE_INTERVAL_MS));
+    expect(l2.calls['probe']).toBe(12);
+    expect(stack.getMetrics().layers['l2']?.errors).toBe(1); // failed probes are not counted as errors
+    l2.heal();
+    await clock.advance(200 + PROBE_INTERVAL_MS);
+    const gets = l2.calls['get'] ?? 0;
+    await stack.get('k2');
+    expect(l2.calls['get']).toBe(gets + 1);
+  });
+
+  it('failed probes are neither logged nor counted, and leave the doubling back-off as it was', async () => {
+    const { stack, clock, l2, logger } = buildTwoLayerStack({ layerBackoff: '2s' });
+    l2.fail(new Error('ECONNREFUSED'));
+    await stack.get('a'); // window 2 s
+    await clock.advance(1_999); // three failed probes
+    expect(l2.calls['probe']).toBe(3);
+    const gets = l2.calls['get'] ?? 0;
+    await stack.get('a');
+    expect(l2.calls['get']).toBe(gets); // still skipped: a failed probe does not end the window
+    await clock.advance(1);
+    await stack.get('a'); // the window ended: a command tries again, fails, and the window doubles (4 s)
+    expect(l2.calls['get']).toBe(gets + 1);
+    await clock.advance(3_999);
+    await stack.get('a');
+    expect(l2.calls['get']).toBe(gets + 1);
+    expect(stack.getMetrics().layers['l2']?.errors).toBe(2);
+    expect(logger.lines.filter((l) => l.message.includes('ECONNREFUSED'))).toHaveLength(1);
+  });
+
+  it('a probe that succeeds replays what the layer missed, with no traffic at all', async () => {
+    const { stack, clock, l2 } = buildTwoLayerStack({ layerBackoff: '30s' });
+    await stack.set('k', 'old');
+    l2.fail();
+    await stack.delete('k'); // fails on L2: queued for the replay
+    l2.heal();
+    await clock.advance(PROBE_INTERVAL_MS);
+    await stack.idle();
+    expect(await l2.get('k')).toBeUndefined();
+  });
+
+  it('a layer without a probe keeps its window until a command after it succeeds', async () => {
+    const l1 = new MemoryLayer();
+    const l2 = new ChaosLayer(new MemoryLayer({ name: 'l2-store' }), { name: 'l2', probe: false });
+    const { stack, clock } = buildStack([l1, l2], { layerBackoff: '5s' });
+    l2.fail();
+    await stack.get('a');
+    l2.heal();
+    await clock.advance(4_999);
+    const gets = l2.calls['get'] ?? 0;
+    await stack.get('b');
+    expect(l2.calls['get']).toBe(gets); // skipped until the window ends
+    await clock.advance(1);
+    await stack.get('b');
+    expect(l2.calls['get']).toBe(gets + 1);
+  });
+
+  it('a tiny layerBackoff does not make the probes spin: at most one every 50 ms', async () => {
+    const { stack, clock, l2 } = buildTwoLayerStack({ layerBackoff: '0ms' });
+    l2.fail();
+    await stack.get('a');
+    await clock.advance(1_000);
+    expect(l2.calls['probe']).toBe(20); // 1 s / MIN_PROBE_INTERVAL_MS
+  });
+
+  it('closing the stack stops the probes', async () => {
+    const { stack, clock, l2 } = buildTwoLayerStack({ layerBackoff: '30s' });
+    l2.fail();
+    await stack.get('a');
+    await clock.advance(PROBE_INTERVAL_MS);
+    expect(l2.calls['probe']).toBe(1);
+    await stack.close();
+    await clock.advance(10 * PROBE_INTERVAL_MS);
+    expect(l2.calls['probe']).toBe(1);
   });
 });
