@@ -177,7 +177,9 @@ describe.each(ADAPTERS)('HTTP keys cover what the handler reads (%s)', (adapter)
     const { url } = await start();
     await request(url).get('/read/body');
     const sent = await request(url).get('/read/body').set('Content-Type', 'application/json').send(JSON.stringify({ who: 'bob' }));
-    expect([sent.headers['x-cache'], sent.body.body]).toEqual(['BYPASS', { who: 'bob' }]);
+    // Express parses a GET body, Fastify does not: either way the request bypasses
+    expect([sent.headers['x-cache'], sent.body.run]).toEqual(['BYPASS', 2]);
+    expect(sent.body.body).toEqual(adapter === 'express' ? { who: 'bob' } : null);
     expect((await request(url).get('/read/body')).headers['x-cache']).toBe('HIT');
   });
 });
