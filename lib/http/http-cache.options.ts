@@ -52,7 +52,11 @@ export interface HttpCacheOptions {
   cacheControl?: boolean;
   /** Tags of the route's entries, beside `@CacheTags` on the handler or controller. @default none */
   tags?: HttpCacheTagsOption;
-  /** Largest body stored, in bytes (as sent: JSON text, string, Buffer); larger responses are BYPASS. @default 1 MiB */
+  /**
+   * The byte budget of one stored response: the body as sent (JSON text, string, Buffer) plus the content type,
+   * ETag and headers stored with it. A response over it is never stored (`X-Cache: BYPASS`, counted as
+   * `over-budget` by `LayerCacheInterceptor.getNotStoredCounts()`). @default 1 MiB
+   */
   maxBodySize?: number;
   /** Whether a status (the route's, e.g. from `@HttpCode`) is stored. @default 2xx except 206 */
   cacheableStatus?: (status: number) => boolean;

@@ -36,6 +36,7 @@ import {
   snapshotHeaders,
   type HandlerHeaders,
   type HandlerOutcome,
+  type NotStoredReason,
   type StoredResponse,
 } from './http-response.record.js';
 import { captureResponse } from './response-capture.js';
@@ -77,6 +78,7 @@ export class LayerCacheInterceptor implements NestInterceptor, OnModuleInit {
   private readonly keys = new RequestKeys();
   /** Routes whose malformed cached value was logged (once per route). */
   private readonly malformedLogged = new WeakSet<HttpRoutePlan>();
+  private readonly notStored: Partial<Record<NotStoredReason, number>> = {};
 
   constructor(
     @Inject(HttpAdapterHost) protected readonly adapterHost: HttpAdapterHost,
@@ -124,10 +126,15 @@ export class LayerCacheInterceptor implements NestInterceptor, OnModuleInit {
       // a closed or failing stack: the slow path below decides (it bypasses on failures)
     }
     if (fresh !== CACHE_MISS && isReplayable(fresh)) {
-      this.replay(request, response, plan, fresh, 'HIT', info.createdAt, false);
+      replayStored(this.adapterHost.httpAdapter, this.clock, request, response, plan, fresh, 'HIT', info.createdAt, false);
       return of(fresh.body);
     }
     return from(this.serve({ context, next, plan, request, response, stack, key }));
+  }
+
+  /** How many handler responses this interceptor did not store, by reason (e.g. `over-budget`). */
+  getNotStoredCounts(): Readonly<Partial<Record<NotStoredReason, number>>> {
+    return { ...this.notStored };
   }
 
   /** Whether a request may be answered from (and stored in) the cache. */
@@ -257,6 +264,7 @@ export class LayerCacheInterceptor implements NestInterceptor, OnModuleInit {
   private capture(call: HttpCacheCall, value: unknown, headers: HandlerHeaders, replacing: boolean): HandlerOutcome {
     const outcome = captureResponse(call.plan, call.request, value, headers);
     if (outcome.type === 'passthrough') {
+      this.notStored[outcome.reason] = (this.notStored[outcome.reason] ?? 0) + 1;
       if (replacing) this.forget(call);
       if (outcome.error !== undefined) this.logger.warn(`Tags of ${call.plan.label} failed; the response is not stored: ${String(outcome.error)}`);
     }
@@ -264,19 +272,7 @@ export class LayerCacheInterceptor implements NestInterceptor, OnModuleInit {
   }
 
   private replayCall(call: HttpCacheCall, stored: StoredResponse, status: XCacheStatus, createdAt: number | undefined, ranHere: boolean): unknown {
-    return this.replay(call.request, call.response, call.plan, stored, status, createdAt, ranHere);
-  }
-
-  private replay(
-    request: HttpCacheRequest,
-    response: object,
-    plan: HttpRoutePlan,
-    stored: StoredResponse,
-    status: XCacheStatus,
-    createdAt: number | undefined,
-    ranHere: boolean,
-  ): unknown {
-    return replayStored(this.adapterHost.httpAdapter, this.clock, request, response, plan, stored, status, createdAt, ranHere);
+    return replayStored(this.adapterHost.httpAdapter, this.clock, call.request, call.response, call.plan, stored, status, createdAt, ranHere);
   }
 
   /**
