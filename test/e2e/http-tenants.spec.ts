@@ -13,6 +13,7 @@ import {
   Injectable,
   Ip,
   Req,
+  Session,
   UseInterceptors,
   type ExecutionContext,
 } from '@nestjs/common';
@@ -76,6 +77,16 @@ class ReadingController {
     return { language: req.headers['accept-language'] ?? null, run: ++this.runs.count };
   }
 
+  @Get('all-headers')
+  allHeaders(@Headers() headers: Record<string, string | undefined>) {
+    return { language: headers['accept-language'] ?? null, run: ++this.runs.count };
+  }
+
+  @Get('session')
+  session(@Session() session: unknown) {
+    return { session: session ?? null, run: ++this.runs.count };
+  }
+
   @Get('ip')
   ip(@Ip() ip: string) {
     return { ip, run: ++this.runs.count };
@@ -135,14 +146,16 @@ describe.each(ADAPTERS)('HTTP keys cover what the handler reads (%s)', (adapter)
     expect([...vary].sort()).toEqual([...READ_HEADERS].sort());
   });
 
-  it('keys a handler taking @Req() only by what the route declares in vary', async () => {
+  it('keys a handler taking @Req() or @Headers() only by what the route declares in vary', async () => {
     const { url } = await start();
     const get = (path: string, language: string) => request(url).get(path).set('Accept-Language', language);
-    const undeclared = [await get('/read/raw', 'en'), await get('/read/raw', 'fr')];
-    expect(undeclared.map((a) => [a.headers['x-cache'], a.body.language])).toEqual([
-      ['MISS', 'en'],
-      ['HIT', 'en'],
-    ]);
+    for (const path of ['/read/raw', '/read/all-headers']) {
+      const undeclared = [await get(path, 'en'), await get(path, 'fr')];
+      expect(undeclared.map((a) => [a.headers['x-cache'], a.body.language])).toEqual([
+        ['MISS', 'en'],
+        ['HIT', 'en'],
+      ]);
+    }
     const declared = [await get('/read/raw-declared', 'en'), await get('/read/raw-declared', 'fr'), await get('/read/raw-declared', 'en')];
     expect(declared.map((a) => [a.headers['x-cache'], a.body.language])).toEqual([
       ['MISS', 'en'],
@@ -151,9 +164,12 @@ describe.each(ADAPTERS)('HTTP keys cover what the handler reads (%s)', (adapter)
     ]);
   });
 
-  it('bypasses routes taking @Ip() or a custom parameter decorator unless they declare vary or key, warning once', async () => {
+  it('bypasses routes taking @Ip(), @Session() or a custom parameter decorator unless they declare vary or key, warning once', async () => {
     const warnings = recordHttpWarnings();
     const { url, runs } = await start();
+    const sessions = [await request(url).get('/read/session'), await request(url).get('/read/session')];
+    expect(sessions.map((a) => a.headers['x-cache'])).toEqual(['BYPASS', 'BYPASS']);
+    runs.count = 0;
     const ips = [await request(url).get('/read/ip'), await request(url).get('/read/ip')];
     const customs = [await request(url).get('/read/custom').set('Host', 'alice.example.test'), await request(url).get('/read/custom').set('Host', 'bob.example.test')];
     expect([...ips, ...customs].map((a) => a.headers['x-cache'])).toEqual(['BYPASS', 'BYPASS', 'BYPASS', 'BYPASS']);
