@@ -57,7 +57,7 @@ export interface HttpRoutePlan {
   readonly hostKeyed: boolean;
   /** The handler reads the request body: a request carrying one bypasses. */
   readonly readsBody: boolean;
-  /** The key is made of the URL alone (route params and query): keys may be memoized per URL. */
+  /** The key is made of the URL (route params, query) and, on host-routed controllers, the host: memoizable. */
   readonly urlKeyed: boolean;
   readonly shared: boolean;
   readonly cacheControl: boolean;
@@ -132,7 +132,7 @@ export function resolveRoutePlan(
     varyHeader: vary.length === 0 ? undefined : vary.join(', '),
     hostKeyed: args.hostRouted,
     readsBody: args.readsBody,
-    urlKeyed: vary.length === 0 && !args.hostRouted && options.key === undefined,
+    urlKeyed: vary.length === 0 && options.key === undefined,
     shared: options.shared ?? DEFAULT_HTTP_CACHE_OPTIONS.shared,
     cacheControl: options.cacheControl ?? DEFAULT_HTTP_CACHE_OPTIONS.cacheControl,
     ttlMs: options.ttl === undefined ? undefined : toMilliseconds(options.ttl, 'ttl'),
