@@ -42,7 +42,11 @@ export interface HttpCacheOptions {
    * `Cache-Control: private` when `cacheControl` is on. @default none (such requests bypass)
    */
   key?: HttpCacheKeyFn;
-  /** Request header names whose values are part of the key (and sent back in `Vary`). @default none */
+  /**
+   * Request header names whose values are part of the key (and sent back in `Vary`), normalised for `Accept-*`,
+   * `Forwarded` and `X-Forwarded-*` (docs/http-caching.md). Headers the handler reads with `@Headers(name)` are
+   * keyed without being listed; declare here what a handler taking `@Req()` or `@Headers()` reads. @default none
+   */
   vary?: readonly string[];
   /** The named stack to use (`LayerCacheModule.forRoot({ name })`). @default the default stack */
   stack?: string;
