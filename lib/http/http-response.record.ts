@@ -27,9 +27,19 @@ export interface StoredResponse {
 /**
  * Why a response was not stored: a streaming body, `Set-Cookie`, `Cache-Control: no-store`, `Cache-Control:
  * private` on a route without a per-user key, a status the route does not store, a body that does not
- * serialize, an entry over the route's byte budget (`maxBodySize`), tags that could not be computed.
+ * serialize, an entry over the route's byte budget (`maxBodySize`), tags that could not be computed, a
+ * response that could not be replayed (a status outside 200-599).
  */
-export type NotStoredReason = 'streaming-body' | 'set-cookie' | 'no-store' | 'private' | 'status' | 'not-serializable' | 'over-budget' | 'tags-failed';
+export type NotStoredReason =
+  | 'streaming-body'
+  | 'set-cookie'
+  | 'no-store'
+  | 'private'
+  | 'status'
+  | 'not-serializable'
+  | 'over-budget'
+  | 'tags-failed'
+  | 'not-replayable';
 
 /** A response that is handed to its request but not stored (a stream, a Set-Cookie, too large, ...). */
 export interface PassthroughResponse {

@@ -15,7 +15,9 @@ import {
   type HandlerOutcome,
   type NotStoredReason,
   type PassthroughResponse,
+  type StoredResponse,
 } from './http-response.record.js';
+import { isReplayable } from './response-replay.js';
 import type { HttpRoutePlan } from './http-route.plan.js';
 
 /** Captures a handler's value and the headers it set (see the file header). */
@@ -38,7 +40,10 @@ export function captureResponse(plan: HttpRoutePlan, request: HttpCacheRequest, 
   } catch (error) {
     return pass('tags-failed', error);
   }
-  return { type: 'stored', status: plan.status, body: value, contentType: headers.contentType, headers: headers.headers, etag, tags };
+  const stored: StoredResponse = { type: 'stored', status: plan.status, body: value, contentType: headers.contentType, headers: headers.headers, etag, tags };
+  // Checked (and remembered) here, so a response that could not be replayed is never stored (e.g. a status
+  // outside 200-599 allowed by `cacheableStatus`) and in-process hits of this object check nothing again.
+  return isReplayable(stored) ? stored : pass('not-replayable');
 }
 
 /**

@@ -32,7 +32,7 @@ export function isReplayable(value: unknown): value is StoredResponse {
   const stored = value as Partial<Record<keyof StoredResponse, unknown>>;
   if (stored.type !== 'stored' || !Number.isInteger(stored.status) || (stored.status as number) < 200 || (stored.status as number) > 599) return false;
   if (stored.contentType !== undefined && !isFieldValue(stored.contentType)) return false;
-  if (!isFieldValue(stored.etag) || stored.etag === '') return false;
+  if (!isFieldValue(stored.etag)) return false;
   if (!Array.isArray(stored.tags) || !stored.tags.every((tag) => typeof tag === 'string')) return false;
   if (!Array.isArray(stored.headers)) return false;
   for (const header of stored.headers as unknown[]) {

@@ -2,7 +2,7 @@
 // replaced), and an entry over the route's byte budget (body plus stored headers) is never stored.
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
-import { Controller, Get, Inject, Injectable, Res } from '@nestjs/common';
+import { Controller, Get, HttpCode, Inject, Injectable, Res } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import request from 'supertest';
 import { HttpCache, LayerCacheInterceptor, MemoryLayer, type CacheStack } from '../../lib/index.js';
@@ -35,6 +35,13 @@ class IntegrityController {
   @HttpCache({ ttl: 30, maxBodySize: 100 })
   bigHeaders(@Res({ passthrough: true }) res: HeaderSetter) {
     res.header('X-Padding', 'p'.repeat(200));
+    return { run: ++this.runs.count };
+  }
+
+  @Get('odd-status')
+  @HttpCode(600) // Express sends it, Fastify refuses it
+  @HttpCache({ ttl: 30, cacheableStatus: () => true })
+  oddStatus() {
     return { run: ++this.runs.count };
   }
 
@@ -108,6 +115,18 @@ describe.each(ADAPTERS)('HTTP entries are checked before replay (%s)', (adapter)
     const within = [await request(url).get('/i/within-budget'), await request(url).get('/i/within-budget')];
     expect(within.map((a) => a.headers['x-cache'])).toEqual(['MISS', 'HIT']);
     expect(runs.count).toBe(3);
+  });
+});
+
+describe('HTTP responses that could not be replayed (express)', () => {
+  it('never stores them, and runs the handler once per request', async () => {
+    const { url, runs, interceptor } = await startApp('express');
+    const answers = [await request(url).get('/i/odd-status'), await request(url).get('/i/odd-status')];
+    expect(answers.map((a) => [a.status, a.headers['x-cache'], a.body.run])).toEqual([
+      [600, 'BYPASS', 1],
+      [600, 'BYPASS', 2],
+    ]);
+    expect([runs.count, interceptor.getNotStoredCounts()]).toEqual([2, { 'not-replayable': 2 }]);
   });
 });
 
