@@ -109,4 +109,4 @@ export {
 } from './http/http-cache.options.js';
 export { buildRequestKey, type RequestKeyParts } from './http/request-key.builder.js';
 export type { HttpRoutePlan } from './http/http-route.plan.js';
-export type { StoredResponse, HandlerOutcome } from './http/http-response.record.js';
+export type { StoredResponse, HandlerOutcome, NotStoredReason } from './http/http-response.record.js';

@@ -42,7 +42,11 @@ export interface HttpCacheOptions {
    * `Cache-Control: private` when `cacheControl` is on. @default none (such requests bypass)
    */
   key?: HttpCacheKeyFn;
-  /** Request header names whose values are part of the key (and sent back in `Vary`). @default none */
+  /**
+   * Request header names whose values are part of the key (and sent back in `Vary`), normalised for `Accept-*`,
+   * `Forwarded` and `X-Forwarded-*` (docs/http-caching.md). Headers the handler reads with `@Headers(name)` are
+   * keyed without being listed; declare here what a handler taking `@Req()` or `@Headers()` reads. @default none
+   */
   vary?: readonly string[];
   /** The named stack to use (`LayerCacheModule.forRoot({ name })`). @default the default stack */
   stack?: string;
@@ -52,7 +56,11 @@ export interface HttpCacheOptions {
   cacheControl?: boolean;
   /** Tags of the route's entries, beside `@CacheTags` on the handler or controller. @default none */
   tags?: HttpCacheTagsOption;
-  /** Largest body stored, in bytes (as sent: JSON text, string, Buffer); larger responses are BYPASS. @default 1 MiB */
+  /**
+   * The byte budget of one stored response: the body as sent (JSON text, string, Buffer) plus the content type,
+   * ETag and headers stored with it. A response over it is never stored (`X-Cache: BYPASS`, counted as
+   * `over-budget` by `LayerCacheInterceptor.getNotStoredCounts()`). @default 1 MiB
+   */
   maxBodySize?: number;
   /** Whether a status (the route's, e.g. from `@HttpCode`) is stored. @default 2xx except 206 */
   cacheableStatus?: (status: number) => boolean;

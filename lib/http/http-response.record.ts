@@ -24,12 +24,29 @@ export interface StoredResponse {
   readonly tags: readonly string[];
 }
 
+/**
+ * Why a response was not stored: a streaming body, `Set-Cookie`, `Cache-Control: no-store`, `Cache-Control:
+ * private` on a route without a per-user key, a status the route does not store, a body that does not
+ * serialize, an entry over the route's byte budget (`maxBodySize`), tags that could not be computed, a
+ * response that could not be replayed (a status outside 200-599).
+ */
+export type NotStoredReason =
+  | 'streaming-body'
+  | 'set-cookie'
+  | 'no-store'
+  | 'private'
+  | 'status'
+  | 'not-serializable'
+  | 'over-budget'
+  | 'tags-failed'
+  | 'not-replayable';
+
 /** A response that is handed to its request but not stored (a stream, a Set-Cookie, too large, ...). */
 export interface PassthroughResponse {
   readonly type: 'passthrough';
   readonly value: unknown;
-  /** Why it was not stored, for debugging. */
-  readonly reason: string;
+  /** Why it was not stored (counted by `LayerCacheInterceptor.getNotStoredCounts()`). */
+  readonly reason: NotStoredReason;
   /** The error behind `reason`, when one was thrown (e.g. a tag function). */
   readonly error?: unknown;
 }

@@ -1,7 +1,8 @@
 /**
  * The caching plan of one route, resolved once per route and interceptor instance from `@HttpCache`,
  * `@NoCache`, `@CacheTags`, Nest's route metadata and the app-wide defaults: the entry options passed to the
- * stack (one object per route, so the stack resolves them once), the key's route part, and the headers.
+ * stack (one object per route, so the stack resolves them once), the key's route part and inputs (what the
+ * handler reads, see `route-arguments.ts`), and the headers.
  */
 import { toMilliseconds } from '../core/duration.js';
 import { getCacheTags } from '../decorators/cache-metadata.accessor.js';
@@ -16,6 +17,8 @@ import {
   type LayerCacheHttpOptions,
 } from './http-cache.options.js';
 import type { HandlerOutcome } from './http-response.record.js';
+import { readRouteArguments } from './route-arguments.js';
+import { normalizerOf, type HeaderNormalizer } from './vary-normalize.js';
 
 /** Nest's route metadata keys (`@nestjs/common` constants, written out to import from package roots only). */
 const NEST_METADATA = Object.freeze({
@@ -24,23 +27,12 @@ const NEST_METADATA = Object.freeze({
   sse: '__sse__',
   redirect: '__redirect__',
   render: '__renderTemplate__',
-  routeArguments: '__routeArguments__',
-  passthrough: '__responsePassthrough__',
 });
 
-/** Nest's `RouteParamtypes.RESPONSE` and `RouteParamtypes.NEXT`. */
-const RESPONSE_PARAM = '1';
-const NEXT_PARAM = '2';
-
-/** Whether the handler sends the response itself (`@Res()` without `passthrough`, or `@Next()`), as Nest decides it. */
-function sendsItself(controller: object, handler: { name: string }): boolean {
-  const args = Reflect.getMetadata(NEST_METADATA.routeArguments, controller, handler.name) as Record<string, unknown> | undefined;
-  if (args === undefined) return false;
-  const takesResponse = Object.keys(args).some((key) => {
-    const type = key.split(':')[0];
-    return type === RESPONSE_PARAM || type === NEXT_PARAM;
-  });
-  return takesResponse && Reflect.getMetadata(NEST_METADATA.passthrough, controller, handler.name) !== true;
+/** One request header in the key: its lower-case name and how its value is normalised (`undefined`: as received). */
+export interface KeyedHeader {
+  readonly name: string;
+  readonly normalize: HeaderNormalizer | undefined;
 }
 
 /** The resolved plan of a cached route. */
@@ -55,10 +47,18 @@ export interface HttpRoutePlan {
   readonly status: number;
   readonly statusCacheable: boolean;
   readonly perUserKey: HttpCacheKeyFn | undefined;
-  /** Lower-case request header names in the key. */
+  /** Lower-case names of the request headers in the key: declared in `vary`, then read with `@Headers(name)`. */
   readonly vary: readonly string[];
+  /** The same headers with their normalisers (declared ones normalised, those the handler reads kept as received). */
+  readonly keyedHeaders: readonly KeyedHeader[];
   /** The `Vary` response header, or `undefined`. */
   readonly varyHeader: string | undefined;
+  /** Host-routed controller: the request's host name is in the key (`@HostParam` values derive from it). */
+  readonly hostKeyed: boolean;
+  /** The handler reads the request body: a request carrying one bypasses. */
+  readonly readsBody: boolean;
+  /** The key is made of the URL (route params, query) and, on host-routed controllers, the host: memoizable. */
+  readonly urlKeyed: boolean;
   readonly shared: boolean;
   readonly cacheControl: boolean;
   /** The route's own ttl in ms, when it (or the defaults) gives one. */
@@ -74,8 +74,11 @@ export interface HttpRoutePlan {
 const isStored = (outcome: HandlerOutcome): boolean => outcome.type === 'stored';
 const tagsOf = (outcome: HandlerOutcome): readonly string[] => (outcome.type === 'stored' ? outcome.tags : []);
 
-/** Why a route is never cached (`@NoCache`; SSE, redirects, templates, `@Res()`/`@Next()`; undecorated with caching of those off). */
-export type RouteExclusion = 'no-cache' | 'not-cacheable-route' | 'undecorated';
+/**
+ * Why a route is never cached: `@NoCache`; SSE, redirects, templates, `@Res()`/`@Next()`; undecorated with caching
+ * of those off; arguments no key describes (`@Ip()`, `@Session()`, custom decorators) without `vary` or `key`.
+ */
+export type RouteExclusion = 'no-cache' | 'not-cacheable-route' | 'undecorated' | 'undeclared-arguments';
 
 /**
  * Resolves the plan of a route, or the reason it is never cached.
@@ -85,19 +88,30 @@ export function resolveRoutePlan(
   controller: abstract new (...args: never[]) => unknown,
   handler: (...args: never[]) => unknown,
   httpOptions: LayerCacheHttpOptions,
+  warn: (message: string) => void = () => undefined,
 ): HttpRoutePlan | RouteExclusion {
   if (isNoCacheRoute(controller, handler)) return 'no-cache';
   for (const key of [NEST_METADATA.sse, NEST_METADATA.redirect, NEST_METADATA.render]) {
     if (Reflect.getMetadata(key, handler) !== undefined) return 'not-cacheable-route';
   }
-  if (sendsItself(controller, handler)) return 'not-cacheable-route';
+  const args = readRouteArguments(controller, handler);
+  if (args.sendsItself) return 'not-cacheable-route';
   const own = getHttpCacheOptions(controller, handler);
   if (own === undefined && httpOptions.cacheUndecoratedRoutes === false) return 'undecorated';
   const label = `${controller.name}.${handler.name}`;
   const options = checkHttpCacheOptions(`@HttpCache on ${label}`, { ...httpOptions.defaults, ...own });
+  if (args.opaque.length > 0 && options.key === undefined && (options.vary ?? []).length === 0) {
+    warn(
+      `${label} is not cached: it takes ${args.opaque.join(', ')}, whose value no part of the key describes; ` +
+        'declare what it depends on with @HttpCache({ vary }) or ({ key }) to cache it',
+    );
+    return 'undeclared-arguments';
+  }
   const httpCode = Reflect.getMetadata(NEST_METADATA.httpCode, handler) as number | undefined;
   const status = typeof httpCode === 'number' ? httpCode : 200;
-  const vary = (options.vary ?? []).map((name) => name.toLowerCase());
+  const declared = (options.vary ?? []).map((name) => name.toLowerCase());
+  const vary = [...new Set([...declared, ...args.headers])];
+  const keyedHeaders = vary.map((name): KeyedHeader => ({ name, normalize: args.headers.includes(name) ? undefined : normalizerOf(name) }));
   const entryOptions: CacheEntryOptions<HandlerOutcome> = { shouldCache: isStored };
   if (options.ttl !== undefined) entryOptions.ttl = options.ttl;
   if (options.staleWhileRevalidate !== undefined) entryOptions.staleWhileRevalidate = options.staleWhileRevalidate;
@@ -114,7 +128,11 @@ export function resolveRoutePlan(
     statusCacheable: (options.cacheableStatus ?? DEFAULT_HTTP_CACHE_OPTIONS.cacheableStatus)(status),
     perUserKey: options.key,
     vary,
+    keyedHeaders,
     varyHeader: vary.length === 0 ? undefined : vary.join(', '),
+    hostKeyed: args.hostRouted,
+    readsBody: args.readsBody,
+    urlKeyed: vary.length === 0 && options.key === undefined,
     shared: options.shared ?? DEFAULT_HTTP_CACHE_OPTIONS.shared,
     cacheControl: options.cacheControl ?? DEFAULT_HTTP_CACHE_OPTIONS.cacheControl,
     ttlMs: options.ttl === undefined ? undefined : toMilliseconds(options.ttl, 'ttl'),

@@ -2,8 +2,9 @@
  * `LayerCacheInterceptor`: HTTP response caching on the layered stack (docs/architecture.md, "HTTP caching").
  *
  * ## One request of a cached route
- * 1. Not cacheable (not GET/HEAD, `Range`, `Authorization`/`Cookie` without a per-user key, `@NoCache`):
- *    the handler runs, `X-Cache: BYPASS`.
+ * 1. Not cacheable (not GET/HEAD, `Range`, `Authorization`/`Cookie` without a per-user key, a body on a route
+ *    reading it, `@NoCache`, arguments no key describes): the handler runs, `X-Cache: BYPASS`. The key covers
+ *    what the handler reads (see `route-arguments.ts` and `route-request.key.ts`).
  * 2. The stack is read without a loader. Fresh: the stored response is replayed (`HIT`) and
  *    `next.handle()` is never called (no pipes, no handler). Stale within `staleWhileRevalidate`: replayed
  *    (`STALE`), then, once the reply is under way, the stack is read again with a loader that re-subscribes
@@ -14,7 +15,8 @@
  *    entry; a 4xx is authoritative (shared with the waiting requests, never stored, the old entry dropped).
  * A response that may not be stored (stream, Set-Cookie, no-store, too large, status) goes to its own request
  * with `BYPASS`; requests that waited for it run the handler themselves. A failure of the cache itself
- * (Redis down, stack closed) never fails a request: the handler answers.
+ * (Redis down, stack closed) never fails a request: the handler answers. A cached value that is not a valid
+ * stored response (see `response-replay.ts`) is a miss: dropped, logged once per route, the handler answers.
  */
 import { Inject, Injectable, Logger, Optional, type CallHandler, type ExecutionContext, type NestInterceptor, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost, ModuleRef, type AbstractHttpAdapter } from '@nestjs/core';
@@ -31,24 +33,21 @@ import {
   headersOf,
   isClientError,
   lastValue,
-  matchesEtag,
   snapshotHeaders,
   type HandlerHeaders,
   type HandlerOutcome,
+  type NotStoredReason,
   type StoredResponse,
 } from './http-response.record.js';
 import { captureResponse } from './response-capture.js';
-import { cacheControlOf, resolveRoutePlan, type HttpRoutePlan, type RouteExclusion } from './http-route.plan.js';
-import { installNotModifiedHook, markNotModified } from './not-modified.hook.js';
-import { buildRequestKey } from './request-key.builder.js';
+import { resolveRoutePlan, type HttpRoutePlan, type RouteExclusion } from './http-route.plan.js';
+import { installNotModifiedHook } from './not-modified.hook.js';
+import { isReplayable, replayStored, type XCacheStatus } from './response-replay.js';
+import { carriesBody, RequestKeys } from './route-request.key.js';
 
-/** The value of the `X-Cache` response header. */
-export type XCacheStatus = 'HIT' | 'STALE' | 'MISS' | 'BYPASS';
+export type { XCacheStatus } from './response-replay.js';
 
 /** One request being answered by a cached route. */
-/** URLs whose keys are remembered per route (see `keysByUrl`). */
-const MAX_MEMOIZED_URLS = 1_000;
-
 export interface HttpCacheCall {
   readonly context: ExecutionContext;
   readonly next: CallHandler;
@@ -76,11 +75,10 @@ export class LayerCacheInterceptor implements NestInterceptor, OnModuleInit {
   /** Per interceptor instance (never module-level): two apps in one process keep their own plans and stacks. */
   private readonly plans = new WeakMap<object, HttpRoutePlan | RouteExclusion>();
   private readonly stacks = new Map<string, CacheStack | undefined>();
-  /**
-   * Keys of recent URLs per route without vary inputs: the same URL of a route always has the same key (its
-   * params and query come from it), so a hot URL is hashed once, not per request. Bounded per route.
-   */
-  private readonly keysByUrl = new WeakMap<HttpRoutePlan, Map<string, string>>();
+  private readonly keys = new RequestKeys();
+  /** Routes whose malformed cached value was logged (once per route). */
+  private readonly malformedLogged = new WeakSet<HttpRoutePlan>();
+  private readonly notStored: Partial<Record<NotStoredReason, number>> = {};
 
   constructor(
     @Inject(HttpAdapterHost) protected readonly adapterHost: HttpAdapterHost,
@@ -127,11 +125,16 @@ export class LayerCacheInterceptor implements NestInterceptor, OnModuleInit {
     } catch {
       // a closed or failing stack: the slow path below decides (it bypasses on failures)
     }
-    if (fresh !== CACHE_MISS && fresh?.type === 'stored') {
-      this.replay(request, response, plan, fresh, 'HIT', info.createdAt, false);
+    if (fresh !== CACHE_MISS && isReplayable(fresh)) {
+      replayStored(this.adapterHost.httpAdapter, this.clock, request, response, plan, fresh, 'HIT', info.createdAt, false);
       return of(fresh.body);
     }
     return from(this.serve({ context, next, plan, request, response, stack, key }));
+  }
+
+  /** How many handler responses this interceptor did not store, by reason (e.g. `over-budget`). */
+  getNotStoredCounts(): Readonly<Partial<Record<NotStoredReason, number>>> {
+    return { ...this.notStored };
   }
 
   /** Whether a request may be answered from (and stored in) the cache. */
@@ -139,31 +142,13 @@ export class LayerCacheInterceptor implements NestInterceptor, OnModuleInit {
     if (request.method !== 'GET' && request.method !== 'HEAD') return false;
     const headers = request.headers;
     if (headers.range !== undefined) return false;
+    if (plan.readsBody && carriesBody(request)) return false;
     return plan.perUserKey !== undefined || (headers.authorization === undefined && headers.cookie === undefined);
   }
 
   /** The key of a request (a hash, see `buildRequestKey`), or `undefined` to bypass the cache. */
   protected trackBy(_context: ExecutionContext, request: HttpCacheRequest, plan: HttpRoutePlan): string | undefined {
-    const url = request['url'];
-    if (plan.vary.length === 0 && plan.perUserKey === undefined && typeof url === 'string') {
-      let keys = this.keysByUrl.get(plan);
-      if (keys === undefined) this.keysByUrl.set(plan, (keys = new Map()));
-      let key = keys.get(url);
-      if (key === undefined) {
-        key = buildRequestKey({ method: 'GET', route: plan.route, params: request.params ?? null, query: request.query ?? null, vary: [] });
-        if (keys.size >= MAX_MEMOIZED_URLS) keys.clear();
-        keys.set(url, key);
-      }
-      return key;
-    }
-    const vary: unknown[] = [];
-    for (const name of plan.vary) vary.push(name, request.headers[name] ?? null);
-    if (plan.perUserKey !== undefined) {
-      const user = plan.perUserKey(request);
-      if (user === undefined || user === null) return undefined;
-      vary.push('user', user);
-    }
-    return buildRequestKey({ method: 'GET', route: plan.route, params: request.params ?? null, query: request.query ?? null, vary });
+    return this.keys.keyOf(plan, request, this.adapterHost.httpAdapter);
   }
 
   /** The stack of a route: the default one, or a named one (`@HttpCache({ stack })`). */
@@ -192,7 +177,7 @@ export class LayerCacheInterceptor implements NestInterceptor, OnModuleInit {
     let plan = this.plans.get(handler);
     if (plan === undefined) {
       try {
-        plan = resolveRoutePlan(context.getClass(), handler as (...args: never[]) => unknown, this.httpOptions);
+        plan = resolveRoutePlan(context.getClass(), handler as (...args: never[]) => unknown, this.httpOptions, (message) => this.logger.warn(message));
       } catch (error) {
         this.logger.error(`${(error as Error).message}; the route is not cached`);
         plan = 'no-cache';
@@ -210,10 +195,11 @@ export class LayerCacheInterceptor implements NestInterceptor, OnModuleInit {
     } catch (error) {
       return this.bypassAfterFailure(call, error);
     }
-    if (first.value?.type === 'stored') {
+    if (isReplayable(first.value)) {
       if (first.status === 'stale') setImmediate(() => this.revalidate(call));
       return this.replayCall(call, first.value, first.status === 'stale' ? 'STALE' : 'HIT', first.createdAt, false);
     }
+    if (first.status !== 'miss' && !(await this.dropMalformed(call))) return this.bypass(call);
     let ran = false;
     let read;
     try {
@@ -223,12 +209,12 @@ export class LayerCacheInterceptor implements NestInterceptor, OnModuleInit {
       throw error;
     }
     const outcome = read.value;
-    if (outcome?.type === 'stored') {
+    if (isReplayable(outcome)) {
       const status = read.status === 'miss' ? 'MISS' : read.status === 'hit' ? 'HIT' : 'STALE';
       return this.replayCall(call, outcome, status, read.createdAt, ran);
     }
-    if (outcome?.type === 'rejected') throw outcome.error;
-    if (outcome !== undefined && ran) {
+    if (outcome?.type === 'rejected' && (ran || read.status === 'miss')) throw outcome.error; // a load's 4xx, never a cached value
+    if (outcome?.type === 'passthrough' && ran) {
       this.setHeader(call.response, 'X-Cache', 'BYPASS');
       return outcome.value;
     }
@@ -278,6 +264,7 @@ export class LayerCacheInterceptor implements NestInterceptor, OnModuleInit {
   private capture(call: HttpCacheCall, value: unknown, headers: HandlerHeaders, replacing: boolean): HandlerOutcome {
     const outcome = captureResponse(call.plan, call.request, value, headers);
     if (outcome.type === 'passthrough') {
+      this.notStored[outcome.reason] = (this.notStored[outcome.reason] ?? 0) + 1;
       if (replacing) this.forget(call);
       if (outcome.error !== undefined) this.logger.warn(`Tags of ${call.plan.label} failed; the response is not stored: ${String(outcome.error)}`);
     }
@@ -285,44 +272,24 @@ export class LayerCacheInterceptor implements NestInterceptor, OnModuleInit {
   }
 
   private replayCall(call: HttpCacheCall, stored: StoredResponse, status: XCacheStatus, createdAt: number | undefined, ranHere: boolean): unknown {
-    return this.replay(call.request, call.response, call.plan, stored, status, createdAt, ranHere);
+    return replayStored(this.adapterHost.httpAdapter, this.clock, call.request, call.response, call.plan, stored, status, createdAt, ranHere);
   }
 
   /**
-   * Sets the headers of a stored response (Nest's own reply then sends its status and body, returned here):
-   * `X-Cache`, `Age` (not on a MISS), the stored content type and headers (unless the handler just ran for this
-   * request and set them itself), `ETag`, `Vary`, `Cache-Control`; marks a matching `If-None-Match` for a 304.
-   * Nothing is set once the headers are sent (checked once: nothing here sends them).
+   * Drops a cached value that is not a replayable response (written by another version or by hand), logging once
+   * per route, so the loader run that follows stores the handler's response. `false` when it cannot be dropped.
    */
-  private replay(
-    request: HttpCacheRequest,
-    response: object,
-    plan: HttpRoutePlan,
-    stored: StoredResponse,
-    status: XCacheStatus,
-    createdAt: number | undefined,
-    ranHere: boolean,
-  ): unknown {
-    const adapter = this.adapterHost.httpAdapter;
-    if (adapter.isHeadersSent(response) === true) return stored.body;
-    adapter.setHeader(response, 'X-Cache', status);
-    const ageMs = createdAt === undefined ? 0 : Math.max(0, this.clock.now() - createdAt);
-    if (status !== 'MISS') adapter.setHeader(response, 'Age', String(Math.floor(ageMs / 1000)));
-    if (!ranHere) {
-      if (stored.contentType !== undefined) adapter.setHeader(response, 'Content-Type', stored.contentType);
-      const headers = stored.headers;
-      for (let i = 0; i < headers.length; i++) {
-        const header = headers[i] as (typeof headers)[number];
-        adapter.setHeader(response, header[0], header[1] as string);
-      }
+  private async dropMalformed(call: HttpCacheCall): Promise<boolean> {
+    if (!this.malformedLogged.has(call.plan)) {
+      this.malformedLogged.add(call.plan);
+      this.logger.warn(`A cached value of ${call.plan.label} is not a valid stored response; it is treated as a miss and replaced`);
     }
-    adapter.setHeader(response, 'ETag', stored.etag);
-    if (plan.varyHeader !== undefined) adapter.setHeader(response, 'Vary', plan.varyHeader);
-    const cacheControl = cacheControlOf(plan, status === 'STALE', ageMs);
-    if (cacheControl !== undefined) adapter.setHeader(response, 'Cache-Control', cacheControl);
-    const ifNoneMatch = request.headers['if-none-match'];
-    if (ifNoneMatch !== undefined && matchesEtag(ifNoneMatch, stored.etag)) markNotModified(request);
-    return stored.body;
+    try {
+      await call.stack.delete(call.key);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   private bypass(call: HttpCacheCall): Promise<unknown> {

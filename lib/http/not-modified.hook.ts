@@ -1,7 +1,11 @@
 /**
- * Conditional GET (`If-None-Match` → 304) on both adapters without exception filters:
- * - Express answers 304 by itself: its `res.send` compares `If-None-Match` with the response's `ETag`
- *   header, which the interceptor sets before Nest replies.
+ * Conditional GET (`If-None-Match` → 304) on both adapters without exception filters, with one semantics: the
+ * interceptor is part of the origin server, so it evaluates `If-None-Match` against the representation it
+ * replays (RFC 9110 §13.1.2, weak comparison) whatever the request's `Cache-Control`; `no-cache` (which
+ * `fetch` adds to every conditional request) is a directive to caches between client and origin and neither
+ * skips the entry nor the 304 (RFC 9111 §5.2.1.4 concerns stored responses of such caches).
+ * - Express: its `res.send` answers 304 when `req.fresh`, which its `fresh` check denies on `no-cache`; a
+ *   marked request gets an own `fresh` property that is `true`, so `res.send` answers 304 (empty body).
  * - Fastify has no such check: an `onSend` hook, added once per Fastify instance when the app starts, turns
  *   the reply of a request the interceptor marked into an empty 304.
  * Other adapters answer 200 with the body.
@@ -47,4 +51,6 @@ export function installNotModifiedHook(adapter: AbstractHttpAdapter | undefined)
 /** Marks a request for a 304 (see the file header). */
 export function markNotModified(request: object): void {
   (request as Record<symbol, unknown>)[NOT_MODIFIED_MARK] = true;
+  // Express's request prototype has the `fresh` getter; an own property hides it for this request only.
+  if ('fresh' in request) Object.defineProperty(request, 'fresh', { value: true, configurable: true, enumerable: false });
 }

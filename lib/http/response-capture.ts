@@ -1,35 +1,49 @@
 /**
  * Decides what to keep of one handler run: a `StoredResponse`, or a passthrough (handed to its own request,
  * never stored) naming why. Never stored: streaming bodies, `Set-Cookie`, `Cache-Control: no-store`, `private`
- * on routes without a per-user key, statuses the route does not store, bodies that do not serialize or exceed
- * `maxBodySize`, and responses whose tags cannot be computed.
+ * on routes without a per-user key, statuses the route does not store, bodies that do not serialize, entries
+ * over the route's byte budget (`maxBodySize`: the body as sent plus the content type, ETag and headers stored
+ * with it), and responses whose tags cannot be computed.
  */
 import { resolveCacheTags } from '../decorators/cache-metadata.accessor.js';
 import type { HttpCacheRequest } from './http-cache.options.js';
-import { bodyBytes, computeEtag, isStreamingBody, type HandlerHeaders, type HandlerOutcome, type PassthroughResponse } from './http-response.record.js';
+import {
+  bodyBytes,
+  computeEtag,
+  isStreamingBody,
+  type HandlerHeaders,
+  type HandlerOutcome,
+  type NotStoredReason,
+  type PassthroughResponse,
+  type StoredResponse,
+} from './http-response.record.js';
+import { isReplayable } from './response-replay.js';
 import type { HttpRoutePlan } from './http-route.plan.js';
 
 /** Captures a handler's value and the headers it set (see the file header). */
 export function captureResponse(plan: HttpRoutePlan, request: HttpCacheRequest, value: unknown, headers: HandlerHeaders): HandlerOutcome {
-  const pass = (reason: string, error?: unknown): PassthroughResponse => ({ type: 'passthrough', value, reason, ...(error !== undefined && { error }) });
-  if (isStreamingBody(value)) return pass('streaming body');
-  if (headers.setsCookie) return pass('Set-Cookie');
+  const pass = (reason: NotStoredReason, error?: unknown): PassthroughResponse => ({ type: 'passthrough', value, reason, ...(error !== undefined && { error }) });
+  if (isStreamingBody(value)) return pass('streaming-body');
+  if (headers.setsCookie) return pass('set-cookie');
   const cacheControl = headers.cacheControl;
-  if (cacheControl !== undefined && (cacheControl.includes('no-store') || (cacheControl.includes('private') && plan.perUserKey === undefined))) {
-    return pass(`Cache-Control: ${cacheControl}`);
-  }
-  if (!plan.statusCacheable) return pass(`status ${plan.status}`);
+  if (cacheControl !== undefined && cacheControl.includes('no-store')) return pass('no-store');
+  if (cacheControl !== undefined && cacheControl.includes('private') && plan.perUserKey === undefined) return pass('private');
+  if (!plan.statusCacheable) return pass('status');
   const bytes = bodyBytes(value);
-  if (bytes === undefined) return pass('body not serializable');
-  if (bytes.length > plan.maxBodySize) return pass('body over maxBodySize');
+  if (bytes === undefined) return pass('not-serializable');
+  if (bytes.length > plan.maxBodySize) return pass('over-budget');
+  const etag = headers.etag ?? computeEtag(plan.status, headers.contentType, bytes);
+  if (bytes.length + headerBytes(headers, etag) > plan.maxBodySize) return pass('over-budget');
   let tags: readonly string[];
   try {
     tags = tagsOf(plan, request, value);
   } catch (error) {
-    return pass('tags failed', error);
+    return pass('tags-failed', error);
   }
-  const etag = headers.etag ?? computeEtag(plan.status, headers.contentType, bytes);
-  return { type: 'stored', status: plan.status, body: value, contentType: headers.contentType, headers: headers.headers, etag, tags };
+  const stored: StoredResponse = { type: 'stored', status: plan.status, body: value, contentType: headers.contentType, headers: headers.headers, etag, tags };
+  // Checked (and remembered) here, so a response that could not be replayed is never stored (e.g. a status
+  // outside 200-599 allowed by `cacheableStatus`) and in-process hits of this object check nothing again.
+  return isReplayable(stored) ? stored : pass('not-replayable');
 }
 
 /**
@@ -43,4 +57,15 @@ function tagsOf(plan: HttpRoutePlan, request: HttpCacheRequest, body: unknown): 
   const own = plan.tagsOption === undefined ? [] : typeof plan.tagsOption === 'function' ? plan.tagsOption(request, body) : plan.tagsOption;
   for (const tag of own) if (!tags.includes(tag)) tags.push(tag);
   return tags;
+}
+
+/** The bytes of what is stored beside the body: content type, ETag and headers (names and values, UTF-8). */
+function headerBytes(headers: HandlerHeaders, etag: string): number {
+  let total = Buffer.byteLength(etag) + (headers.contentType === undefined ? 0 : Buffer.byteLength(headers.contentType));
+  for (const [name, value] of headers.headers) {
+    total += Buffer.byteLength(name);
+    if (typeof value === 'string') total += Buffer.byteLength(value);
+    else for (const item of value) total += Buffer.byteLength(item);
+  }
+  return total;
 }
