@@ -19,8 +19,9 @@ export interface LoadCoordinator {
    * @param key the stack's internal key.
    * @param ttlMs lifetime of a lease without renewal (> 0).
    * @param maxWaitMs longest a follower waits before `wait` resolves anyway (> 0).
+   * @param versionFloor the lease's `version` is at least this (the caller's write clock, µs; default 0).
    */
-  acquire(key: string, ttlMs: number, maxWaitMs: number): Promise<LoadTicket>;
+  acquire(key: string, ttlMs: number, maxWaitMs: number, versionFloor?: number): Promise<LoadTicket>;
   /** Stops listening and releases what the coordinator opened itself (never a client passed in). */
   close(): Promise<void>;
 }
@@ -42,7 +43,8 @@ export interface LoadLease {
   readonly key: string;
   /**
    * The fencing version of this lease: greater than the version of every lease of the same key granted before
-   * it. The stack writes the loaded entry with a version at least this one.
+   * it (see the coordinator for the bound it holds under), and at least the `versionFloor` asked for. The stack
+   * writes the loaded entry with a version at least this one.
    */
   readonly version: number;
   /** Extends the lease to `ttlMs` from now if still held; false when it was lost. */

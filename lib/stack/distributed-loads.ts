@@ -1,6 +1,5 @@
 /**
- * Once-per-cluster loads (DESIGN.md "Read-through"; the protocol is a `LoadCoordinator`, e.g.
- * `RedisSingleFlightCoordinator`). The engine's in-process single-flight already collapses a process's
+ * Once-per-cluster loads (the protocol is a `LoadCoordinator`, e.g. `RedisSingleFlightCoordinator`). The engine's in-process single-flight already collapses a process's
  * concurrent misses of a key into one flight; with a coordinator that flight first asks for the key's load
  * lease:
  *
@@ -13,16 +12,26 @@
  *    cacheable): it asks again, and may become the leader.
  * 3. The coordinator fails (Redis down, in back-off) or a follower has waited the loader timeout: the load
  *    runs locally. A cache failure never stops a load; at worst every process loads once, as without it.
+ * 4. An acquire that timed out (the guard's `layerTimeout`) is not forgotten: Redis may still run it (paused
+ *    Redis, stalled event loop) and grant a lease nobody would renew or release, which every peer missing the
+ *    key would then follow until its ttl ends. When its late answer is "leader", the lease is released at once,
+ *    straight through the coordinator: the guard is in its back-off window right after that timeout and would
+ *    skip the command.
+ * Every acquire passes the stack's write clock as the lease version's floor, so a lease's version is above
+ * every version this process has seen (the coordinator needs no long-lived record to keep versions increasing).
  *
  * Races, as interleavings (A, B: processes; L: a lease; W: the write of a loaded value):
  *  (1) A's miss, B fills k and releases L, A takes L: A's re-read finds B's value, A loads nothing.
  *  (2) A holds L and stalls past its ttl (no renewal reached Redis), B takes L' (version v' > v) and writes
  *      at v'; A's late W at v is "write if newer": a no-op in Redis. A's callers still get A's value.
  *  (3) A dies holding L: followers wake when the lease expires (poll) and one of them takes it.
+ *  (4) A's acquire times out, A loads locally; Redis grants L to A's late acquire; B misses: B follows L, A's
+ *      release (point 4) wakes B with `released`, B asks again and leads. Or A's release came first: B leads.
  */
 import type { Clock } from '../core/clock.js';
+import type { VersionClock } from '../core/version-clock.js';
 import type { CacheEntry } from '../core/entry.js';
-import type { LoadCoordinator, LoadLease } from '../core/load-coordinator.js';
+import type { LoadCoordinator, LoadLease, LoadTicket } from '../core/load-coordinator.js';
 import type { SingleFlightMetrics } from '../core/metrics.js';
 import type { LayerGuard } from './layer-guard.js';
 import { guarded, keepRenewing } from './lease-keeper.js';
@@ -45,6 +54,8 @@ export class DistributedLoads {
     /** Lease ttl in ms. */
     private readonly leaseTtl: number,
     private readonly clock: Clock,
+    /** The stack's write clock: each acquire's version floor. */
+    private readonly versions: VersionClock,
   ) {
     this.renewEvery = Math.max(1, Math.floor(leaseTtl / 3));
   }
@@ -59,11 +70,14 @@ export class DistributedLoads {
     for (;;) {
       const remaining = deadline - this.clock.now();
       if (remaining <= 0) break;
-      let ticket;
+      let ticket: LoadTicket;
+      let attempt: Promise<LoadTicket> | undefined;
       try {
-        ticket = await this.command('load-acquire', () => this.coordinator.acquire(key, this.leaseTtl, remaining));
+        ticket = await this.command('load-acquire', () => (attempt = this.coordinator.acquire(key, this.leaseTtl, remaining, this.versions.next())));
       } catch {
-        break; // counted and logged by the guard
+        // Counted and logged by the guard. A timed-out acquire may still be granted: release it then (point 4).
+        attempt?.then((late) => (late.role === 'leader' ? late.lease.release() : undefined)).catch(() => undefined);
+        break;
       }
       if (ticket.role === 'leader') {
         const entry = await reread();
