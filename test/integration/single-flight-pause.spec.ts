@@ -86,7 +86,7 @@ async function ownedLeases(prefix: string): Promise<string[]> {
 /** Both instances connected, subscribed, with the scripts cached, and their warm-up leases released. */
 async function warmUp(prefix: string, a: CacheStack, b: CacheStack): Promise<void> {
   expect(await a.get('warm', () => 'a')).toBe('a');
-  expect(await b.get('warm', () => 'b')).toBe('a');
+  expect(await b.get('warm', () => 'b')).toMatch(/^[ab]$/); // 'b' when a busy machine made a's write time out
   await waitFor(async () => (await ownedLeases(prefix)).length === 0);
 }
 

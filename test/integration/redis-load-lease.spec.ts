@@ -1,0 +1,121 @@
+/**
+ * The load-lease record's lifetime and fencing on a real Redis: a record lives as long as its lease and no
+ * longer (deleted on release, expired with the lease), versions stay above the caller's floor (its write clock),
+ * and an acquire resent with the token of the live lease gets that lease back.
+ */
+import { randomBytes } from 'node:crypto';
+import { InvalidOptionError } from '../../lib/core/errors.js';
+import type { LoadLease, LoadTicket } from '../../lib/core/load-coordinator.js';
+import { ACQUIRE_LEASE, parseAcquireReply } from '../../lib/distributed/redis-load.lease.js';
+import { LOAD_KEY_MARK, RedisSingleFlightCoordinator } from '../../lib/distributed/redis-single-flight.coordinator.js';
+import { runScript } from '../../lib/layers/redis-client.js';
+import { MemoryLayer } from '../../lib/layers/memory.layer.js';
+import { RedisLayer } from '../../lib/layers/redis.layer.js';
+import { CacheStack } from '../../lib/stack/cache-stack.js';
+import { keysUnder, uniquePrefix, useTwoTestClients } from '../support/redis-test-client.js';
+import { RecordingLogger } from '../support/stack-builder.js';
+
+const clients = useTwoTestClients();
+const quiet = { warn() {}, error() {} };
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(20);
+  }
+}
+
+const opened: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((closable) => closable.close()));
+});
+
+function coordinator(prefix: string, peer = false): RedisSingleFlightCoordinator {
+  const created = new RedisSingleFlightCoordinator({ client: peer ? clients.peer : clients.client, prefix, logger: quiet });
+  opened.push(created);
+  return created;
+}
+
+function leaseOf(ticket: LoadTicket): LoadLease {
+  if (ticket.role !== 'leader') throw new Error('expected the leader ticket');
+  return ticket.lease;
+}
+
+/** The lease records under `prefix` (SCAN). */
+async function leaseRecords(prefix: string): Promise<string[]> {
+  return (await keysUnder(clients.client, prefix + LOAD_KEY_MARK)).map((key) => key.toString());
+}
+
+describe('load-lease records on a real Redis', () => {
+  it('a miss through a stack leaves no lease record once its lease is released', async () => {
+    const prefix = uniquePrefix('lease-gone');
+    const stacks = [clients.client, clients.peer].map(
+      (client) =>
+        new CacheStack([new MemoryLayer(), new RedisLayer({ client, prefix })], {
+          logger: new RecordingLogger(),
+          singleFlight: new RedisSingleFlightCoordinator({ client, prefix, logger: quiet }),
+        }),
+    );
+    opened.push(...stacks);
+    const keys = Array.from({ length: 20 }, (_, i) => `k${i}`);
+    const values = await Promise.all(keys.flatMap((key) => stacks.map((stack) => stack.get(key, () => `v:${key}`))));
+    expect(values).toEqual(keys.flatMap((key) => [`v:${key}`, `v:${key}`]));
+    expect(stacks.map((stack) => stack.getMetrics().singleFlight?.leads ?? 0).reduce((x, y) => x + y)).toBe(20);
+    // The releases run in the background right after each get: the records go with them, not a minute later.
+    await waitFor(async () => (await leaseRecords(prefix)).length === 0, 2_000);
+    expect((await keysUnder(clients.client, prefix)).length).toBe(20); // the entries alone
+  });
+
+  it('a record lives as long as its lease: PTTL within the ttl, renewed with it, gone when it expires unreleased', async () => {
+    const prefix = uniquePrefix('lease-ttl');
+    const a = coordinator(prefix);
+    const lease = leaseOf(await a.acquire('k', 300, 1_000));
+    const pttl = await clients.client.pttl(a.lockKey('k'));
+    expect(pttl).toBeGreaterThan(0);
+    expect(pttl).toBeLessThanOrEqual(300);
+    expect(await lease.renew(400)).toBe(true);
+    expect(await clients.client.pttl(a.lockKey('k'))).toBeGreaterThan(300);
+    await waitFor(async () => (await leaseRecords(prefix)).length === 0, 2_000); // its holder "died"
+    const next = leaseOf(await coordinator(prefix, true).acquire('k', 10_000, 1_000));
+    expect(next.version).toBeGreaterThan(lease.version);
+    expect(await next.release()).toBe(true);
+    expect(await leaseRecords(prefix)).toEqual([]);
+  });
+
+  it("a lease's version is max(TIME, the caller's floor); a floor that is not a safe integer of µs is rejected", async () => {
+    const prefix = uniquePrefix('lease-floor');
+    const a = coordinator(prefix);
+    const serverTime = async () => {
+      const [seconds, micros] = await clients.client.time();
+      return Number(seconds) * 1_000_000 + Number(micros);
+    };
+    const ahead = (await serverTime()) + 3_600_000_000; // the write clock of a process an hour ahead
+    const first = leaseOf(await a.acquire('k', 10_000, 1_000, ahead));
+    expect(first.version).toBe(ahead);
+    expect(await first.release()).toBe(true);
+    const before = await serverTime();
+    const second = leaseOf(await a.acquire('k', 10_000, 1_000, 1_000)); // a floor behind TIME: TIME
+    expect(second.version).toBeGreaterThanOrEqual(before);
+    expect(second.version).toBeLessThan(ahead);
+    expect(await second.release()).toBe(true);
+    for (const floor of [-1, 1.5, Number.NaN, 2 ** 53]) {
+      await expect(a.acquire('k', 10_000, 1_000, floor)).rejects.toThrow(InvalidOptionError);
+    }
+    expect(await leaseRecords(prefix)).toEqual([]);
+  });
+
+  it('an acquire resent with the token of the live lease gets that lease back (a reply lost on a reconnection)', async () => {
+    const prefix = uniquePrefix('lease-resent');
+    const a = coordinator(prefix);
+    const token = randomBytes(16).toString('base64url');
+    const run = async (withToken: string) => parseAcquireReply(await runScript(clients.client, ACQUIRE_LEASE, [a.lockKey('k')], [withToken, 10_000, 0]));
+    const [taken, version] = await run(token);
+    expect(taken).toBe(true);
+    expect(await run(token)).toEqual([true, version]); // the same lease, not "follow yourself"
+    const [other, left] = await run('someone-else');
+    expect(other).toBe(false);
+    expect(left).toBeGreaterThan(9_000);
+  });
+});
