@@ -5,17 +5,24 @@
  *
  * Record: one string key per cache key, `<prefix>\x1fload:<key>`, holding `<owner>|<version>|<deadline>`: the
  * holder's random token, the lease's fencing version and the lease's end, both in microseconds of the Redis
- * server's clock (`TIME`, sec * 1e6 + usec). The key expires with the lease (`PX ttl`, renewed with it) and a
- * release deletes it: a record lives as long as its lease, never longer. Every script touches only that key
- * (no slot constraint on a Redis Cluster) and compares the lease's end with `TIME`, as `PX` does inside Redis.
+ * server's clock (`TIME`, sec * 1e6 + usec). A release deletes it; a lease that ends unreleased (its holder
+ * died or stalled) leaves it `ENDED_LEASE_MEMORY_MS` (5 s) past its end (`PX ttl + 5 s`, renewed with the
+ * lease). Every script touches only that key (no slot constraint on a Redis Cluster) and compares the lease's
+ * end with `TIME`, as `PX` does inside Redis.
  *
- * Fencing without a long-lived record: version = max(TIME, the record's version + 1 while it lives, the
- * caller's floor). The floor is the caller's write clock (`VersionClock.next()`, a hybrid logical clock that
- * has observed every version its process read or heard of), so a lease's version is above every write its
- * process knows of — a released leader's write included, once announced or read. Against an *expired* leader
- * whose write nobody saw yet, TIME does it: that lease ended at least its ttl after its version was taken, so
- * TIME is greater unless the server's clock stepped back by more than the lease ttl meanwhile (the documented
- * bound; before, a freed record was kept 60 s for the same purpose and doubled the key count).
+ * Fencing: version = max(TIME, the record's version + 1 when there is one, the caller's floor).
+ *  - The floor is the caller's write clock (`VersionClock.next()`, a hybrid logical clock that has observed
+ *    every version its process read or heard of): a load's version is above every write its process knows
+ *    of, e.g. an entry still in Redis written by a host whose clock runs ahead, which a lower version could not
+ *    replace ("write if newer").
+ *  - The one successor that must be above a lease it knows nothing of is the successor of a lease that ended
+ *    unreleased: that leader may still write. Its followers poll at the lease's end and acquire at once, while
+ *    the record still holds the version: previous + 1. A successor coming later than 5 s after that end gets
+ *    max(TIME, floor): greater, unless the ended lease's version was more than ttl + 5 s ahead of the server's
+ *    TIME by then (a floor from a host whose clock runs that far ahead, or the server's clock stepped back).
+ *  - A released lease's writes were done before its release (the stack writes, then releases), so its
+ *    successor has nothing to fence off: its record can go at once.
+ * (Before, every record was kept 60 s after its lease, so every miss left a key behind for a minute.)
  *
  * Orphans: an acquire whose caller gave up (the stack's `layerTimeout` while Redis was paused, or an event loop
  * stalled by a burst of cold keys) still runs in Redis later and may be granted. Nobody would renew or release
@@ -48,6 +55,9 @@ export const LOAD_KEY_MARK = '\u001fload:';
 /** What follows the prefix in the notice channel's name. */
 export const LOAD_CHANNEL_MARK = '\u001ffill';
 
+/** How long the record of a lease that ended unreleased outlives its end, in milliseconds (see the header). */
+export const ENDED_LEASE_MEMORY_MS = 5_000;
+
 /** First character of a notice: the key was filled. */
 export const FILLED_NOTICE = 'f';
 
@@ -73,8 +83,8 @@ end
 `;
 
 /**
- * ARGV: token, ttl ms, floor µs. {1, version} when taken (or already held by this token: a resent acquire),
- * else {0, ms left of the live lease}. version = max(TIME, previous version + 1, floor).
+ * ARGV: token, ttl ms, floor µs, memory ms. {1, version} when taken (or already held by this token: a resent
+ * acquire), else {0, ms left of the live lease}. version = max(TIME, previous version + 1, floor).
  */
 export const ACQUIRE_LEASE = luaScript(`${PRELUDE}local now = now_us()
 local owner, version, deadline = read()
@@ -86,15 +96,15 @@ if version < now then version = now else version = version + 1 end
 local floor = tonumber(ARGV[3])
 if version < floor then version = floor end
 local ttl = tonumber(ARGV[2])
-write(ARGV[1], version, now + ttl * 1000, ttl)
+write(ARGV[1], version, now + ttl * 1000, ttl + tonumber(ARGV[4]))
 return {1, version}`);
 
-/** ARGV: token, ttl ms. 1 when the live lease of the token was extended, else 0. */
+/** ARGV: token, ttl ms, memory ms. 1 when the live lease of the token was extended, else 0. */
 const RENEW_LEASE = luaScript(`${PRELUDE}local now = now_us()
 local owner, version, deadline = read()
 if owner ~= ARGV[1] or deadline <= now then return 0 end
 local ttl = tonumber(ARGV[2])
-write(owner, version, now + ttl * 1000, ttl)
+write(owner, version, now + ttl * 1000, ttl + tonumber(ARGV[3]))
 return 1`);
 
 /** ARGV: token, channel, notice. 1 when the live lease of the token was deleted (and announced), else 0. */
@@ -124,7 +134,7 @@ export class RedisLoadLease implements LoadLease {
   ) {}
 
   async renew(ttlMs: number): Promise<boolean> {
-    return Number(await runScript(this.client, RENEW_LEASE, [this.redisKey], [this.token, toPx(ttlMs)])) === 1;
+    return Number(await runScript(this.client, RENEW_LEASE, [this.redisKey], [this.token, toPx(ttlMs), ENDED_LEASE_MEMORY_MS])) === 1;
   }
 
   async filled(): Promise<void> {

@@ -9,13 +9,13 @@
  * - Lease record: one string key per cache key, `<prefix>\x1fload:<key>` (U+001F right after the prefix, as
  *   `LOCK_KEY_MARK`: it never collides with an entry, a tag key or a revalidation lock). It holds
  *   `<owner>|<version>|<deadline>`: the holder's random token, the lease's fencing version and the lease's
- *   end, both in microseconds of the Redis server's clock (`TIME`, sec * 1e6 + usec). It lives as long as the
- *   lease (`PX ttl`) and no longer: a release deletes it.
+ *   end, both in microseconds of the Redis server's clock (`TIME`, sec * 1e6 + usec). A release deletes it; a
+ *   lease that ends unreleased leaves it `ENDED_LEASE_MEMORY_MS` (5 s) more, for the fencing below.
  * - acquire: one Lua script (EVALSHA, EVAL when not cached). A live lease (owner set, deadline ahead) is not
  *   taken: the reply is the time it has left (its "PTTL") — unless its owner is this very token (a command
  *   resent after a reconnection): then it is this acquire's lease. Otherwise the script writes the record with
  *   a new token, version = max(TIME µs, previous version + 1, the caller's floor) and deadline = TIME + ttl,
- *   with `PX ttl`, and returns the version. Versions are µs like the stack's write versions (`VersionClock`,
+ *   with `PX ttl + ENDED_LEASE_MEMORY_MS`, and returns the version. Versions are µs like the stack's write versions (`VersionClock`,
  *   which the stack passes as the floor), so a lease's version is directly a write version.
  * - renew: compare-and-extend (owner and live lease, else 0); release: compare-and-delete and PUBLISH
  *   `r<key>` on `<prefix>\x1ffill`, in the same script; filled(): PUBLISH `f<key>` on that channel. One
@@ -38,10 +38,11 @@
  * `a{b`). One key per command has no slot constraint, so leases spread over a cluster. The lease's end is
  * compared with `TIME` in the scripts, which is what `PX` does inside Redis (its expiry is wall-clock time too).
  *
- * Fencing: a version is greater than every earlier version of the same key while the record lives, and never
- * below the caller's floor (its write clock, which has observed every version its process read or heard of);
- * against an expired lease whose record is gone it is the server's TIME, greater unless the server's clock
- * stepped back by more than the lease ttl. The stack writes the loaded value "if newer" at the lease's version.
+ * Fencing: a version is greater than the previous lease's while its record lives (a lease that ended unreleased:
+ * 5 s past its end, when its waiting followers acquire), and never below the caller's floor (its write clock,
+ * which has observed every version its process read or heard of); later, it is above the server's TIME. The
+ * bound and why a released lease needs no record: `redis-load.lease.ts`'s header. The stack writes the loaded
+ * value "if newer" at the lease's version.
  * Orphaned leases (an acquire that ran after its caller gave up) and their interleavings: the header of
  * `redis-load.lease.ts`.
  *
@@ -76,6 +77,7 @@ import { checkRedisPrefix, runScript, type RedisClient } from '../layers/redis-c
 import { LoadFollowerRegistry, MAX_TIMER_MS } from './load-follower.registry.js';
 import {
   ACQUIRE_LEASE,
+  ENDED_LEASE_MEMORY_MS,
   FILLED_NOTICE,
   LOAD_CHANNEL_MARK,
   LOAD_KEY_MARK,
@@ -88,7 +90,7 @@ import {
 } from './redis-load.lease.js';
 import { checkPubSubClient, RedisPubSubSubscriber } from './redis-pubsub.subscriber.js';
 
-export { LOAD_CHANNEL_MARK, LOAD_KEY_MARK } from './redis-load.lease.js';
+export { ENDED_LEASE_MEMORY_MS, LOAD_CHANNEL_MARK, LOAD_KEY_MARK } from './redis-load.lease.js';
 
 /** Options of {@link RedisSingleFlightCoordinator}. */
 export interface RedisSingleFlightCoordinatorOptions {
@@ -182,7 +184,7 @@ export class RedisSingleFlightCoordinator implements LoadCoordinator {
     const follower = this.followers.join(key, redisKey, maxWaitMs);
     let reply: unknown;
     try {
-      reply = await runScript(this.client, ACQUIRE_LEASE, [redisKey], [token, ttl, floor]);
+      reply = await runScript(this.client, ACQUIRE_LEASE, [redisKey], [token, ttl, floor, ENDED_LEASE_MEMORY_MS]);
     } catch (error) {
       this.followers.finish(follower, 'released');
       // The script may have run (reply lost, or the client's own timeout): free what it may have granted.

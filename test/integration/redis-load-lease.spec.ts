@@ -1,13 +1,13 @@
 /**
- * The load-lease record's lifetime and fencing on a real Redis: a record lives as long as its lease and no
- * longer (deleted on release, expired with the lease), versions stay above the caller's floor (its write clock),
- * and an acquire resent with the token of the live lease gets that lease back.
+ * The load-lease record's lifetime and fencing on a real Redis: a release deletes the record, a lease that ends
+ * unreleased leaves it a few seconds (its successor's version is fenced above it), versions are at least the
+ * caller's floor (its write clock), and an acquire resent with the token of the live lease gets that lease back.
  */
 import { randomBytes } from 'node:crypto';
 import { InvalidOptionError } from '../../lib/core/errors.js';
 import type { LoadLease, LoadTicket } from '../../lib/core/load-coordinator.js';
 import { ACQUIRE_LEASE, parseAcquireReply } from '../../lib/distributed/redis-load.lease.js';
-import { LOAD_KEY_MARK, RedisSingleFlightCoordinator } from '../../lib/distributed/redis-single-flight.coordinator.js';
+import { ENDED_LEASE_MEMORY_MS, LOAD_KEY_MARK, RedisSingleFlightCoordinator } from '../../lib/distributed/redis-single-flight.coordinator.js';
 import { runScript } from '../../lib/layers/redis-client.js';
 import { MemoryLayer } from '../../lib/layers/memory.layer.js';
 import { RedisLayer } from '../../lib/layers/redis.layer.js';
@@ -68,18 +68,18 @@ describe('load-lease records on a real Redis', () => {
     expect((await keysUnder(clients.client, prefix)).length).toBe(20); // the entries alone
   });
 
-  it('a record lives as long as its lease: PTTL within the ttl, renewed with it, gone when it expires unreleased', async () => {
-    const prefix = uniquePrefix('lease-ttl');
+  it('a lease that ends unreleased leaves its record 5 s past its end (PTTL), so its successor gets the next version', async () => {
+    const prefix = uniquePrefix('lease-ended');
     const a = coordinator(prefix);
-    const lease = leaseOf(await a.acquire('k', 300, 1_000));
+    const lease = leaseOf(await a.acquire('k', 300, 1_000, Number.MAX_SAFE_INTEGER - 10)); // a version far ahead of TIME
     const pttl = await clients.client.pttl(a.lockKey('k'));
-    expect(pttl).toBeGreaterThan(0);
-    expect(pttl).toBeLessThanOrEqual(300);
+    expect(pttl).toBeGreaterThan(ENDED_LEASE_MEMORY_MS);
+    expect(pttl).toBeLessThanOrEqual(300 + ENDED_LEASE_MEMORY_MS);
     expect(await lease.renew(400)).toBe(true);
-    expect(await clients.client.pttl(a.lockKey('k'))).toBeGreaterThan(300);
-    await waitFor(async () => (await leaseRecords(prefix)).length === 0, 2_000); // its holder "died"
+    expect(await clients.client.pttl(a.lockKey('k'))).toBeGreaterThan(300 + ENDED_LEASE_MEMORY_MS);
+    await sleep(450); // its holder "died": the lease ended unreleased, its record stays a few seconds
     const next = leaseOf(await coordinator(prefix, true).acquire('k', 10_000, 1_000));
-    expect(next.version).toBeGreaterThan(lease.version);
+    expect(next.version).toBe(lease.version + 1); // fenced above the ended lease, though far ahead of TIME
     expect(await next.release()).toBe(true);
     expect(await leaseRecords(prefix)).toEqual([]);
   });
@@ -110,7 +110,7 @@ describe('load-lease records on a real Redis', () => {
     const prefix = uniquePrefix('lease-resent');
     const a = coordinator(prefix);
     const token = randomBytes(16).toString('base64url');
-    const run = async (withToken: string) => parseAcquireReply(await runScript(clients.client, ACQUIRE_LEASE, [a.lockKey('k')], [withToken, 10_000, 0]));
+    const run = async (withToken: string) => parseAcquireReply(await runScript(clients.client, ACQUIRE_LEASE, [a.lockKey('k')], [withToken, 10_000, 0, ENDED_LEASE_MEMORY_MS]));
     const [taken, version] = await run(token);
     expect(taken).toBe(true);
     expect(await run(token)).toEqual([true, version]); // the same lease, not "follow yourself"

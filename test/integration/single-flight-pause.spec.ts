@@ -4,7 +4,8 @@
  * not leave a lease nobody owns: the next miss of the key, on another instance, loads at once after recovery
  * instead of following that lease for its whole ttl (`singleFlightLease`, 5 s here).
  */
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Duration } from '../../lib/core/duration.js';
 import { LOAD_KEY_MARK, RedisSingleFlightCoordinator } from '../../lib/distributed/redis-single-flight.coordinator.js';
 import { MemoryLayer } from '../../lib/layers/memory.layer.js';
 import { RedisLayer } from '../../lib/layers/redis.layer.js';
@@ -47,7 +48,7 @@ afterAll(async () => {
   await server.stop();
 });
 
-function client(options: ConstructorParameters<typeof Redis>[1] = {}): Redis {
+function client(options: RedisOptions = {}): Redis {
   const created = new Redis(server.url, { maxRetriesPerRequest: 1, ...options });
   clients.push(created);
   return created;
@@ -58,7 +59,7 @@ function client(options: ConstructorParameters<typeof Redis>[1] = {}): Redis {
  * the instance that lives through the pause, so that its value never reaches Redis: the other instance's miss
  * then needs the lease.
  */
-function instance(prefix: string, backoff: string) {
+function instance(prefix: string, backoff: Duration) {
   const redis = client();
   const stack = new CacheStack([new MemoryLayer(), new RedisLayer({ client: redis, prefix })], {
     logger: new RecordingLogger(),
