@@ -1,12 +1,13 @@
 /**
- * Once-per-cluster loads (the protocol is a `LoadCoordinator`, e.g. `RedisSingleFlightCoordinator`). The engine's in-process single-flight already collapses a process's
- * concurrent misses of a key into one flight; with a coordinator that flight first asks for the key's load
- * lease:
+ * Once-per-cluster loads (the protocol is a `LoadCoordinator`, e.g. `RedisSingleFlightCoordinator`). The
+ * engine's in-process single-flight already collapses a process's concurrent misses of a key into one flight;
+ * with a coordinator that flight first asks for the key's load lease:
  *
  * 1. Leader: it reads the shared layers once more (a peer may have filled the key between this process's miss
  *    and its lease: then that value is served and nothing loads), else it loads. The lease is renewed every
  *    third of its ttl while the loader runs; the entry is written with the lease's fencing version as "write
- *    if newer", then peers are told `filled`, then the lease is released — on failure too.
+ *    if newer", then peers are told `filled`, then the lease is released — on failure too, and even while the
+ *    guard is in its back-off window (a skipped release would leave the lease to nobody until its ttl ends).
  * 2. Follower: it waits for `filled` (pub/sub; polling of the lease only as a fallback), then reads the shared
  *    layers. Found: served (and backfilled into L1). Not found (the leader failed, died, or its value was not
  *    cacheable): it asks again, and may become the leader.
@@ -18,7 +19,7 @@
  *    straight through the coordinator: the guard is in its back-off window right after that timeout and would
  *    skip the command.
  * Every acquire passes the stack's write clock as the lease version's floor, so a lease's version is above
- * every version this process has seen (the coordinator needs no long-lived record to keep versions increasing).
+ * every version this process has seen (the coordinator need not keep released records to order versions).
  *
  * Races, as interleavings (A, B: processes; L: a lease; W: the write of a loaded value):
  *  (1) A's miss, B fills k and releases L, A takes L: A's re-read finds B's value, A loads nothing.
@@ -29,12 +30,12 @@
  *      release (point 4) wakes B with `released`, B asks again and leads. Or A's release came first: B leads.
  */
 import type { Clock } from '../core/clock.js';
-import type { VersionClock } from '../core/version-clock.js';
 import type { CacheEntry } from '../core/entry.js';
 import type { LoadCoordinator, LoadLease, LoadTicket } from '../core/load-coordinator.js';
 import type { SingleFlightMetrics } from '../core/metrics.js';
+import type { VersionClock } from '../core/version-clock.js';
 import type { LayerGuard } from './layer-guard.js';
-import { guarded, keepRenewing } from './lease-keeper.js';
+import { guarded, guardedEvenInBackoff, keepRenewing } from './lease-keeper.js';
 
 /** The outcome of {@link DistributedLoads.begin}. */
 export type LoadTurn =
@@ -56,6 +57,8 @@ export class DistributedLoads {
     private readonly clock: Clock,
     /** The stack's write clock: each acquire's version floor. */
     private readonly versions: VersionClock,
+    /** The layer timeout in ms: bounds a release sent while the guard is in its back-off window. */
+    private readonly timeoutMs: number,
   ) {
     this.renewEvery = Math.max(1, Math.floor(leaseTtl / 3));
   }
@@ -123,9 +126,10 @@ export class DistributedLoads {
     await this.coordinator.close();
   }
 
+  /** Releases `lease`, even in the guard's back-off window (see `guardedEvenInBackoff`). Never rejects. */
   private async release(lease: LoadLease): Promise<void> {
     try {
-      await this.command('load-release', () => lease.release());
+      await guardedEvenInBackoff(this.guard, 'load-release', this.clock, this.timeoutMs, () => lease.release());
     } catch {
       // the lease expires by itself
     }

@@ -2,7 +2,8 @@
  * The stack's side of an acquire that timed out (fake clock, the in-process coordinator of
  * test/support/in-process-peers.ts behind a gate that holds its answers back, as a paused Redis would): the
  * lease its late answer grants is released at once, so a peer's next miss leads instead of following a lease
- * nobody owns. Also: every acquire passes the stack's write clock as the version floor.
+ * nobody owns; a held lease is released even in the back-off window that timeout opened. Also: every acquire
+ * passes the stack's write clock as the version floor.
  */
 import type { LoadCoordinator, LoadTicket } from '../../../lib/core/load-coordinator.js';
 import { MemoryLayer } from '../../../lib/layers/memory.layer.js';
@@ -77,6 +78,24 @@ describe('an acquire that timed out (stack side)', () => {
     loader.resolveNext('from-b');
     expect(await next).toBe('from-b');
     expect(b.getMetrics().singleFlight).toMatchObject({ leads: 1, follows: 0 });
+  });
+
+  it("releases a held lease even while the coordinator's guard is in its back-off window", async () => {
+    const { clock, hub, gate, a } = cluster();
+    const loader = controlledLoader<string>();
+    const leading = a.get('k', loader.loader); // a holds the lease of k
+    await flushMicrotasks();
+    expect(hub.held('k')).toBe(true);
+    gate.pause();
+    const other = a.get('other', () => 'local');
+    await clock.advance(500); // that acquire times out: the guard's window opens for 10 s
+    expect(await other).toBe('local');
+
+    loader.resolveNext('v');
+    expect(await leading).toBe('v');
+    await flushMicrotasks();
+    expect(hub.held('k')).toBe(false); // released now, not left to nobody until its 5 s ttl
+    expect(a.getMetrics().singleFlight).toMatchObject({ skipped: 1 }); // only the filled notice was skipped
   });
 
   it("passes the stack's write clock as each acquire's version floor", async () => {
