@@ -5,7 +5,7 @@
  *
  * 1. Leader: it reads the shared layers once more (a peer may have filled the key between this process's miss
  *    and its lease: then that value is served and nothing loads), else it loads. The lease is renewed every
- *    third of its ttl while the loader runs; the entry is written with the lease's fencing version as "write
+ *    third of its ttl while the loader runs (even in the guard's back-off window, as the release below); the entry is written with the lease's fencing version as "write
  *    if newer", then peers are told `filled`, then the lease is released — on failure too, and even while the
  *    guard is in its back-off window (a skipped release would leave the lease to nobody until its ttl ends).
  * 2. Follower: it waits for `filled` (pub/sub; polling of the lease only as a fallback), then reads the shared
@@ -105,9 +105,9 @@ export class DistributedLoads {
     return { entry: undefined, lease: undefined };
   }
 
-  /** Renews `lease` every third of its ttl until the returned function is called. */
+  /** Renews `lease` every third of its ttl until the returned function is called, even in the guard's window. */
   keepAlive(lease: LoadLease): () => void {
-    return keepRenewing(this.clock, this.renewEvery, () => this.command('load-renew', () => lease.renew(this.leaseTtl)));
+    return keepRenewing(this.clock, this.renewEvery, () => guardedEvenInBackoff(this.guard, 'load-renew', this.clock, this.timeoutMs, () => lease.renew(this.leaseTtl)));
   }
 
   /** Tells the followers the key is filled, then gives the lease up. Never rejects. */

@@ -98,6 +98,21 @@ describe('an acquire that timed out (stack side)', () => {
     expect(a.getMetrics().singleFlight).toMatchObject({ skipped: 1 }); // only the filled notice was skipped
   });
 
+  it("keeps renewing a held lease while the coordinator's guard is in its back-off window", async () => {
+    const { clock, hub, gate, a } = cluster();
+    const loader = controlledLoader<string>();
+    const leading = a.get('k', loader.loader); // a slow load under a 5 s lease
+    await flushMicrotasks();
+    gate.pause();
+    const other = a.get('other', () => 'local');
+    await clock.advance(500); // the guard's window opens for 10 s
+    await other;
+    await clock.advance(8_000); // past the lease's ttl: only renewals keep it
+    expect(hub.held('k')).toBe(true);
+    loader.resolveNext('v');
+    expect(await leading).toBe('v');
+  });
+
   it("passes the stack's write clock as each acquire's version floor", async () => {
     const { clock, gate, a } = cluster();
     await a.set('other', 1); // a write version taken from the clock
