@@ -10,6 +10,9 @@
  *   (or released without filling it, or the lease expired: its holder died), then the stack reads the shared
  *   layer again and, if the value is still missing, asks again;
  * - a rejection (Redis down): the stack loads locally, as without a coordinator.
+ *
+ * A caller that stops waiting for `acquire` (its timeout) keeps the promise and releases the lease if the late
+ * answer is `leader`: otherwise that lease would have no holder until its ttl ends.
  */
 export interface LoadCoordinator {
   /** True when other processes see the same leases (Redis). */

@@ -61,7 +61,8 @@
  *      leave L' alone (they compare the owner token).
  *  (4) Stale leader finishing late: after (3), B writes at v' and A writes at v < v'. The writes are "if newer":
  *      whichever order they reach Redis, v' stays. A's `filled` may wake F early: see (2).
- *  (5) Redis down: `acquire` rejects (the stack loads locally); waiting followers' polls fail and they resolve
+ *  (5) Redis down: `acquire` rejects (the stack loads locally; a release of its token follows, in case it ran
+ *      after all: see `redis-load.lease.ts`); waiting followers' polls fail and they resolve
  *      `released`, so they wait on a dead Redis about a poll interval — or `maxWaitMs` (`timeout`) when the
  *      client queues commands while disconnected and the poll neither answers nor fails.
  *  (6) Subscriber down, commands fine: notices are lost, followers progress by polling (at most one
