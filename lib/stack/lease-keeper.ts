@@ -25,12 +25,18 @@ export function guarded<T>(guard: LayerGuard | undefined, operation: string, com
  * `maxLayerBackoff` — and a skipped release would leave the lease to nobody until its ttl ends, with every
  * peer missing the key following it meanwhile.
  */
-export function guardedEvenInBackoff<T>(guard: LayerGuard | undefined, operation: string, clock: Clock, timeoutMs: number, command: () => Promise<T>): Promise<T> {
+export function guardedEvenInBackoff<T>(guard: LayerGuard | undefined, operation: string, clock: Clock, timeoutMs: number, command: () => T | Promise<T>): Promise<T> {
   if (guard === undefined || !guard.open) return guarded(guard, operation, command);
   return new Promise<T>((resolve, reject) => {
     const timer = clock.setTimeout(() => reject(new LayerTimeoutError(guard.name, operation, timeoutMs)), timeoutMs);
     const settle = (): void => clock.clearTimeout(timer);
-    command().then(
+    let running: Promise<T>;
+    try {
+      running = Promise.resolve(command());
+    } catch (error) {
+      running = Promise.reject(error);
+    }
+    running.then(
       (value) => {
         settle();
         resolve(value);
