@@ -15,8 +15,8 @@
  *   taken: the reply is the time it has left (its "PTTL") — unless its owner is this very token (a command
  *   resent after a reconnection): then it is this acquire's lease. Otherwise the script writes the record with
  *   a new token, version = max(TIME µs, previous version + 1, the caller's floor) and deadline = TIME + ttl,
- *   with `PX ttl + ENDED_LEASE_MEMORY_MS`, and returns the version. Versions are µs like the stack's write versions (`VersionClock`,
- *   which the stack passes as the floor), so a lease's version is directly a write version.
+ *   with `PX ttl + ENDED_LEASE_MEMORY_MS`, and returns the version. Versions are µs like the stack's write
+ *   versions (`VersionClock`, which the stack passes as the floor), so a lease's version is a write version.
  * - renew: compare-and-extend (owner and live lease, else 0); release: compare-and-delete and PUBLISH
  *   `r<key>` on `<prefix>\x1ffill`, in the same script; filled(): PUBLISH `f<key>` on that channel. One
  *   channel per prefix. An acquire that rejects is followed by a release of its token (it may have run).

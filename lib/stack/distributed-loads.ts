@@ -5,9 +5,10 @@
  *
  * 1. Leader: it reads the shared layers once more (a peer may have filled the key between this process's miss
  *    and its lease: then that value is served and nothing loads), else it loads. The lease is renewed every
- *    third of its ttl while the loader runs (even in the guard's back-off window, as the release below); the entry is written with the lease's fencing version as "write
- *    if newer", then peers are told `filled`, then the lease is released — on failure too, and even while the
- *    guard is in its back-off window (a skipped release would leave the lease to nobody until its ttl ends).
+ *    third of its ttl while the loader runs; the entry is written with the lease's fencing version as "write
+ *    if newer", then peers are told `filled`, then the lease is released — on failure too. Renewals and the
+ *    release are sent even while the guard is in its back-off window (bounded by the layer timeout): skipped,
+ *    they would leave the lease to nobody until its ttl ends, or let it lapse under a running load.
  * 2. Follower: it waits for `filled` (pub/sub; polling of the lease only as a fallback), then reads the shared
  *    layers. Found: served (and backfilled into L1). Not found (the leader failed, died, or its value was not
  *    cacheable): it asks again, and may become the leader.
