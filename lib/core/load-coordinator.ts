@@ -11,6 +11,9 @@
  *   (or released without filling it, or the lease expired: its holder died), then the stack reads the shared
  *   layer again and, if the value is still missing, asks again;
  * - a rejection (Redis down): the stack loads locally, as without a coordinator.
+ *
+ * A caller that stops waiting for `acquire` (its timeout) keeps the promise and releases the lease if the late
+ * answer is `leader`: otherwise that lease would have no holder until its ttl ends.
  */
 export interface LoadCoordinator {
   /** True when other processes see the same leases (Redis). */
@@ -20,8 +23,9 @@ export interface LoadCoordinator {
    * @param key the stack's internal key.
    * @param ttlMs lifetime of a lease without renewal (> 0).
    * @param maxWaitMs longest a follower waits before `wait` resolves anyway (> 0).
+   * @param versionFloor the lease's `version` is at least this (the caller's write clock, µs; default 0).
    */
-  acquire(key: string, ttlMs: number, maxWaitMs: number): Promise<LoadTicket>;
+  acquire(key: string, ttlMs: number, maxWaitMs: number, versionFloor?: number): Promise<LoadTicket>;
   /** Stops listening and releases what the coordinator opened itself (never a client passed in). */
   close(): Promise<void>;
 }
@@ -43,7 +47,8 @@ export interface LoadLease {
   readonly key: string;
   /**
    * The fencing version of this lease: greater than the version of every lease of the same key granted before
-   * it. The stack writes the loaded entry with a version at least this one.
+   * it (see the coordinator for the bound it holds under), and at least the `versionFloor` asked for. The stack
+   * writes the loaded entry with a version at least this one.
    */
   readonly version: number;
   /** Extends the lease to `ttlMs` from now if still held; false when it was lost. */

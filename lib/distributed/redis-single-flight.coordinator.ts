@@ -8,16 +8,18 @@
  * Protocol
  * - Lease record: one string key per cache key, `<prefix>\x1fload:<key>` (U+001F right after the prefix, as
  *   `LOCK_KEY_MARK`: it never collides with an entry, a tag key or a revalidation lock). It holds
- *   `<owner>|<version>|<deadline>`: the holder's random token (empty once released), the lease's fencing version
- *   and the lease's end, both in microseconds of the Redis server's clock (`TIME`, sec * 1e6 + usec).
+ *   `<owner>|<version>|<deadline>`: the holder's random token, the lease's fencing version and the lease's
+ *   end, both in microseconds of the Redis server's clock (`TIME`, sec * 1e6 + usec). A release deletes it; a
+ *   lease that ends unreleased leaves it `ENDED_LEASE_MEMORY_MS` (5 s) more, for the fencing below.
  * - acquire: one Lua script (EVALSHA, EVAL when not cached). A live lease (owner set, deadline ahead) is not
- *   taken: the reply is the time it has left (its "PTTL"). Otherwise the script writes the record with a new
- *   token, version = max(TIME µs, previous version + 1) and deadline = TIME + ttl, with
- *   `PX ttl + VERSION_MEMORY_MS`, and returns the version. Versions are µs like the stack's write versions
- *   (`VersionClock`), so a lease's version is directly a write version.
- * - renew: compare-and-extend (owner and live lease, else 0); release: compare-and-free — the record keeps the
- *   version, loses the owner, expires `VERSION_MEMORY_MS` later — and PUBLISH `r<key>` on `<prefix>\x1ffill`,
- *   in the same script; filled(): PUBLISH `f<key>` on that channel. One channel per prefix.
+ *   taken: the reply is the time it has left (its "PTTL") — unless its owner is this very token (a command
+ *   resent after a reconnection): then it is this acquire's lease. Otherwise the script writes the record with
+ *   a new token, version = max(TIME µs, previous version + 1, the caller's floor) and deadline = TIME + ttl,
+ *   with `PX ttl + ENDED_LEASE_MEMORY_MS`, and returns the version. Versions are µs like the stack's write
+ *   versions (`VersionClock`, which the stack passes as the floor), so a lease's version is a write version.
+ * - renew: compare-and-extend (owner and live lease, else 0); release: compare-and-delete and PUBLISH
+ *   `r<key>` on `<prefix>\x1ffill`, in the same script; filled(): PUBLISH `f<key>` on that channel. One
+ *   channel per prefix. An acquire that rejects is followed by a release of its token (it may have run).
  * - Followers: the coordinator subscribes once, eagerly, on its own duplicate of the client (`duplicate()`;
  *   closed by `close()`, the passed client never is), and keeps its waiters by key. `acquire` awaits the first
  *   subscription (or the subscriber's first connection failure: then followers rely on polling until it is
@@ -30,16 +32,19 @@
  *   `released`: their stack asks again, the acquire fails, it loads locally (rather than waiting `maxWaitMs`).
  *   After the subscriber reconnects (notices may have been lost) every key is polled at once.
  *
- * Why one key per lease, with the lease end in the value, rather than `SET NX PX` plus a version key: the
- * version must outlive the lease (a released or expired lease's successor must still get a greater version),
- * so it needs a record that lives longer than the lease. A second key would have to share the lock key's Redis
- * Cluster slot, which needs a hash tag in every key name and fails for some prefixes (`a{}`, `a{b`). One key
- * per command has no slot constraint, so leases spread over a cluster. The lease's end is compared with `TIME`
- * in the scripts, which is what `PX` does inside Redis (its expiry is wall-clock time too).
+ * Why one key per lease, with the lease end and the version in the value, rather than `SET NX PX`: the
+ * script needs the previous version and the lease's end in one read, and a second key would have to share the
+ * lock key's Redis Cluster slot, which needs a hash tag in every key name and fails for some prefixes (`a{}`,
+ * `a{b`). One key per command has no slot constraint, so leases spread over a cluster. The lease's end is
+ * compared with `TIME` in the scripts, which is what `PX` does inside Redis (its expiry is wall-clock time too).
  *
- * Fencing: a version is greater than every earlier version of the same key while the record lives (the lease,
- * then `VERSION_MEMORY_MS`); after that it is the server's TIME, greater unless the server's clock went back by
- * more than that. The stack writes the loaded value "if newer" at a version at least the lease's.
+ * Fencing: a version is greater than the previous lease's while its record lives (a lease that ended unreleased:
+ * 5 s past its end, when its waiting followers acquire), and never below the caller's floor (its write clock,
+ * which has observed every version its process read or heard of); later, it is above the server's TIME. The
+ * bound and why a released lease needs no record: `redis-load.lease.ts`'s header. The stack writes the loaded
+ * value "if newer" at the lease's version.
+ * Orphaned leases (an acquire that ran after its caller gave up) and their interleavings: the header of
+ * `redis-load.lease.ts`.
  *
  * Races, as interleavings (A, B: processes; F: a follower; L, L': leases of one key):
  *  (1) Leader dies mid-load: A holds L and dies. F's wait gets no notice; its poll, scheduled at L's end,
@@ -56,7 +61,8 @@
  *      leave L' alone (they compare the owner token).
  *  (4) Stale leader finishing late: after (3), B writes at v' and A writes at v < v'. The writes are "if newer":
  *      whichever order they reach Redis, v' stays. A's `filled` may wake F early: see (2).
- *  (5) Redis down: `acquire` rejects (the stack loads locally); waiting followers' polls fail and they resolve
+ *  (5) Redis down: `acquire` rejects (the stack loads locally; a release of its token follows, in case it ran
+ *      after all: see `redis-load.lease.ts`); waiting followers' polls fail and they resolve
  *      `released`, so they wait on a dead Redis about a poll interval — or `maxWaitMs` (`timeout`) when the
  *      client queues commands while disconnected and the poll neither answers nor fails.
  *  (6) Subscriber down, commands fine: notices are lost, followers progress by polling (at most one
@@ -72,18 +78,20 @@ import { checkRedisPrefix, runScript, type RedisClient } from '../layers/redis-c
 import { LoadFollowerRegistry, MAX_TIMER_MS } from './load-follower.registry.js';
 import {
   ACQUIRE_LEASE,
+  ENDED_LEASE_MEMORY_MS,
   FILLED_NOTICE,
   LOAD_CHANNEL_MARK,
   LOAD_KEY_MARK,
   parseAcquireReply,
   RedisLoadLease,
+  releaseLease,
   RELEASED_NOTICE,
+  toFloor,
   toPx,
-  VERSION_MEMORY_MS,
 } from './redis-load.lease.js';
 import { checkPubSubClient, RedisPubSubSubscriber } from './redis-pubsub.subscriber.js';
 
-export { LOAD_CHANNEL_MARK, LOAD_KEY_MARK, VERSION_MEMORY_MS } from './redis-load.lease.js';
+export { ENDED_LEASE_MEMORY_MS, LOAD_CHANNEL_MARK, LOAD_KEY_MARK } from './redis-load.lease.js';
 
 /** Options of {@link RedisSingleFlightCoordinator}. */
 export interface RedisSingleFlightCoordinatorOptions {
@@ -164,8 +172,9 @@ export class RedisSingleFlightCoordinator implements LoadCoordinator {
     return this.keyStart + key;
   }
 
-  async acquire(key: string, ttlMs: number, maxWaitMs: number): Promise<LoadTicket> {
+  async acquire(key: string, ttlMs: number, maxWaitMs: number, versionFloor?: number): Promise<LoadTicket> {
     const ttl = toPx(ttlMs);
+    const floor = toFloor(versionFloor);
     if (!(maxWaitMs > 0)) throw new InvalidOptionError('RedisSingleFlightCoordinator.acquire(maxWaitMs)', `expected a positive number of ms, got ${String(maxWaitMs)}`);
     if (this.closed) throw closedError();
     await this.firstSubscription;
@@ -176,9 +185,11 @@ export class RedisSingleFlightCoordinator implements LoadCoordinator {
     const follower = this.followers.join(key, redisKey, maxWaitMs);
     let reply: unknown;
     try {
-      reply = await runScript(this.client, ACQUIRE_LEASE, [redisKey], [token, ttl, VERSION_MEMORY_MS]);
+      reply = await runScript(this.client, ACQUIRE_LEASE, [redisKey], [token, ttl, floor, ENDED_LEASE_MEMORY_MS]);
     } catch (error) {
       this.followers.finish(follower, 'released');
+      // The script may have run (reply lost, or the client's own timeout): free what it may have granted.
+      releaseLease(this.client, this.channel, key, redisKey, token).catch(() => undefined);
       throw error;
     }
     const [taken, value] = parseAcquireReply(reply);

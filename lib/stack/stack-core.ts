@@ -93,7 +93,7 @@ export class StackCore {
     if (settings.singleFlight !== undefined) {
       const counters = { errors: 0, skipped: 0 };
       const guard = new LayerGuard('single-flight', counters, settings.guard, this.clock, this.log, onError);
-      this.loads = new DistributedLoads(settings.singleFlight.coordinator, guard, settings.singleFlight.leaseTtl, this.clock);
+      this.loads = new DistributedLoads(settings.singleFlight.coordinator, guard, settings.singleFlight.leaseTtl, this.clock, this.versions, settings.guard.timeout);
       this.loadCounters = counters;
     }
     this.local = new LocalInvalidation(this);

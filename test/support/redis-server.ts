@@ -23,6 +23,10 @@ export interface RedisServerHandle {
   stop(): Promise<void>;
   /** Starts the server again on the same port (after {@link RedisServerHandle.stop}, or stopping it first). */
   restart(): Promise<void>;
+  /** Freezes the server (SIGSTOP): connections stay open, what is sent waits unanswered until {@link resume}. */
+  pause(): void;
+  /** Lets a paused server run again (SIGCONT): it then runs what was sent meanwhile, in order. Idempotent. */
+  resume(): void;
 }
 
 const LOOPBACK = '127.0.0.1';
@@ -62,13 +66,24 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   if (child === undefined) throw new Error(`Could not start redis-server after ${attempts} attempts`, { cause: lastError });
 
   let current: ChildProcess | undefined = child;
+  let paused = false;
   const handle: RedisServerHandle = {
     port,
     url: `redis://${LOOPBACK}:${port}`,
     async stop() {
+      handle.resume(); // a stopped process would not act on SIGTERM
       const proc = current;
       current = undefined;
       if (proc !== undefined) await terminate(proc);
+    },
+    pause() {
+      if (current === undefined) throw new Error('redis-server is not running');
+      current.kill('SIGSTOP');
+      paused = true;
+    },
+    resume() {
+      if (paused) current?.kill('SIGCONT');
+      paused = false;
     },
     async restart() {
       await handle.stop();
