@@ -14,14 +14,19 @@
  *    takes it).
  * 4. The lock fails (Redis down or slow, or in its back-off window): the refresh runs locally, as without a
  *    lock. A cache failure never stops a refresh; at worst each process refreshes once.
- * Renewals and releases that fail are counted by the guard and otherwise ignored: the lease expires by
- * itself after `revalidationTimeout`.
+ * 5. The acquire times out (Redis paused, or an event loop stalled by a burst of work) but Redis runs it later and
+ *    grants the lease: nobody here holds it, and every peer would skip refreshing the key until
+ *    `revalidationTimeout` ends. So the attempt is kept, and a lease it yields late is released at once.
+ * Renewals and releases go out even while the lock's guard is in its back-off window (bounded by the layer
+ * timeout, see `guardedEvenInBackoff`): a window opened by other keys' failures must not strand a held lease.
+ * Those that fail are counted by the guard and otherwise ignored: the lease expires by itself after
+ * `revalidationTimeout`.
  */
 import type { Clock } from '../core/clock.js';
 import type { StackMetrics } from '../core/metrics.js';
 import type { LockLease, RevalidationLock } from '../core/revalidation-lock.js';
 import type { LayerGuard } from './layer-guard.js';
-import { guarded, keepRenewing } from './lease-keeper.js';
+import { guarded, guardedEvenInBackoff, keepRenewing } from './lease-keeper.js';
 
 /** What `acquire` yields when the lock could not be asked: refresh without a lease. */
 const LOCAL: unique symbol = Symbol('nestjs-layercache:local-refresh');
@@ -40,6 +45,8 @@ export class RevalidationCoordinator {
     private readonly ttl: number,
     private readonly clock: Clock,
     private readonly metrics: StackMetrics,
+    /** The layer timeout in ms: bounds a renewal or release sent while the guard is in its back-off window. */
+    private readonly timeoutMs: number,
   ) {
     this.renewEvery = Math.max(1, Math.floor(ttl / 3));
   }
@@ -57,10 +64,13 @@ export class RevalidationCoordinator {
     const ticket = { invalidated: false };
     this.acquiring.set(key, ticket);
     let lease: LockLease | typeof LOCAL | undefined;
+    let attempt: Promise<LockLease | undefined> | undefined;
     try {
-      lease = await this.command('lock-acquire', () => this.lock.acquire(key, this.ttl));
+      lease = await this.command('lock-acquire', () => (attempt = Promise.resolve(this.lock.acquire(key, this.ttl))));
     } catch {
       lease = LOCAL; // counted and logged by the guard; refresh locally
+      // A timed-out acquire may still be granted: give that lease back at once (point 5).
+      attempt?.then((late) => (late === undefined ? undefined : late.release())).catch(() => undefined);
     } finally {
       if (this.acquiring.get(key) === ticket) this.acquiring.delete(key);
     }
@@ -107,12 +117,14 @@ export class RevalidationCoordinator {
 
   /** Renews `lease` every third of its ttl until the returned function is called. */
   private keepAlive(lease: LockLease): () => void {
-    return keepRenewing(this.clock, this.renewEvery, () => this.command('lock-renew', () => lease.renew(this.ttl)));
+    return keepRenewing(this.clock, this.renewEvery, () =>
+      guardedEvenInBackoff(this.guard, 'lock-renew', this.clock, this.timeoutMs, () => lease.renew(this.ttl)),
+    );
   }
 
   private async release(lease: LockLease): Promise<void> {
     try {
-      await this.command('lock-release', () => lease.release());
+      await guardedEvenInBackoff(this.guard, 'lock-release', this.clock, this.timeoutMs, () => lease.release());
     } catch {
       // counted by the guard; the lease expires by itself
     }

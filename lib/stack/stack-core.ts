@@ -86,7 +86,7 @@ export class StackCore {
           : lock.lock.shared
             ? new LayerGuard('revalidation-lock', this.lockCounters, settings.guard, this.clock, this.log, onError)
             : undefined;
-      revalidation = new RevalidationCoordinator(lock.lock, lockGuard, lock.timeout, this.clock, this.metrics);
+      revalidation = new RevalidationCoordinator(lock.lock, lockGuard, lock.timeout, this.clock, this.metrics, settings.guard.timeout);
     }
     this.inFlight = new InFlightWork(revalidation);
     this.versions = new VersionClock(this.clock);

@@ -136,7 +136,7 @@ describe('CacheStack revalidation lock (once per cluster)', () => {
   it('renews the lease every third of revalidationTimeout while the loader runs, and stops after', async () => {
     const clock = new FakeClock();
     const lock = new ScriptedLock(clock);
-    const { stack } = await staleStack(lock, clock, { revalidationTimeout: '3s' });
+    const { stack } = await staleStack(lock, clock, { revalidationTimeout: '3s', layerBackoff: '10s' });
     await clock.advance(11_000);
     const control = controlledLoader<string>();
     await stack.get('k', control.loader, { ...SWR, loaderTimeout: 60 });
@@ -160,7 +160,7 @@ describe('CacheStack revalidation lock (once per cluster)', () => {
   it('stops renewing a lease it lost (a peer may hold the key now)', async () => {
     const clock = new FakeClock();
     const lock = new ScriptedLock(clock);
-    const { stack } = await staleStack(lock, clock, { revalidationTimeout: '3s' });
+    const { stack } = await staleStack(lock, clock, { revalidationTimeout: '3s', layerBackoff: '10s' });
     await clock.advance(11_000);
     const control = controlledLoader<string>();
     await stack.get('k', control.loader, { ...SWR, loaderTimeout: 60 });
@@ -217,6 +217,54 @@ describe('CacheStack revalidation lock (once per cluster)', () => {
     await stack.idle();
     expect(calls).toBe(1);
     expect(stack.getMetrics().revalidationLock.errors).toBe(1);
+  });
+
+  it('an acquire that times out but is granted late gives the lease back at once, so a peer refreshes', async () => {
+    const clock = new FakeClock();
+    const lock = new ScriptedLock(clock);
+    lock.mode = 'manual';
+    const a = await staleStack(lock, clock, { layerTimeout: '200ms' });
+    const b = await staleStack(lock, clock);
+    await clock.advance(11_000);
+    let calls = 0;
+    await a.stack.get('k', () => `a${++calls}`, SWR);
+    await clock.advance(200); // the acquire times out: A refreshes locally
+    await a.stack.idle();
+    expect(calls).toBe(1);
+    lock.proceed(); // Redis runs the acquire late and grants the lease to nobody
+    await flushMicrotasks();
+    expect(lock.calls.release).toBe(1);
+    expect(lock.inner.isHeld('k')).toBe(false);
+    lock.mode = 'ok';
+    await clock.advance(11_000);
+    let peerCalls = 0;
+    await b.stack.get('k', () => `b${++peerCalls}`, SWR);
+    await b.stack.idle();
+    expect(peerCalls).toBe(1);
+    expect(b.stack.getMetrics().stack.refreshesSkipped).toBe(0);
+  });
+
+  it('a held lease is renewed and released even while the lock guard is in its back-off window', async () => {
+    const clock = new FakeClock();
+    const lock = new ScriptedLock(clock);
+    const { stack } = await staleStack(lock, clock, { revalidationTimeout: '3s', layerBackoff: '10s' });
+    await stack.set('other', 'old', SWR);
+    await clock.advance(11_000);
+    const control = controlledLoader<string>();
+    await stack.get('k', control.loader, SWR);
+    await flushMicrotasks();
+    expect(lock.inner.isHeld('k')).toBe(true);
+    lock.mode = 'fail'; // another key's acquire fails: the guard opens its window
+    await stack.get('other', () => 'other-new', SWR);
+    await flushMicrotasks();
+    expect(stack.getMetrics().revalidationLock.errors).toBe(1);
+    lock.mode = 'ok';
+    await clock.advance(1_000);
+    expect(lock.calls.renew).toBe(1);
+    control.resolveNext('new');
+    await stack.idle();
+    expect(lock.calls.release).toBe(1);
+    expect(lock.inner.isHeld('k')).toBe(false);
   });
 
   it('stale reads while the lease is being acquired start no second attempt', async () => {
