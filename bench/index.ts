@@ -11,7 +11,8 @@
  * the peers of (f) are stopped on every one of them.
  */
 import { benchDecorators } from './decorators.bench.js';
-import { benchDistributedStampede, benchPropagation, startDistributedPeers } from './distributed.bench.js';
+import { benchDistributedStampede } from './distributed-stampede.bench.js';
+import { benchPropagation, startDistributedPeers } from './distributed.bench.js';
 import { benchL1 } from './l1.bench.js';
 import { benchL2 } from './l2.bench.js';
 import { redisServerAvailable as hasRedisServer, startRedisServer, type RedisServerHandle as BenchRedisServer } from '../test/support/redis-server.js';
