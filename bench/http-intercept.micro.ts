@@ -1,6 +1,6 @@
 /**
- * A micro-benchmark of one HIT through `intercept()` (not part of `npm run bench:http`; a tool to see where the
- * interceptor's own time goes): `node --import tsx bench/http-intercept.micro.ts [rounds]`.
+ * A micro-benchmark of one HIT through `intercept()` (a tool to see where the interceptor's own time goes; `npm run
+ * bench:http` runs it last, in a process of its own): `node --import tsx bench/http-intercept.micro.ts [rounds]`.
  *
  * `LayerCacheInterceptor` and the benchmark's minimal caching interceptor (`http-app.ts`) answer a HIT of the
  * benchmark's `/catalogue` handler (same decorators), interleaved, in this process: a real `ExecutionContextHost`
@@ -37,6 +37,10 @@ interface Interceptor {
 
 const HITS_PER_ROUND = 200_000;
 const rounds = Number(process.argv[2] ?? 21);
+if (!Number.isInteger(rounds) || rounds < 1 || process.argv.length > 3) {
+  console.error(`usage: http-intercept.micro.ts [rounds] (a positive integer, default 21), got ${JSON.stringify(process.argv.slice(2))}`);
+  process.exit(2);
+}
 
 const adapter = new FastifyAdapter();
 const host = { httpAdapter: adapter } as never;

@@ -1,31 +1,43 @@
 /**
  * Benchmarks: `npm run bench` (node --expose-gc --import tsx bench/index.ts).
  *
- *   --quick     fewer rounds (a smoke run, numbers are noisier)
+ *   --quick     fewer rounds: a smoke run (every section runs, numbers are noisier), ~10-20 s
  *   --strict    exit with code 1 when a target FAILs (default: report only)
  *   --only=a,f  run only the listed sections (letters a-d, f; default: all)
  *
  * Starts its own redis-server on a free loopback port for the Redis cases and stops it at the end; without
- * a redis-server binary those cases are skipped with a message.
+ * a redis-server binary those cases are skipped with a message. Exit codes (run-guard.ts): 0 done, 1 a crash or a
+ * FAIL under --strict or the watchdog, 2 a bad argument, 130/143 stopped by SIGINT/SIGTERM; the redis-server and
+ * the peers of (f) are stopped on every one of them.
  */
 import { benchDecorators } from './decorators.bench.js';
-import { benchDistributedStampede, benchPropagation, startDistributedPeers } from './distributed.bench.js';
+import { benchDistributedStampede } from './distributed-stampede.bench.js';
+import { benchPropagation, startDistributedPeers } from './distributed.bench.js';
 import { benchL1 } from './l1.bench.js';
 import { benchL2 } from './l2.bench.js';
 import { redisServerAvailable as hasRedisServer, startRedisServer, type RedisServerHandle as BenchRedisServer } from '../test/support/redis-server.js';
 import { benchStampede } from './stampede.bench.js';
 import { printTargets, section, type TargetResult } from './harness.js';
+import { parseArgs, runMain, UsageError, type RunGuard } from './run-guard.js';
 import { cpus } from 'node:os';
 
-const args = new Set(process.argv.slice(2));
-const quick = args.has('--quick');
-const strict = args.has('--strict');
-const onlyArg = [...args].find((arg) => arg.startsWith('--only='));
-const only = onlyArg === undefined ? undefined : new Set(onlyArg.slice('--only='.length).split(','));
-/** Whether section `letter` runs (see `--only`). */
-const runs = (letter: string): boolean => only === undefined || only.has(letter);
+const SECTIONS = ['a', 'b', 'c', 'd', 'f'];
+/** The whole run is stopped past this (a hang, not a slow machine: a quick run takes ~10 s, a full one ~30 s here). */
+const WATCHDOG_MS = { quick: 5 * 60_000, full: 20 * 60_000 };
 
-async function main(): Promise<number> {
+async function main(guard: RunGuard): Promise<number> {
+  const args = parseArgs(process.argv.slice(2), { flags: ['quick', 'strict'], options: ['only'] });
+  const quick = args.flag('quick');
+  const strict = args.flag('strict');
+  const onlyArg = args.option('only');
+  const only = onlyArg === undefined ? undefined : new Set(onlyArg.split(','));
+  for (const letter of only ?? []) {
+    if (!SECTIONS.includes(letter)) throw new UsageError(`--only: unknown section ${JSON.stringify(letter)} (sections: ${SECTIONS.join(', ')})`);
+  }
+  /** Whether section `letter` runs (see `--only`). */
+  const runs = (letter: string): boolean => only === undefined || only.has(letter);
+  guard.watchdog(quick ? WATCHDOG_MS.quick : WATCHDOG_MS.full);
+
   const started = Date.now();
   console.log(
     `nestjs-layercache benchmarks — ${new Date().toISOString()}, Node ${process.version}, ${cpus().length} cores` +
@@ -62,6 +74,8 @@ async function main(): Promise<number> {
     }
     if (redis !== undefined && runs('f')) {
       const peers = await startDistributedPeers(redis.url);
+      // A peer does not exit when this process dies: kill both on any exit (stop() below is the orderly way).
+      const untrack = guard.track(() => peers.kill());
       try {
         section('(f1) Invalidation propagation between two processes (A writes, B drops its L1 copy)');
         await benchPropagation(peers, { samples: quick ? 50 : 250 });
@@ -69,6 +83,7 @@ async function main(): Promise<number> {
         targets.push(...(await benchDistributedStampede(peers, { repetitions: quick ? 8 : 20 })));
       } finally {
         await peers.stop();
+        untrack();
       }
     }
   } finally {
@@ -82,10 +97,4 @@ async function main(): Promise<number> {
   return strict && failed > 0 ? 1 : 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runMain('npm run bench', main);

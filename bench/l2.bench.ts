@@ -2,9 +2,15 @@
  * (b) L2-only hits: a raw ioredis `getBuffer` of the stored bytes vs `stack.get(key)` on a stack whose
  * only layer is a RedisLayer (every get is a round trip plus decoding the envelope), interleaved, one
  * operation per sample against a private redis-server on loopback.
+ *
+ * Hard part: the raw case must GET exactly the Redis key the stack reads. The stack maps a user key to a layer
+ * key (namespaces, generations, hashed long keys: lib/core/keys.ts, lib/stack/generations.ts) and the envelope
+ * format has a version; neither is rebuilt here. The value is written once through a layer that records the key
+ * the stack hands it, the Redis key is the layer's public `prefix` plus that key (RedisLayer's documented
+ * layout), and the layer itself must decode the bytes found there: a layout change fails here, with a message.
  */
 import { Redis } from 'ioredis';
-import { CacheStack, RedisLayer } from '../lib/index.js';
+import { CacheStack, RedisLayer, type CacheEntry, type LayerWrite } from '../lib/index.js';
 import { jsonBytes, makeValue, type BenchValue } from './fixtures.js';
 import {
   byName,
@@ -19,7 +25,6 @@ import {
 
 const KEY = 'user:42';
 const PREFIX = 'bench:';
-const ENVELOPE_MAGIC = Buffer.from([0x4c, 0x43, 0x01]); // 'L' 'C' v1, see lib/core/entry-codec.ts
 
 const CASE = {
   raw: 'await client.getBuffer(rawKey) (raw ioredis GET)',
@@ -36,14 +41,15 @@ export async function benchL2(options: L2BenchOptions): Promise<{ results: Laten
   await client.connect();
   try {
     const value = makeValue();
-    const stack = new CacheStack([new RedisLayer({ client, prefix: PREFIX })], { ttl: '1h' });
-    await stack.set(KEY, value);
-
-    // The raw case reads exactly the bytes the layer wrote: find them instead of assuming the key format.
-    const rawKey = await findEnvelopeKey(client);
+    // The raw case reads exactly the bytes the layer wrote: the library says under which key (see above).
+    const rawKey = await writeThroughRecorder(client, value);
     const bytes = await client.getBuffer(rawKey);
+    // The measured stack is a plain one with the same options: it must read the value the recorder's stack wrote.
+    const stack = new CacheStack([new RedisLayer({ client, prefix: PREFIX })], { ttl: '1h' });
     const loaded = (await stack.get<BenchValue>(KEY))?.id;
-    if (bytes === null || loaded !== value.id) throw new Error('L2 setup failed: the value is not readable back');
+    if (bytes === null || loaded !== value.id) {
+      throw new Error(`L2 setup failed: ${bytes === null ? `nothing under ${JSON.stringify(rawKey)}` : `stack.get(${JSON.stringify(KEY)}) returned ${String(loaded)}`}`);
+    }
     console.log(
       `  value: ${jsonBytes(value)} bytes as JSON, ${bytes.length} bytes stored (envelope + msgpack) under ${JSON.stringify(rawKey)}`,
     );
@@ -81,11 +87,38 @@ export async function benchL2(options: L2BenchOptions): Promise<{ results: Laten
   }
 }
 
-async function findEnvelopeKey(client: Redis): Promise<string> {
-  const keys = await client.keys(`${PREFIX}*`);
-  for (const key of keys) {
-    const bytes = await client.getBuffer(key).catch(() => null); // other types (tag store) answer WRONGTYPE
-    if (bytes !== null && bytes.subarray(0, ENVELOPE_MAGIC.length).equals(ENVELOPE_MAGIC)) return key;
+/** A RedisLayer that records the keys the stack writes (only used to write the value once). */
+class KeyRecordingRedisLayer extends RedisLayer {
+  readonly written: string[] = [];
+
+  override async set(key: string, entry: CacheEntry, ttlMs: number, ifNewer?: boolean): Promise<void> {
+    this.written.push(key);
+    await super.set(key, entry, ttlMs, ifNewer);
   }
-  throw new Error(`no envelope found under ${PREFIX}* (keys: ${keys.join(', ')})`);
+
+  override async setMany(items: readonly LayerWrite[]): Promise<void> {
+    for (const item of items) this.written.push(item.key);
+    await super.setMany(items);
+  }
+}
+
+/**
+ * Stores `value` under {@link KEY} through a stack whose RedisLayer records its writes, and returns the Redis key
+ * of the entry: the layer's prefix plus the one key the stack wrote, checked by having the layer decode it.
+ */
+async function writeThroughRecorder(client: Redis, value: BenchValue): Promise<string> {
+  const layer = new KeyRecordingRedisLayer({ client, prefix: PREFIX });
+  const stack = new CacheStack([layer], { ttl: '1h' });
+  try {
+    await stack.set(KEY, value);
+    if (layer.written.length !== 1) {
+      throw new Error(`L2 setup: stack.set(${JSON.stringify(KEY)}) wrote ${layer.written.length} layer keys (${JSON.stringify(layer.written)}), expected 1`);
+    }
+    const layerKey = layer.written[0] as string;
+    const decoded = (await layer.get(layerKey))?.value as BenchValue | undefined;
+    if (decoded?.id !== value.id) throw new Error(`L2 setup: the layer cannot read back the entry it wrote under ${JSON.stringify(layerKey)}`);
+    return layer.prefix + layerKey;
+  } finally {
+    await stack.close();
+  }
 }

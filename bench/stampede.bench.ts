@@ -23,6 +23,8 @@ interface Series {
   readonly loaderCalls: number[];
   /** Redis commands issued per repetition (read outside the timed window), when the stack has a Redis layer. */
   readonly redisCommands: number[];
+  /** The commands of the last measured repetition by name, e.g. `get 1, set 1`. */
+  lastCommands?: string;
 }
 
 export async function benchStampede(options: StampedeBenchOptions): Promise<TargetResult[]> {
@@ -73,16 +75,19 @@ export async function benchStampede(options: StampedeBenchOptions): Promise<Targ
           return value;
         };
         const withRedis = client !== undefined && (stacks[i] as { redis: boolean }).redis;
-        const commandsBefore = withRedis ? await commandCount(client) : 0;
+        const commandsBefore = withRedis ? await commandCounts(client) : undefined;
         const start = process.hrtime.bigint();
         const answers = await Promise.all(Array.from({ length: CALLERS }, () => stack.get(key, loader)));
         const wall = Number(process.hrtime.bigint() - start);
         if (!answers.every((a) => a?.id === value.id)) throw new Error(`stampede: a caller did not get the value (${key})`);
-        const commands = withRedis ? (await commandCount(client)) - commandsBefore - 1 : 0; // -1: the first INFO
+        const used = commandsBefore === undefined ? undefined : commandsUsed(commandsBefore, await commandCounts(client as Redis));
         if (rep >= 0) {
           (series[i] as Series).wallNs.push(wall);
           (series[i] as Series).loaderCalls.push(calls);
-          if (withRedis) (series[i] as Series).redisCommands.push(commands);
+          if (used !== undefined) {
+            (series[i] as Series).redisCommands.push(used.total);
+            (series[i] as Series).lastCommands = used.names;
+          }
         }
       }
     }
@@ -101,6 +106,7 @@ export async function benchStampede(options: StampedeBenchOptions): Promise<Targ
       ]),
     );
     console.log(`  (${options.repetitions} repetitions of ${CALLERS} concurrent cold gets, ${LOADER_MS} ms loader)`);
+    for (const s of series) if (s.lastCommands !== undefined) console.log(`  Redis commands of the last repetition, ${s.name}: ${s.lastCommands} (INFO commandstats: a script's own calls count too)`);
 
     return series.map((s) => {
       const p50 = median(s.wallNs);
@@ -124,12 +130,25 @@ async function timeIdeal(value: BenchValue): Promise<number> {
   return Number(process.hrtime.bigint() - start);
 }
 
-/** Commands the server has executed so far (INFO commandstats), the INFO calls included. */
-async function commandCount(client: Redis): Promise<number> {
+/** Commands the server has executed so far by name (INFO commandstats), the INFO calls included. */
+async function commandCounts(client: Redis): Promise<Map<string, number>> {
   const info = await client.info('commandstats');
+  const counts = new Map<string, number>();
+  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) counts.set(match[1] as string, Number(match[2]));
+  return counts;
+}
+
+/** The commands run between two {@link commandCounts}, without the INFO that took the first one. */
+function commandsUsed(before: ReadonlyMap<string, number>, after: ReadonlyMap<string, number>): { total: number; names: string } {
+  const used: string[] = [];
   let total = 0;
-  for (const match of info.matchAll(/^cmdstat_[^:]+:calls=(\d+)/gm)) total += Number(match[1]);
-  return total;
+  for (const [name, calls] of after) {
+    const delta = calls - (before.get(name) ?? 0) - (name === 'info' ? 1 : 0);
+    if (delta <= 0) continue;
+    total += delta;
+    used.push(`${name} ${delta}`);
+  }
+  return { total, names: used.sort().join(', ') };
 }
 
 function range(values: readonly number[]): string {
