@@ -83,6 +83,18 @@ expect_cached_body() {
   echo "ok: GET $url -> $expected twice (the @Cacheable method ran once)"
 }
 
+apps=(nest11-cjs nest12-esm)
+section "copy the apps to $work and start their npm ci (in the background, while the library is packed)"
+declare -A ci_pid
+for app in "${apps[@]}"; do
+  mkdir -p "$work/$app"
+  tar -C "$here/$app" --exclude=./node_modules --exclude=./dist -cf - . | tar -C "$work/$app" -xf -
+  (cd "$work/$app" && exec npm ci --prefer-offline --no-audit --no-fund --loglevel=error) >"$work/$app-ci.log" 2>&1 &
+  ci_pid[$app]=$!
+  pids+=("${ci_pid[$app]}")
+  echo "$app: npm ci started"
+done
+
 section 'pack the library (npm pack: prepack builds dist/ from scratch)'
 cd "$root"
 npm pack --pack-destination "$work" >"$work/pack.log" 2>&1 || { cat "$work/pack.log" >&2; fail 'npm pack'; }
@@ -105,10 +117,11 @@ check_app() {
   local env=()
 
   section "$app: install (npm ci, then npm install <tarball>)"
-  mkdir -p "$dir"
-  tar -C "$here/$app" --exclude=./node_modules --exclude=./dist -cf - . | tar -C "$dir" -xf -
   cd "$dir"
-  npm ci --prefer-offline --no-audit --no-fund --loglevel=error
+  local ci_rc=0
+  wait "${ci_pid[$app]}" || ci_rc=$?
+  cat "$work/$app-ci.log"
+  [ "$ci_rc" -eq 0 ] || fail "$app: npm ci exited with $ci_rc"
   npm install --no-save --prefer-offline --no-audit --no-fund --loglevel=error "$tarball"
   node -e "for (const p of ['nestjs-layercache', '@nestjs/core', 'typescript']) console.log(p, require('./node_modules/' + p + '/package.json').version)"
 
