@@ -4,13 +4,15 @@
  */
 import type { Config } from 'jest';
 
-// Three projects: `unit` (no I/O, injected clock), `integration` (real redis-server processes started by
-// test/support/redis.global-setup.ts on free loopback ports), `e2e` (real NestJS apps; later issues).
+// Four projects: `unit` (no I/O, injected clock), `integration` (real redis-server processes started by
+// test/support/redis.global-setup.ts on free loopback ports), `e2e` (real NestJS apps; later issues),
+// `package` (packs the library with npm and checks the tarball). test/consumers holds apps of their own.
 const common = {
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
   testEnvironment: 'node',
+  modulePathIgnorePatterns: ['<rootDir>/test/consumers/'],
 } satisfies Config;
 
 const config: Config = {
@@ -24,6 +26,7 @@ const config: Config = {
       globalTeardown: '<rootDir>/test/support/redis.global-teardown.ts',
     },
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.spec.ts'] },
+    { ...common, displayName: 'package', testMatch: ['<rootDir>/test/package/**/*.spec.ts'] },
   ],
 };
 

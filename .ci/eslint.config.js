@@ -11,7 +11,8 @@ const ENGINE_IMPORT_MESSAGE =
   '(see docs/architecture.md, "Layers of the code"); Nest-specific code goes in lib/module, lib/decorators or lib/http.';
 
 export default defineConfig(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.tmp/**'] },
+  // test/consumers holds standalone apps (own package.json, tsconfig and dependencies), not the library's code.
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.tmp/**', 'test/consumers/**'] },
   {
     files: ['**/*.{ts,mts,cts,js,mjs,cjs}'],
     extends: [js.configs.recommended, tseslint.configs.recommended],
