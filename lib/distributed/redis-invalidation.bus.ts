@@ -13,9 +13,15 @@
  * - Versions: a "keys" or "clear" message carries the version of the write; a peer drops only its copies
  *   older than that version, so a late or duplicated message never removes a newer value. "tags" messages
  *   carry the tag store's sequence, "generation" messages the namespace's new generation. Pub/sub is at-most-once: nothing is retried or acknowledged.
- * - HMAC: with a `secret`, every message is signed (HMAC-SHA256 over header and body) and every message that
- *   is unsigned or signed with another secret is dropped, logged once per burst and counted. Peers of one
- *   group must share the secret; a bus without one accepts signed and unsigned messages alike.
+ * - HMAC: with a `secret`, every message is signed (HMAC-SHA256 over header, channel, stamp and body) and every
+ *   message that is unsigned or signed with another secret (or for another channel) is dropped, logged once per
+ *   burst and counted. Peers of one group must share the secret; a bus without one accepts signed and unsigned
+ *   messages alike. Replays: a signed message carries a stamp (the sender's clock + a nonce); it is dropped
+ *   when stamped further than `replayWindow` from this bus's clock or when its nonce was already seen inside
+ *   the window (`ReplayGuard`, message-signing.ts; its nonce memory is bounded). Unsigned messages have no stamp:
+ *   whoever can PUBLISH can write new ones, so a replay check would add nothing (see docs/bus-security.md).
+ * - Counters (versions, tag sequences, generations) are judged by the stack that receives them
+ *   (lib/stack/peer-counters.ts): the transport only checks that they are safe integers.
  * - Malformed messages (another program on the channel, another format version, garbage) are dropped, logged
  *   once per burst with the reason and the channel, and counted; the bus keeps working.
  * - Reconnect: when the subscriber connection drops, messages published meanwhile are lost. When it is back
@@ -41,10 +47,12 @@ import { InvalidOptionError } from '../core/errors.js';
 import { BurstLogger, consoleLogger, type CacheLogger } from '../core/logger.js';
 import { checkRedisPrefix, type RedisClient } from '../layers/redis-client.js';
 import { systemClock } from '../core/clock.js';
+import { toMilliseconds } from '../core/duration.js';
 import { isRedisCluster } from '../layers/redis-client.js';
 import { BusHeartbeat, heartbeatInterval } from './bus-heartbeat.js';
 import { InvalidationMessageCodec, splitInvalidationMessage } from './invalidation-message.codec.js';
 import { checkInvalidationSecret, originIdProblem } from './invalidation-message.validation.js';
+import { DEFAULT_MAX_NONCES, ReplayGuard } from './message-signing.js';
 import {
   DEFAULT_REDIS_INVALIDATION_BUS_OPTIONS,
   invalidationChannel,
@@ -82,8 +90,10 @@ export class RedisInvalidationBus implements InvalidationBus {
   private interrupted = false;
   /** Bumped on every reconnection, so only the latest re-subscription reports. */
   private generation = 0;
-  private readonly counters = { published: 0, received: 0, ownIgnored: 0, malformed: 0, badSignature: 0, resubscribed: 0, publishErrors: 0, silences: 0 };
+  private readonly counters = { published: 0, received: 0, ownIgnored: 0, malformed: 0, badSignature: 0, replayed: 0, resubscribed: 0, publishErrors: 0, silences: 0 };
   private readonly heartbeat: BusHeartbeat | undefined;
+  /** The replay check of signed messages (only with a secret). */
+  private readonly replays: ReplayGuard | undefined;
 
   constructor(options: RedisInvalidationBusOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -96,7 +106,14 @@ export class RedisInvalidationBus implements InvalidationBus {
     }
     this.channel = options.channel ?? invalidationChannel(prefix);
     const secret = checkInvalidationSecret('RedisInvalidationBus.secret', options.secret);
-    this.codec = new InvalidationMessageCodec({ secret });
+    const clock = options.clock ?? systemClock;
+    this.codec = new InvalidationMessageCodec({ secret, channel: this.channel, clock });
+    const windowMs = toMilliseconds(options.replayWindow ?? DEFAULT_REDIS_INVALIDATION_BUS_OPTIONS.replayWindow, 'RedisInvalidationBus.replayWindow');
+    if (windowMs < 1) throw new InvalidOptionError('RedisInvalidationBus.replayWindow', 'must be at least 1 ms');
+    if (options.replayWindow !== undefined && secret === undefined) {
+      throw new InvalidOptionError('RedisInvalidationBus.replayWindow', 'only applies to signed messages: set `secret` too');
+    }
+    this.replays = secret === undefined ? undefined : new ReplayGuard(clock, windowMs, DEFAULT_MAX_NONCES);
     const logger: unknown = options.logger ?? consoleLogger;
     const candidate = logger as Partial<Record<'warn' | 'error', unknown>> | null;
     if (typeof candidate !== 'object' || candidate === null || typeof candidate.warn !== 'function' || typeof candidate.error !== 'function') {
@@ -112,7 +129,7 @@ export class RedisInvalidationBus implements InvalidationBus {
     this.heartbeat =
       intervalMs === undefined
         ? undefined
-        : new BusHeartbeat(options.clock ?? systemClock, intervalMs, {
+        : new BusHeartbeat(clock, intervalMs, {
             send: async (seq) => void (await this.client.publish(this.channel, this.codec.encodePing(this.originId, seq))),
             onSilent: () => this.silent(intervalMs),
             onHeardAgain: () => this.resubscribed(),
@@ -220,6 +237,15 @@ export class RedisInvalidationBus implements InvalidationBus {
       this.burst.failure(this.dropSource(signature), `RedisInvalidationBus dropped ${what} on channel ${this.channelLabel}`, result.reason);
       return;
     }
+    if (this.replays !== undefined) {
+      // signed (the codec refused anything else): the stamp must be fresh and its nonce new
+      const stale = result.stamp === undefined ? 'no stamp' : this.replays.check(result.stamp);
+      if (stale !== undefined) {
+        this.counters.replayed++;
+        this.burst.failure(this.replaySource, `RedisInvalidationBus dropped a replayed or outdated signed message on channel ${this.channelLabel}`, stale);
+        return;
+      }
+    }
     if (result.message === undefined) {
       // a heartbeat: ours tells the subscription works; a peer's is nothing to us
       if (result.originId === this.originId) this.heartbeat?.heard(result.ping);
@@ -231,6 +257,7 @@ export class RedisInvalidationBus implements InvalidationBus {
     }
     this.burst.success(this.dropSource(false));
     this.burst.success(this.dropSource(true));
+    this.burst.success(this.replaySource);
     this.counters.received++;
     try {
       handlers.onMessage(result.message);
@@ -317,6 +344,10 @@ export class RedisInvalidationBus implements InvalidationBus {
 
   private dropSource(signature: boolean): string {
     return signature ? `badly signed messages on channel ${this.channelLabel}` : `malformed messages on channel ${this.channelLabel}`;
+  }
+
+  private get replaySource(): string {
+    return `replayed or outdated messages on channel ${this.channelLabel}`;
   }
 
   private get handlerSource(): string {
