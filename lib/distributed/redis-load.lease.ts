@@ -12,6 +12,7 @@
 import { InvalidOptionError } from '../core/errors.js';
 import type { LoadLease } from '../core/load-coordinator.js';
 import { luaScript, runScript, type RedisClient } from '../layers/redis-client.js';
+import type { FillNoticeCodec } from './fill-notice.codec.js';
 
 /** Marks the lease records right after the prefix (see the coordinator's header). */
 export const LOAD_KEY_MARK = '\u001fload:';
@@ -21,12 +22,6 @@ export const LOAD_CHANNEL_MARK = '\u001ffill';
 
 /** How long a lease record outlives its lease, in milliseconds, to keep the fencing version increasing. */
 export const VERSION_MEMORY_MS = 60_000;
-
-/** First character of a notice: the key was filled. */
-export const FILLED_NOTICE = 'f';
-
-/** First character of a notice: the lease was released without a fill. */
-export const RELEASED_NOTICE = 'r';
 
 /** Helpers of every script: the server time in µs, the record of KEYS[1] as owner, version, deadline. */
 const PRELUDE = `local function now_us()
@@ -82,7 +77,8 @@ return math.ceil(left / 1000)`);
 export class RedisLoadLease implements LoadLease {
   constructor(
     private readonly client: RedisClient,
-    private readonly channel: string,
+    /** The notice channel and its (signing) codec. */
+    private readonly notices: FillNoticeCodec,
     readonly key: string,
     private readonly redisKey: string,
     private readonly token: string,
@@ -94,11 +90,11 @@ export class RedisLoadLease implements LoadLease {
   }
 
   async filled(): Promise<void> {
-    await this.client.publish(this.channel, FILLED_NOTICE + this.key);
+    await this.client.publish(this.notices.channel, this.notices.encode('filled', this.key));
   }
 
   async release(): Promise<boolean> {
-    return Number(await runScript(this.client, RELEASE_LEASE, [this.redisKey], [this.token, VERSION_MEMORY_MS, this.channel, RELEASED_NOTICE + this.key])) === 1;
+    return Number(await runScript(this.client, RELEASE_LEASE, [this.redisKey], [this.token, VERSION_MEMORY_MS, this.notices.channel, this.notices.encode('released', this.key)])) === 1;
   }
 }
 

@@ -16,8 +16,11 @@
  *   `PX ttl + VERSION_MEMORY_MS`, and returns the version. Versions are µs like the stack's write versions
  *   (`VersionClock`), so a lease's version is directly a write version.
  * - renew: compare-and-extend (owner and live lease, else 0); release: compare-and-free — the record keeps the
- *   version, loses the owner, expires `VERSION_MEMORY_MS` later — and PUBLISH `r<key>` on `<prefix>\x1ffill`,
- *   in the same script; filled(): PUBLISH `f<key>` on that channel. One channel per prefix.
+ *   version, loses the owner, expires `VERSION_MEMORY_MS` later — and PUBLISH a "released" notice on
+ *   `<prefix>\x1ffill`, in the same script; filled(): PUBLISH a "filled" notice on that channel. One channel per
+ *   prefix. Notices (`FillNoticeCodec`, fill-notice.codec.ts) are `f<key>` / `r<key>`, or, with a `secret`,
+ *   signed and stamped (HMAC-SHA256, timestamp + nonce): a coordinator with a secret drops unsigned, badly
+ *   signed, replayed or outdated notices (logged once per burst); its followers still progress by polling.
  * - Followers: the coordinator subscribes once, eagerly, on its own duplicate of the client (`duplicate()`;
  *   closed by `close()`, the passed client never is), and keeps its waiters by key. `acquire` awaits the first
  *   subscription (or the subscriber's first connection failure: then followers rely on polling until it is
@@ -70,18 +73,9 @@ import type { LoadCoordinator, LoadTicket } from '../core/load-coordinator.js';
 import { BurstLogger, consoleLogger, type CacheLogger } from '../core/logger.js';
 import { checkRedisPrefix, runScript, type RedisClient } from '../layers/redis-client.js';
 import { LoadFollowerRegistry, MAX_TIMER_MS } from './load-follower.registry.js';
-import {
-  ACQUIRE_LEASE,
-  FILLED_NOTICE,
-  LOAD_CHANNEL_MARK,
-  LOAD_KEY_MARK,
-  parseAcquireReply,
-  RedisLoadLease,
-  RELEASED_NOTICE,
-  toPx,
-  VERSION_MEMORY_MS,
-} from './redis-load.lease.js';
+import { ACQUIRE_LEASE, LOAD_CHANNEL_MARK, LOAD_KEY_MARK, parseAcquireReply, RedisLoadLease, toPx, VERSION_MEMORY_MS } from './redis-load.lease.js';
 import { checkPubSubClient, RedisPubSubSubscriber } from './redis-pubsub.subscriber.js';
+import { createFillNoticeCodec, type FillNoticeCodec } from './fill-notice.codec.js';
 
 export { LOAD_CHANNEL_MARK, LOAD_KEY_MARK, VERSION_MEMORY_MS } from './redis-load.lease.js';
 
@@ -97,6 +91,13 @@ export interface RedisSingleFlightCoordinatorOptions {
   clock?: Clock;
   /** Where connection trouble and failing polls are logged (once per burst). @default consoleLogger */
   logger?: CacheLogger;
+  /**
+   * Shared secret: notices are signed (HMAC-SHA256, with a timestamp and a nonce) and only signed, fresh,
+   * never-seen notices are accepted (docs/bus-security.md). @default undefined (unsigned)
+   */
+  secret?: string | Buffer;
+  /** How far a signed notice's timestamp may be from this clock, either side. Needs `secret`. @default '30s' */
+  replayWindow?: Duration;
 }
 
 /** Defaults of {@link RedisSingleFlightCoordinatorOptions}. */
@@ -117,6 +118,10 @@ export class RedisSingleFlightCoordinator implements LoadCoordinator {
   private readonly keyStart: string;
   private readonly subscriber: RedisPubSubSubscriber;
   private readonly followers: LoadFollowerRegistry;
+  /** Encodes and checks the notices (signed with a secret). */
+  private readonly notices: FillNoticeCodec;
+  /** Notices dropped: unsigned, badly signed, replayed or outdated (with a secret). */
+  noticesDropped = 0;
   /** Resolves once the first subscription is confirmed, or failed, or the subscriber's connection failed. */
   private readonly firstSubscription: Promise<void>;
   private openGate!: () => void;
@@ -146,6 +151,7 @@ export class RedisSingleFlightCoordinator implements LoadCoordinator {
     this.burst = new BurstLogger(logger);
     this.keyStart = this.prefix + LOAD_KEY_MARK;
     this.channel = this.prefix + LOAD_CHANNEL_MARK;
+    this.notices = createFillNoticeCodec(this.channel, options, clock);
     this.followers = new LoadFollowerRegistry(this.client, this.clock, this.burst, this.pollIntervalMs);
     this.subscriber = new RedisPubSubSubscriber(this.client, this.channel, {
       onMessage: this.onMessage,
@@ -184,7 +190,7 @@ export class RedisSingleFlightCoordinator implements LoadCoordinator {
     const [taken, value] = parseAcquireReply(reply);
     if (taken) {
       this.followers.finish(follower, 'released');
-      return { role: 'leader', lease: new RedisLoadLease(this.client, this.channel, key, redisKey, token, value) };
+      return { role: 'leader', lease: new RedisLoadLease(this.client, this.notices, key, redisKey, token, value) };
     }
     this.followers.follow(follower, value);
     return { role: 'follower', wait: follower.promise };
@@ -223,11 +229,21 @@ export class RedisSingleFlightCoordinator implements LoadCoordinator {
   }
 
   private readonly onMessage = (channel: string, message: string): void => {
-    if (channel !== this.channel || message.length < 2) return;
-    const kind = message[0];
-    const outcome = kind === FILLED_NOTICE ? 'filled' : kind === RELEASED_NOTICE ? 'released' : undefined;
-    if (outcome !== undefined) this.followers.notify(message.slice(1), outcome);
+    if (channel !== this.channel || this.closed) return;
+    const notice = this.notices.decode(message);
+    if (notice === undefined) return;
+    if ('dropped' in notice) {
+      this.noticesDropped++;
+      this.burst.failure(this.noticeSource, `RedisSingleFlightCoordinator dropped a notice on ${JSON.stringify(this.channel)}`, notice.dropped);
+      return;
+    }
+    this.burst.success(this.noticeSource);
+    this.followers.notify(notice.key, notice.kind);
   };
+
+  private get noticeSource(): string {
+    return `dropped notices on ${JSON.stringify(this.channel)}`;
+  }
 
   private readonly onError = (error: Error): void => {
     this.openGate(); // a subscriber that cannot connect does not hold acquire() up: followers poll meanwhile
