@@ -213,6 +213,13 @@ describe('single-flight fill notices are signed with a secret (raw PUBLISH)', ()
     expect(follower.noticesDropped).toBe(1);
   });
 
+  it('validates the secret and the replay window, naming the option', () => {
+    const redis = client();
+    expect(() => new RedisSingleFlightCoordinator({ client: redis, secret: '' })).toThrow(/"RedisSingleFlightCoordinator\.secret"/);
+    expect(() => new RedisSingleFlightCoordinator({ client: redis, replayWindow: '10s' })).toThrow(/"RedisSingleFlightCoordinator\.replayWindow".*set `secret` too/);
+    expect(() => new RedisSingleFlightCoordinator({ client: redis, secret: 's', replayWindow: 0 })).toThrow(/"RedisSingleFlightCoordinator\.replayWindow"/);
+  });
+
   it('without a secret, notices stay as before (`f<key>` / `r<key>`) and wake followers', async () => {
     const prefix = uniquePrefix('notice');
     const leader = coordinator(prefix, undefined);
