@@ -25,10 +25,11 @@
  * metrics) and logged once per burst.
  */
 import type { TagMatchMode } from '../core/tag-store.js';
+import { MAX_CLOCK_SKEW_MS } from '../core/version-clock.js';
 import type { StackCore } from './stack-core.js';
 
 /** How far ahead of this process's clock a peer's write version may be: the bound on clock skew, 60 s. */
-export const MAX_PEER_CLOCK_SKEW_MS = 60_000;
+export const MAX_PEER_CLOCK_SKEW_MS = MAX_CLOCK_SKEW_MS;
 
 /** Most tag messages waiting for a check against the store. */
 export const MAX_PENDING_TAG_CHECKS = 10_000;
@@ -61,9 +62,8 @@ export class PeerCounters {
 
   /** Whether the write version `version` of a "keys" or "clear" message may be applied (else rejected, counted). */
   acceptsVersion(kind: 'keys' | 'clear', version: number): boolean {
-    const nowMs = this.core.clock.now();
-    if (version <= (nowMs + MAX_PEER_CLOCK_SKEW_MS) * 1000) return this.accepted();
-    const ahead = Math.round(version / 1000 - nowMs);
+    if (version <= this.core.versions.ceiling()) return this.accepted();
+    const ahead = Math.round(version / 1000 - this.core.clock.now());
     return this.reject(`a "${kind}" message with version ${version}, ${ahead} ms ahead of this clock (the bound is ${MAX_PEER_CLOCK_SKEW_MS} ms)`);
   }
 
