@@ -3,7 +3,8 @@
  * the default channel name.
  */
 import type { Clock } from '../core/clock.js';
-import type { Duration } from '../core/duration.js';
+import { toMilliseconds, type Duration } from '../core/duration.js';
+import { InvalidOptionError } from '../core/errors.js';
 import type { CacheLogger } from '../core/logger.js';
 import type { RedisClient } from '../layers/redis-client.js';
 
@@ -42,6 +43,14 @@ export interface RedisInvalidationBusOptions {
 
 /** Defaults of {@link RedisInvalidationBusOptions}. */
 export const DEFAULT_REDIS_INVALIDATION_BUS_OPTIONS = Object.freeze({ prefix: 'lc:', replayWindow: '30s' as Duration });
+
+/** The `replayWindow` option in ms (checked: at least 1 ms, and only with a secret). */
+export function replayWindowMs(option: Duration | undefined, signed: boolean): number {
+  if (option !== undefined && !signed) throw new InvalidOptionError('RedisInvalidationBus.replayWindow', 'only applies to signed messages: set `secret` too');
+  const windowMs = toMilliseconds(option ?? DEFAULT_REDIS_INVALIDATION_BUS_OPTIONS.replayWindow, 'RedisInvalidationBus.replayWindow');
+  if (windowMs < 1) throw new InvalidOptionError('RedisInvalidationBus.replayWindow', 'must be at least 1 ms');
+  return windowMs;
+}
 
 /** What follows the prefix in the default channel name. */
 export const INVALIDATION_CHANNEL_MARK = '\u001finvalidate';

@@ -16,12 +16,8 @@
  * - HMAC: with a `secret`, every message is signed (HMAC-SHA256 over header, channel, stamp and body) and every
  *   message that is unsigned or signed with another secret (or for another channel) is dropped, logged once per
  *   burst and counted. Peers of one group must share the secret; a bus without one accepts signed and unsigned
- *   messages alike. Replays: a signed message carries a stamp (the sender's clock + a nonce); it is dropped
- *   when stamped further than `replayWindow` from this bus's clock or when its nonce was already seen inside
- *   the window (`ReplayGuard`, message-signing.ts; its nonce memory is bounded). Unsigned messages have no stamp:
- *   whoever can PUBLISH can write new ones, so a replay check would add nothing (see docs/bus-security.md).
- * - Counters (versions, tag sequences, generations) are judged by the stack that receives them
- *   (lib/stack/peer-counters.ts): the transport only checks that they are safe integers.
+ *   messages alike. A signed message's stamp must lie within `replayWindow` and its nonce be new
+ *   (`BusFrameFilter`, `ReplayGuard`). Counters are judged by the receiving stack (lib/stack/peer-counters.ts).
  * - Malformed messages (another program on the channel, another format version, garbage) are dropped, logged
  *   once per burst with the reason and the channel, and counted; the bus keeps working.
  * - Reconnect: when the subscriber connection drops, messages published meanwhile are lost. When it is back
@@ -47,8 +43,8 @@ import { InvalidOptionError } from '../core/errors.js';
 import { BurstLogger, consoleLogger, type CacheLogger } from '../core/logger.js';
 import { checkRedisPrefix, type RedisClient } from '../layers/redis-client.js';
 import { systemClock } from '../core/clock.js';
-import { toMilliseconds } from '../core/duration.js';
 import { isRedisCluster } from '../layers/redis-client.js';
+import { BusFrameFilter } from './bus-frame-filter.js';
 import { BusHeartbeat, heartbeatInterval } from './bus-heartbeat.js';
 import { InvalidationMessageCodec, splitInvalidationMessage } from './invalidation-message.codec.js';
 import { checkInvalidationSecret, originIdProblem } from './invalidation-message.validation.js';
@@ -56,6 +52,7 @@ import { DEFAULT_MAX_NONCES, ReplayGuard } from './message-signing.js';
 import {
   DEFAULT_REDIS_INVALIDATION_BUS_OPTIONS,
   invalidationChannel,
+  replayWindowMs,
   type RedisInvalidationBusOptions,
   type RedisInvalidationBusStats,
 } from './redis-invalidation-bus.options.js';
@@ -92,8 +89,8 @@ export class RedisInvalidationBus implements InvalidationBus {
   private generation = 0;
   private readonly counters = { published: 0, received: 0, ownIgnored: 0, malformed: 0, badSignature: 0, replayed: 0, resubscribed: 0, publishErrors: 0, silences: 0 };
   private readonly heartbeat: BusHeartbeat | undefined;
-  /** The replay check of signed messages (only with a secret). */
-  private readonly replays: ReplayGuard | undefined;
+  /** Decoding, signature and replay checks of received payloads. */
+  private readonly frames: BusFrameFilter;
 
   constructor(options: RedisInvalidationBusOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -108,12 +105,8 @@ export class RedisInvalidationBus implements InvalidationBus {
     const secret = checkInvalidationSecret('RedisInvalidationBus.secret', options.secret);
     const clock = options.clock ?? systemClock;
     this.codec = new InvalidationMessageCodec({ secret, channel: this.channel, clock });
-    const windowMs = toMilliseconds(options.replayWindow ?? DEFAULT_REDIS_INVALIDATION_BUS_OPTIONS.replayWindow, 'RedisInvalidationBus.replayWindow');
-    if (windowMs < 1) throw new InvalidOptionError('RedisInvalidationBus.replayWindow', 'must be at least 1 ms');
-    if (options.replayWindow !== undefined && secret === undefined) {
-      throw new InvalidOptionError('RedisInvalidationBus.replayWindow', 'only applies to signed messages: set `secret` too');
-    }
-    this.replays = secret === undefined ? undefined : new ReplayGuard(clock, windowMs, DEFAULT_MAX_NONCES);
+    const windowMs = replayWindowMs(options.replayWindow, secret !== undefined);
+    const replays = secret === undefined ? undefined : new ReplayGuard(clock, windowMs, DEFAULT_MAX_NONCES);
     const logger: unknown = options.logger ?? consoleLogger;
     const candidate = logger as Partial<Record<'warn' | 'error', unknown>> | null;
     if (typeof candidate !== 'object' || candidate === null || typeof candidate.warn !== 'function' || typeof candidate.error !== 'function') {
@@ -136,6 +129,7 @@ export class RedisInvalidationBus implements InvalidationBus {
           });
     this.channelBytes = Buffer.from(this.channel, 'utf8');
     this.channelLabel = JSON.stringify(this.channel);
+    this.frames = new BusFrameFilter(this.codec, replays, this.burst, this.counters, this.channelLabel);
   }
 
   /** True when messages are signed and only signed messages are accepted. */
@@ -228,24 +222,8 @@ export class RedisInvalidationBus implements InvalidationBus {
   private readonly onMessageBuffer = (channel: Buffer, payload: Buffer): void => {
     const handlers = this.handlers;
     if (this.state === 'closed' || handlers === undefined || !channel.equals(this.channelBytes)) return;
-    const result = this.codec.decodeFrame(payload);
-    if (!result.ok) {
-      const signature = result.problem === 'signature';
-      if (signature) this.counters.badSignature++;
-      else this.counters.malformed++;
-      const what = signature ? 'a message with a bad signature' : 'a malformed message';
-      this.burst.failure(this.dropSource(signature), `RedisInvalidationBus dropped ${what} on channel ${this.channelLabel}`, result.reason);
-      return;
-    }
-    if (this.replays !== undefined) {
-      // signed (the codec refused anything else): the stamp must be fresh and its nonce new
-      const stale = result.stamp === undefined ? 'no stamp' : this.replays.check(result.stamp);
-      if (stale !== undefined) {
-        this.counters.replayed++;
-        this.burst.failure(this.replaySource, `RedisInvalidationBus dropped a replayed or outdated signed message on channel ${this.channelLabel}`, stale);
-        return;
-      }
-    }
+    const result = this.frames.accept(payload);
+    if (result === undefined) return;
     if (result.message === undefined) {
       // a heartbeat: ours tells the subscription works; a peer's is nothing to us
       if (result.originId === this.originId) this.heartbeat?.heard(result.ping);
@@ -255,9 +233,7 @@ export class RedisInvalidationBus implements InvalidationBus {
       this.counters.ownIgnored++;
       return;
     }
-    this.burst.success(this.dropSource(false));
-    this.burst.success(this.dropSource(true));
-    this.burst.success(this.replaySource);
+    this.frames.delivered();
     this.counters.received++;
     try {
       handlers.onMessage(result.message);
@@ -340,14 +316,6 @@ export class RedisInvalidationBus implements InvalidationBus {
   /** Not narrowed by TypeScript: close() may run while start() awaits. */
   private isClosed(): boolean {
     return this.state === 'closed';
-  }
-
-  private dropSource(signature: boolean): string {
-    return signature ? `badly signed messages on channel ${this.channelLabel}` : `malformed messages on channel ${this.channelLabel}`;
-  }
-
-  private get replaySource(): string {
-    return `replayed or outdated messages on channel ${this.channelLabel}`;
   }
 
   private get handlerSource(): string {
