@@ -21,7 +21,7 @@
  * Hard parts: checks that wait for a read must not pile up under a flood. Tag messages share one read at a
  * time (those arriving meanwhile wait for the next one), at most {@link MAX_PENDING_TAG_CHECKS} of them (more
  * are treated as unverifiable); a scope has one read at a time and remembers only the highest generation
- * waiting, for at most {@link MAX_PENDING_SCOPES} scopes. A rejection is counted (`bus.rejected` in the
+ * waiting, for at most {@link MAX_PENDING_SCOPES} scopes being checked at once (more are unverifiable). A rejection is counted (`bus.rejected` in the
  * metrics) and logged once per burst.
  */
 import type { TagMatchMode } from '../core/tag-store.js';
@@ -87,7 +87,8 @@ export class PeerCounters {
   generation(scope: string, generation: number): void {
     if (generation <= this.core.generations.of(scope)) return;
     const waiting = this.pendingScopes.get(scope);
-    if (waiting === undefined && this.pendingScopes.size >= MAX_PENDING_SCOPES) {
+    const busy = this.readingScopes.has(scope) || waiting !== undefined;
+    if (!busy && this.readingScopes.size + this.pendingScopes.size >= MAX_PENDING_SCOPES) {
       this.unverifiedGeneration(scope, generation, 'too many scopes wait for a check');
       return;
     }

@@ -34,7 +34,8 @@ function cluster() {
     await Promise.all(peers.map((peer) => peer.stack.idle()));
   };
   const [a, b] = peers as [(typeof peers)[0], (typeof peers)[0]];
-  return { clock, hub, a, b, forge, tagStore };
+  const send = (message: InvalidationMessage): Promise<void> => attacker.publish(message); // not waiting for checks
+  return { clock, hub, a, b, forge, send, tagStore };
 }
 
 const rejectionLogs = (logger: { lines: { message: string }[] }) => logger.lines.filter((line) => line.message.includes('out-of-range counter'));
@@ -128,5 +129,15 @@ describe('peers\' counters are bounded', () => {
     await forge({ kind: 'generation', scope: 'ns\u001f', generation: 1 });
     expect(b.stack.getMetrics().bus).toMatchObject({ rejected: 1 }); // one step: accepted unverified
     tagStore.generations = generations;
+  });
+
+  it('a flood of generations for distinct scopes while the store hangs: at most 1,000 checks wait, the rest are rejected at once', async () => {
+    const { clock, b, send, tagStore } = cluster();
+    tagStore.generations = () => new Promise<number[]>(() => undefined) as unknown as number[]; // never answers
+    for (let i = 0; i < 1_500; i++) await send({ kind: 'generation', scope: `forged-${i}\u001f`, generation: 5 });
+    await flushMicrotasks();
+    expect(b.stack.getMetrics().bus).toMatchObject({ received: 1_500, rejected: 500 });
+    await clock.advance(60_000); // the checks time out (layerTimeout): unverifiable, not one step ahead
+    expect(b.stack.getMetrics().bus).toMatchObject({ rejected: 1_500 });
   });
 });
