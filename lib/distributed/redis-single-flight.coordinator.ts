@@ -120,8 +120,7 @@ export class RedisSingleFlightCoordinator implements LoadCoordinator {
   private readonly followers: LoadFollowerRegistry;
   /** Encodes and checks the notices (signed with a secret). */
   private readonly notices: FillNoticeCodec;
-  /** Notices dropped: unsigned, badly signed, replayed or outdated (with a secret). */
-  noticesDropped = 0;
+  private dropped = 0;
   /** Resolves once the first subscription is confirmed, or failed, or the subscriber's connection failed. */
   private readonly firstSubscription: Promise<void>;
   private openGate!: () => void;
@@ -163,6 +162,11 @@ export class RedisSingleFlightCoordinator implements LoadCoordinator {
       this.openGate = resolve;
     });
     void this.subscribe().then(this.openGate);
+  }
+
+  /** Notices dropped: unsigned, badly signed, replayed or outdated (with a secret). */
+  get noticesDropped(): number {
+    return this.dropped;
   }
 
   /** The Redis key of the lease record of `key`. */
@@ -233,7 +237,7 @@ export class RedisSingleFlightCoordinator implements LoadCoordinator {
     const notice = this.notices.decode(message);
     if (notice === undefined) return;
     if ('dropped' in notice) {
-      this.noticesDropped++;
+      this.dropped++;
       this.burst.failure(this.noticeSource, `RedisSingleFlightCoordinator dropped a notice on ${JSON.stringify(this.channel)}`, notice.dropped);
       return;
     }
