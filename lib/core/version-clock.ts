@@ -1,5 +1,5 @@
 /**
- * Write versions (DESIGN.md "Envelope": "a write version"): a hybrid logical clock in microseconds.
+ * Write versions (every entry carries one): a hybrid logical clock in microseconds.
  *
  * Every write, delete and load of the stack takes `next()`: at least the wall clock in µs, and always greater
  * than every version this process produced or *observed* (bus messages, entries read from Redis, load leases).

@@ -1,5 +1,5 @@
 /**
- * The stack's side of the L1 invalidation bus (DESIGN.md "L1 invalidation bus"; the transport is an
+ * The stack's side of the L1 invalidation bus (docs/bus-security.md for what it trusts; the transport is an
  * `InvalidationBus`, e.g. `RedisInvalidationBus`).
  *
  * Outgoing: after the authoritative write (the shared layer answered, or failed and queued a replay), the
