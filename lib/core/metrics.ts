@@ -71,8 +71,10 @@ export interface BusMetrics {
   published: number;
   /** Messages that could not be sent. */
   publishErrors: number;
-  /** Peers' messages applied. */
+  /** Peers' messages received (before the checks of their counters). */
   received: number;
+  /** Peers' messages rejected (or capped) because a counter was beyond what peers and the store can produce. */
+  rejected: number;
   /** Times the in-process layer was cleared because the subscription was interrupted. */
   resyncs: number;
 }

@@ -8,8 +8,16 @@
  * writes that did not see each other are concurrent, and either order is correct.
  *
  * Numbers stay exact integers until 2255 (µs since 1970 below 2^53).
+ *
+ * A version more than {@link MAX_CLOCK_SKEW_MS} ahead of this process's wall clock is never observed: no
+ * legitimate peer (nor the Redis server's `TIME`, which fences loads) runs that far ahead, and adopting a forged
+ * version of 2^53−1 (from the bus or a value planted in Redis) would freeze the clock: every later `next()`
+ * would return the same number, and peers' writes would no longer replace copies here.
  */
 import type { Clock } from './clock.js';
+
+/** How far ahead of this process's clock another process's clock may run: the bound on versions observed, 60 s. */
+export const MAX_CLOCK_SKEW_MS = 60_000;
 
 export class VersionClock {
   private last = 0;
@@ -23,8 +31,13 @@ export class VersionClock {
     return this.last;
   }
 
-  /** Learns a version produced elsewhere, so that later `next()` values exceed it. */
+  /** The largest version another process can legitimately have produced by now (wall clock + skew bound). */
+  ceiling(): number {
+    return (this.clock.now() + MAX_CLOCK_SKEW_MS) * 1000;
+  }
+
+  /** Learns a version produced elsewhere, so that later `next()` values exceed it (ignored beyond {@link ceiling}). */
   observe(version: number | undefined): void {
-    if (version !== undefined && version > this.last && Number.isSafeInteger(version)) this.last = version;
+    if (version !== undefined && version > this.last && Number.isSafeInteger(version) && version <= this.ceiling()) this.last = version;
   }
 }

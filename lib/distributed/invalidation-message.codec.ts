@@ -2,26 +2,35 @@
  * The wire format of the L1 invalidation bus (see `InvalidationBus` in core): one {@link InvalidationMessage}
  * plus the origin id of the bus that published it, in a few bytes, optionally signed.
  *
- *   0  'L' 'I' 0x01 <flags>          magic + format version + flags (bit 0: signed; other bits must be 0)
- *   4  [32 bytes HMAC-SHA256]        only when signed: over bytes 0-3 and the body, with the shared secret
+ *   0  'L' 'I' 0x02 <flags>          magic + format version + flags (bit 0: signed; other bits must be 0)
+ *   only when signed:
+ *   4  [32 bytes HMAC-SHA256]        over bytes 0-3, the channel (2-byte length + UTF-8), then bytes 36-end
+ *   36 [6 bytes timestamp, ms]       the sender's clock, unsigned big-endian  } the stamp, checked by the
+ *   42 [8 bytes nonce]               random                                   } receiver's replay window
  *   .. body: one MessagePack array   [originId, 'keys',  keys[], version]
  *                                    [originId, 'tags',  tags[], 'any' | 'all', seq]
  *                                    [originId, 'clear', prefix | nil, version]
  *                                    [originId, 'generation', scope, generation]
  *                                    [originId, 'ping', seq]   (the bus's heartbeat, see RedisInvalidationBus)
  *
+ * Format version 2 added the stamp (and the channel inside the signature, so a message signed for one group
+ * is refused on another group's channel). Compatibility: a codec reads version 1 only without a secret (an
+ * unsigned v1 body is the same as v2's); a codec with a secret refuses version 1, which carries no stamp and
+ * could be replayed forever. A version-1 process drops every version-2 message ("unsupported format version").
+ *
  * Decoding is strict and never throws: anything but exactly these shapes (a wrong magic or format version,
  * unknown flags or kind, a missing or extra field, a non-string key, more than {@link MAX_INVALIDATION_ITEMS}
- * keys or tags, a version that is not a finite non-negative number, trailing bytes, ...) is reported with a
- * reason, and the bus drops it. A codec with a secret accepts only messages signed with that secret; a codec
- * without one accepts signed and unsigned messages alike (it has nothing to check the signature against).
+ * keys or tags, a version that is not a safe non-negative integer, trailing bytes, ...) is reported with a
+ * reason, and the bus drops it. A codec with a secret accepts only messages signed with that secret (for the
+ * same channel); a codec without one accepts signed and unsigned messages alike (it has nothing to check the
+ * signature against). The stamp is returned, not judged: the bus's `ReplayGuard` does that.
  *
  * MessagePack, not JSON: about half the bytes for typical messages and no escaping of the U+001F separators
  * that internal keys carry. The body is plain MessagePack (no records, no extensions), so other languages
  * can speak the protocol.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Packr } from 'msgpackr';
+import { systemClock, type Clock } from '../core/clock.js';
 import type { InvalidationMessage } from '../core/invalidation-bus.js';
 import { InvalidOptionError } from '../core/errors.js';
 import {
@@ -35,6 +44,7 @@ import {
   originIdProblem,
   stringListProblem,
 } from './invalidation-message.validation.js';
+import { hmac, newStamp, readStamp, SIGNATURE_BYTES, STAMP_BYTES, verifyHmac, type MessageStamp } from './message-signing.js';
 
 export {
   checkInvalidationSecret,
@@ -47,21 +57,24 @@ export {
 /** The first bytes of every message: 'L' 'I' (layercache invalidation). */
 const MAGIC_0 = 0x4c;
 const MAGIC_1 = 0x49;
-/** The format version this codec writes and reads. */
-const FORMAT_VERSION = 1;
+/** The format version this codec writes (and reads; it also reads version 1 without a secret). */
+export const INVALIDATION_FORMAT_VERSION = 2;
+/** The previous format version: no stamp (see the file header). */
+const LEGACY_FORMAT_VERSION = 1;
 const FLAG_SIGNED = 0x01;
 const HEADER_BYTES = 4;
-const SIGNATURE_BYTES = 32;
 
 /** What {@link InvalidationMessageCodec.decode} found in a message. */
 export type InvalidationDecodeResult =
-  /** A well-formed (and, with a secret, correctly signed) message. */
-  | { readonly ok: true; readonly originId: string; readonly message: InvalidationMessage }
+  /** A well-formed (and, with a secret, correctly signed) message; `stamp` when it was signed (format 2). */
+  | { readonly ok: true; readonly originId: string; readonly message: InvalidationMessage; readonly stamp?: MessageStamp }
   /** Dropped: `problem` says whether the shape or the signature was wrong, `reason` what exactly. */
   | { readonly ok: false; readonly problem: 'malformed' | 'signature'; readonly reason: string };
 
 /** What {@link InvalidationMessageCodec.decodeFrame} found: a message, a heartbeat, or a reason to drop it. */
-export type InvalidationFrame = InvalidationDecodeResult | { readonly ok: true; readonly originId: string; readonly ping: number; readonly message?: undefined };
+export type InvalidationFrame =
+  | InvalidationDecodeResult
+  | { readonly ok: true; readonly originId: string; readonly ping: number; readonly message?: undefined; readonly stamp?: MessageStamp };
 
 /** Options of {@link InvalidationMessageCodec}. */
 export interface InvalidationMessageCodecOptions {
@@ -70,6 +83,10 @@ export interface InvalidationMessageCodecOptions {
    * it are accepted. A non-empty string (UTF-8) or Buffer. @default undefined (unsigned)
    */
   secret?: string | Buffer;
+  /** The channel the messages travel on: part of what is signed. @default '' */
+  channel?: string;
+  /** The clock of the stamps of signed messages. @default the system clock */
+  clock?: Clock;
 }
 
 /**
@@ -80,6 +97,8 @@ export class InvalidationMessageCodec {
   /** True when messages are signed and only signed messages are accepted. */
   readonly signed: boolean;
   private readonly key: Buffer | undefined;
+  private readonly channelBytes: Buffer;
+  private readonly clock: Clock;
   private readonly packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true });
 
   constructor(options: InvalidationMessageCodecOptions = {}) {
@@ -88,6 +107,12 @@ export class InvalidationMessageCodec {
     }
     this.key = checkInvalidationSecret('InvalidationMessageCodec.secret', options.secret);
     this.signed = this.key !== undefined;
+    const channel = options.channel ?? '';
+    if (typeof channel !== 'string') throw new InvalidOptionError('InvalidationMessageCodec.channel', 'expected a string');
+    const bytes = Buffer.from(channel, 'utf8');
+    if (bytes.length > 0xffff) throw new InvalidOptionError('InvalidationMessageCodec.channel', `expected at most 65535 bytes, got ${bytes.length}`);
+    this.channelBytes = Buffer.concat([Buffer.from([bytes.length >> 8, bytes.length & 0xff]), bytes]);
+    this.clock = options.clock ?? systemClock;
   }
 
   /**
@@ -101,12 +126,13 @@ export class InvalidationMessageCodec {
     return this.frame(this.packr.pack(toBody(originId, message)));
   }
 
-  /** Header (+ signature) + body. */
+  /** Header (+ signature + stamp) + body. */
   private frame(body: Buffer): Buffer {
-    const header = Buffer.from([MAGIC_0, MAGIC_1, FORMAT_VERSION, this.key === undefined ? 0 : FLAG_SIGNED]);
+    const header = Buffer.from([MAGIC_0, MAGIC_1, INVALIDATION_FORMAT_VERSION, this.key === undefined ? 0 : FLAG_SIGNED]);
     if (this.key === undefined) return Buffer.concat([header, body], HEADER_BYTES + body.length);
-    const signature = this.sign(header, body);
-    return Buffer.concat([header, signature, body], HEADER_BYTES + SIGNATURE_BYTES + body.length);
+    const signed = Buffer.concat([newStamp(this.clock), body]);
+    const signature = hmac(this.key, header, this.channelBytes, signed);
+    return Buffer.concat([header, signature, signed], HEADER_BYTES + SIGNATURE_BYTES + signed.length);
   }
 
   /** Encodes the heartbeat number `seq` of the bus `originId` (signed like messages). */
@@ -127,37 +153,39 @@ export class InvalidationMessageCodec {
     if (!(bytes instanceof Uint8Array)) return malformed(`expected bytes, got ${describeValue(bytes)}`);
     if (bytes.length < HEADER_BYTES + 1) return malformed(`${bytes.length} bytes, too short for a message`);
     if (bytes[0] !== MAGIC_0 || bytes[1] !== MAGIC_1) return malformed('not an invalidation message (wrong magic bytes)');
-    if (bytes[2] !== FORMAT_VERSION) return malformed(`unsupported format version ${String(bytes[2])} (this process reads version ${FORMAT_VERSION})`);
+    const version = bytes[2];
+    if (version !== INVALIDATION_FORMAT_VERSION && version !== LEGACY_FORMAT_VERSION) {
+      return malformed(`unsupported format version ${String(version)} (this process reads version ${INVALIDATION_FORMAT_VERSION})`);
+    }
     const flags = bytes[3] as number;
     if ((flags & ~FLAG_SIGNED) !== 0) return malformed(`unknown flags 0x${flags.toString(16)}`);
     const isSigned = (flags & FLAG_SIGNED) !== 0;
+    if (version === LEGACY_FORMAT_VERSION && this.key !== undefined) {
+      return { ok: false, problem: 'signature', reason: 'format version 1 carries no replay stamp (this bus requires signed version 2 messages)' };
+    }
+    const stamped = isSigned && version === INVALIDATION_FORMAT_VERSION;
     let bodyStart = HEADER_BYTES;
     if (isSigned) {
-      bodyStart += SIGNATURE_BYTES;
+      bodyStart += SIGNATURE_BYTES + (stamped ? STAMP_BYTES : 0);
       if (bytes.length < bodyStart + 1) return malformed(`${bytes.length} bytes, too short for a signed message`);
     }
-    const body = bytes.subarray(bodyStart);
     if (this.key !== undefined) {
       if (!isSigned) return { ok: false, problem: 'signature', reason: 'unsigned message (this bus requires a signature)' };
-      const expected = this.sign(bytes.subarray(0, HEADER_BYTES), body);
-      if (!timingSafeEqual(expected, bytes.subarray(HEADER_BYTES, bodyStart))) {
-        return { ok: false, problem: 'signature', reason: 'bad signature (another secret, or the message was altered)' };
+      const signed = bytes.subarray(HEADER_BYTES + SIGNATURE_BYTES);
+      if (!verifyHmac(this.key, bytes.subarray(HEADER_BYTES, HEADER_BYTES + SIGNATURE_BYTES), bytes.subarray(0, HEADER_BYTES), this.channelBytes, signed)) {
+        return { ok: false, problem: 'signature', reason: 'bad signature (another secret or channel, or the message was altered)' };
       }
     }
     let decoded: unknown;
     try {
-      decoded = this.packr.unpack(body);
+      decoded = this.packr.unpack(bytes.subarray(bodyStart));
     } catch (error) {
       return malformed(`undecodable body (${error instanceof Error ? error.message : String(error)})`);
     }
-    return fromBody(decoded);
-  }
-
-  private sign(header: Uint8Array, body: Uint8Array): Buffer {
-    return createHmac('sha256', this.key as Buffer).update(header).update(body).digest();
+    const frame = fromBody(decoded);
+    return stamped && frame.ok ? { ...frame, stamp: readStamp(bytes.subarray(HEADER_BYTES + SIGNATURE_BYTES)) } : frame;
   }
 }
-
 /** The MessagePack array of a message (see the file header). */
 function toBody(originId: string, message: InvalidationMessage): unknown[] {
   switch (message.kind) {

@@ -93,10 +93,13 @@ export function stringListProblem(field: string, list: unknown): string | undefi
   return undefined;
 }
 
-/** Checks a version, sequence or generation: a finite non-negative number. */
+/**
+ * Checks a version, sequence or generation: a safe non-negative integer (every counter the library produces
+ * is one; how far a peer's counter may be ahead is judged by the stack, see lib/stack/peer-counters.ts).
+ */
 export function counterProblem(field: string, value: unknown): string | undefined {
   if (typeof value !== 'number') return `${field} is ${describeValue(value)}, not a number`;
-  if (!Number.isFinite(value) || value < 0) return `${field} is ${String(value)}, not a finite non-negative number`;
+  if (!Number.isSafeInteger(value) || value < 0) return `${field} is ${String(value)}, not a safe non-negative integer`;
   return undefined;
 }
 

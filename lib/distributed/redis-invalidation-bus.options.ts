@@ -3,7 +3,8 @@
  * the default channel name.
  */
 import type { Clock } from '../core/clock.js';
-import type { Duration } from '../core/duration.js';
+import { toMilliseconds, type Duration } from '../core/duration.js';
+import { InvalidOptionError } from '../core/errors.js';
 import type { CacheLogger } from '../core/logger.js';
 import type { RedisClient } from '../layers/redis-client.js';
 
@@ -15,8 +16,17 @@ export interface RedisInvalidationBusOptions {
   prefix?: string;
   /** The pub/sub channel. @default `${prefix}\u001finvalidate` */
   channel?: string;
-  /** Shared secret: sign messages with HMAC-SHA256 and drop messages not signed with it. @default undefined (unsigned) */
+  /**
+   * Shared secret: sign messages with HMAC-SHA256 and drop messages not signed with it, replayed, or stamped
+   * outside `replayWindow` (docs/bus-security.md). Without it, anyone who can PUBLISH on the Redis can
+   * invalidate this group's L1 copies. @default undefined (unsigned)
+   */
   secret?: string | Buffer;
+  /**
+   * How far the stamp of a signed message may be from this bus's clock, either side (sender's clock skew +
+   * delivery delay); a signed message is accepted once inside it. Needs `secret`. @default '30s'
+   */
+  replayWindow?: Duration;
   /** Where the bus logs dropped messages, connection trouble and reconnections. @default consoleLogger */
   logger?: CacheLogger;
   /** This bus's origin id (unique per bus; at most 256 characters). @default a random UUID */
@@ -27,12 +37,20 @@ export interface RedisInvalidationBusOptions {
    * @default '2s' on a Redis Cluster (ioredis moves its subscription silently), false on a single Redis
    */
   heartbeat?: Duration | false;
-  /** Time source of the heartbeat. @default the system clock */
+  /** Time source of the heartbeat and of the stamps of signed messages. @default the system clock */
   clock?: Clock;
 }
 
 /** Defaults of {@link RedisInvalidationBusOptions}. */
-export const DEFAULT_REDIS_INVALIDATION_BUS_OPTIONS = Object.freeze({ prefix: 'lc:' });
+export const DEFAULT_REDIS_INVALIDATION_BUS_OPTIONS = Object.freeze({ prefix: 'lc:', replayWindow: '30s' as Duration });
+
+/** The `replayWindow` option in ms (checked: at least 1 ms, and only with a secret). */
+export function replayWindowMs(option: Duration | undefined, signed: boolean): number {
+  if (option !== undefined && !signed) throw new InvalidOptionError('RedisInvalidationBus.replayWindow', 'only applies to signed messages: set `secret` too');
+  const windowMs = toMilliseconds(option ?? DEFAULT_REDIS_INVALIDATION_BUS_OPTIONS.replayWindow, 'RedisInvalidationBus.replayWindow');
+  if (windowMs < 1) throw new InvalidOptionError('RedisInvalidationBus.replayWindow', 'must be at least 1 ms');
+  return windowMs;
+}
 
 /** What follows the prefix in the default channel name. */
 export const INVALIDATION_CHANNEL_MARK = '\u001finvalidate';
@@ -54,6 +72,8 @@ export interface RedisInvalidationBusStats {
   readonly malformed: number;
   /** Unsigned or badly signed messages dropped by a bus with a secret. */
   readonly badSignature: number;
+  /** Correctly signed messages dropped as replays or as stamped outside the replay window. */
+  readonly replayed: number;
   /** Reconnections of the subscriber after which `onResubscribed` was called. */
   readonly resubscribed: number;
   /** `publish` calls that rejected (encoding or Redis failures). */

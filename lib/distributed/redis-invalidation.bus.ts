@@ -13,9 +13,11 @@
  * - Versions: a "keys" or "clear" message carries the version of the write; a peer drops only its copies
  *   older than that version, so a late or duplicated message never removes a newer value. "tags" messages
  *   carry the tag store's sequence, "generation" messages the namespace's new generation. Pub/sub is at-most-once: nothing is retried or acknowledged.
- * - HMAC: with a `secret`, every message is signed (HMAC-SHA256 over header and body) and every message that
- *   is unsigned or signed with another secret is dropped, logged once per burst and counted. Peers of one
- *   group must share the secret; a bus without one accepts signed and unsigned messages alike.
+ * - HMAC: with a `secret`, every message is signed (HMAC-SHA256 over header, channel, stamp and body) and every
+ *   message that is unsigned or signed with another secret (or for another channel) is dropped, logged once per
+ *   burst and counted. Peers of one group must share the secret; a bus without one accepts signed and unsigned
+ *   messages alike. A signed message's stamp must lie within `replayWindow` and its nonce be new
+ *   (`BusFrameFilter`, `ReplayGuard`). Counters are judged by the receiving stack (lib/stack/peer-counters.ts).
  * - Malformed messages (another program on the channel, another format version, garbage) are dropped, logged
  *   once per burst with the reason and the channel, and counted; the bus keeps working.
  * - Reconnect: when the subscriber connection drops, messages published meanwhile are lost. When it is back
@@ -42,12 +44,15 @@ import { BurstLogger, consoleLogger, type CacheLogger } from '../core/logger.js'
 import { checkRedisPrefix, type RedisClient } from '../layers/redis-client.js';
 import { systemClock } from '../core/clock.js';
 import { isRedisCluster } from '../layers/redis-client.js';
+import { BusFrameFilter } from './bus-frame-filter.js';
 import { BusHeartbeat, heartbeatInterval } from './bus-heartbeat.js';
 import { InvalidationMessageCodec, splitInvalidationMessage } from './invalidation-message.codec.js';
 import { checkInvalidationSecret, originIdProblem } from './invalidation-message.validation.js';
+import { DEFAULT_MAX_NONCES, ReplayGuard } from './message-signing.js';
 import {
   DEFAULT_REDIS_INVALIDATION_BUS_OPTIONS,
   invalidationChannel,
+  replayWindowMs,
   type RedisInvalidationBusOptions,
   type RedisInvalidationBusStats,
 } from './redis-invalidation-bus.options.js';
@@ -82,8 +87,10 @@ export class RedisInvalidationBus implements InvalidationBus {
   private interrupted = false;
   /** Bumped on every reconnection, so only the latest re-subscription reports. */
   private generation = 0;
-  private readonly counters = { published: 0, received: 0, ownIgnored: 0, malformed: 0, badSignature: 0, resubscribed: 0, publishErrors: 0, silences: 0 };
+  private readonly counters = { published: 0, received: 0, ownIgnored: 0, malformed: 0, badSignature: 0, replayed: 0, resubscribed: 0, publishErrors: 0, silences: 0 };
   private readonly heartbeat: BusHeartbeat | undefined;
+  /** Decoding, signature and replay checks of received payloads. */
+  private readonly frames: BusFrameFilter;
 
   constructor(options: RedisInvalidationBusOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -96,7 +103,10 @@ export class RedisInvalidationBus implements InvalidationBus {
     }
     this.channel = options.channel ?? invalidationChannel(prefix);
     const secret = checkInvalidationSecret('RedisInvalidationBus.secret', options.secret);
-    this.codec = new InvalidationMessageCodec({ secret });
+    const clock = options.clock ?? systemClock;
+    this.codec = new InvalidationMessageCodec({ secret, channel: this.channel, clock });
+    const windowMs = replayWindowMs(options.replayWindow, secret !== undefined);
+    const replays = secret === undefined ? undefined : new ReplayGuard(clock, windowMs, DEFAULT_MAX_NONCES);
     const logger: unknown = options.logger ?? consoleLogger;
     const candidate = logger as Partial<Record<'warn' | 'error', unknown>> | null;
     if (typeof candidate !== 'object' || candidate === null || typeof candidate.warn !== 'function' || typeof candidate.error !== 'function') {
@@ -112,13 +122,14 @@ export class RedisInvalidationBus implements InvalidationBus {
     this.heartbeat =
       intervalMs === undefined
         ? undefined
-        : new BusHeartbeat(options.clock ?? systemClock, intervalMs, {
+        : new BusHeartbeat(clock, intervalMs, {
             send: async (seq) => void (await this.client.publish(this.channel, this.codec.encodePing(this.originId, seq))),
             onSilent: () => this.silent(intervalMs),
             onHeardAgain: () => this.resubscribed(),
           });
     this.channelBytes = Buffer.from(this.channel, 'utf8');
     this.channelLabel = JSON.stringify(this.channel);
+    this.frames = new BusFrameFilter(this.codec, replays, this.burst, this.counters, this.channelLabel);
   }
 
   /** True when messages are signed and only signed messages are accepted. */
@@ -211,15 +222,8 @@ export class RedisInvalidationBus implements InvalidationBus {
   private readonly onMessageBuffer = (channel: Buffer, payload: Buffer): void => {
     const handlers = this.handlers;
     if (this.state === 'closed' || handlers === undefined || !channel.equals(this.channelBytes)) return;
-    const result = this.codec.decodeFrame(payload);
-    if (!result.ok) {
-      const signature = result.problem === 'signature';
-      if (signature) this.counters.badSignature++;
-      else this.counters.malformed++;
-      const what = signature ? 'a message with a bad signature' : 'a malformed message';
-      this.burst.failure(this.dropSource(signature), `RedisInvalidationBus dropped ${what} on channel ${this.channelLabel}`, result.reason);
-      return;
-    }
+    const result = this.frames.accept(payload);
+    if (result === undefined) return;
     if (result.message === undefined) {
       // a heartbeat: ours tells the subscription works; a peer's is nothing to us
       if (result.originId === this.originId) this.heartbeat?.heard(result.ping);
@@ -229,8 +233,7 @@ export class RedisInvalidationBus implements InvalidationBus {
       this.counters.ownIgnored++;
       return;
     }
-    this.burst.success(this.dropSource(false));
-    this.burst.success(this.dropSource(true));
+    this.frames.delivered();
     this.counters.received++;
     try {
       handlers.onMessage(result.message);
@@ -313,10 +316,6 @@ export class RedisInvalidationBus implements InvalidationBus {
   /** Not narrowed by TypeScript: close() may run while start() awaits. */
   private isClosed(): boolean {
     return this.state === 'closed';
-  }
-
-  private dropSource(signature: boolean): string {
-    return signature ? `badly signed messages on channel ${this.channelLabel}` : `malformed messages on channel ${this.channelLabel}`;
   }
 
   private get handlerSource(): string {

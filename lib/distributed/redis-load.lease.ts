@@ -48,6 +48,7 @@
 import { InvalidOptionError } from '../core/errors.js';
 import type { LoadLease } from '../core/load-coordinator.js';
 import { luaScript, runScript, type RedisClient } from '../layers/redis-client.js';
+import type { FillNoticeCodec } from './fill-notice.codec.js';
 
 /** Marks the lease records right after the prefix (see the coordinator's header). */
 export const LOAD_KEY_MARK = '\u001fload:';
@@ -57,12 +58,6 @@ export const LOAD_CHANNEL_MARK = '\u001ffill';
 
 /** How long the record of a lease that ended unreleased outlives its end, in milliseconds (see the header). */
 export const ENDED_LEASE_MEMORY_MS = 5_000;
-
-/** First character of a notice: the key was filled. */
-export const FILLED_NOTICE = 'f';
-
-/** First character of a notice: the lease was released without a fill. */
-export const RELEASED_NOTICE = 'r';
 
 /** Helpers of every script: the server time in µs, the record of KEYS[1] as owner, version, deadline. */
 const PRELUDE = `local function now_us()
@@ -126,7 +121,8 @@ return math.ceil(left / 1000)`);
 export class RedisLoadLease implements LoadLease {
   constructor(
     private readonly client: RedisClient,
-    private readonly channel: string,
+    /** The notice channel and its (signing) codec. */
+    private readonly notices: FillNoticeCodec,
     readonly key: string,
     private readonly redisKey: string,
     private readonly token: string,
@@ -138,11 +134,11 @@ export class RedisLoadLease implements LoadLease {
   }
 
   async filled(): Promise<void> {
-    await this.client.publish(this.channel, FILLED_NOTICE + this.key);
+    await this.client.publish(this.notices.channel, this.notices.encode('filled', this.key));
   }
 
   async release(): Promise<boolean> {
-    return releaseLease(this.client, this.channel, this.key, this.redisKey, this.token);
+    return releaseLease(this.client, this.notices, this.key, this.redisKey, this.token);
   }
 }
 
@@ -150,8 +146,8 @@ export class RedisLoadLease implements LoadLease {
  * Frees the live lease of `token` on `key` and publishes `released`; true when there was one. Also the release
  * by token of an acquire that may have run although its command failed (rule (2) of this file's header).
  */
-export async function releaseLease(client: RedisClient, channel: string, key: string, redisKey: string, token: string): Promise<boolean> {
-  return Number(await runScript(client, RELEASE_LEASE, [redisKey], [token, channel, RELEASED_NOTICE + key])) === 1;
+export async function releaseLease(client: RedisClient, notices: FillNoticeCodec, key: string, redisKey: string, token: string): Promise<boolean> {
+  return Number(await runScript(client, RELEASE_LEASE, [redisKey], [token, notices.channel, notices.encode('released', key)])) === 1;
 }
 
 /** `[taken, version or ms left]` from the {@link ACQUIRE_LEASE} script's reply. */

@@ -17,9 +17,12 @@
  *   a new token, version = max(TIME µs, previous version + 1, the caller's floor) and deadline = TIME + ttl,
  *   with `PX ttl + ENDED_LEASE_MEMORY_MS`, and returns the version. Versions are µs like the stack's write
  *   versions (`VersionClock`, which the stack passes as the floor), so a lease's version is a write version.
- * - renew: compare-and-extend (owner and live lease, else 0); release: compare-and-delete and PUBLISH
- *   `r<key>` on `<prefix>\x1ffill`, in the same script; filled(): PUBLISH `f<key>` on that channel. One
- *   channel per prefix. An acquire that rejects is followed by a release of its token (it may have run).
+ * - renew: compare-and-extend (owner and live lease, else 0); release: compare-and-delete and PUBLISH a
+ *   "released" notice on `<prefix>\x1ffill`, in the same script; filled(): PUBLISH a "filled" notice on that
+ *   channel. One channel per prefix. An acquire that rejects is followed by a release of its token (it may have
+ *   run). Notices (`FillNoticeCodec`, fill-notice.codec.ts) are `f<key>` / `r<key>`, or, with a `secret`,
+ *   signed and stamped (HMAC-SHA256, timestamp + nonce): a coordinator with a secret drops unsigned, badly
+ *   signed, replayed or outdated notices (logged once per burst); its followers still progress by polling.
  * - Followers: the coordinator subscribes once, eagerly, on its own duplicate of the client (`duplicate()`;
  *   closed by `close()`, the passed client never is), and keeps its waiters by key. `acquire` awaits the first
  *   subscription (or the subscriber's first connection failure: then followers rely on polling until it is
@@ -79,17 +82,16 @@ import { LoadFollowerRegistry, MAX_TIMER_MS } from './load-follower.registry.js'
 import {
   ACQUIRE_LEASE,
   ENDED_LEASE_MEMORY_MS,
-  FILLED_NOTICE,
   LOAD_CHANNEL_MARK,
   LOAD_KEY_MARK,
   parseAcquireReply,
   RedisLoadLease,
   releaseLease,
-  RELEASED_NOTICE,
   toFloor,
   toPx,
 } from './redis-load.lease.js';
 import { checkPubSubClient, RedisPubSubSubscriber } from './redis-pubsub.subscriber.js';
+import { createFillNoticeCodec, type FillNoticeCodec } from './fill-notice.codec.js';
 
 export { ENDED_LEASE_MEMORY_MS, LOAD_CHANNEL_MARK, LOAD_KEY_MARK } from './redis-load.lease.js';
 
@@ -105,6 +107,13 @@ export interface RedisSingleFlightCoordinatorOptions {
   clock?: Clock;
   /** Where connection trouble and failing polls are logged (once per burst). @default consoleLogger */
   logger?: CacheLogger;
+  /**
+   * Shared secret: notices are signed (HMAC-SHA256, with a timestamp and a nonce) and only signed, fresh,
+   * never-seen notices are accepted (docs/bus-security.md). @default undefined (unsigned)
+   */
+  secret?: string | Buffer;
+  /** How far a signed notice's timestamp may be from this clock, either side. Needs `secret`. @default '30s' */
+  replayWindow?: Duration;
 }
 
 /** Defaults of {@link RedisSingleFlightCoordinatorOptions}. */
@@ -125,6 +134,9 @@ export class RedisSingleFlightCoordinator implements LoadCoordinator {
   private readonly keyStart: string;
   private readonly subscriber: RedisPubSubSubscriber;
   private readonly followers: LoadFollowerRegistry;
+  /** Encodes and checks the notices (signed with a secret). */
+  private readonly notices: FillNoticeCodec;
+  private dropped = 0;
   /** Resolves once the first subscription is confirmed, or failed, or the subscriber's connection failed. */
   private readonly firstSubscription: Promise<void>;
   private openGate!: () => void;
@@ -154,6 +166,7 @@ export class RedisSingleFlightCoordinator implements LoadCoordinator {
     this.burst = new BurstLogger(logger);
     this.keyStart = this.prefix + LOAD_KEY_MARK;
     this.channel = this.prefix + LOAD_CHANNEL_MARK;
+    this.notices = createFillNoticeCodec(this.channel, options, clock);
     this.followers = new LoadFollowerRegistry(this.client, this.clock, this.burst, this.pollIntervalMs);
     this.subscriber = new RedisPubSubSubscriber(this.client, this.channel, {
       onMessage: this.onMessage,
@@ -165,6 +178,11 @@ export class RedisSingleFlightCoordinator implements LoadCoordinator {
       this.openGate = resolve;
     });
     void this.subscribe().then(this.openGate);
+  }
+
+  /** Notices dropped: unsigned, badly signed, replayed or outdated (with a secret). */
+  get noticesDropped(): number {
+    return this.dropped;
   }
 
   /** The Redis key of the lease record of `key`. */
@@ -189,13 +207,13 @@ export class RedisSingleFlightCoordinator implements LoadCoordinator {
     } catch (error) {
       this.followers.finish(follower, 'released');
       // The script may have run (reply lost, or the client's own timeout): free what it may have granted.
-      releaseLease(this.client, this.channel, key, redisKey, token).catch(() => undefined);
+      releaseLease(this.client, this.notices, key, redisKey, token).catch(() => undefined);
       throw error;
     }
     const [taken, value] = parseAcquireReply(reply);
     if (taken) {
       this.followers.finish(follower, 'released');
-      return { role: 'leader', lease: new RedisLoadLease(this.client, this.channel, key, redisKey, token, value) };
+      return { role: 'leader', lease: new RedisLoadLease(this.client, this.notices, key, redisKey, token, value) };
     }
     this.followers.follow(follower, value);
     return { role: 'follower', wait: follower.promise };
@@ -234,11 +252,21 @@ export class RedisSingleFlightCoordinator implements LoadCoordinator {
   }
 
   private readonly onMessage = (channel: string, message: string): void => {
-    if (channel !== this.channel || message.length < 2) return;
-    const kind = message[0];
-    const outcome = kind === FILLED_NOTICE ? 'filled' : kind === RELEASED_NOTICE ? 'released' : undefined;
-    if (outcome !== undefined) this.followers.notify(message.slice(1), outcome);
+    if (channel !== this.channel || this.closed) return;
+    const notice = this.notices.decode(message);
+    if (notice === undefined) return;
+    if ('dropped' in notice) {
+      this.dropped++;
+      this.burst.failure(this.noticeSource, `RedisSingleFlightCoordinator dropped a notice on ${JSON.stringify(this.channel)}`, notice.dropped);
+      return;
+    }
+    this.burst.success(this.noticeSource);
+    this.followers.notify(notice.key, notice.kind);
   };
+
+  private get noticeSource(): string {
+    return `dropped notices on ${JSON.stringify(this.channel)}`;
+  }
 
   private readonly onError = (error: Error): void => {
     this.openGate(); // a subscriber that cannot connect does not hold acquire() up: followers poll meanwhile

@@ -30,7 +30,11 @@ export interface LayerCacheDistributedOptions {
   invalidationBus?: boolean;
   /** Load a key missing everywhere once in the whole cluster; the other instances wait for its value (`RedisSingleFlightCoordinator`). @default true */
   singleFlight?: boolean;
-  /** A shared secret: bus messages are signed (HMAC-SHA256) and unsigned or foreign ones dropped. @default none */
+  /**
+   * A shared secret (the same on every instance): bus messages and single-flight notices are signed
+   * (HMAC-SHA256, stamped against replays) and unsigned, foreign, replayed or outdated ones dropped. Without it,
+   * a startup warning is logged when `NODE_ENV` is `production`. @default none
+   */
   secret?: string | Buffer;
 }
 

@@ -92,7 +92,20 @@ function distributedOptions(
     out.invalidationBus = new RedisInvalidationBus({ client, prefix, logger, ...(settings.secret !== undefined && { secret: settings.secret }) });
   }
   if (stack.singleFlight === undefined && settings.singleFlight !== false) {
-    out.singleFlight = new RedisSingleFlightCoordinator({ client, prefix, logger, ...(stack.clock !== undefined && { clock: stack.clock }) });
+    out.singleFlight = new RedisSingleFlightCoordinator({
+      client,
+      prefix,
+      logger,
+      ...(stack.clock !== undefined && { clock: stack.clock }),
+      ...(settings.secret !== undefined && { secret: settings.secret }),
+    });
+  }
+  if (settings.secret === undefined && (out.invalidationBus !== undefined || out.singleFlight !== undefined) && process.env.NODE_ENV === 'production') {
+    logger.warn(
+      'LayerCacheModule: the invalidation bus and single-flight notices run unsigned (no `distributed.secret`): anyone who can ' +
+        'PUBLISH on this Redis can drop every instance\'s in-process copies and wake waiting loads; set `distributed: { secret }` ' +
+        '(the same on every instance) to sign them (docs/bus-security.md)',
+    );
   }
   return out;
 }

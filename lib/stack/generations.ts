@@ -54,6 +54,21 @@ export class Generations {
     return true;
   }
 
+  /**
+   * The generation of `scope` in the store now (not learned: the caller decides), or `undefined` when the store keeps none or
+   * cannot answer within `timeoutMs`: what a peer's announced generation is checked against.
+   */
+  async stored(scope: string): Promise<number | undefined> {
+    const read = this.store.generations?.bind(this.store);
+    if (read === undefined || this.closed) return undefined;
+    try {
+      const generation = (await this.within(Promise.resolve(read([scope]))))[0];
+      return generation !== undefined && Number.isSafeInteger(generation) ? generation : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Fetches the generation of `scope` once (in the background; `whenFetched` waits for it). */
   watch(scope: string): void {
     if (this.fetched.has(scope) || this.store.generations === undefined) return;

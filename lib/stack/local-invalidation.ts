@@ -7,24 +7,34 @@
  * flight here (`InFlightWork`: loads do not store, lookups do not backfill). The shared layers are the
  * writer's to change. Versions make a late message harmless: a key's L1 copy at least as new as the
  * message's version is kept, and so is the work in flight for it. Dropping a copy never fails the caller:
- * a local layer that throws is logged.
+ * a local layer that throws is logged. A peer's counters are checked first (`PeerCounters`): a version, tag
+ * sequence or generation beyond what the peers' clocks and the store can have produced is rejected, never
+ * adopted.
  */
 import type { CacheLayer } from '../core/layer.js';
 import type { TagMatchMode } from '../core/tag-store.js';
+import { PeerCounters } from './peer-counters.js';
 import type { BusTarget } from './stack-bus.js';
 import type { StackCore } from './stack-core.js';
 
 export class LocalInvalidation implements BusTarget {
   /** The layers only this process reads (not shared). */
   private readonly locals: readonly CacheLayer[];
+  private readonly counters: PeerCounters;
 
   constructor(private readonly core: StackCore) {
     this.locals = core.layers.layers.filter((layer) => !layer.shared);
+    this.counters = new PeerCounters(
+      core,
+      (tags, mode, seq) => core.tags.apply(tags, mode, seq),
+      (scope) => this.dropScope(scope),
+    );
   }
 
   /** A peer wrote or deleted `keys` at `version`: drop the older copies here and the work on them. */
   dropKeys(keys: readonly string[], version: number): void {
     const core = this.core;
+    if (!this.counters.acceptsVersion('keys', version)) return;
     core.versions.observe(version);
     const l1 = core.layers.l1;
     const doomed = l1 === undefined ? keys : keys.filter((key) => (l1.get(key)?.version ?? 0) < version);
@@ -33,20 +43,24 @@ export class LocalInvalidation implements BusTarget {
     this.dropLocal((layer) => layer.delete(doomed), 'an invalidated copy');
   }
 
-  /** A peer invalidated tags: recorded (no I/O), entries carrying them fail validation from now on. */
+  /**
+   * A peer invalidated tags: recorded (no I/O when the sequence is known here, else after a check against the
+   * store), entries carrying them fail validation from then on.
+   */
   applyTags(tags: readonly string[], mode: TagMatchMode, seq: number): void {
-    this.core.tags.apply(tags, mode, seq);
+    this.counters.tags(tags, mode, seq);
   }
 
   /** A peer cleared `prefix` (everything when `undefined`). */
   clearPrefix(prefix: string | undefined, version: number): void {
+    if (!this.counters.acceptsVersion('clear', version)) return;
     this.core.versions.observe(version);
     this.dropPrefix(prefix);
   }
 
-  /** A peer bumped `scope` to `generation`: when news here, what is under it is dropped. */
+  /** A peer bumped `scope` to `generation`: when news here (checked against the store), what is under it is dropped. */
   generation(scope: string, generation: number): void {
-    if (this.core.generations.learn(scope, generation)) this.dropScope(scope);
+    this.counters.generation(scope, generation);
   }
 
   /** The bus resubscribed (messages may have been lost): drop everything local, fetch the generations again. */

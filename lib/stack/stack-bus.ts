@@ -1,5 +1,6 @@
 /**
- * The stack's side of the L1 invalidation bus (docs/distributed.md, "Invalidation bus"; the transport is an
+ * The stack's side of the L1 invalidation bus (docs/distributed.md, "Invalidation bus"; docs/bus-security.md
+ * for what it trusts; the transport is an
  * `InvalidationBus`, e.g. `RedisInvalidationBus`).
  *
  * Outgoing: after the authoritative write (the shared layer answered, or failed and queued a replay), the
@@ -15,7 +16,8 @@
  *   clear(prefix)        → drop L1 copies under prefix;
  *   generation(scope, g) → learn g (keys under scope move to new names), drop L1 copies under scope;
  *   resubscribed         → messages may have been lost while disconnected: clear the whole L1.
- * Versions make a late message harmless: a copy at least as new as the message's version is kept.
+ * Versions make a late message harmless: a copy at least as new as the message's version is kept. Counters
+ * beyond what peers and the store can have produced are rejected (`PeerCounters`, peer-counters.ts).
  */
 import type { InvalidationBus, InvalidationMessage } from '../core/invalidation-bus.js';
 import type { BurstLogger, CacheLogger } from '../core/logger.js';
@@ -33,7 +35,7 @@ export interface BusTarget {
 }
 
 export class StackBus {
-  readonly metrics: BusMetrics = { published: 0, publishErrors: 0, received: 0, resyncs: 0 };
+  readonly metrics: BusMetrics = { published: 0, publishErrors: 0, received: 0, rejected: 0, resyncs: 0 };
   private readonly started: Promise<void>;
 
   constructor(

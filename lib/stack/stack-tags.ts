@@ -30,12 +30,28 @@ export class StackTags {
 
   /** The sequence a load records before its loader runs; the last one seen when the shared store fails. */
   async snapshot(): Promise<number> {
-    if (this.guard === undefined) return this.store.snapshot();
+    return (await this.storeSeq()) ?? this.mirror.maxSeq;
+  }
+
+  /**
+   * The store's current sequence (recorded as known), or `undefined` when the store cannot answer: what a
+   * peer's announced sequence is checked against (lib/stack/peer-counters.ts).
+   */
+  async storeSeq(): Promise<number | undefined> {
+    let seq: number;
     try {
-      return Math.max(await this.guard.run('snapshot', () => this.store.snapshot()), 0);
-    } catch {
-      return this.mirror.maxSeq;
+      seq = this.guard === undefined ? await this.store.snapshot() : Math.max(await this.guard.run('snapshot', () => this.store.snapshot()), 0);
+    } catch (error) {
+      if (this.guard === undefined) throw error;
+      return undefined;
     }
+    if (Number.isSafeInteger(seq) && seq > this.mirror.maxSeq) this.mirror.maxSeq = seq;
+    return seq;
+  }
+
+  /** The highest sequence known here to have been taken (from the store, this process, or checked peers). */
+  get knownSeq(): number {
+    return this.mirror.maxSeq;
   }
 
   /**

@@ -134,10 +134,10 @@ describe('RedisInvalidationBus on a real Redis', () => {
     // One Redis delivers in publish order: a saw its own messages before b's, and dropped them. A last message
     // from a, published after b's, does the same for b.
     const n = EVERY_KIND.length;
-    expect(a.bus.stats()).toEqual({ published: n, received: n, ownIgnored: n, malformed: 0, badSignature: 0, resubscribed: 0, publishErrors: 0, silences: 0 });
+    expect(a.bus.stats()).toEqual({ published: n, received: n, ownIgnored: n, malformed: 0, badSignature: 0, replayed: 0, resubscribed: 0, publishErrors: 0, silences: 0 });
     await a.bus.publish(GENERATION);
     await b.inbox.messageCount(EVERY_KIND.length + 1);
-    expect(b.bus.stats()).toEqual({ published: n, received: n + 1, ownIgnored: n, malformed: 0, badSignature: 0, resubscribed: 0, publishErrors: 0, silences: 0 });
+    expect(b.bus.stats()).toEqual({ published: n, received: n + 1, ownIgnored: n, malformed: 0, badSignature: 0, replayed: 0, resubscribed: 0, publishErrors: 0, silences: 0 });
     expect(a.bus.originId).not.toBe(b.bus.originId);
   });
 
@@ -203,7 +203,7 @@ describe('RedisInvalidationBus on a real Redis', () => {
     expect(a.bus.stats()).toMatchObject({ badSignature: 2, malformed: 0, received: 1 });
     expect(logger.lines[0]).toContain('dropped a message with a bad signature');
     expect(logger.lines[0]).toContain(JSON.stringify(a.bus.channel));
-    expect(logger.lines[0]).toContain('another secret, or the message was altered');
+    expect(logger.lines[0]).toContain('another secret or channel, or the message was altered');
 
     // A bus without a secret has nothing to check: it takes the signed messages of both secrets.
     await unsigned.inbox.messageCount(2);
@@ -427,13 +427,16 @@ describe('RedisInvalidationBus on a real Redis', () => {
     expect(a.bus.stats()).toMatchObject({ resubscribed: 1, silences: 1, received: 2 });
   });
 
-  it('speaks the documented wire format: a raw message signed by another codec with the secret is delivered', async () => {
+  it('speaks the documented wire format: a raw message signed by another codec with the secret (for this channel) is delivered', async () => {
     const prefix = uniquePrefix('bus-wire');
     const a = await startBus({ prefix, secret: 'k' });
-    const foreign = new InvalidationMessageCodec({ secret: 'k' });
+    const otherGroup = new InvalidationMessageCodec({ secret: 'k', channel: invalidationChannel(uniquePrefix('other-group')) });
+    await clients.peer.publish(a.bus.channel, otherGroup.encode('another-process', CLEAR_ALL)); // same secret, another group
+    const foreign = new InvalidationMessageCodec({ secret: 'k', channel: a.bus.channel });
     await clients.peer.publish(a.bus.channel, foreign.encode('another-process', CLEAR_PREFIX));
     await a.inbox.messageCount(1);
     expect(a.inbox.messages).toStrictEqual([CLEAR_PREFIX]);
+    expect(a.bus.stats()).toMatchObject({ badSignature: 1, received: 1 });
   });
 
   it('ignores a message carrying its own origin id, even from another connection', async () => {
@@ -457,6 +460,9 @@ describe('RedisInvalidationBus on a real Redis', () => {
       ['RedisInvalidationBus.logger', { logger: {} as CacheLogger }],
       ['RedisInvalidationBus.originId', { originId: '' }],
       ['RedisInvalidationBus.originId', { originId: 'x'.repeat(257) }],
+      ['RedisInvalidationBus.replayWindow', { replayWindow: '10s' }], // without a secret: nothing to apply it to
+      ['RedisInvalidationBus.replayWindow', { secret: 's', replayWindow: 0 }],
+      ['RedisInvalidationBus.replayWindow', { secret: 's', replayWindow: 'soon' as '1s' }],
     ];
     for (const [option, overrides] of cases) {
       const create = () => new RedisInvalidationBus({ client: clients.client, ...overrides });

@@ -7,14 +7,15 @@ import {
   MAX_ORIGIN_ID_LENGTH,
   type InvalidationDecodeResult,
 } from '../../lib/distributed/invalidation-message.codec.js';
+import { FakeClock } from '../support/fake-clock.js';
 import { prng } from '../support/prng.js';
 
 const ORIGIN = 'origin-1';
 const codec = new InvalidationMessageCodec();
 const packr = new Packr({ useRecords: false });
 
-/** An unsigned message with a hand-made body (header: 'L' 'I' version 1, no flags). */
-function rawMessage(body: unknown, header: readonly number[] = [0x4c, 0x49, 0x01, 0x00]): Buffer {
+/** An unsigned message with a hand-made body (header: 'L' 'I' version 2, no flags). */
+function rawMessage(body: unknown, header: readonly number[] = [0x4c, 0x49, 0x02, 0x00]): Buffer {
   return Buffer.concat([Buffer.from(header), packr.pack(body)]);
 }
 
@@ -30,11 +31,11 @@ function expectBadSignature(result: InvalidationDecodeResult, reason: RegExp): v
 const EXAMPLES: readonly InvalidationMessage[] = [
   { kind: 'keys', keys: ['ns\u001fuser:1', 'ключ 🔑', '', '\u001ehash'], version: 1_767_225_600_000 },
   { kind: 'keys', keys: [], version: 0 },
-  { kind: 'keys', keys: ['k'], version: 2 ** 40 + 0.5 },
+  { kind: 'keys', keys: ['k'], version: Number.MAX_SAFE_INTEGER },
   { kind: 'tags', tags: ['users', 'user:7'], mode: 'any', seq: 42 },
   { kind: 'tags', tags: ['a', 'b', 'c'], mode: 'all', seq: 2 ** 52 },
   { kind: 'clear', prefix: 'ns\u001f', version: 5 },
-  { kind: 'clear', prefix: undefined, version: 6.25 },
+  { kind: 'clear', prefix: undefined, version: 6 },
   { kind: 'clear', prefix: '', version: 7 },
   { kind: 'generation', scope: 'ns\u001f', generation: 3 },
   { kind: 'generation', scope: '', generation: 0 },
@@ -111,9 +112,9 @@ describe('InvalidationMessageCodec: decode rejects malformed messages with a rea
   });
 
   it('rejects another format version and unknown flags', () => {
-    const v2 = Buffer.from(valid);
-    v2[2] = 2;
-    expectMalformed(codec.decode(v2), /unsupported format version 2/);
+    const v3 = Buffer.from(valid);
+    v3[2] = 3;
+    expectMalformed(codec.decode(v3), /unsupported format version 3 \(this process reads version 2\)/);
     const flagged = Buffer.from(valid);
     flagged[3] = 0x02;
     expectMalformed(codec.decode(flagged), /unknown flags 0x2/);
@@ -153,7 +154,7 @@ describe('InvalidationMessageCodec: decode rejects malformed messages with a rea
     ['a tag that is an array', [ORIGIN, 'tags', [['a']], 'any', 1], /tags\[0\] is an array of 1, not a string/],
     ['too many keys', [ORIGIN, 'keys', Array.from({ length: MAX_INVALIDATION_ITEMS + 1 }, () => 'k'), 1], /keys has 10001 entries \(max 10000\)/],
     ['too many tags', [ORIGIN, 'tags', Array.from({ length: 50_000 }, () => ''), 'any', 1], /tags has 50000 entries \(max 10000\)/],
-    ['a NaN version', [ORIGIN, 'keys', ['a'], Number.NaN], /version is NaN, not a finite non-negative number/],
+    ['a NaN version', [ORIGIN, 'keys', ['a'], Number.NaN], /version is NaN, not a safe non-negative integer/],
     ['an infinite version', [ORIGIN, 'clear', null, Number.POSITIVE_INFINITY], /version is Infinity/],
     ['a negative version', [ORIGIN, 'keys', ['a'], -5], /version is -5/],
     ['a string version', [ORIGIN, 'keys', ['a'], '5'], /version is "5", not a number/],
@@ -165,8 +166,10 @@ describe('InvalidationMessageCodec: decode rejects malformed messages with a rea
     ['a numeric prefix', [ORIGIN, 'clear', 12, 1], /prefix is 12, not a string or nil/],
     ['an array prefix', [ORIGIN, 'clear', ['p'], 1], /prefix is an array of 1/],
     ['a nil scope', [ORIGIN, 'generation', null, 1], /scope is null, not a string/],
-    ['a negative generation', [ORIGIN, 'generation', 'ns', -2], /generation is -2, not a finite non-negative number/],
+    ['a negative generation', [ORIGIN, 'generation', 'ns', -2], /generation is -2, not a safe non-negative integer/],
     ['a generation message with an extra field', [ORIGIN, 'generation', 'ns', 1, 2], /"generation" message has 4 fields, got 5/],
+    ['a fractional version', [ORIGIN, 'keys', ['a'], 1.5], /version is 1.5, not a safe non-negative integer/],
+    ['a version beyond 2^53', [ORIGIN, 'clear', null, 2 ** 53], /version is 9007199254740992, not a safe/],
     ['a date version (extension type)', [ORIGIN, 'keys', ['a'], new Date(5)], /version is an object \(Date\), not a number/],
   ];
 
@@ -193,7 +196,7 @@ describe('InvalidationMessageCodec: decode rejects malformed messages with a rea
       const length = Math.floor(random() * 64);
       const bytes = Buffer.alloc(length);
       for (let j = 0; j < length; j++) bytes[j] = Math.floor(random() * 256);
-      if (i % 2 === 0 && length >= 4) bytes.set([0x4c, 0x49, 0x01, i % 4 === 0 ? 0x00 : 0x01]);
+      if (i % 2 === 0 && length >= 4) bytes.set([0x4c, 0x49, 1 + (i % 3 === 0 ? 1 : 0), i % 4 === 0 ? 0x00 : 0x01]);
       for (const c of [codec, signedCodec]) {
         const result = c.decode(bytes);
         if (!result.ok) expect(result.reason.length).toBeGreaterThan(0);
@@ -218,8 +221,13 @@ describe('InvalidationMessageCodec: HMAC-SHA256 signatures', () => {
   it('a codec with the same secret (string or the same bytes as a Buffer) accepts the signed message', () => {
     const bytes = signer.encode(ORIGIN, message);
     expect(signer.signed).toBe(true);
-    expect(bytes.length).toBe(codec.encode(ORIGIN, message).length + 32);
-    expect(new InvalidationMessageCodec({ secret: 'correct horse battery staple' }).decode(bytes)).toStrictEqual({ ok: true, originId: ORIGIN, message });
+    expect(bytes.length).toBe(codec.encode(ORIGIN, message).length + 32 + 14); // HMAC + stamp (timestamp, nonce)
+    expect(new InvalidationMessageCodec({ secret: 'correct horse battery staple' }).decode(bytes)).toStrictEqual({
+      ok: true,
+      originId: ORIGIN,
+      message,
+      stamp: { timestampMs: expect.any(Number), nonce: expect.any(String) },
+    });
     expect(new InvalidationMessageCodec({ secret: Buffer.from('correct horse battery staple') }).decode(bytes).ok).toBe(true);
   });
 
@@ -230,7 +238,7 @@ describe('InvalidationMessageCodec: HMAC-SHA256 signatures', () => {
 
   it('rejects a tampered body, signature or header byte', () => {
     const bytes = signer.encode(ORIGIN, message);
-    for (const index of [bytes.length - 1, 4, 20, 35, 36]) {
+    for (const index of [bytes.length - 1, 4, 20, 35, 36, 41, 42, 49, 50]) {
       const tampered = Buffer.from(bytes);
       tampered[index] = (tampered[index] as number) ^ 0x01;
       expectBadSignature(signer.decode(tampered), /bad signature/);
@@ -252,7 +260,7 @@ describe('InvalidationMessageCodec: HMAC-SHA256 signatures', () => {
   });
 
   it('a codec without a secret accepts signed messages (it has nothing to check them against)', () => {
-    expect(codec.decode(signer.encode(ORIGIN, message))).toStrictEqual({ ok: true, originId: ORIGIN, message });
+    expect(codec.decode(signer.encode(ORIGIN, message))).toMatchObject({ ok: true, originId: ORIGIN, message });
   });
 
   it('copies a Buffer secret: changing the caller\'s Buffer afterwards does not change the key', () => {
@@ -274,11 +282,45 @@ describe('InvalidationMessageCodec: HMAC-SHA256 signatures', () => {
   });
 });
 
+describe('InvalidationMessageCodec: format 2 stamps, channel binding and format 1 compatibility', () => {
+  const message: InvalidationMessage = { kind: 'clear', prefix: undefined, version: 10 };
+
+  it('stamps every signed message with the clock\'s time and a fresh random nonce', () => {
+    const clock = new FakeClock(Date.UTC(2026, 5, 1, 12));
+    const signer = new InvalidationMessageCodec({ secret: 's', channel: 'ch', clock });
+    const first = signer.decode(signer.encode(ORIGIN, message));
+    const second = signer.decode(signer.encode(ORIGIN, message));
+    expect(first.ok && first.stamp?.timestampMs).toBe(Date.UTC(2026, 5, 1, 12));
+    expect(first.ok && second.ok && first.stamp?.nonce !== second.stamp?.nonce).toBe(true);
+    expect(first.ok && first.stamp?.nonce).toHaveLength(8);
+  });
+
+  it('binds the signature to the channel: the same secret on another channel refuses it', () => {
+    const bytes = new InvalidationMessageCodec({ secret: 's', channel: 'group-a' }).encode(ORIGIN, message);
+    expect(new InvalidationMessageCodec({ secret: 's', channel: 'group-a' }).decode(bytes).ok).toBe(true);
+    expectBadSignature(new InvalidationMessageCodec({ secret: 's', channel: 'group-b' }).decode(bytes), /another secret or channel/);
+  });
+
+  it('reads an unsigned format-1 message without a secret (rolling deploy), refuses any format-1 message with one', () => {
+    const legacy = rawMessage([ORIGIN, 'clear', null, 10], [0x4c, 0x49, 0x01, 0x00]);
+    expect(codec.decode(legacy)).toStrictEqual({ ok: true, originId: ORIGIN, message });
+    const signed = new InvalidationMessageCodec({ secret: 's' });
+    expectBadSignature(signed.decode(legacy), /format version 1 carries no replay stamp/);
+    const legacySigned = Buffer.concat([Buffer.from([0x4c, 0x49, 0x01, 0x01]), Buffer.alloc(32), packr.pack([ORIGIN, 'clear', null, 10])]);
+    expectBadSignature(signed.decode(legacySigned), /format version 1 carries no replay stamp/);
+  });
+
+  it('writes format version 2', () => {
+    expect([...codec.encode(ORIGIN, message).subarray(0, 4)]).toEqual([0x4c, 0x49, 0x02, 0x00]);
+    expect([...new InvalidationMessageCodec({ secret: 's' }).encode(ORIGIN, message).subarray(0, 4)]).toEqual([0x4c, 0x49, 0x02, 0x01]);
+  });
+});
+
 describe('heartbeats', () => {
   it('round-trip through decodeFrame, are no message for decode, and are signed like messages', () => {
     const codec = new InvalidationMessageCodec({ secret: 's' });
     const ping = codec.encodePing(ORIGIN, 42);
-    expect(codec.decodeFrame(ping)).toStrictEqual({ ok: true, originId: ORIGIN, ping: 42 });
+    expect(codec.decodeFrame(ping)).toStrictEqual({ ok: true, originId: ORIGIN, ping: 42, stamp: expect.objectContaining({ nonce: expect.any(String) }) });
     expect(codec.decode(ping)).toMatchObject({ ok: false, problem: 'malformed', reason: 'a heartbeat, not an invalidation message' });
     expect(new InvalidationMessageCodec({ secret: 'other' }).decodeFrame(ping)).toMatchObject({ ok: false, problem: 'signature' });
     expect(() => codec.encodePing(ORIGIN, Number.NaN)).toThrow(TypeError);
