@@ -4,7 +4,7 @@
  * no Nest app around it: what is measured is the decorator's own cost on a hit.
  */
 import { Cacheable, CacheStack, MemoryLayer } from '../lib/index.js';
-import { stackPropertyKey } from '../lib/module/layer-cache.tokens.js';
+import { stackPropertyKey } from '../lib/common/layer-cache.tokens.js';
 import { makeValue, type BenchValue } from './fixtures.js';
 import { awaitedCase, byName, formatNs, formatRatio, printTable, runThroughput, type TargetResult, type ThroughputCase } from './harness.js';
 

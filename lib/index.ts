@@ -1,6 +1,6 @@
 // The public surface of nestjs-layercache: named exports only, no internals.
 export { CacheStack, type CacheSetItem, type CacheReadResult, type InvalidateMatchingOptions } from './stack/cache-stack.js';
-export { CACHE_MISS, type ReadInfo } from './stack/stack-engine.js';
+export { CACHE_MISS, type ReadInfo } from './stack/cache-stack.js';
 export {
   DEFAULT_CACHE_STACK_OPTIONS,
   type CacheEntryOptions,
@@ -17,30 +17,30 @@ export {
   type MemoryLayerStats,
 } from './layers/memory.layer.js';
 export { estimateSize } from './layers/estimate-size.js';
-export { RedisLayer, DEFAULT_REDIS_LAYER_OPTIONS, type RedisLayerOptions } from './layers/redis.layer.js';
-export { RedisTagStore } from './layers/redis-tag.store.js';
-export { MemoryTagStore } from './layers/memory-tag.store.js';
+export { RedisLayer, DEFAULT_REDIS_LAYER_OPTIONS, type RedisLayerOptions } from './redis/redis.layer.js';
+export { RedisTagStore } from './redis/redis-tag.store.js';
+export { MemoryTagStore } from './core/memory-tag.store.js';
 export {
   RedisRevalidationLock,
   DEFAULT_REDIS_REVALIDATION_LOCK_OPTIONS,
   type RedisRevalidationLockOptions,
-} from './layers/redis-revalidation.lock.js';
-export { MemoryRevalidationLock, type MemoryRevalidationLockOptions } from './layers/memory-revalidation.lock.js';
+} from './redis/redis-revalidation.lock.js';
+export { MemoryRevalidationLock, type MemoryRevalidationLockOptions } from './core/memory-revalidation.lock.js';
 export type { RevalidationLock, LockLease } from './core/revalidation-lock.js';
 export {
   RedisInvalidationBus,
   DEFAULT_REDIS_INVALIDATION_BUS_OPTIONS,
   type RedisInvalidationBusOptions,
   type RedisInvalidationBusStats,
-} from './distributed/redis-invalidation.bus.js';
+} from './redis/redis-invalidation.bus.js';
 export {
   RedisSingleFlightCoordinator,
   DEFAULT_REDIS_SINGLE_FLIGHT_OPTIONS,
   type RedisSingleFlightCoordinatorOptions,
-} from './distributed/redis-single-flight.coordinator.js';
+} from './redis/redis-single-flight.coordinator.js';
 export type { InvalidationBus, InvalidationBusHandlers, InvalidationMessage } from './core/invalidation-bus.js';
 export type { LoadCoordinator, LoadLease, LoadTicket } from './core/load-coordinator.js';
-export { MsgpackSerializer } from './layers/msgpack.serializer.js';
+export { MsgpackSerializer } from './core/msgpack.serializer.js';
 export type { CacheLayer, SyncCacheLayer, LayerWrite, LayerContext } from './core/layer.js';
 export type { CacheEntry } from './core/entry.js';
 export type { Serializer } from './core/serializer.js';
@@ -79,13 +79,13 @@ export {
   type LayerCacheRedisLayerOptions,
   type LayerCacheRedisOption,
 } from './module/layer-cache.options.js';
-export { DEFAULT_STACK_NAME, getCacheStackToken, InjectCacheStack } from './module/layer-cache.tokens.js';
-export type { RedisClient } from './layers/redis-client.js';
+export { DEFAULT_STACK_NAME, getCacheStackToken, InjectCacheStack } from './common/layer-cache.tokens.js';
+export type { RedisClient } from './redis/redis-client.js';
 export { Cacheable } from './decorators/cacheable.decorator.js';
 export { CachePut } from './decorators/cache-put.decorator.js';
 export { CacheEvict } from './decorators/cache-evict.decorator.js';
 export { CacheTags } from './decorators/cache-tags.decorator.js';
-export { getCacheTags } from './decorators/cache-metadata.accessor.js';
+export { getCacheTags } from './common/cache-tags.metadata.js';
 export type {
   CacheableOptions,
   CachePutOptions,

@@ -5,20 +5,15 @@
 import { InvalidOptionError } from '../core/errors.js';
 import { checkName } from '../core/keys.js';
 import { basePolicy, resolvePolicy, type CacheEntryOptions } from '../stack/cache-stack.options.js';
+import type { CacheTagValue } from '../common/cache-tags.metadata.js';
+
+export type { CacheTagValue } from '../common/cache-tags.metadata.js';
 
 /**
  * The key of a cached method call: a template over the arguments (`'user:{0}'`, `'{0.id}:{1}'`: a
  * positional argument with an optional property path), or a function of the arguments.
  */
 export type CacheKeyOption<A extends unknown[] = unknown[]> = string | ((...args: A) => string);
-
-/**
- * A tag (or, for `@CacheEvict`, a key): a fixed string, or a function of the arguments and the result
- * returning one or more. For `@CacheEvict` string keys are templates like `'user:{0}'`.
- */
-export type CacheTagValue<A extends unknown[] = unknown[], R = unknown> =
-  | string
-  | ((args: A, result: R) => string | readonly string[]);
 
 /** Entry tags of a `@Cacheable`/`@CachePut` result: names, or a function of the arguments and the result. */
 export type CacheTagsOption<A extends unknown[] = unknown[], R = unknown> =

@@ -8,7 +8,7 @@ import { isObservable } from 'rxjs';
 import type { CacheStack } from '../stack/cache-stack.js';
 import { checkEvictOptions, listOf, type CacheEvictOptions, type CacheTagValue } from './cache-decorator.options.js';
 import { compileKeyTemplate } from './cache-key.builder.js';
-import { resolveCacheTags } from './cache-metadata.accessor.js';
+import { resolveCacheTags } from '../common/cache-tags.metadata.js';
 import { decorateMethod, type AnyMethod, type CacheSite } from './cache-method.wrapper.js';
 import { completeAfter, isThenable, NO_VALUE, returnShapeOf, subscribeAfter } from './return-shape.util.js';
 

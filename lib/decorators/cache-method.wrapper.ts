@@ -11,7 +11,7 @@
  *    runs uncached and one warning is logged per class and method.
  */
 import { Inject, Logger, Optional } from '@nestjs/common';
-import { getCacheStackToken, stackPropertyKey, DEFAULT_STACK_NAME } from '../module/layer-cache.tokens.js';
+import { getCacheStackToken, stackPropertyKey, DEFAULT_STACK_NAME } from '../common/layer-cache.tokens.js';
 import type { CacheStack } from '../stack/cache-stack.js';
 import { describeSite, type CacheTargetOptions } from './cache-decorator.options.js';
 import { declaresStack, recordCacheMethod } from './cache-metadata.accessor.js';

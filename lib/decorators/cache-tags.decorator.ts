@@ -5,8 +5,8 @@
  */
 import { InvalidOptionError } from '../core/errors.js';
 import { checkName } from '../core/keys.js';
-import type { CacheTagValue } from './cache-decorator.options.js';
-import { addCacheTags } from './cache-metadata.accessor.js';
+import type { CacheTagValue } from '../common/cache-tags.metadata.js';
+import { addCacheTags } from '../common/cache-tags.metadata.js';
 
 /**
  * Tags the results of the `@Cacheable`/`@CachePut` methods it is put on (on a class: of all its methods,

@@ -8,7 +8,7 @@
 import type { CacheEntryOptions } from '../stack/cache-stack.options.js';
 import type { CacheTagValue, CacheWriteOptions } from './cache-decorator.options.js';
 import { defaultKeyBuilder, keyBuilderOf, type KeyBuilder } from './cache-key.builder.js';
-import { getCacheTags, resolveCacheTags } from './cache-metadata.accessor.js';
+import { getCacheTags, resolveCacheTags } from '../common/cache-tags.metadata.js';
 import type { CacheSite, ClassRef } from './cache-method.wrapper.js';
 import { NO_VALUE } from './return-shape.util.js';
 

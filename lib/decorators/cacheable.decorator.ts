@@ -7,7 +7,7 @@
  * stale-while-revalidate and stale-if-error as the options say.
  */
 import { isObservable, lastValueFrom, Observable } from 'rxjs';
-import { CACHE_MISS } from '../stack/stack-engine.js';
+import { CACHE_MISS } from '../stack/cache-stack.js';
 import type { CacheStack } from '../stack/cache-stack.js';
 import { checkWriteOptions, type CacheableOptions } from './cache-decorator.options.js';
 import { decorateMethod, type AnyMethod, type CacheSite } from './cache-method.wrapper.js';

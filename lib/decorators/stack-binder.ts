@@ -11,7 +11,7 @@
  */
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, ModuleRef } from '@nestjs/core';
-import { DEFAULT_STACK_NAME, getCacheStackToken, stackPropertyKey } from '../module/layer-cache.tokens.js';
+import { DEFAULT_STACK_NAME, getCacheStackToken, stackPropertyKey } from '../common/layer-cache.tokens.js';
 import type { CacheStack } from '../stack/cache-stack.js';
 import { InvalidOptionError } from '../core/errors.js';
 import { getCacheMethods, type CacheMethodRecord } from './cache-metadata.accessor.js';

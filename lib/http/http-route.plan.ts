@@ -5,8 +5,7 @@
  * handler reads, see `route-arguments.ts`), and the headers.
  */
 import { toMilliseconds } from '../core/duration.js';
-import { getCacheTags } from '../decorators/cache-metadata.accessor.js';
-import type { CacheTagValue } from '../decorators/cache-decorator.options.js';
+import { getCacheTags, type CacheTagValue } from '../common/cache-tags.metadata.js';
 import type { CacheEntryOptions } from '../stack/cache-stack.options.js';
 import { getHttpCacheOptions, isNoCacheRoute } from './http-cache.decorator.js';
 import {

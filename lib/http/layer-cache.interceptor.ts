@@ -23,9 +23,9 @@ import { HttpAdapterHost, ModuleRef, type AbstractHttpAdapter } from '@nestjs/co
 import { from, of, type Observable } from 'rxjs';
 import { systemClock, type Clock } from '../core/clock.js';
 import { LayerCacheError, LoaderTimeoutError } from '../core/errors.js';
-import { DEFAULT_STACK_NAME, getCacheStackToken } from '../module/layer-cache.tokens.js';
+import { DEFAULT_STACK_NAME, getCacheStackToken } from '../common/layer-cache.tokens.js';
 import { CacheStack } from '../stack/cache-stack.js';
-import { CACHE_MISS, type ReadInfo } from '../stack/stack-engine.js';
+import { CACHE_MISS, type ReadInfo } from '../stack/cache-stack.js';
 import type { LoaderContext } from '../stack/cache-stack.options.js';
 import { LAYER_CACHE_HTTP_OPTIONS, type HttpCacheRequest, type LayerCacheHttpOptions } from './http-cache.options.js';
 import {

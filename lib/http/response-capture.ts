@@ -5,7 +5,7 @@
  * over the route's byte budget (`maxBodySize`: the body as sent plus the content type, ETag and headers stored
  * with it), and responses whose tags cannot be computed.
  */
-import { resolveCacheTags } from '../decorators/cache-metadata.accessor.js';
+import { resolveCacheTags } from '../common/cache-tags.metadata.js';
 import type { HttpCacheRequest } from './http-cache.options.js';
 import {
   bodyBytes,

@@ -9,10 +9,10 @@ import { checkHttpCacheOptions, type HttpCacheOptions } from '../http/http-cache
 import { InvalidOptionError } from '../core/errors.js';
 import type { CacheLayer } from '../core/layer.js';
 import { MemoryLayer, type MemoryLayerOptions } from '../layers/memory.layer.js';
-import { checkRedisClient, type RedisClient } from '../layers/redis-client.js';
-import { RedisLayer } from '../layers/redis.layer.js';
+import { checkRedisClient, type RedisClient } from '../redis/redis-client.js';
+import { RedisLayer } from '../redis/redis.layer.js';
 import { CacheStack } from '../stack/cache-stack.js';
-import { checkPlugin } from '../stack/engine-settings.js';
+import { checkPlugin } from '../core/plugin-check.js';
 import type { CacheStackOptions } from '../stack/cache-stack.options.js';
 import type {
   LayerCacheLayerOption,

@@ -2,11 +2,11 @@ import type { LayerCacheHttpOptions } from '../http/http-cache.options.js';
 import type { ConfigurableModuleAsyncOptions } from '@nestjs/common';
 import type { RedisOptions } from 'ioredis';
 import type { CacheLayer } from '../core/layer.js';
-import type { RedisClient } from '../layers/redis-client.js';
+import type { RedisClient } from '../redis/redis-client.js';
 import type { MemoryLayerOptions } from '../layers/memory-layer.options.js';
-import type { RedisLayerOptions } from '../layers/redis.layer.js';
+import type { RedisLayerOptions } from '../redis/redis.layer.js';
 import type { CacheStackOptions } from '../stack/cache-stack.options.js';
-import { DEFAULT_STACK_NAME } from './layer-cache.tokens.js';
+import { DEFAULT_STACK_NAME } from '../common/layer-cache.tokens.js';
 
 /**
  * One entry of `layers`: a layer instance, or a factory called once per application (so two apps in one

@@ -5,7 +5,7 @@ import { checkModuleExtras } from './layer-cache-options.validator.js';
 import { LAYER_CACHE_MODULE_OPTIONS, LAYER_CACHE_STACK_RESOURCES } from './layer-cache.constants.js';
 import { LayerCacheLifecycle } from './layer-cache.lifecycle.js';
 import type { LayerCacheModuleExtras, LayerCacheModuleOptions } from './layer-cache.options.js';
-import { DEFAULT_STACK_NAME, getCacheStackToken } from './layer-cache.tokens.js';
+import { DEFAULT_STACK_NAME, getCacheStackToken } from '../common/layer-cache.tokens.js';
 import { LAYER_CACHE_HTTP_OPTIONS } from '../http/http-cache.options.js';
 import { createStackResources, type StackResources } from './stack-resources.factory.js';
 

@@ -22,6 +22,8 @@ import { resolveEngineSettings } from './engine-settings.js';
 import { GENERATION_MARK } from './generations.js';
 import { CACHE_MISS, StackEngine, type ReadInfo } from './stack-engine.js';
 
+export { CACHE_MISS, type ReadInfo } from './stack-engine.js';
+
 /** Options of `invalidateByPrefix` / `invalidateByPattern`. */
 export interface InvalidateMatchingOptions {
   /** Most keys deleted; when more match, nothing is deleted and the call rejects. @default 10_000 */

@@ -13,7 +13,8 @@ import type { LoadCoordinator } from '../core/load-coordinator.js';
 import { BurstLogger, consoleLogger, type CacheLogger } from '../core/logger.js';
 import type { RevalidationLock } from '../core/revalidation-lock.js';
 import type { TagStore } from '../core/tag-store.js';
-import { MemoryTagStore } from '../layers/memory-tag.store.js';
+import { checkPlugin } from '../core/plugin-check.js';
+import { MemoryTagStore } from '../core/memory-tag.store.js';
 import { basePolicy, DEFAULT_CACHE_STACK_OPTIONS, resolvePolicy, type CacheStackOptions, type EntryPolicy } from './cache-stack.options.js';
 import type { GuardSettings } from './layer-guard.js';
 
@@ -109,16 +110,6 @@ function resolveRevalidation(layers: readonly CacheLayer[], options: CacheStackO
   const index = layers.findIndex((l) => l.shared && l.createRevalidationLock !== undefined);
   const lock = layers[index]?.createRevalidationLock?.();
   return lock === undefined ? undefined : { lock, layer: index, timeout };
-}
-
-/** Checks an optional collaborator object by its methods, naming the option when it does not fit. */
-export function checkPlugin<T>(value: T | undefined, option: string, methods: readonly string[]): T | undefined {
-  if (value === undefined) return undefined;
-  const candidate = value as Record<string, unknown> | null;
-  if (typeof candidate !== 'object' || candidate === null || methods.some((m) => typeof candidate[m] !== 'function')) {
-    throw new InvalidOptionError(option, `expected an object with ${methods.join(', ')} methods`);
-  }
-  return value;
 }
 
 function resolveSingleFlight(options: CacheStackOptions): EngineSettings['singleFlight'] {

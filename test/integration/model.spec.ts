@@ -9,10 +9,10 @@
  */
 import { jest } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { RedisInvalidationBus } from '../../lib/distributed/redis-invalidation.bus.js';
-import { RedisSingleFlightCoordinator } from '../../lib/distributed/redis-single-flight.coordinator.js';
+import { RedisInvalidationBus } from '../../lib/redis/redis-invalidation.bus.js';
+import { RedisSingleFlightCoordinator } from '../../lib/redis/redis-single-flight.coordinator.js';
 import { MemoryLayer } from '../../lib/layers/memory.layer.js';
-import { RedisLayer } from '../../lib/layers/redis.layer.js';
+import { RedisLayer } from '../../lib/redis/redis.layer.js';
 import { CacheStack } from '../../lib/stack/cache-stack.js';
 import { TEST_REDIS_URL_ENV } from '../support/redis.global-setup.js';
 import { uniquePrefix } from '../support/redis-test-client.js';

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { MemoryLayer } from '../../lib/layers/memory.layer.js';
-import { RedisLayer } from '../../lib/layers/redis.layer.js';
+import { RedisLayer } from '../../lib/redis/redis.layer.js';
 import { CacheStack } from '../../lib/stack/cache-stack.js';
 import { testRedisClient, uniquePrefix } from '../support/redis-test-client.js';
 import { RecordingLogger } from '../support/stack-builder.js';

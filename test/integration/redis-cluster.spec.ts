@@ -1,12 +1,12 @@
 import { jest } from '@jest/globals';
 import { Cluster } from 'ioredis';
-import { RedisInvalidationBus } from '../../lib/distributed/redis-invalidation.bus.js';
-import { RedisSingleFlightCoordinator } from '../../lib/distributed/redis-single-flight.coordinator.js';
+import { RedisInvalidationBus } from '../../lib/redis/redis-invalidation.bus.js';
+import { RedisSingleFlightCoordinator } from '../../lib/redis/redis-single-flight.coordinator.js';
 import { MemoryLayer } from '../../lib/layers/memory.layer.js';
-import { RedisRevalidationLock } from '../../lib/layers/redis-revalidation.lock.js';
-import { redisSlot } from '../../lib/layers/redis-slot.js';
-import { RedisTagStore } from '../../lib/layers/redis-tag.store.js';
-import { RedisLayer } from '../../lib/layers/redis.layer.js';
+import { RedisRevalidationLock } from '../../lib/redis/redis-revalidation.lock.js';
+import { redisSlot } from '../../lib/redis/redis-slot.js';
+import { RedisTagStore } from '../../lib/redis/redis-tag.store.js';
+import { RedisLayer } from '../../lib/redis/redis.layer.js';
 import { CacheStack } from '../../lib/stack/cache-stack.js';
 import { describeLayerContract, makeEntry } from '../support/layer-contract.js';
 import { clusterKeysUnder, keysByMaster, removeClusterKeys, testClusterNodes, useTestClusterClients } from '../support/redis-cluster-client.js';

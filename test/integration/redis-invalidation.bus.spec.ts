@@ -3,13 +3,13 @@ import { Redis } from 'ioredis';
 import { InvalidOptionError } from '../../lib/core/errors.js';
 import type { InvalidationBusHandlers, InvalidationMessage } from '../../lib/core/invalidation-bus.js';
 import type { CacheLogger } from '../../lib/core/logger.js';
-import { InvalidationMessageCodec, MAX_INVALIDATION_ITEMS } from '../../lib/distributed/invalidation-message.codec.js';
+import { InvalidationMessageCodec, MAX_INVALIDATION_ITEMS } from '../../lib/redis/invalidation-message.codec.js';
 import {
   DEFAULT_REDIS_INVALIDATION_BUS_OPTIONS,
   invalidationChannel,
   RedisInvalidationBus,
   type RedisInvalidationBusOptions,
-} from '../../lib/distributed/redis-invalidation.bus.js';
+} from '../../lib/redis/redis-invalidation.bus.js';
 import { useTestClusterClients } from '../support/redis-cluster-client.js';
 import { startRedisServer } from '../support/redis-server.js';
 import { testRedisUrl, uniquePrefix, useTwoTestClients } from '../support/redis-test-client.js';

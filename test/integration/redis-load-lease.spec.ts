@@ -6,11 +6,11 @@
 import { randomBytes } from 'node:crypto';
 import { InvalidOptionError } from '../../lib/core/errors.js';
 import type { LoadLease, LoadTicket } from '../../lib/core/load-coordinator.js';
-import { ACQUIRE_LEASE, parseAcquireReply } from '../../lib/distributed/redis-load.lease.js';
-import { ENDED_LEASE_MEMORY_MS, LOAD_KEY_MARK, RedisSingleFlightCoordinator } from '../../lib/distributed/redis-single-flight.coordinator.js';
-import { runScript } from '../../lib/layers/redis-client.js';
+import { ACQUIRE_LEASE, parseAcquireReply } from '../../lib/redis/redis-load.lease.js';
+import { ENDED_LEASE_MEMORY_MS, LOAD_KEY_MARK, RedisSingleFlightCoordinator } from '../../lib/redis/redis-single-flight.coordinator.js';
+import { runScript } from '../../lib/redis/redis-client.js';
 import { MemoryLayer } from '../../lib/layers/memory.layer.js';
-import { RedisLayer } from '../../lib/layers/redis.layer.js';
+import { RedisLayer } from '../../lib/redis/redis.layer.js';
 import { CacheStack } from '../../lib/stack/cache-stack.js';
 import { keysUnder, uniquePrefix, useTwoTestClients } from '../support/redis-test-client.js';
 import { RecordingLogger } from '../support/stack-builder.js';

@@ -1,12 +1,12 @@
 import { Redis } from 'ioredis';
 import { MemoryLayer } from '../../lib/layers/memory.layer.js';
-import { RedisLayer } from '../../lib/layers/redis.layer.js';
+import { RedisLayer } from '../../lib/redis/redis.layer.js';
 import { CacheStack } from '../../lib/stack/cache-stack.js';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
 import { RecordingLogger } from '../support/stack-builder.js';
 import { encodeEntry } from '../../lib/core/entry-codec.js';
 import type { CacheEntry } from '../../lib/core/entry.js';
-import { MsgpackSerializer } from '../../lib/layers/msgpack.serializer.js';
+import { MsgpackSerializer } from '../../lib/core/msgpack.serializer.js';
 
 /** A fresh entry for a minute from now (real clock: this test runs against a real server). */
 function buildEntry(value: unknown): CacheEntry {

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { InvalidOptionError } from '../../lib/core/errors.js';
-import { LOCK_KEY_MARK, RedisRevalidationLock } from '../../lib/layers/redis-revalidation.lock.js';
-import { RedisLayer } from '../../lib/layers/redis.layer.js';
+import { LOCK_KEY_MARK, RedisRevalidationLock } from '../../lib/redis/redis-revalidation.lock.js';
+import { RedisLayer } from '../../lib/redis/redis.layer.js';
 import { countRoundTrips, keysUnder, uniquePrefix, useTwoTestClients } from '../support/redis-test-client.js';
 import { describeRevalidationLockContract } from '../support/revalidation-lock-contract.js';
 

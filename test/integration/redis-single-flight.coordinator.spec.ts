@@ -7,7 +7,7 @@ import {
   LOAD_KEY_MARK,
   RedisSingleFlightCoordinator,
   type RedisSingleFlightCoordinatorOptions,
-} from '../../lib/distributed/redis-single-flight.coordinator.js';
+} from '../../lib/redis/redis-single-flight.coordinator.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { startRedisServer } from '../support/redis-server.js';
 import { keysUnder, testRedisUrl, uniquePrefix, useTwoTestClients } from '../support/redis-test-client.js';

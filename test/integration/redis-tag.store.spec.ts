@@ -1,5 +1,5 @@
 import { InvalidOptionError } from '../../lib/core/errors.js';
-import { DEFAULT_REDIS_TAG_STORE_OPTIONS, RedisTagStore, type RedisTagStoreOptions } from '../../lib/layers/redis-tag.store.js';
+import { DEFAULT_REDIS_TAG_STORE_OPTIONS, RedisTagStore, type RedisTagStoreOptions } from '../../lib/redis/redis-tag.store.js';
 import { countRoundTrips, keysUnder, uniquePrefix, useTwoTestClients } from '../support/redis-test-client.js';
 import { describeTagStoreContract } from '../support/tag-store-contract.js';
 

@@ -3,10 +3,10 @@ import type { CacheEntry } from '../../lib/core/entry.js';
 import { encodeEntry, undecodableReason } from '../../lib/core/entry-codec.js';
 import { InvalidOptionError } from '../../lib/core/errors.js';
 import type { Serializer } from '../../lib/core/serializer.js';
-import { MsgpackSerializer } from '../../lib/layers/msgpack.serializer.js';
+import { MsgpackSerializer } from '../../lib/core/msgpack.serializer.js';
 import { EntryEncodeError } from '../../lib/core/errors.js';
-import { DEFAULT_REDIS_LAYER_OPTIONS, RedisLayer, type RedisLayerOptions } from '../../lib/layers/redis.layer.js';
-import { RedisTagStore } from '../../lib/layers/redis-tag.store.js';
+import { DEFAULT_REDIS_LAYER_OPTIONS, RedisLayer, type RedisLayerOptions } from '../../lib/redis/redis.layer.js';
+import { RedisTagStore } from '../../lib/redis/redis-tag.store.js';
 import { describeLayerContract, makeEntry } from '../support/layer-contract.js';
 import { countRoundTrips, keysUnder, testRedisClient, uniquePrefix } from '../support/redis-test-client.js';
 

@@ -6,9 +6,9 @@
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Duration } from '../../lib/core/duration.js';
-import { LOAD_KEY_MARK, RedisSingleFlightCoordinator } from '../../lib/distributed/redis-single-flight.coordinator.js';
+import { LOAD_KEY_MARK, RedisSingleFlightCoordinator } from '../../lib/redis/redis-single-flight.coordinator.js';
 import { MemoryLayer } from '../../lib/layers/memory.layer.js';
-import { RedisLayer } from '../../lib/layers/redis.layer.js';
+import { RedisLayer } from '../../lib/redis/redis.layer.js';
 import { CacheStack } from '../../lib/stack/cache-stack.js';
 import { answersPing, startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
 import { keysUnder, uniquePrefix } from '../support/redis-test-client.js';

@@ -1,8 +1,8 @@
 import { jest } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { MemoryLayer } from '../../lib/layers/memory.layer.js';
-import { RedisLayer } from '../../lib/layers/redis.layer.js';
-import { MsgpackSerializer } from '../../lib/layers/msgpack.serializer.js';
+import { RedisLayer } from '../../lib/redis/redis.layer.js';
+import { MsgpackSerializer } from '../../lib/core/msgpack.serializer.js';
 import { CacheStack } from '../../lib/stack/cache-stack.js';
 import type { CacheStackOptions } from '../../lib/stack/cache-stack.options.js';
 import { RecordingLogger } from '../support/stack-builder.js';

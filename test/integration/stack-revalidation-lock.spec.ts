@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
-import { RedisRevalidationLock } from '../../lib/layers/redis-revalidation.lock.js';
+import { RedisRevalidationLock } from '../../lib/redis/redis-revalidation.lock.js';
 import { MemoryLayer } from '../../lib/layers/memory.layer.js';
-import { RedisLayer } from '../../lib/layers/redis.layer.js';
+import { RedisLayer } from '../../lib/redis/redis.layer.js';
 import { CacheStack } from '../../lib/stack/cache-stack.js';
 import type { CacheStackOptions } from '../../lib/stack/cache-stack.options.js';
 import { FakeClock } from '../support/fake-clock.js';

@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 import { encodeEntry } from '../../lib/core/entry-codec.js';
 import { MemoryLayer } from '../../lib/layers/memory.layer.js';
-import { MsgpackSerializer } from '../../lib/layers/msgpack.serializer.js';
-import { RedisLayer } from '../../lib/layers/redis.layer.js';
+import { MsgpackSerializer } from '../../lib/core/msgpack.serializer.js';
+import { RedisLayer } from '../../lib/redis/redis.layer.js';
 import { CacheStack } from '../../lib/stack/cache-stack.js';
 import { UNDECODABLE_LOG_INTERVAL_MS } from '../../lib/stack/undecodable-entries.js';
 import { FakeClock } from '../support/fake-clock.js';

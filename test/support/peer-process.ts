@@ -15,10 +15,10 @@
  */
 import { Cluster, Redis } from 'ioredis';
 import { isDeepStrictEqual } from 'node:util';
-import { RedisInvalidationBus } from '../../lib/distributed/redis-invalidation.bus.js';
-import { RedisSingleFlightCoordinator } from '../../lib/distributed/redis-single-flight.coordinator.js';
+import { RedisInvalidationBus } from '../../lib/redis/redis-invalidation.bus.js';
+import { RedisSingleFlightCoordinator } from '../../lib/redis/redis-single-flight.coordinator.js';
 import { MemoryLayer } from '../../lib/layers/memory.layer.js';
-import { RedisLayer } from '../../lib/layers/redis.layer.js';
+import { RedisLayer } from '../../lib/redis/redis.layer.js';
 import { CACHE_MISS } from '../../lib/stack/stack-engine.js';
 import { CacheStack } from '../../lib/stack/cache-stack.js';
 

@@ -1,4 +1,4 @@
-import { BusHeartbeat } from '../../lib/distributed/bus-heartbeat.js';
+import { BusHeartbeat } from '../../lib/redis/bus-heartbeat.js';
 import { FakeClock, flushMicrotasks } from '../support/fake-clock.js';
 
 /** A heartbeat whose "channel" delivers its beats back unless `deaf`, and whose publish fails when `down`. */

@@ -3,7 +3,7 @@ import type { CacheEntry } from '../../lib/core/entry.js';
 import { decodeEntry, encodeEntry, ENTRY_MAGIC, ENTRY_VERSION_OFFSET, undecodableEntry, undecodableReason } from '../../lib/core/entry-codec.js';
 import { expiresAt } from '../../lib/core/entry.js';
 import type { Serializer } from '../../lib/core/serializer.js';
-import { MsgpackSerializer } from '../../lib/layers/msgpack.serializer.js';
+import { MsgpackSerializer } from '../../lib/core/msgpack.serializer.js';
 import { everyTypeValue, makeEntry } from '../support/layer-contract.js';
 
 const serializer = new MsgpackSerializer();

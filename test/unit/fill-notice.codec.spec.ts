@@ -3,7 +3,7 @@
  * unchanged, the signed form round-trips, and a receiver with a secret drops unsigned, altered, foreign,
  * replayed and outdated notices.
  */
-import { createFillNoticeCodec, FillNoticeCodec } from '../../lib/distributed/fill-notice.codec.js';
+import { createFillNoticeCodec, FillNoticeCodec } from '../../lib/redis/fill-notice.codec.js';
 import { FakeClock } from '../support/fake-clock.js';
 
 const CHANNEL = 'lc:\u001ffill';

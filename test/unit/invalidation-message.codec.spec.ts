@@ -6,7 +6,7 @@ import {
   MAX_INVALIDATION_ITEMS,
   MAX_ORIGIN_ID_LENGTH,
   type InvalidationDecodeResult,
-} from '../../lib/distributed/invalidation-message.codec.js';
+} from '../../lib/redis/invalidation-message.codec.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { prng } from '../support/prng.js';
 

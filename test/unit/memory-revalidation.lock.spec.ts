@@ -1,4 +1,4 @@
-import { MemoryRevalidationLock } from '../../lib/layers/memory-revalidation.lock.js';
+import { MemoryRevalidationLock } from '../../lib/core/memory-revalidation.lock.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { describeRevalidationLockContract } from '../support/revalidation-lock-contract.js';
 

@@ -1,4 +1,4 @@
-import { MemoryTagStore } from '../../lib/layers/memory-tag.store.js';
+import { MemoryTagStore } from '../../lib/core/memory-tag.store.js';
 import { describeTagStoreContract } from '../support/tag-store-contract.js';
 
 describeTagStoreContract('MemoryTagStore', () => ({ store: new MemoryTagStore() }));

@@ -3,7 +3,7 @@
  * is accepted once inside the window, a nonce never twice, and the nonce memory stays bounded without letting
  * a forgotten nonce through again.
  */
-import { hmac, newStamp, readStamp, ReplayGuard, STAMP_BYTES, verifyHmac, type MessageStamp } from '../../lib/distributed/message-signing.js';
+import { hmac, newStamp, readStamp, ReplayGuard, STAMP_BYTES, verifyHmac, type MessageStamp } from '../../lib/redis/message-signing.js';
 import { FakeClock } from '../support/fake-clock.js';
 
 const WINDOW = 30_000;

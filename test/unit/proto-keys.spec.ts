@@ -1,6 +1,6 @@
 import { Packr } from 'msgpackr';
 import { decodeEntry, encodeEntry, undecodableReason } from '../../lib/core/entry-codec.js';
-import { MsgpackSerializer } from '../../lib/layers/msgpack.serializer.js';
+import { MsgpackSerializer } from '../../lib/core/msgpack.serializer.js';
 import { makeEntry } from '../support/layer-contract.js';
 
 /** Own `__proto__` keys through the default serializer: kept, never a prototype. */

@@ -1,4 +1,4 @@
-import { groupBySlot, REDIS_SLOT_COUNT, redisSlot } from '../../lib/layers/redis-slot.js';
+import { groupBySlot, REDIS_SLOT_COUNT, redisSlot } from '../../lib/redis/redis-slot.js';
 
 // Expected slots as answered by `CLUSTER KEYSLOT` of redis-server 7.0 (the integration spec
 // test/integration/redis-cluster.spec.ts compares against a live server too).

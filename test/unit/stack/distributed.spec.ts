@@ -6,7 +6,7 @@
 import { InvalidOptionError } from '../../../lib/core/errors.js';
 import { MemoryLayer } from '../../../lib/layers/memory.layer.js';
 import { CacheStack } from '../../../lib/stack/cache-stack.js';
-import { MemoryTagStore } from '../../../lib/layers/memory-tag.store.js';
+import { MemoryTagStore } from '../../../lib/core/memory-tag.store.js';
 import type { CacheStackOptions } from '../../../lib/stack/cache-stack.options.js';
 import { ChaosLayer } from '../../support/chaos.layer.js';
 import { FakeClock, flushMicrotasks } from '../../support/fake-clock.js';

@@ -7,7 +7,7 @@
  */
 import type { InvalidationMessage } from '../../../lib/core/invalidation-bus.js';
 import { MemoryLayer } from '../../../lib/layers/memory.layer.js';
-import { MemoryTagStore } from '../../../lib/layers/memory-tag.store.js';
+import { MemoryTagStore } from '../../../lib/core/memory-tag.store.js';
 import { MAX_PEER_CLOCK_SKEW_MS } from '../../../lib/stack/peer-counters.js';
 import { ChaosLayer } from '../../support/chaos.layer.js';
 import { FakeClock, flushMicrotasks } from '../../support/fake-clock.js';

@@ -1,6 +1,6 @@
 import { InvalidOptionError } from '../../../lib/core/errors.js';
 import type { LockLease, RevalidationLock } from '../../../lib/core/revalidation-lock.js';
-import { MemoryRevalidationLock } from '../../../lib/layers/memory-revalidation.lock.js';
+import { MemoryRevalidationLock } from '../../../lib/core/memory-revalidation.lock.js';
 import { MemoryLayer } from '../../../lib/layers/memory.layer.js';
 import { ChaosLayer } from '../../support/chaos.layer.js';
 import { FakeClock, flushMicrotasks } from '../../support/fake-clock.js';

@@ -7,7 +7,7 @@
  * them `__proto_`), without ever setting a prototype: see proto-keys.ts.
  */
 import { Packr } from 'msgpackr';
-import type { Serializer } from '../core/serializer.js';
+import type { Serializer } from './serializer.js';
 import { ESCAPED_KEYS_MARK, escapeProtoKeys, PROTO_KEY_BYTES, unescapeProtoKeys } from './proto-keys.js';
 
 export class MsgpackSerializer implements Serializer {

@@ -12,7 +12,7 @@
  */
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { BurstLogger } from '../core/logger.js';
-import { runScript, type RedisClient } from '../layers/redis-client.js';
+import { runScript, type RedisClient } from './redis-client.js';
 import { LEASE_TIME_LEFT } from './redis-load.lease.js';
 
 /** How a follower's wait ends. */

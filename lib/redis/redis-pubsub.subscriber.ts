@@ -12,7 +12,7 @@
  * {@link RedisPubSubSubscriberEvents}; the events stop once `close()` or `disconnect()` is called.
  */
 import { InvalidOptionError } from '../core/errors.js';
-import { checkRedisClient, isRedisCluster, type RedisClient } from '../layers/redis-client.js';
+import { checkRedisClient, isRedisCluster, type RedisClient } from './redis-client.js';
 
 /** Checks that `client` is an ioredis client that can publish and be duplicated for a {@link RedisPubSubSubscriber}. */
 export function checkPubSubClient(option: string, client: unknown): RedisClient {

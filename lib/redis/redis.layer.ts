@@ -4,7 +4,7 @@ import { decodeEntry, encodeEntry, ENTRY_MAGIC, ENTRY_VERSION_OFFSET } from '../
 import { InvalidOptionError } from '../core/errors.js';
 import type { CacheLayer, LayerWrite } from '../core/layer.js';
 import type { Serializer } from '../core/serializer.js';
-import { MsgpackSerializer } from './msgpack.serializer.js';
+import { MsgpackSerializer } from '../core/msgpack.serializer.js';
 import type { Redis } from 'ioredis';
 import { checkRedisClient, checkRedisPrefix, escapeGlob, isRedisCluster, luaScript, pipelineReplies, runScript, type RedisClient } from './redis-client.js';
 import { groupBySlot } from './redis-slot.js';

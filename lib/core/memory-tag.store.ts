@@ -1,4 +1,4 @@
-import { groupKey, type TagGroup, type TagMatchMode, type TagState, type TagStore } from '../core/tag-store.js';
+import { groupKey, type TagGroup, type TagMatchMode, type TagState, type TagStore } from './tag-store.js';
 
 /**
  * The in-process tag store (see `TagStore` in core for the semantics), used by stacks without a shared

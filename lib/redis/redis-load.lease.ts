@@ -47,7 +47,7 @@
  */
 import { InvalidOptionError } from '../core/errors.js';
 import type { LoadLease } from '../core/load-coordinator.js';
-import { luaScript, runScript, type RedisClient } from '../layers/redis-client.js';
+import { luaScript, runScript, type RedisClient } from './redis-client.js';
 import type { FillNoticeCodec } from './fill-notice.codec.js';
 
 /** Marks the lease records right after the prefix (see the coordinator's header). */

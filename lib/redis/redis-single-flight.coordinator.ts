@@ -77,7 +77,7 @@ import { toMilliseconds, type Duration } from '../core/duration.js';
 import { InvalidOptionError, LayerCacheError } from '../core/errors.js';
 import type { LoadCoordinator, LoadTicket } from '../core/load-coordinator.js';
 import { BurstLogger, consoleLogger, type CacheLogger } from '../core/logger.js';
-import { checkRedisPrefix, runScript, type RedisClient } from '../layers/redis-client.js';
+import { checkRedisPrefix, runScript, type RedisClient } from './redis-client.js';
 import { LoadFollowerRegistry, MAX_TIMER_MS } from './load-follower.registry.js';
 import {
   ACQUIRE_LEASE,

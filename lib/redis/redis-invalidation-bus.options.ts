@@ -6,7 +6,7 @@ import type { Clock } from '../core/clock.js';
 import { toMilliseconds, type Duration } from '../core/duration.js';
 import { InvalidOptionError } from '../core/errors.js';
 import type { CacheLogger } from '../core/logger.js';
-import type { RedisClient } from '../layers/redis-client.js';
+import type { RedisClient } from './redis-client.js';
 
 /** Options of `RedisInvalidationBus`. */
 export interface RedisInvalidationBusOptions {

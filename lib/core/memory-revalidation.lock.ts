@@ -1,5 +1,5 @@
-import { systemClock, type Clock } from '../core/clock.js';
-import type { LockLease, RevalidationLock } from '../core/revalidation-lock.js';
+import { systemClock, type Clock } from './clock.js';
+import type { LockLease, RevalidationLock } from './revalidation-lock.js';
 
 /** Options of {@link MemoryRevalidationLock}. */
 export interface MemoryRevalidationLockOptions {
