@@ -310,6 +310,9 @@ async function handle(request: PeerRequest): Promise<unknown> {
   }
 }
 
+// A parent that dies (a killed test or benchmark) closes the IPC channel: stop too, instead of retrying Redis forever.
+process.on('disconnect', () => process.exit(1));
+
 process.on('message', (request: PeerRequest) => {
   handle(request).then(
     (value) => send({ id: request.id, ok: true, value }),
