@@ -97,7 +97,7 @@ export type {
   CacheTagsOption,
 } from './decorators/cache-decorator.options.js';
 export { LayerCacheInterceptor, type HttpCacheCall, type XCacheStatus } from './http/layer-cache.interceptor.js';
-export { HttpCache, NoCache, getHttpCacheOptions, isNoCacheRoute } from './http/http-cache.decorator.js';
+export { HttpCache, SkipCache, getHttpCacheOptions, isSkipCacheRoute } from './http/http-cache.decorator.js';
 export {
   DEFAULT_HTTP_CACHE_OPTIONS,
   LAYER_CACHE_HTTP_OPTIONS,

@@ -1,5 +1,5 @@
 /**
- * `@HttpCache` and `@NoCache`: record per-route (or per-controller) options read by `LayerCacheInterceptor`.
+ * `@HttpCache` and `@SkipCache`: record per-route (or per-controller) options read by `LayerCacheInterceptor`.
  * They only record metadata; the interceptor does the work (apply it with `@UseInterceptors` or globally).
  */
 import { InvalidOptionError } from '../core/errors.js';
@@ -7,8 +7,8 @@ import { checkHttpCacheOptions, type HttpCacheOptions } from './http-cache.optio
 
 /** Metadata key of `@HttpCache` options, on a handler or a controller class. */
 export const HTTP_CACHE_METADATA = 'nestjs-layercache:http-cache';
-/** Metadata key of `@NoCache`, on a handler or a controller class. */
-export const HTTP_NO_CACHE_METADATA = 'nestjs-layercache:http-no-cache';
+/** Metadata key of `@SkipCache`, on a handler or a controller class. */
+export const HTTP_SKIP_CACHE_METADATA = 'nestjs-layercache:http-skip-cache';
 
 /**
  * Caches the GET/HEAD responses of a route (or of every route of a controller; a handler's own options
@@ -40,20 +40,21 @@ export function HttpCache(options: HttpCacheOptions = {}): ClassDecorator & Meth
 }
 
 /**
- * Never caches a route (or every route of a controller): the handler always runs, `X-Cache: BYPASS`.
- * Useful under a global `LayerCacheInterceptor`.
+ * Never caches a route (or every route of a controller): the handler always runs, nothing is read or stored,
+ * `X-Cache: BYPASS`. Useful under a global `LayerCacheInterceptor`. (Not HTTP's `Cache-Control: no-cache`,
+ * which means "revalidate before use": a skipped route is not cached at all.)
  * @example
  * ```ts
  * @Get('now')
- * @NoCache()
+ * @SkipCache()
  * now() { return { now: new Date() }; }
  * ```
  */
-export function NoCache(): ClassDecorator & MethodDecorator {
+export function SkipCache(): ClassDecorator & MethodDecorator {
   const decorator = (target: object, propertyKey?: string | symbol, descriptor?: PropertyDescriptor): void => {
     const host: unknown = propertyKey === undefined ? target : descriptor?.value;
-    if (typeof host !== 'function') throw new InvalidOptionError('@NoCache', `${String(propertyKey)} is not a method`);
-    Reflect.defineMetadata(HTTP_NO_CACHE_METADATA, true, host);
+    if (typeof host !== 'function') throw new InvalidOptionError('@SkipCache', `${String(propertyKey)} is not a method`);
+    Reflect.defineMetadata(HTTP_SKIP_CACHE_METADATA, true, host);
   };
   return decorator as ClassDecorator & MethodDecorator;
 }
@@ -66,7 +67,7 @@ export function getHttpCacheOptions(controller: object, handler: object): HttpCa
   return fromHandler === undefined ? fromClass : { ...fromClass, ...fromHandler };
 }
 
-/** Whether `@NoCache` marks the route's handler or controller. */
-export function isNoCacheRoute(controller: object, handler: object): boolean {
-  return Reflect.getMetadata(HTTP_NO_CACHE_METADATA, handler) === true || Reflect.getMetadata(HTTP_NO_CACHE_METADATA, controller) === true;
+/** Whether `@SkipCache` marks the route's handler or controller. */
+export function isSkipCacheRoute(controller: object, handler: object): boolean {
+  return Reflect.getMetadata(HTTP_SKIP_CACHE_METADATA, handler) === true || Reflect.getMetadata(HTTP_SKIP_CACHE_METADATA, controller) === true;
 }

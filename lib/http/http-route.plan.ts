@@ -1,13 +1,13 @@
 /**
  * The caching plan of one route, resolved once per route and interceptor instance from `@HttpCache`,
- * `@NoCache`, `@CacheTags`, Nest's route metadata and the app-wide defaults: the entry options passed to the
+ * `@SkipCache`, `@CacheTags`, Nest's route metadata and the app-wide defaults: the entry options passed to the
  * stack (one object per route, so the stack resolves them once), the key's route part and inputs (what the
  * handler reads, see `route-arguments.ts`), and the headers.
  */
 import { toMilliseconds } from '../core/duration.js';
 import { getCacheTags, type CacheTagValue } from '../common/cache-tags.metadata.js';
 import type { CacheEntryOptions } from '../stack/cache-stack.options.js';
-import { getHttpCacheOptions, isNoCacheRoute } from './http-cache.decorator.js';
+import { getHttpCacheOptions, isSkipCacheRoute } from './http-cache.decorator.js';
 import {
   checkHttpCacheOptions,
   DEFAULT_HTTP_CACHE_OPTIONS,
@@ -74,10 +74,10 @@ const isStored = (outcome: HandlerOutcome): boolean => outcome.type === 'stored'
 const tagsOf = (outcome: HandlerOutcome): readonly string[] => (outcome.type === 'stored' ? outcome.tags : []);
 
 /**
- * Why a route is never cached: `@NoCache`; SSE, redirects, templates, `@Res()`/`@Next()`; undecorated with caching
+ * Why a route is never cached: `@SkipCache`; SSE, redirects, templates, `@Res()`/`@Next()`; undecorated with caching
  * of those off; arguments no key describes (`@Ip()`, `@Session()`, custom decorators) without `vary` or `key`.
  */
-export type RouteExclusion = 'no-cache' | 'not-cacheable-route' | 'undecorated' | 'undeclared-arguments';
+export type RouteExclusion = 'skip-cache' | 'not-cacheable-route' | 'undecorated' | 'undeclared-arguments';
 
 /**
  * Resolves the plan of a route, or the reason it is never cached.
@@ -89,7 +89,7 @@ export function resolveRoutePlan(
   httpOptions: LayerCacheHttpOptions,
   warn: (message: string) => void = () => undefined,
 ): HttpRoutePlan | RouteExclusion {
-  if (isNoCacheRoute(controller, handler)) return 'no-cache';
+  if (isSkipCacheRoute(controller, handler)) return 'skip-cache';
   for (const key of [NEST_METADATA.sse, NEST_METADATA.redirect, NEST_METADATA.render]) {
     if (Reflect.getMetadata(key, handler) !== undefined) return 'not-cacheable-route';
   }

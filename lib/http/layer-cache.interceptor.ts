@@ -1,22 +1,25 @@
 /**
  * `LayerCacheInterceptor`: HTTP response caching on the layered stack (docs/architecture.md, "HTTP caching").
  *
- * ## One request of a cached route
+ * ## One request of a cached route: at most one stack call
  * 1. Not cacheable (not GET/HEAD, `Range`, `Authorization`/`Cookie` without a per-user key, a body on a route
- *    reading it, `@NoCache`, arguments no key describes): the handler runs, `X-Cache: BYPASS`. The key covers
+ *    reading it, `@SkipCache`, arguments no key describes): the handler runs, `X-Cache: BYPASS`. The key covers
  *    what the handler reads (see `route-arguments.ts` and `route-request.key.ts`).
- * 2. The stack is read without a loader. Fresh: the stored response is replayed (`HIT`) and
- *    `next.handle()` is never called (no pipes, no handler). Stale within `staleWhileRevalidate`: replayed
- *    (`STALE`), then, once the reply is under way, the stack is read again with a loader that re-subscribes
- *    `next.handle()`; the stack runs one such refresh per key per process and the new response replaces the
- *    entry. The background run never touches the response (its headers are those of the stale entry).
- * 3. Otherwise the stack is read with a loader that subscribes `next.handle()`: concurrent requests of one
- *    key share one handler run (and its error); a 5xx or non-HTTP error within `staleIfError` serves the stale
- *    entry; a 4xx is authoritative (shared with the waiting requests, never stored, the old entry dropped).
+ * 2. A fresh response in the in-process layer (`stack.peek`, synchronous, no shared read): replayed (`HIT`),
+ *    `next.handle()` is never called (no pipes, no handler).
+ * 3. Otherwise one `getDetailed(key, loader)` call, whose loader runs the handler (`RouteLoad`, route-load.ts):
+ *    - fresh in a shared layer: replayed (`HIT`);
+ *    - stale within `staleWhileRevalidate`: replayed (`STALE`); the stack starts the key's one background refresh
+ *      (per process, or per cluster with a revalidation lock) with this request's loader, which re-subscribes
+ *      `next.handle()` only once the reply is under way and never touches the response;
+ *    - a miss: the loader runs the handler now; concurrent requests of one key share that run (and its error);
+ *      a 5xx or non-HTTP error within `staleIfError` serves the stale entry; a 4xx is authoritative (shared
+ *      with the waiting requests, never stored, the old entry dropped).
  * A response that may not be stored (stream, Set-Cookie, no-store, too large, status) goes to its own request
  * with `BYPASS`; requests that waited for it run the handler themselves. A failure of the cache itself
  * (Redis down, stack closed) never fails a request: the handler answers. A cached value that is not a valid
- * stored response (see `response-replay.ts`) is a miss: dropped, logged once per route, the handler answers.
+ * stored response (see `response-replay.ts`) is a miss: dropped, logged once per route, read again with the
+ * loader (the one exception to "one call"), so the handler's response replaces it.
  */
 import { Inject, Injectable, Logger, Optional, type CallHandler, type ExecutionContext, type NestInterceptor, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost, ModuleRef, type AbstractHttpAdapter } from '@nestjs/core';
@@ -24,39 +27,17 @@ import { from, of, type Observable } from 'rxjs';
 import { systemClock, type Clock } from '../core/clock.js';
 import { LayerCacheError, LoaderTimeoutError } from '../core/errors.js';
 import { DEFAULT_STACK_NAME, getCacheStackToken } from '../common/layer-cache.tokens.js';
-import { CacheStack } from '../stack/cache-stack.js';
-import { CACHE_MISS, type ReadInfo } from '../stack/cache-stack.js';
-import type { LoaderContext } from '../stack/cache-stack.options.js';
+import { CACHE_MISS, CacheStack, type CacheReadResult, type ReadInfo } from '../stack/cache-stack.js';
 import { LAYER_CACHE_HTTP_OPTIONS, type HttpCacheRequest, type LayerCacheHttpOptions } from './http-cache.options.js';
-import {
-  handlerHeaders,
-  headersOf,
-  isClientError,
-  lastValue,
-  snapshotHeaders,
-  type HandlerHeaders,
-  type HandlerOutcome,
-  type NotStoredReason,
-  type StoredResponse,
-} from './http-response.record.js';
-import { captureResponse } from './response-capture.js';
+import { lastValue, type HandlerOutcome, type NotStoredReason, type StoredResponse } from './http-response.record.js';
 import { resolveRoutePlan, type HttpRoutePlan, type RouteExclusion } from './http-route.plan.js';
 import { installNotModifiedHook } from './not-modified.hook.js';
 import { isReplayable, replayStored, type XCacheStatus } from './response-replay.js';
 import { carriesBody, RequestKeys } from './route-request.key.js';
+import { nextTurn, RouteLoad, type HttpCacheCall, type RouteLoadHost } from './route-load.js';
 
+export type { HttpCacheCall } from './route-load.js';
 export type { XCacheStatus } from './response-replay.js';
-
-/** One request being answered by a cached route. */
-export interface HttpCacheCall {
-  readonly context: ExecutionContext;
-  readonly next: CallHandler;
-  readonly plan: HttpRoutePlan;
-  readonly request: HttpCacheRequest;
-  readonly response: object;
-  readonly stack: CacheStack;
-  readonly key: string;
-}
 
 /**
  * Caches GET/HEAD responses of the routes it intercepts (see `@HttpCache`); per route or controller with
@@ -79,6 +60,14 @@ export class LayerCacheInterceptor implements NestInterceptor, OnModuleInit {
   /** Routes whose malformed cached value was logged (once per route). */
   private readonly malformedLogged = new WeakSet<HttpRoutePlan>();
   private readonly notStored: Partial<Record<NotStoredReason, number>> = {};
+  private readonly loadHost: RouteLoadHost = {
+    adapter: () => this.adapterHost.httpAdapter,
+    notStored: (plan, outcome) => {
+      this.notStored[outcome.reason] = (this.notStored[outcome.reason] ?? 0) + 1;
+      if (outcome.error !== undefined) this.logger.warn(`Tags of ${plan.label} failed; the response is not stored: ${String(outcome.error)}`);
+    },
+    revalidationFailed: (plan, error) => this.onRevalidationError(plan, error),
+  };
 
   constructor(
     @Inject(HttpAdapterHost) protected readonly adapterHost: HttpAdapterHost,
@@ -180,116 +169,65 @@ export class LayerCacheInterceptor implements NestInterceptor, OnModuleInit {
         plan = resolveRoutePlan(context.getClass(), handler as (...args: never[]) => unknown, this.httpOptions, (message) => this.logger.warn(message));
       } catch (error) {
         this.logger.error(`${(error as Error).message}; the route is not cached`);
-        plan = 'no-cache';
+        plan = 'skip-cache';
       }
       this.plans.set(handler, plan);
     }
     return plan;
   }
 
-  private async serve(call: HttpCacheCall): Promise<unknown> {
-    const { stack, key, plan } = call;
-    let first;
+  /** The single stack call of a request that L1 could not answer (see the file header). */
+  private async serve(call: HttpCacheCall, replacing = false): Promise<unknown> {
+    const load = new RouteLoad(call, this.loadHost);
+    let read: CacheReadResult<HandlerOutcome>;
     try {
-      first = await stack.getDetailed<HandlerOutcome>(key, undefined, plan.entryOptions);
+      read = await call.stack.getDetailed<HandlerOutcome>(call.key, load.loader, call.plan.entryOptions);
     } catch (error) {
-      return this.bypassAfterFailure(call, error);
-    }
-    if (isReplayable(first.value)) {
-      if (first.status === 'stale') setImmediate(() => this.revalidate(call));
-      return this.replayCall(call, first.value, first.status === 'stale' ? 'STALE' : 'HIT', first.createdAt, false);
-    }
-    if (first.status !== 'miss' && !(await this.dropMalformed(call))) return this.bypass(call);
-    let ran = false;
-    let read;
-    try {
-      read = await stack.getDetailed<HandlerOutcome>(key, (loader) => ((ran = true), this.load(call, loader)), plan.entryOptions);
-    } catch (error) {
-      if (error instanceof LayerCacheError && !(error instanceof LoaderTimeoutError) && !ran) return this.bypassAfterFailure(call, error);
+      if (error instanceof LayerCacheError && !(error instanceof LoaderTimeoutError) && !load.ran) return this.bypassAfterFailure(call, error);
       throw error;
     }
+    load.answered(read.status);
     const outcome = read.value;
     if (isReplayable(outcome)) {
+      // The refresh this read started (if any) runs once the stale reply is under way.
+      if (read.status === 'stale') setImmediate(() => load.release(true));
       const status = read.status === 'miss' ? 'MISS' : read.status === 'hit' ? 'HIT' : 'STALE';
-      return this.replayCall(call, outcome, status, read.createdAt, ran);
+      return this.replayCall(call, outcome, status, read.createdAt, load.ran);
     }
-    if (outcome?.type === 'rejected' && (ran || read.status === 'miss')) throw outcome.error; // a load's 4xx, never a cached value
-    if (outcome?.type === 'passthrough' && ran) {
+    if (outcome?.type === 'rejected' && (load.ran || read.status === 'miss')) throw outcome.error; // a load's 4xx, never a cached value
+    if (outcome?.type === 'passthrough' && load.ran) {
       this.setHeader(call.response, 'X-Cache', 'BYPASS');
       return outcome.value;
     }
+    if (!replacing && (read.status === 'hit' || read.status === 'stale')) return this.replaceMalformed(call, load, read.status === 'stale');
     return this.bypass(call); // a follower of a response that is not stored: run the handler itself
   }
 
-  /** Runs the handler for a miss (or a stale-if-error reload) of this request. */
-  private async load(call: HttpCacheCall, loader: LoaderContext<HandlerOutcome>): Promise<HandlerOutcome> {
-    const sent = this.adapterHost.httpAdapter.isHeadersSent(call.response) as boolean;
-    const before = sent ? undefined : snapshotHeaders(call.response);
-    let value: unknown;
-    try {
-      value = await lastValue(call.next.handle());
-    } catch (error) {
-      return this.rejectedOrThrow(call, error, loader.stale);
-    }
-    const afterSent = this.adapterHost.httpAdapter.isHeadersSent(call.response) as boolean;
-    const headers = before === undefined || afterSent ? headersOf(loader.stale) : handlerHeaders(before, snapshotHeaders(call.response));
-    return this.capture(call, value, headers, loader.stale !== undefined);
-  }
-
-  /** Starts the background revalidation of a stale entry (the stack runs one per key; it never touches the response). */
-  private revalidate(call: HttpCacheCall): void {
-    const loader = async (context: LoaderContext<HandlerOutcome>): Promise<HandlerOutcome> => {
-      let value: unknown;
-      try {
-        value = await lastValue(call.next.handle());
-      } catch (error) {
-        if (!isClientError(error)) this.onRevalidationError(call.plan, error);
-        return this.rejectedOrThrow(call, error, context.stale);
-      }
-      return this.capture(call, value, headersOf(context.stale), true);
-    };
-    call.stack.getDetailed(call.key, loader, call.plan.entryOptions).catch((error: unknown) => {
-      this.logger.warn(`Revalidation of ${call.plan.label} could not start: ${String(error)}`);
-    });
-  }
-
-  /** A 4xx is an answer (returned, never stored, the old entry dropped); anything else is thrown. */
-  private rejectedOrThrow(call: HttpCacheCall, error: unknown, stale: HandlerOutcome | undefined): HandlerOutcome {
-    if (!isClientError(error)) throw error;
-    if (stale !== undefined) this.forget(call);
-    return { type: 'rejected', error };
-  }
-
-  /** What to keep of a handler's value (see `captureResponse`); an entry being replaced by a passthrough is dropped. */
-  private capture(call: HttpCacheCall, value: unknown, headers: HandlerHeaders, replacing: boolean): HandlerOutcome {
-    const outcome = captureResponse(call.plan, call.request, value, headers);
-    if (outcome.type === 'passthrough') {
-      this.notStored[outcome.reason] = (this.notStored[outcome.reason] ?? 0) + 1;
-      if (replacing) this.forget(call);
-      if (outcome.error !== undefined) this.logger.warn(`Tags of ${call.plan.label} failed; the response is not stored: ${String(outcome.error)}`);
-    }
-    return outcome;
-  }
-
-  private replayCall(call: HttpCacheCall, stored: StoredResponse, status: XCacheStatus, createdAt: number | undefined, ranHere: boolean): unknown {
-    return replayStored(this.adapterHost.httpAdapter, this.clock, call.request, call.response, call.plan, stored, status, createdAt, ranHere);
-  }
-
   /**
-   * Drops a cached value that is not a replayable response (written by another version or by hand), logging once
-   * per route, so the loader run that follows stores the handler's response. `false` when it cannot be dropped.
+   * A cached value that is not a replayable response (written by another version or by hand): dropped, logged
+   * once per route, and read again with the loader, so the handler's response replaces it (`MISS`). The refresh
+   * the stale read may have started is cancelled once the drop has invalidated it.
    */
-  private async dropMalformed(call: HttpCacheCall): Promise<boolean> {
+  private async replaceMalformed(call: HttpCacheCall, first: RouteLoad, stale: boolean): Promise<unknown> {
     if (!this.malformedLogged.has(call.plan)) {
       this.malformedLogged.add(call.plan);
       this.logger.warn(`A cached value of ${call.plan.label} is not a valid stored response; it is treated as a miss and replaced`);
     }
+    let dropped = true;
     try {
       await call.stack.delete(call.key);
-      return true;
     } catch {
-      return false;
+      dropped = false;
+    } finally {
+      first.release(false);
     }
+    if (!dropped) return this.bypass(call);
+    if (stale) await nextTurn(); // the cancelled refresh settles first, so the read below does not join it
+    return this.serve(call, true);
+  }
+
+  private replayCall(call: HttpCacheCall, stored: StoredResponse, status: XCacheStatus, createdAt: number | undefined, ranHere: boolean): unknown {
+    return replayStored(this.adapterHost.httpAdapter, this.clock, call.request, call.response, call.plan, stored, status, createdAt, ranHere);
   }
 
   private bypass(call: HttpCacheCall): Promise<unknown> {
@@ -300,11 +238,6 @@ export class LayerCacheInterceptor implements NestInterceptor, OnModuleInit {
   private bypassAfterFailure(call: HttpCacheCall, error: unknown): Promise<unknown> {
     this.logger.warn(`The cache failed for ${call.plan.label}; answering without it: ${String(error)}`);
     return this.bypass(call);
-  }
-
-  /** Drops an entry the handler no longer produces (4xx, or now not storable); never throws. */
-  private forget(call: HttpCacheCall): void {
-    call.stack.delete(call.key).catch(() => undefined);
   }
 
   private setHeader(response: object, name: string, value: string | string[]): void {

@@ -7,7 +7,7 @@ import { APP_INTERCEPTOR } from '@nestjs/core';
 import request from 'supertest';
 import { HttpCache, LayerCacheInterceptor, MemoryLayer, type CacheStack } from '../../lib/index.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { recordHttpWarnings, startHttpApp } from '../support/http-app.js';
+import { afterRevalidation, recordHttpWarnings, startHttpApp } from '../support/http-app.js';
 import { ADAPTERS } from '../support/nest-app.js';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
 
@@ -28,6 +28,12 @@ class IntegrityController {
 
   @Get('plain')
   plain() {
+    return { run: ++this.runs.count };
+  }
+
+  @Get('swr')
+  @HttpCache({ ttl: 30, staleWhileRevalidate: 60 })
+  swr() {
     return { run: ++this.runs.count };
   }
 
@@ -67,15 +73,16 @@ const MALFORMED: [string, unknown][] = [
 
 /** Starts an app whose interceptor is a provider (to read its counters), recording the keys the stack writes. */
 async function startApp(adapter: (typeof ADAPTERS)[number], stack?: Parameters<typeof startHttpApp>[1]['stack']) {
+  const clock = new FakeClock();
   const started = await startHttpApp(adapter, {
     controllers: [IntegrityController],
     providers: [Runs, LayerCacheInterceptor, { provide: APP_INTERCEPTOR, useExisting: LayerCacheInterceptor }],
-    clock: new FakeClock(),
+    clock,
     ...(stack && { stack }),
   });
   const written: string[] = [];
   started.stack.on('set', ({ key }) => written.push(key));
-  return { ...started, runs: started.app.get(Runs), interceptor: started.app.get(LayerCacheInterceptor), written };
+  return { ...started, clock, runs: started.app.get(Runs), interceptor: started.app.get(LayerCacheInterceptor), written };
 }
 
 /** The key the route's first response was stored under. */
@@ -102,6 +109,20 @@ describe.each(ADAPTERS)('HTTP entries are checked before replay (%s)', (adapter)
     expect((await request(url).get('/i/plain')).headers['x-cache']).toBe('MISS');
     expect(warnings.filter((line) => line.includes('IntegrityController.plain') && line.includes('not a valid stored response')).length).toBe(1);
     expect(runs.count).toBe(3);
+  });
+
+  it('treats a malformed stale entry as a miss: the handler runs once, for this request, and its response replaces it', async () => {
+    const warnings = recordHttpWarnings();
+    const { url, stack, runs, written, clock } = await startApp(adapter);
+    const key = await keyOf(url, '/i/swr', written);
+    await stack.set(key, MALFORMED[4]?.[1], { ttl: 1, staleWhileRevalidate: 60 });
+    await clock.advance(2_000); // stale, inside its SWR window: the read that finds it also starts a refresh
+    const replaced = await request(url).get('/i/swr');
+    await afterRevalidation(stack);
+    const again = await request(url).get('/i/swr');
+    expect([replaced.status, replaced.headers['x-cache'], replaced.body]).toEqual([200, 'MISS', { run: 2 }]);
+    expect([again.headers['x-cache'], again.body, runs.count]).toEqual(['HIT', { run: 2 }, 2]);
+    expect(warnings.filter((line) => line.includes('IntegrityController.swr') && line.includes('not a valid stored response')).length).toBe(1);
   });
 
   it('never stores an entry whose headers take it over the byte budget, and counts it', async () => {

@@ -13,7 +13,7 @@ import {
   type ExecutionContext,
 } from '@nestjs/common';
 import request from 'supertest';
-import { CacheEvict, CacheStack, CacheTags, getCacheStackToken, HttpCache, LayerCacheInterceptor, NoCache, type HttpCacheRequest } from '../../lib/index.js';
+import { CacheEvict, CacheStack, CacheTags, getCacheStackToken, HttpCache, LayerCacheInterceptor, SkipCache, type HttpCacheRequest } from '../../lib/index.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { startHttpApp } from '../support/http-app.js';
 import { ADAPTERS } from '../support/nest-app.js';
@@ -104,7 +104,7 @@ class GlobalController {
   }
 
   @Get('never')
-  @NoCache()
+  @SkipCache()
   never() {
     return { runs: ++this.store.runs };
   }
@@ -193,7 +193,7 @@ describe.each(ADAPTERS)('LayerCacheInterceptor keys and security (%s)', (adapter
     expect((await request(url).get('/k/named')).headers['x-cache']).toBe('MISS');
   });
 
-  it('as APP_INTERCEPTOR caches undecorated GET routes, and @NoCache opts one out', async () => {
+  it('as APP_INTERCEPTOR caches undecorated GET routes, and @SkipCache opts one out', async () => {
     const { url, store } = await start(true);
     const cached = [await request(url).get('/g/undecorated'), await request(url).get('/g/undecorated')];
     const never = [await request(url).get('/g/never'), await request(url).get('/g/never')];
