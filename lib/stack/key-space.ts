@@ -39,8 +39,11 @@ export class KeySpace {
 
   /** The physical key prefix: namespace names, each scope followed by its generation when bumped. */
   get prefix(): string {
+    return this.prefixEpoch === this.generations.epoch ? this.cachedPrefix : this.computePrefix();
+  }
+
+  private computePrefix(): string {
     const generations = this.generations;
-    if (this.prefixEpoch === generations.epoch) return this.cachedPrefix;
     let prefix = '';
     for (let i = 0; i < this.scopes.length; i++) {
       if (i > 0) prefix += (this.names[i - 1] as string) + NAMESPACE_SEPARATOR;
@@ -54,7 +57,7 @@ export class KeySpace {
 
   /** The internal key of a user key (checked: `InvalidKeyError`). */
   key(key: string): string {
-    const prefix = this.prefix;
+    const prefix = this.prefixEpoch === this.generations.epoch ? this.cachedPrefix : this.computePrefix();
     return prefix === '' ? checkKey(key, this.hashLongKeys) : prefix + checkKey(key, this.hashLongKeys);
   }
 

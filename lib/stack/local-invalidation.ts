@@ -24,7 +24,7 @@ import type { StackLifecycle } from './stack-lifecycle.js';
 import type { StackTags } from './stack-tags.js';
 
 /** What `LocalInvalidation` works on (given by `StackCore`). */
-export interface LocalInvalidationParts extends Omit<PeerCounterParts, 'tags'> {
+export interface LocalInvalidationParts extends PeerCounterParts {
   readonly layers: LayerSet;
   readonly tags: StackTags;
   readonly versions: VersionClock;
