@@ -102,13 +102,11 @@ export class StackCore {
       const guard = new LayerGuard('single-flight', this.loadCounters, settings.guard, clock, log, onError);
       this.loads = new DistributedLoads(settings.singleFlight.coordinator, guard, settings.singleFlight.leaseTtl, clock, versions, settings.guard.timeout);
     }
-    const busMetrics = settings.bus === undefined ? undefined : newBusMetrics();
     const shared = { clock, log, lifecycle, layers, tags, versions, generations, events, inFlight: this.inFlight, metrics: this.metrics };
-    const countRejected = (): void => {
-      if (busMetrics !== undefined) busMetrics.rejected++;
-    };
-    const local = new LocalInvalidation({ ...shared, countRejected });
-    if (settings.bus !== undefined) this.bus = new StackBus(settings.bus, busMetrics ?? newBusMetrics(), local, log, settings.logger);
+    // The bus target exists before the bus starts delivering; its rejections are counted with the bus's counters.
+    const busMetrics = newBusMetrics();
+    const local = new LocalInvalidation({ ...shared, countRejected: () => void busMetrics.rejected++ });
+    if (settings.bus !== undefined) this.bus = new StackBus(settings.bus, busMetrics, local, log, settings.logger);
     const bus = this.bus;
     const announce = bus === undefined ? () => undefined : (message: InvalidationMessage) => lifecycle.track(bus.publish(message));
     const entries = new EntryFactory(clock, log);
