@@ -68,7 +68,7 @@ class Eviction {
   }
 
   private removeKeys(stack: CacheStack, keys: readonly string[]): Promise<void> {
-    return keys.length === 0 ? Promise.resolve() : stack.mdelete(keys);
+    return keys.length === 0 ? Promise.resolve() : stack.deleteMany(keys);
   }
 
   private invalidateTags(stack: CacheStack, tags: readonly string[]): Promise<void> {

@@ -1,12 +1,14 @@
 /**
- * `CacheStack`: the public API over the engine — key checks, per-call options, namespaces, `wrap` and
- * bulk calls. A namespace view is a `CacheStack` sharing its parent's engine (layers, loads, metrics) under
- * a longer key prefix.
+ * `CacheStack`: the public API of a stack — key checks, per-call options, namespaces, memoized functions and
+ * bulk calls — over the engine's parts, which it calls directly: it holds the stack's `StackCore` (the one
+ * owner of the state: layers, loads, metrics, lifecycle; stack-core.ts) and its `ReadPath` (the hot path,
+ * held here too so an L1 hit costs one property read less). A namespace view is a `CacheStack` sharing its
+ * parent's core under its own `KeySpace` (a longer key prefix, key-space.ts).
  */
 import type { Clock } from '../core/clock.js';
 import { InvalidOptionError } from '../core/errors.js';
 import type { CacheEventListener, CacheEventName } from '../core/events.js';
-import { checkKey, checkName, encodeArguments, MAX_KEY_LENGTH, NAMESPACE_SEPARATOR } from '../core/keys.js';
+import { checkName, encodeArguments } from '../core/keys.js';
 import type { CacheLayer } from '../core/layer.js';
 import type { CacheMetrics } from '../core/metrics.js';
 import type { TagMatchMode } from '../core/tag-store.js';
@@ -19,10 +21,12 @@ import {
   type Loader,
 } from './cache-stack.options.js';
 import { resolveEngineSettings } from './engine-settings.js';
-import { GENERATION_MARK } from './generations.js';
-import { CACHE_MISS, StackEngine, type ReadInfo } from './stack-engine.js';
+import { KeySpace } from './key-space.js';
+import type { ReadPath } from './read-path.js';
+import { CACHE_MISS, type ReadInfo } from './read-request.js';
+import { StackCore } from './stack-core.js';
 
-export { CACHE_MISS, type ReadInfo } from './stack-engine.js';
+export { CACHE_MISS, type ReadInfo } from './read-request.js';
 
 /** Options of `invalidateByPrefix` / `invalidateByPattern`. */
 export interface InvalidateMatchingOptions {
@@ -45,9 +49,6 @@ export interface CacheReadResult<T> {
   readonly createdAt: number | undefined;
 }
 
-/** Marks the keys of `wrap`ped functions: user keys cannot contain it, so they never collide. */
-const WRAP_MARK = '\u001d';
-
 /**
  * A multi-layer cache: layers ordered fastest first (e.g. `MemoryLayer`, then `RedisLayer`).
  * @example
@@ -55,23 +56,17 @@ const WRAP_MARK = '\u001d';
  * const user = await cache.get(`user:${id}`, () => db.users.find(id), { tags: ['users'] });
  */
 export class CacheStack {
-  private readonly engine: StackEngine;
-  /** The key prefixes of this view and its parents, root first (`''`): the scopes of their generations. */
-  private readonly scopes: readonly string[];
-  /** The namespace names along `scopes` (one fewer: the root has none). */
-  private readonly names: readonly string[];
-  /** The physical key prefix for the generations of `prefixEpoch`. */
-  private cachedPrefix = '';
-  private prefixEpoch = -1;
-  private readonly hashLongKeys: boolean;
-  /** Per-call options resolved once per options object (decorators and `wrap` pass the same object). */
+  private readonly core: StackCore;
+  private readonly reads: ReadPath;
+  /** This view's keys: its namespace and generations. */
+  private readonly space: KeySpace;
+  /** Per-call options resolved once per options object (decorators and `memoize` pass the same object). */
   private readonly policies: WeakMap<object, EntryPolicy>;
 
   constructor(layers: readonly CacheLayer[], options: CacheStackOptions = {}) {
-    this.engine = new StackEngine(resolveEngineSettings(layers, options));
-    this.scopes = [''];
-    this.names = [];
-    this.hashLongKeys = options.hashLongKeys ?? DEFAULT_CACHE_STACK_OPTIONS.hashLongKeys;
+    this.core = new StackCore(resolveEngineSettings(layers, options));
+    this.reads = this.core.reads;
+    this.space = new KeySpace(this.core.generations, options.hashLongKeys ?? DEFAULT_CACHE_STACK_OPTIONS.hashLongKeys);
     this.policies = new WeakMap();
   }
 
@@ -81,9 +76,9 @@ export class CacheStack {
    * value at once, refreshed in the background. Without a loader a miss is `undefined`.
    */
   async get<T>(key: string, loader?: Loader<T>, options?: CacheEntryOptions<T>): Promise<T | undefined> {
-    const k = this.key(key);
+    const k = this.space.key(key);
     if (loader !== undefined && typeof loader !== 'function') throw new InvalidOptionError('loader', 'expected a function');
-    return this.engine.read(k, key, loader, options === undefined ? this.engine.policy : this.policy(options));
+    return this.reads.read(k, key, loader, options === undefined ? this.core.policy : this.policy(options));
   }
 
   /**
@@ -92,7 +87,7 @@ export class CacheStack {
    * `info` to learn the entry's `createdAt` (status `hit`) on a hit.
    */
   peek<T>(key: string, info?: ReadInfo): T | typeof CACHE_MISS {
-    return this.engine.peek(this.key(key), info) as T | typeof CACHE_MISS;
+    return this.reads.peek(this.space.key(key), info) as T | typeof CACHE_MISS;
   }
 
   /**
@@ -101,10 +96,10 @@ export class CacheStack {
    * (ms) of a served entry, for an `Age`. Used by the HTTP interceptor for `X-Cache`.
    */
   async getDetailed<T>(key: string, loader?: Loader<T>, options?: CacheEntryOptions<T>): Promise<CacheReadResult<T>> {
-    const k = this.key(key);
+    const k = this.space.key(key);
     if (loader !== undefined && typeof loader !== 'function') throw new InvalidOptionError('loader', 'expected a function');
     const info: ReadInfo = { status: 'miss', createdAt: undefined };
-    const value = await this.engine.read(k, key, loader, options === undefined ? this.engine.policy : this.policy(options), info);
+    const value = await this.reads.read(k, key, loader, options === undefined ? this.core.policy : this.policy(options), info);
     return { value, status: info.status, createdAt: info.createdAt };
   }
 
@@ -114,6 +109,15 @@ export class CacheStack {
     return (await this.get(key, loader, options)) as T;
   }
 
+  /**
+   * Get-or-set as cache-manager's `wrap(key, fn)`: the cached value of `key`, else `fn`'s result, stored (the
+   * same as {@link getOrSet}). For a memoized function over its arguments, see {@link memoize}.
+   */
+  async wrap<T>(key: string, fn: Loader<T>, options?: CacheEntryOptions<T>): Promise<T> {
+    if (typeof fn !== 'function') throw new InvalidOptionError('fn', 'wrap needs a loader function');
+    return (await this.get(key, fn, options)) as T;
+  }
+
   /** Stores `value` under `key` in every layer; a load of `key` running meanwhile will not overwrite it. */
   async set<T>(key: string, value: T, options?: CacheEntryOptions<T>): Promise<void> {
     await this.setMany<T>([{ key, value, ...(options !== undefined && { options }) }]);
@@ -121,7 +125,7 @@ export class CacheStack {
 
   /** Removes `key` from every layer; a load of it running meanwhile will not store its result. */
   async delete(key: string): Promise<void> {
-    await this.engine.delete([this.key(key)]);
+    await this.core.writes.delete([this.space.key(key)]);
   }
 
   /** Whether `get(key)` would return a value (fresh or stale) without a loader. */
@@ -131,38 +135,37 @@ export class CacheStack {
 
   /** Reads many keys, one bulk read per layer (one MGET on Redis); `undefined` for misses. */
   async getMany<T>(keys: readonly string[]): Promise<(T | undefined)[]> {
-    return (await this.engine.readMany(this.keys(keys))) as (T | undefined)[];
+    return (await this.core.reader.readMany(this.space.keys(keys))) as (T | undefined)[];
   }
 
   /** Stores many values, one bulk write per layer (one round trip on Redis). */
   async setMany<T = unknown>(items: readonly CacheSetItem<T>[]): Promise<void> {
     if (!Array.isArray(items)) throw new InvalidOptionError('items', 'expected an array of { key, value, options? }');
     const writes = items.map((item) => ({
-      key: this.key(item.key),
+      key: this.space.key(item.key),
       value: item.value,
-      policy: item.options === undefined ? this.engine.policy : this.policy(item.options),
+      policy: item.options === undefined ? this.core.policy : this.policy(item.options),
     }));
-    await this.engine.storeMany(writes);
+    await this.core.writes.storeMany(writes);
   }
 
-  /** Removes many keys, one bulk delete per layer. */
-  async mdelete(keys: readonly string[]): Promise<void> {
-    await this.engine.delete(this.keys(keys));
+  /** Removes many keys, one bulk delete per layer; running loads of them will not store their results. */
+  async deleteMany(keys: readonly string[]): Promise<void> {
+    await this.core.writes.delete(this.space.keys(keys));
   }
 
   /**
-   * Returns a memoized version of `fn`: calls with equal arguments share one cached result. Argument keys are
-   * collision-free (`f('a:b')` and `f('a', 'b')` differ) and cannot collide with keys given to `get`/`set`.
+   * Returns a memoized version of `fn`: calls with equal arguments share one cached result (under keys made of
+   * `prefix` and the arguments). Argument keys are collision-free (`f('a:b')` and `f('a', 'b')` differ) and
+   * cannot collide with keys given to `get`/`set`.
    */
-  wrap<A extends unknown[], R>(prefix: string, fn: (...args: A) => R | Promise<R>, options?: CacheEntryOptions<R>): (...args: A) => Promise<R> {
+  memoize<A extends unknown[], R>(prefix: string, fn: (...args: A) => R | Promise<R>, options?: CacheEntryOptions<R>): (...args: A) => Promise<R> {
     checkName('prefix', prefix);
-    if (typeof fn !== 'function') throw new InvalidOptionError('fn', 'wrap needs a function');
-    const policy = options === undefined ? this.engine.policy : this.policy(options);
+    if (typeof fn !== 'function') throw new InvalidOptionError('fn', 'memoize needs a function');
+    const policy = options === undefined ? this.core.policy : this.policy(options);
     return async (...args: A): Promise<R> => {
-      const base = this.prefix + prefix + WRAP_MARK;
       const encoded = encodeArguments(args);
-      const k = encoded.length > MAX_KEY_LENGTH ? base + checkKey(encoded, true) : base + encoded;
-      return this.engine.read<R>(k, prefix + encoded, () => fn(...args), policy) as Promise<R>;
+      return this.reads.read<R>(this.space.memoKey(prefix, encoded), prefix + encoded, () => fn(...args), policy) as Promise<R>;
     };
   }
 
@@ -172,23 +175,13 @@ export class CacheStack {
    */
   namespace(name: string): CacheStack {
     const view = Object.create(CacheStack.prototype) as CacheStack;
-    const scope = this.scope + checkName('namespace', name) + NAMESPACE_SEPARATOR;
-    this.engine.generations.watch(scope);
-    return Object.assign(view, {
-      engine: this.engine,
-      scopes: [...this.scopes, scope],
-      names: [...this.names, name],
-      cachedPrefix: '',
-      prefixEpoch: -1,
-      hashLongKeys: this.hashLongKeys,
-      policies: this.policies,
-    });
+    return Object.assign(view, { core: this.core, reads: this.reads, space: this.space.child(name), policies: this.policies });
   }
 
   /** Removes every entry of this stack, or of this namespace only for a namespace view (every generation). */
   async clear(): Promise<void> {
-    const scope = this.scope;
-    await this.engine.clear(scope === '' ? undefined : scope);
+    const scope = this.space.scope;
+    await this.core.writes.clear(scope === '' ? undefined : scope);
   }
 
   /**
@@ -200,7 +193,7 @@ export class CacheStack {
    */
   async invalidateByPrefix(prefix: string, options: InvalidateMatchingOptions = {}): Promise<number> {
     checkName('prefix', prefix);
-    return this.engine.invalidateMatching(this.prefix + prefix, undefined, checkLimit(options), `prefix ${JSON.stringify(prefix)}`);
+    return this.core.writes.invalidateMatching(this.space.prefix + prefix, undefined, checkLimit(options), `prefix ${JSON.stringify(prefix)}`);
   }
 
   /**
@@ -213,7 +206,7 @@ export class CacheStack {
     const star = pattern.search(/[*?]/);
     const literal = star < 0 ? pattern : pattern.slice(0, star);
     const glob = star < 0 ? '' : pattern.slice(star);
-    return this.engine.invalidateMatching(this.prefix + literal, glob, checkLimit(options), `pattern ${JSON.stringify(pattern)}`);
+    return this.core.writes.invalidateMatching(this.space.prefix + literal, glob, checkLimit(options), `pattern ${JSON.stringify(pattern)}`);
   }
 
   /**
@@ -223,32 +216,12 @@ export class CacheStack {
    * at once). Shared through the tag store (Redis) and the invalidation bus. Resolves to the new generation.
    */
   async bumpGeneration(): Promise<number> {
-    return this.engine.bumpGeneration(this.scope);
+    return this.core.writes.bumpGeneration(this.space.scope);
   }
 
   /** This namespace's generation as known to this instance (0 until the first bump). */
   get generation(): number {
-    return this.engine.generations.of(this.scope);
-  }
-
-  /** The key prefix of this view without generations: its scope. */
-  private get scope(): string {
-    return this.scopes[this.scopes.length - 1] as string;
-  }
-
-  /** The physical key prefix: namespace names, each scope followed by its generation when bumped. */
-  private get prefix(): string {
-    const generations = this.engine.generations;
-    if (this.prefixEpoch === generations.epoch) return this.cachedPrefix;
-    let prefix = '';
-    for (let i = 0; i < this.scopes.length; i++) {
-      if (i > 0) prefix += (this.names[i - 1] as string) + NAMESPACE_SEPARATOR;
-      const generation = generations.of(this.scopes[i] as string);
-      if (generation > 0) prefix += String(generation) + GENERATION_MARK;
-    }
-    this.cachedPrefix = prefix;
-    this.prefixEpoch = generations.epoch;
-    return prefix;
+    return this.core.generations.of(this.space.scope);
   }
 
   /** Invalidates every entry tagged `tag`, in every layer and process sharing the tag store, without scanning keys. */
@@ -260,28 +233,28 @@ export class CacheStack {
   async invalidateByTags(tags: readonly string[], mode: TagMatchMode = 'any'): Promise<void> {
     if (!Array.isArray(tags) || tags.length === 0) throw new InvalidOptionError('tags', 'expected a non-empty array of tag names');
     if (mode !== 'any' && mode !== 'all') throw new InvalidOptionError('mode', `expected 'any' or 'all', got ${JSON.stringify(mode)}`);
-    await this.engine.invalidateTags([...new Set(tags.map((tag) => checkName('tag', tag)))], mode);
+    await this.core.writes.invalidateTags([...new Set(tags.map((tag) => checkName('tag', tag)))], mode);
   }
 
   /** The stack's time source (the `clock` option, or the system clock): for `Age` headers and the like. */
   get clock(): Clock {
-    return this.engine.clock;
+    return this.core.clock;
   }
 
   /** Counters of the stack and of each layer (a snapshot). */
   getMetrics(): CacheMetrics {
-    return this.engine.getMetrics();
+    return this.core.getMetrics();
   }
 
   /** Listens to a stack event (`hit`, `miss`, `stale`, `set`, `delete`, `refresh`, `refresh-error`, ...). */
   on<E extends CacheEventName>(event: E, listener: CacheEventListener<E>): this {
-    this.engine.on(event, listener);
+    this.core.events.on(event, listener);
     return this;
   }
 
   /** Removes a listener added with {@link CacheStack.on}. */
   off<E extends CacheEventName>(event: E, listener: CacheEventListener<E>): this {
-    this.engine.off(event, listener);
+    this.core.events.off(event, listener);
     return this;
   }
 
@@ -290,33 +263,23 @@ export class CacheStack {
    * A bus that cannot subscribe is logged, not thrown: the stack works, its L1 just does not hear peers.
    */
   ready(): Promise<void> {
-    return this.engine.ready();
+    return this.core.ready();
   }
 
   /** Resolves once background work (refreshes, backfills) has settled; for tests and shutdown. */
   idle(): Promise<void> {
-    return this.engine.idle();
+    return this.core.idle();
   }
 
   /** Aborts running loads, waits for background work and closes the layers (not clients passed in). */
   close(): Promise<void> {
-    return this.engine.close();
-  }
-
-  private key(key: string): string {
-    const prefix = this.prefix;
-    return prefix === '' ? checkKey(key, this.hashLongKeys) : prefix + checkKey(key, this.hashLongKeys);
-  }
-
-  private keys(keys: readonly string[]): string[] {
-    if (!Array.isArray(keys)) throw new InvalidOptionError('keys', 'expected an array of keys');
-    return keys.map((key) => this.key(key));
+    return this.core.close();
   }
 
   private policy(options: CacheEntryOptions<never>): EntryPolicy {
     let policy = this.policies.get(options);
     if (policy === undefined) {
-      policy = resolvePolicy(options as CacheEntryOptions, this.engine.policy);
+      policy = resolvePolicy(options as CacheEntryOptions, this.core.policy);
       this.policies.set(options, policy);
     }
     return policy;

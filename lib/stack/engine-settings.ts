@@ -1,5 +1,5 @@
 /**
- * What a `StackEngine` is built from (`EngineSettings`), and how `CacheStack` resolves it from its layers and
+ * What a `StackCore` is built from (`EngineSettings`), and how `CacheStack` resolves it from its layers and
  * `CacheStackOptions`: everything checked eagerly (an `InvalidOptionError` names the option), durations
  * turned into milliseconds, and the collaborators chosen — the tag store and revalidation lock given as
  * options, else a shared layer's own, else the in-process defaults.

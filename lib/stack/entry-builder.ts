@@ -1,10 +1,32 @@
 /**
  * Builds the envelope of a loaded or set value from its resolved policy (docs/entry-states.md, "The envelope"):
  * freshUntil = now + ttl (negativeTtl for a not-found value when set), both stale windows after it.
+ * `EntryFactory` is what the engine's writers use: the stack's clock, and a throwing user option (`shouldCache`,
+ * a tags function) logged and turned into "not cached", never into an error for the caller.
  */
+import type { Clock } from '../core/clock.js';
 import type { CacheEntry } from '../core/entry.js';
 import { checkName } from '../core/keys.js';
+import type { BurstLogger } from '../core/logger.js';
 import type { EntryPolicy } from './cache-stack.options.js';
+
+/** Builds the envelopes of a stack's writes and loads. */
+export class EntryFactory {
+  constructor(
+    private readonly clock: Clock,
+    private readonly log: BurstLogger,
+  ) {}
+
+  /** The envelope of a value, or `undefined` when it is not to be cached (or its options threw: logged). */
+  build(key: string, value: unknown, policy: EntryPolicy, tagSeq: number, version: number): CacheEntry | undefined {
+    try {
+      return buildEntry(value, policy, tagSeq, this.clock.now(), version);
+    } catch (error) {
+      this.log.warn(`Not caching "${key}": its shouldCache or tags option threw`, error);
+      return undefined;
+    }
+  }
+}
 
 /**
  * The envelope of `value`, or `undefined` when it is not to be cached (`undefined` without `negativeTtl`,

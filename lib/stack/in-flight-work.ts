@@ -6,7 +6,7 @@
  * A key deleted, overwritten or cleared — here (`StackWrites`) or by a peer (`LocalInvalidation`) — is
  * invalidated in all three at once, before the write is issued:
  *  - a running load or refresh still answers its callers but does not store its result (race (1) in
- *    stack-engine.ts);
+ *    read-path.ts);
  *  - a lookup does not backfill what it read (unless it read the announced write itself: `Lookup.floor`), and
  *    is forgotten: a read starting afterwards starts a lookup of its own instead of joining it (race (4));
  *  - a refresh whose lease is being acquired does not start.

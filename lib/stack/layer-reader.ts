@@ -11,17 +11,34 @@
  * Backfill: an entry found in a slower layer is copied into the faster ones with its own deadlines (a
  * backfill never extends life). A stale entry is copied only over an older copy, and nothing is copied when
  * the key was invalidated while the lookup read (`Lookup.floor`): an old value read then must not land
- * in L1 (race (4) in stack-engine.ts).
+ * in L1 (race (4) in read-path.ts).
  *
  * Data a layer could not decode (an `undecodableEntry` marker) is a miss, counted and logged by
  * `UndecodableEntries`.
  */
+import type { Clock } from '../core/clock.js';
 import { expiresAt, type CacheEntry } from '../core/entry.js';
-import type { LayerMetrics } from '../core/metrics.js';
+import type { BurstLogger } from '../core/logger.js';
+import type { LayerMetrics, StackMetrics } from '../core/metrics.js';
+import type { VersionClock } from '../core/version-clock.js';
 import type { Lookup, LookupResult } from './in-flight-work.js';
-import type { KeyedEntry } from './layer-set.js';
-import type { StackCore } from './stack-core.js';
+import type { KeyedEntry, LayerSet } from './layer-set.js';
+import type { StackEvents } from './stack-events.js';
+import type { StackLifecycle } from './stack-lifecycle.js';
+import type { StackTags } from './stack-tags.js';
 import { UndecodableEntries } from './undecodable-entries.js';
+
+/** What `LayerReader` works on (given by `StackCore`). */
+export interface LayerReaderParts {
+  readonly clock: Clock;
+  readonly log: BurstLogger;
+  readonly lifecycle: StackLifecycle;
+  readonly layers: LayerSet;
+  readonly tags: StackTags;
+  readonly versions: VersionClock;
+  readonly metrics: StackMetrics;
+  readonly events: StackEvents;
+}
 
 /** The floor of a read nobody can invalidate (a re-read for a distributed load is not shared): backfill anything. */
 const NOT_INVALIDATED: Pick<Lookup, 'floor'> = Object.freeze({ floor: 0 });
@@ -29,8 +46,8 @@ const NOT_INVALIDATED: Pick<Lookup, 'floor'> = Object.freeze({ floor: 0 });
 export class LayerReader {
   private readonly undecodable: UndecodableEntries;
 
-  constructor(private readonly core: StackCore) {
-    this.undecodable = new UndecodableEntries(core.clock, core.log);
+  constructor(private readonly parts: LayerReaderParts) {
+    this.undecodable = new UndecodableEntries(parts.clock, parts.log);
   }
 
   /**
@@ -39,7 +56,7 @@ export class LayerReader {
    * the key was invalidated while it read (`lookup.floor`).
    */
   async lookup(key: string, from: number, lookup: Pick<Lookup, 'floor'>): Promise<LookupResult> {
-    const { clock, layers } = this.core;
+    const { clock, layers } = this.parts;
     let stale: CacheEntry | undefined;
     let staleLayer = -1;
     for (let i = from; i < layers.size; i++) {
@@ -63,23 +80,23 @@ export class LayerReader {
 
   /** The shared layers' fresh, valid entry of `key` (backfilled into L1), for distributed loads. */
   async reread(key: string): Promise<CacheEntry | undefined> {
-    const from = this.core.layers.l1 === undefined ? 0 : 1;
+    const from = this.parts.layers.l1 === undefined ? 0 : 1;
     const found = await this.lookup(key, from, NOT_INVALIDATED);
     const entry = found.entry;
-    return entry !== undefined && this.core.clock.now() < entry.freshUntil && this.core.tags.isValid(entry) ? entry : undefined;
+    return entry !== undefined && this.parts.clock.now() < entry.freshUntil && this.parts.tags.isValid(entry) ? entry : undefined;
   }
 
   /** Reads many keys (no loader): values in order, `undefined` for misses. */
   async readMany(keys: readonly string[]): Promise<unknown[]> {
-    const core = this.core;
-    core.assertOpen();
+    const parts = this.parts;
+    parts.lifecycle.assertOpen();
     const values = new Array<unknown>(keys.length);
     let missing = keys.map((_, i) => i);
-    for (let layer = 0; layer < core.layers.size && missing.length > 0; layer++) {
+    for (let layer = 0; layer < parts.layers.size && missing.length > 0; layer++) {
       const found = await this.usableMany(layer, missing.map((i) => keys[i] as string));
       const stillMissing: number[] = [];
       const backfills: KeyedEntry[] = [];
-      const now = core.clock.now();
+      const now = parts.clock.now();
       missing.forEach((keyIndex, j) => {
         const entry = found[j];
         // Without a loader, an entry past its stale window is a miss (as for `get`); a slower layer may do better.
@@ -88,22 +105,22 @@ export class LayerReader {
           return;
         }
         values[keyIndex] = entry.value;
-        if (now < entry.freshUntil) core.metrics.hits++;
-        else core.metrics.stale++;
+        if (now < entry.freshUntil) parts.metrics.hits++;
+        else parts.metrics.stale++;
         if (layer > 0) backfills.push({ key: keys[keyIndex] as string, entry });
       });
-      if (backfills.length > 0) core.track(core.layers.write(backfills, layer));
+      if (backfills.length > 0) parts.lifecycle.track(parts.layers.write(backfills, layer));
       missing = stillMissing;
     }
-    core.metrics.misses += missing.length;
+    parts.metrics.misses += missing.length;
     return values;
   }
 
   /** A usable entry of layer `index` (not expired, tags valid), or `undefined` for a miss or a failure. */
   private async usable(index: number, key: string): Promise<CacheEntry | undefined> {
-    const { clock, layers, tags } = this.core;
+    const { clock, layers, tags } = this.parts;
     const entry = await layers.get(index, key);
-    if (entry !== undefined) this.core.versions.observe(entry.version);
+    if (entry !== undefined) this.parts.versions.observe(entry.version);
     const metrics = layers.metrics[index] as LayerMetrics;
     this.undecodable.check(layers.name(index), metrics, key, entry);
     let ok = entry !== undefined && clock.now() < expiresAt(entry);
@@ -117,7 +134,7 @@ export class LayerReader {
 
   /** `usable` for many keys of one layer: one bulk read, one tag fetch. */
   private async usableMany(index: number, keys: readonly string[]): Promise<(CacheEntry | undefined)[]> {
-    const { clock, layers, tags } = this.core;
+    const { clock, layers, tags } = this.parts;
     const entries = (await layers.getMany(index, keys)) ?? keys.map(() => undefined);
     const metrics = layers.metrics[index] as LayerMetrics;
     entries.forEach((entry, i) => this.undecodable.check(layers.name(index), metrics, keys[i] as string, entry));
@@ -133,12 +150,12 @@ export class LayerReader {
 
   /** Copies an entry found in layer `index` into the faster layers, keeping its deadlines. */
   private backfill(key: string, entry: CacheEntry, index: number): void {
-    const { events, layers } = this.core;
+    const { events, layers } = this.parts;
     if (index === 0) return;
     for (let i = 0; i < index; i++) {
       (layers.metrics[i] as LayerMetrics).backfills++;
       if (events.listened.backfill === true) events.emit('backfill', { key, from: layers.name(index), to: layers.name(i) });
     }
-    this.core.track(layers.write([{ key, entry }], index, true));
+    this.parts.lifecycle.track(layers.write([{ key, entry }], index, true));
   }
 }

@@ -9,107 +9,129 @@
  *   (`RevalidationCoordinator`, revalidation.ts).
  * - Storing: the result is written as "write if newer" at the version taken before the loader ran (the
  *   load lease's fencing version when there is one), with the tag sequence snapshotted before it ran. It is
- *   not stored when the key was invalidated meanwhile (the flight is marked: race (1) in stack-engine.ts) or
+ *   not stored when the key was invalidated meanwhile (the flight is marked: race (1) in read-path.ts) or
  *   one of its tags was (race (3)), nor when its options say not to cache it. A stored result is announced to
  *   the peers.
  * - The loader gets the stack's `loaderTimeout` and an abort signal (`callLoader`); `close()` aborts every
  *   running load, and a refresh aborted so is not counted as a failure.
  */
-import type { CacheEntry } from '../core/entry.js';
 import { StackClosedError } from '../core/errors.js';
 import type { LoadLease } from '../core/load-coordinator.js';
+import type { BurstLogger } from '../core/logger.js';
+import type { StackMetrics } from '../core/metrics.js';
 import type { Flight } from '../core/single-flight.js';
+import type { Clock } from '../core/clock.js';
+import type { VersionClock } from '../core/version-clock.js';
 import { callLoader } from './call-loader.js';
-import type { EntryPolicy, Loader } from './cache-stack.options.js';
 import type { DistributedLoads } from './distributed-loads.js';
+import type { EntryFactory } from './entry-builder.js';
+import type { InFlightWork } from './in-flight-work.js';
 import type { LayerReader } from './layer-reader.js';
-import type { StackCore } from './stack-core.js';
+import type { LayerSet } from './layer-set.js';
+import type { LoadRequest } from './read-request.js';
+import type { Announce } from './stack-bus.js';
+import type { StackEvents } from './stack-events.js';
+import type { StackLifecycle } from './stack-lifecycle.js';
+import type { StackTags } from './stack-tags.js';
+
+/** What `LoadRunner` works on (given by `StackCore`). */
+export interface LoadRunnerParts {
+  readonly clock: Clock;
+  readonly log: BurstLogger;
+  readonly lifecycle: StackLifecycle;
+  readonly layers: LayerSet;
+  readonly tags: StackTags;
+  readonly versions: VersionClock;
+  readonly inFlight: InFlightWork;
+  readonly metrics: StackMetrics;
+  readonly events: StackEvents;
+  readonly entries: EntryFactory;
+  readonly announce: Announce;
+  /** Once-per-cluster loads, `undefined` without a coordinator. */
+  readonly loads: DistributedLoads | undefined;
+  /** Reads the shared layers again for distributed loads. */
+  readonly reader: Pick<LayerReader, 'reread'>;
+}
 
 export class LoadRunner {
-  constructor(
-    private readonly core: StackCore,
-    /** Reads the shared layers again for distributed loads. */
-    private readonly reader: LayerReader,
-  ) {}
+  constructor(private readonly parts: LoadRunnerParts) {}
 
-  /** Joins the running load of `key` or starts one. */
-  load<T>(key: string, userKey: string, loader: Loader<T>, policy: EntryPolicy, stale: CacheEntry | undefined): Promise<T> {
-    const flights = this.core.inFlight.flights;
-    const running = flights.get<T>(key);
+  /** Joins the running load of the request's key or starts one (`request.stale`: the stale-if-error candidate). */
+  load<T>(request: LoadRequest<T>): Promise<T> {
+    const { inFlight, metrics, events } = this.parts;
+    const key = request.key;
+    const running = inFlight.flights.get<T>(key);
     if (running !== undefined) {
-      this.core.metrics.dedupes++;
-      this.core.events.emit('stampede-dedupe', { key });
+      metrics.dedupes++;
+      events.emit('stampede-dedupe', { key });
       return running.promise;
     }
-    return flights.start<T>(key, (flight) => this.runLoad(flight, key, userKey, loader, policy, stale)).promise;
+    return inFlight.flights.start<T>(key, (flight) => this.runLoad(flight, request)).promise;
   }
 
   /**
-   * Starts one background refresh of `key` unless a load of it is already running: at once without a
-   * revalidation lock, else once the lock's lease is taken (see `RevalidationCoordinator`).
+   * Starts one background refresh of the request's key (its `stale` entry is being served) unless a load of it
+   * is already running: at once without a revalidation lock, else once the lock's lease is taken (see
+   * `RevalidationCoordinator`).
    */
-  revalidate<T>(key: string, userKey: string, loader: Loader<T>, policy: EntryPolicy, stale: CacheEntry): void {
-    const core = this.core;
-    const flights = core.inFlight.flights;
+  revalidate<T>(request: LoadRequest<T>): void {
+    const { inFlight, lifecycle } = this.parts;
+    const key = request.key;
+    const flights = inFlight.flights;
     if (flights.get(key) !== undefined) return;
-    const coordinator = core.inFlight.revalidation;
-    if (coordinator === undefined) core.track(this.refresh(key, userKey, loader, policy, stale));
+    const coordinator = inFlight.revalidation;
+    if (coordinator === undefined) lifecycle.track(this.refresh(request));
     else if (!coordinator.pending(key)) {
       const start = () => {
         if (flights.get(key) !== undefined) return undefined;
-        const refresh = this.refresh(key, userKey, loader, policy, stale);
+        const refresh = this.refresh(request);
         // Asked for before close(), as a refresh without a lock would have been: close() aborts it the same way.
-        if (core.closed) flights.get(key)?.controller.abort(new StackClosedError());
+        if (lifecycle.closed) flights.get(key)?.controller.abort(new StackClosedError());
         return refresh;
       };
-      core.track(coordinator.revalidate(key, start));
+      lifecycle.track(coordinator.revalidate(key, start));
     }
   }
 
-  /** Runs a background refresh of `key`; the promise settles (never rejects) when it is done. */
-  private refresh<T>(key: string, userKey: string, loader: Loader<T>, policy: EntryPolicy, stale: CacheEntry): Promise<void> {
-    const core = this.core;
-    const flight = core.inFlight.flights.start<T>(key, (f) => this.runLoad(f, key, userKey, loader, policy, stale));
+  /** Runs a background refresh; the promise settles (never rejects) when it is done. */
+  private refresh<T>(request: LoadRequest<T>): Promise<void> {
+    const { inFlight, metrics, log, events, lifecycle } = this.parts;
+    const key = request.key;
+    const flight = inFlight.flights.start<T>(key, (f) => this.runLoad(f, request));
     return flight.promise.then(
       () => {
-        core.metrics.refreshes++;
-        core.log.success('background refresh');
-        core.events.emit('refresh', { key });
+        metrics.refreshes++;
+        log.success('background refresh');
+        events.emit('refresh', { key });
       },
       (error: unknown) => {
-        if (core.closed) return; // aborted by close(): not a failure of the source
-        core.metrics.refreshErrors++;
-        core.log.failure('background refresh', `Background refresh of "${userKey}" failed; the stale value is still served`, error);
-        core.events.emit('refresh-error', { key, error });
+        if (lifecycle.closed) return; // aborted by close(): not a failure of the source
+        metrics.refreshErrors++;
+        log.failure('background refresh', `Background refresh of "${request.userKey}" failed; the stale value is still served`, error);
+        events.emit('refresh-error', { key, error });
       },
     );
   }
 
-  private async runLoad<T>(
-    flight: Flight<T>,
-    key: string,
-    userKey: string,
-    loader: Loader<T>,
-    policy: EntryPolicy,
-    stale: CacheEntry | undefined,
-  ): Promise<T> {
-    const loads = this.core.loads;
+  private async runLoad<T>(flight: Flight<T>, request: LoadRequest<T>): Promise<T> {
+    const { loads, reader } = this.parts;
+    const key = request.key;
     let lease: LoadLease | undefined;
-    if (loads !== undefined && stale === undefined) {
+    if (loads !== undefined && request.stale === undefined) {
       // A miss of every layer: once per cluster (a refresh of a stale entry has the revalidation lock instead).
-      const turn = await loads.begin(key, () => this.reader.reread(key), policy.loaderTimeout);
+      const turn = await loads.begin(key, () => reader.reread(key), request.policy.loaderTimeout);
       if (turn.entry !== undefined) return turn.entry.value as T;
       lease = turn.lease;
     }
     let filled = false;
     const stopRenewing = lease === undefined ? undefined : (loads as DistributedLoads).keepAlive(lease);
     try {
-      filled = await this.loadAndStore(flight, key, userKey, loader, policy, stale, lease);
+      filled = await this.loadAndStore(flight, request, lease);
       return flight.result as T;
     } finally {
       if (lease !== undefined) {
         (stopRenewing as () => void)();
-        this.core.track((loads as DistributedLoads).finish(lease, filled));
+        this.parts.lifecycle.track((loads as DistributedLoads).finish(lease, filled));
       }
     }
   }
@@ -118,45 +140,38 @@ export class LoadRunner {
    * Runs the loader and stores its result as "write if newer" at the version taken before it ran (the lease's
    * fencing version when there is one). Leaves the value in `flight.result`; true when it was stored.
    */
-  private async loadAndStore<T>(
-    flight: Flight<T>,
-    key: string,
-    userKey: string,
-    loader: Loader<T>,
-    policy: EntryPolicy,
-    stale: CacheEntry | undefined,
-    lease: LoadLease | undefined,
-  ): Promise<boolean> {
-    const core = this.core;
-    core.metrics.loads++;
+  private async loadAndStore<T>(flight: Flight<T>, request: LoadRequest<T>, lease: LoadLease | undefined): Promise<boolean> {
+    const parts = this.parts;
+    const { key, policy } = request;
+    parts.metrics.loads++;
     let version: number;
-    if (lease === undefined) version = core.versions.next();
+    if (lease === undefined) version = parts.versions.next();
     else {
       version = lease.version;
-      core.versions.observe(version);
+      parts.versions.observe(version);
     }
-    const tagSeq = policy.tags === undefined ? 0 : await core.tags.snapshot();
+    const tagSeq = policy.tags === undefined ? 0 : await parts.tags.snapshot();
     let value: T;
     try {
-      value = await callLoader(core.clock, flight, userKey, loader, policy.loaderTimeout, stale?.value as T | undefined);
+      value = await callLoader(parts.clock, flight, request.userKey, request.loader, policy.loaderTimeout, request.stale?.value as T | undefined);
     } catch (error) {
-      core.metrics.loadErrors++;
+      parts.metrics.loadErrors++;
       throw error;
     }
     flight.result = value;
     if (flight.invalidated) {
-      core.metrics.discardedLoads++;
+      parts.metrics.discardedLoads++;
       return false;
     }
-    const entry = core.entry(key, value, policy, tagSeq, version);
+    const entry = parts.entries.build(key, value, policy, tagSeq, version);
     if (entry === undefined) return false;
-    if (!core.tags.isValid(entry)) {
-      core.metrics.discardedLoads++; // a tag was invalidated while the loader ran
+    if (!parts.tags.isValid(entry)) {
+      parts.metrics.discardedLoads++; // a tag was invalidated while the loader ran
       return false;
     }
-    await core.layers.write([{ key, entry }], undefined, true);
-    core.announce({ kind: 'keys', keys: [key], version });
-    core.events.emit('set', { key });
+    await parts.layers.write([{ key, entry }], undefined, true);
+    parts.announce({ kind: 'keys', keys: [key], version });
+    parts.events.emit('set', { key });
     return true;
   }
 }

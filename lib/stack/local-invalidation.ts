@@ -12,34 +12,51 @@
  * adopted.
  */
 import type { CacheLayer } from '../core/layer.js';
+import type { BurstLogger } from '../core/logger.js';
 import type { TagMatchMode } from '../core/tag-store.js';
-import { PeerCounters } from './peer-counters.js';
+import type { VersionClock } from '../core/version-clock.js';
+import type { Generations } from './generations.js';
+import type { InFlightWork } from './in-flight-work.js';
+import type { LayerSet } from './layer-set.js';
+import { PeerCounters, type PeerCounterParts } from './peer-counters.js';
 import type { BusTarget } from './stack-bus.js';
-import type { StackCore } from './stack-core.js';
+import type { StackLifecycle } from './stack-lifecycle.js';
+import type { StackTags } from './stack-tags.js';
+
+/** What `LocalInvalidation` works on (given by `StackCore`). */
+export interface LocalInvalidationParts extends PeerCounterParts {
+  readonly layers: LayerSet;
+  readonly tags: StackTags;
+  readonly versions: VersionClock;
+  readonly inFlight: InFlightWork;
+  readonly generations: Generations;
+  readonly log: BurstLogger;
+  readonly lifecycle: StackLifecycle;
+}
 
 export class LocalInvalidation implements BusTarget {
   /** The layers only this process reads (not shared). */
   private readonly locals: readonly CacheLayer[];
   private readonly counters: PeerCounters;
 
-  constructor(private readonly core: StackCore) {
-    this.locals = core.layers.layers.filter((layer) => !layer.shared);
+  constructor(private readonly parts: LocalInvalidationParts) {
+    this.locals = parts.layers.layers.filter((layer) => !layer.shared);
     this.counters = new PeerCounters(
-      core,
-      (tags, mode, seq) => core.tags.apply(tags, mode, seq),
+      parts,
+      (tags, mode, seq) => parts.tags.apply(tags, mode, seq),
       (scope) => this.dropScope(scope),
     );
   }
 
   /** A peer wrote or deleted `keys` at `version`: drop the older copies here and the work on them. */
   dropKeys(keys: readonly string[], version: number): void {
-    const core = this.core;
+    const { versions, layers, inFlight } = this.parts;
     if (!this.counters.acceptsVersion('keys', version)) return;
-    core.versions.observe(version);
-    const l1 = core.layers.l1;
+    versions.observe(version);
+    const l1 = layers.l1;
     const doomed = l1 === undefined ? keys : keys.filter((key) => (l1.get(key)?.version ?? 0) < version);
     if (doomed.length === 0) return;
-    core.inFlight.invalidateKeys(doomed, version);
+    inFlight.invalidateKeys(doomed, version);
     this.dropLocal((layer) => layer.delete(doomed), 'an invalidated copy');
   }
 
@@ -54,7 +71,7 @@ export class LocalInvalidation implements BusTarget {
   /** A peer cleared `prefix` (everything when `undefined`). */
   clearPrefix(prefix: string | undefined, version: number): void {
     if (!this.counters.acceptsVersion('clear', version)) return;
-    this.core.versions.observe(version);
+    this.parts.versions.observe(version);
     this.dropPrefix(prefix);
   }
 
@@ -66,7 +83,7 @@ export class LocalInvalidation implements BusTarget {
   /** The bus resubscribed (messages may have been lost): drop everything local, fetch the generations again. */
   resync(): void {
     this.dropPrefix(undefined);
-    this.core.track(this.core.generations.refetch());
+    this.parts.lifecycle.track(this.parts.generations.refetch());
   }
 
   /** Forgets this process's copies and running work under `scope` (after a generation change). */
@@ -76,7 +93,7 @@ export class LocalInvalidation implements BusTarget {
 
   /** Forgets this process's copies and running work under `prefix` (everything when `undefined`). */
   private dropPrefix(prefix: string | undefined): void {
-    this.core.inFlight.invalidatePrefix(prefix);
+    this.parts.inFlight.invalidatePrefix(prefix);
     this.dropLocal((layer) => layer.clear(prefix), 'invalidated copies');
   }
 
@@ -84,9 +101,9 @@ export class LocalInvalidation implements BusTarget {
   private dropLocal(drop: (layer: CacheLayer) => void | Promise<void>, what: string): void {
     for (const layer of this.locals) {
       try {
-        void Promise.resolve(drop(layer)).catch((error: unknown) => this.core.log.warn(`Layer "${layer.name}" failed to drop ${what}`, error));
+        void Promise.resolve(drop(layer)).catch((error: unknown) => this.parts.log.warn(`Layer "${layer.name}" failed to drop ${what}`, error));
       } catch (error) {
-        this.core.log.warn(`Layer "${layer.name}" failed to drop ${what}`, error);
+        this.parts.log.warn(`Layer "${layer.name}" failed to drop ${what}`, error);
       }
     }
   }

@@ -24,9 +24,12 @@
  * waiting, for at most {@link MAX_PENDING_SCOPES} scopes being checked at once (more are unverifiable). A rejection is counted (`bus.rejected` in the
  * metrics) and logged once per burst.
  */
+import type { Clock } from '../core/clock.js';
+import type { BurstLogger } from '../core/logger.js';
 import type { TagMatchMode } from '../core/tag-store.js';
-import { MAX_CLOCK_SKEW_MS } from '../core/version-clock.js';
-import type { StackCore } from './stack-core.js';
+import { MAX_CLOCK_SKEW_MS, type VersionClock } from '../core/version-clock.js';
+import type { Generations } from './generations.js';
+import type { StackTags } from './stack-tags.js';
 
 /** How far ahead of this process's clock a peer's write version may be: the bound on clock skew, 60 s. */
 export const MAX_PEER_CLOCK_SKEW_MS = MAX_CLOCK_SKEW_MS;
@@ -45,6 +48,19 @@ interface PendingTags {
   readonly seq: number;
 }
 
+/** What the checks read (given by `StackCore` through `LocalInvalidation`). */
+export interface PeerCounterParts {
+  readonly clock: Clock;
+  readonly versions: Pick<VersionClock, 'ceiling'>;
+  readonly tags: Pick<StackTags, 'knownSeq' | 'storeSeq'>;
+  readonly generations: Pick<Generations, 'of' | 'learn' | 'stored'>;
+  readonly log: BurstLogger;
+  /** Keeps a check's promise for `idle()`. */
+  readonly lifecycle: { track(work: Promise<void>): void };
+  /** Counts a rejected message (`bus.rejected`). */
+  readonly countRejected: () => void;
+}
+
 export class PeerCounters {
   private pendingTags: PendingTags[] = [];
   private readingTags = false;
@@ -53,7 +69,7 @@ export class PeerCounters {
   private readonly readingScopes = new Set<string>();
 
   constructor(
-    private readonly core: StackCore,
+    private readonly parts: PeerCounterParts,
     /** Applies a tag invalidation (with the sequence to record). */
     private readonly applyTags: (tags: readonly string[], mode: TagMatchMode, seq: number) => void,
     /** Applies a generation found newer than the one known (learned already). */
@@ -62,14 +78,14 @@ export class PeerCounters {
 
   /** Whether the write version `version` of a "keys" or "clear" message may be applied (else rejected, counted). */
   acceptsVersion(kind: 'keys' | 'clear', version: number): boolean {
-    if (version <= this.core.versions.ceiling()) return this.accepted();
-    const ahead = Math.round(version / 1000 - this.core.clock.now());
+    if (version <= this.parts.versions.ceiling()) return this.accepted();
+    const ahead = Math.round(version / 1000 - this.parts.clock.now());
     return this.reject(`a "${kind}" message with version ${version}, ${ahead} ms ahead of this clock (the bound is ${MAX_PEER_CLOCK_SKEW_MS} ms)`);
   }
 
   /** Applies a peer's tag invalidation at once or after checking its sequence against the store (see the header). */
   tags(tags: readonly string[], mode: TagMatchMode, seq: number): void {
-    const known = this.core.tags.knownSeq;
+    const known = this.parts.tags.knownSeq;
     if (seq <= known) {
       this.accepted();
       this.applyTags(tags, mode, seq);
@@ -80,12 +96,12 @@ export class PeerCounters {
       return;
     }
     this.pendingTags.push({ tags, mode, seq });
-    if (!this.readingTags) this.core.track(this.checkTags());
+    if (!this.readingTags) this.parts.lifecycle.track(this.checkTags());
   }
 
   /** Learns a peer's generation of `scope` at once when old news, else after checking it against the store. */
   generation(scope: string, generation: number): void {
-    if (generation <= this.core.generations.of(scope)) return;
+    if (generation <= this.parts.generations.of(scope)) return;
     const waiting = this.pendingScopes.get(scope);
     const busy = this.readingScopes.has(scope) || waiting !== undefined;
     if (!busy && this.readingScopes.size + this.pendingScopes.size >= MAX_PENDING_SCOPES) {
@@ -93,7 +109,7 @@ export class PeerCounters {
       return;
     }
     if (waiting === undefined || generation > waiting) this.pendingScopes.set(scope, generation);
-    if (!this.readingScopes.has(scope)) this.core.track(this.checkGenerations(scope));
+    if (!this.readingScopes.has(scope)) this.parts.lifecycle.track(this.checkGenerations(scope));
   }
 
   /** Checks the waiting tag messages, one store read per batch, until none waits. */
@@ -105,11 +121,11 @@ export class PeerCounters {
         this.pendingTags = [];
         let stored: number | undefined;
         try {
-          stored = await this.core.tags.storeSeq();
+          stored = await this.parts.tags.storeSeq();
         } catch {
           stored = undefined;
         }
-        const known = this.core.tags.knownSeq;
+        const known = this.parts.tags.knownSeq;
         for (const message of batch) {
           if (stored === undefined) {
             this.unverifiedTags(message, known, 'the tag store did not answer');
@@ -132,12 +148,12 @@ export class PeerCounters {
     try {
       for (let generation = this.pendingScopes.get(scope); generation !== undefined; generation = this.pendingScopes.get(scope)) {
         this.pendingScopes.delete(scope);
-        const stored = await this.core.generations.stored(scope);
+        const stored = await this.parts.generations.stored(scope);
         if (stored === undefined) {
           this.unverifiedGeneration(scope, generation, 'the tag store did not answer');
           continue;
         }
-        if (this.core.generations.learn(scope, stored)) this.newGeneration(scope);
+        if (this.parts.generations.learn(scope, stored)) this.newGeneration(scope);
         if (generation <= stored) this.accepted();
         else this.reject(`a "generation" message for ${JSON.stringify(scope)} with generation ${generation}, beyond the tag store's ${stored}`);
       }
@@ -155,23 +171,22 @@ export class PeerCounters {
 
   /** A generation that could not be checked: only one step past the known one is learned. */
   private unverifiedGeneration(scope: string, generation: number, why: string): void {
-    const known = this.core.generations.of(scope);
+    const known = this.parts.generations.of(scope);
     if (generation === known + 1) {
-      if (this.core.generations.learn(scope, generation)) this.newGeneration(scope);
+      if (this.parts.generations.learn(scope, generation)) this.newGeneration(scope);
       return;
     }
     if (generation > known) this.reject(`a "generation" message for ${JSON.stringify(scope)} with generation ${generation} could not be checked (${why}); this process knows ${known}`);
   }
 
   private accepted(): true {
-    this.core.log.success(LOG_SOURCE);
+    this.parts.log.success(LOG_SOURCE);
     return true;
   }
 
   private reject(reason: string): false {
-    const metrics = this.core.bus?.metrics;
-    if (metrics !== undefined) metrics.rejected++;
-    this.core.log.failure(LOG_SOURCE, 'Rejected a peer\'s invalidation message with an out-of-range counter (forged, or a peer\'s clock is far ahead)', reason);
+    this.parts.countRejected();
+    this.parts.log.failure(LOG_SOURCE, 'Rejected a peer\'s invalidation message with an out-of-range counter (forged, or a peer\'s clock is far ahead)', reason);
     return false;
   }
 }

@@ -1,5 +1,5 @@
 /**
- * Once-per-cluster stale-while-revalidate (docs/distributed.md, "Revalidation lock"): the engine's `revalidate()`
+ * Once-per-cluster stale-while-revalidate (docs/distributed.md, "Revalidation lock"): `LoadRunner.revalidate()`
  * hands a background refresh to a `RevalidationCoordinator` when the stack has a `RevalidationLock`.
  *
  * 1. While the lease is being acquired, the key is `pending` here: further stale reads of it in this process

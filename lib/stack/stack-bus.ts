@@ -9,7 +9,7 @@
  * burst (peers then keep their copies until their own ttl: the L1 ttl bounds the staleness a lost message
  * can cause).
  *
- * Incoming (`BusTarget`, implemented by the engine):
+ * Incoming (`BusTarget`, implemented by `LocalInvalidation`):
  *   keys k at version v  → drop the L1 copies of k older than v; loads and L2 reads of k in flight do not
  *                          store what they read (they started before the write);
  *   tags at sequence s   → record s in the tag mirror: L1 entries carrying them fail validation, no scan;
@@ -34,12 +34,21 @@ export interface BusTarget {
   resync(): void;
 }
 
+/** Announces a change made here to the peers (in the background; never fails the caller). */
+export type Announce = (message: InvalidationMessage) => void;
+
+/** Fresh counters of a bus. */
+export function newBusMetrics(): BusMetrics {
+  return { published: 0, publishErrors: 0, received: 0, rejected: 0, resyncs: 0 };
+}
+
 export class StackBus {
-  readonly metrics: BusMetrics = { published: 0, publishErrors: 0, received: 0, rejected: 0, resyncs: 0 };
   private readonly started: Promise<void>;
 
   constructor(
     private readonly bus: InvalidationBus,
+    /** Its counters (`rejected` is counted by `PeerCounters`). */
+    readonly metrics: BusMetrics,
     target: BusTarget,
     private readonly log: BurstLogger,
     logger: CacheLogger,

@@ -1,31 +1,45 @@
 /**
- * The state the parts of a stack's engine share, built once from its `EngineSettings`: the layers (with
- * their guards and recovery queues), tags, namespace generations, write versions, in-flight work, the bus,
- * events and counters, and the background work to wait for on `idle()`/`close()`.
+ * The one owner of a stack's state, built once from its `EngineSettings` (engine-settings.ts); everything here
+ * is framework-free. It holds the layers (with their guards and recovery queues), tags, namespace generations,
+ * write versions, in-flight work, the bus, events, counters and the lifecycle, and builds the parts of the
+ * engine, handing each exactly what it uses through its constructor (a `…Parts` interface per part):
+ *   - `ReadPath` (read-path.ts): `get`/`peek`, the read path and its races;
+ *   - `LayerReader` (layer-reader.ts): reads of the layers, their validation and backfill; bulk reads;
+ *   - `LoadRunner` (load-runner.ts): loads and background refreshes, once per process or per cluster;
+ *   - `StackWrites` (stack-writes.ts): writes, deletes, clears, pattern, tag and generation invalidations;
+ *   - `LocalInvalidation` (local-invalidation.ts): what peers' announcements do here (`StackBus`).
+ * `CacheStack` (and its namespace views) holds one `StackCore` and calls those parts directly; what is left
+ * here is what belongs to the whole: `ready`, `idle`, `close` and the metrics snapshot.
  *
- * The parts (`StackEngine` and its read path, `LayerReader`, `LoadRunner`, `StackWrites`,
- * `LocalInvalidation`) each hold this object and no state of their own about keys.
+ * Hard parts: the order of construction (a tag store or revalidation lock on a layer's connection shares that
+ * layer's guard, so the layers come first; the bus target exists before the bus starts delivering), and
+ * `close()`: the lifecycle is marked closed first (every public operation rejects, a refresh whose lease
+ * arrives late aborts), running loads are aborted, background work drains, then each resource is closed.
  */
 import type { Clock } from '../core/clock.js';
-import type { CacheEntry } from '../core/entry.js';
 import { StackClosedError } from '../core/errors.js';
 import type { InvalidationMessage } from '../core/invalidation-bus.js';
 import type { BurstLogger } from '../core/logger.js';
-import { newStackMetrics, type StackMetrics } from '../core/metrics.js';
+import { newStackMetrics, type CacheMetrics, type StackMetrics } from '../core/metrics.js';
 import { VersionClock } from '../core/version-clock.js';
 import type { EntryPolicy } from './cache-stack.options.js';
 import { DistributedLoads } from './distributed-loads.js';
 import type { EngineSettings } from './engine-settings.js';
-import { buildEntry } from './entry-builder.js';
+import { EntryFactory } from './entry-builder.js';
 import { Generations } from './generations.js';
 import { InFlightWork } from './in-flight-work.js';
 import { LayerGuard } from './layer-guard.js';
+import { LayerReader } from './layer-reader.js';
 import { LayerSet } from './layer-set.js';
+import { LoadRunner } from './load-runner.js';
 import { LocalInvalidation } from './local-invalidation.js';
+import { ReadPath } from './read-path.js';
 import { RevalidationCoordinator } from './revalidation.js';
-import { StackBus } from './stack-bus.js';
+import { newBusMetrics, StackBus } from './stack-bus.js';
 import { StackEvents } from './stack-events.js';
+import { StackLifecycle } from './stack-lifecycle.js';
 import { StackTags } from './stack-tags.js';
+import { StackWrites } from './stack-writes.js';
 
 /** The counters of a guard that belongs to no layer. */
 interface GuardCounters {
@@ -34,101 +48,123 @@ interface GuardCounters {
 }
 
 export class StackCore {
+  /** The stack's default entry policy (options resolved once). */
+  readonly policy: EntryPolicy;
   /** The stack's time source. */
   readonly clock: Clock;
-  readonly log: BurstLogger;
   readonly events: StackEvents;
-  readonly metrics: StackMetrics = newStackMetrics();
-  readonly layers: LayerSet;
-  readonly tags: StackTags;
-  readonly tagCounters: GuardCounters = { errors: 0, skipped: 0 };
-  readonly lockCounters: GuardCounters = { errors: 0, skipped: 0 };
   /** Namespace generations (`bumpGeneration`); views read them to build their key prefix. */
   readonly generations: Generations;
-  /** Versions of writes and loads (see `VersionClock`). */
-  readonly versions: VersionClock;
-  readonly inFlight: InFlightWork;
+  readonly reads: ReadPath;
+  /** Bulk reads (`readMany`). */
+  readonly reader: LayerReader;
+  readonly writes: StackWrites;
+
+  private readonly log: BurstLogger;
+  private readonly lifecycle = new StackLifecycle();
+  private readonly metrics: StackMetrics = newStackMetrics();
+  private readonly layers: LayerSet;
+  private readonly tags: StackTags;
+  private readonly tagCounters: GuardCounters = { errors: 0, skipped: 0 };
+  private readonly lockCounters: GuardCounters = { errors: 0, skipped: 0 };
+  private readonly inFlight: InFlightWork;
   /** Once-per-cluster loads, with the counters of their guard; `undefined` without a coordinator. */
-  readonly loads: DistributedLoads | undefined;
-  readonly loadCounters: GuardCounters | undefined;
-  /** What peers' announcements do here. */
-  readonly local: LocalInvalidation;
-  readonly bus: StackBus | undefined;
-  /** Set by `close()`: every public operation rejects from then on. */
-  closed = false;
-  private readonly background = new Set<Promise<void>>();
+  private readonly loads: DistributedLoads | undefined;
+  private readonly loadCounters: GuardCounters = { errors: 0, skipped: 0 };
+  private readonly bus: StackBus | undefined;
 
   constructor(settings: EngineSettings) {
-    this.clock = settings.clock;
-    this.log = settings.log;
-    this.events = new StackEvents(settings.log);
-    const onError = (layer: string, operation: string, error: unknown) => this.events.emit('layer-error', { layer, operation, error });
-    this.layers = new LayerSet(settings.layers, settings, this.clock, this.log, onError, (index) => this.track(this.recovered(index)));
+    const clock = settings.clock;
+    const log = settings.log;
+    const lifecycle = this.lifecycle;
+    this.policy = settings.policy;
+    this.clock = clock;
+    this.log = log;
+    const events = new StackEvents(log);
+    this.events = events;
+    const onError = (layer: string, operation: string, error: unknown) => events.emit('layer-error', { layer, operation, error });
+    const layers = new LayerSet(settings.layers, settings, clock, log, onError, (index) => lifecycle.track(this.recovered(index)));
+    this.layers = layers;
     // A store that lives beside a layer's data (RedisLayer.createTagStore) shares that layer's connection,
     // so it shares its guard too: one back-off window, and the layer's recovery replays both.
-    const layerGuard = settings.tagStoreLayer === undefined ? undefined : this.layers.guards[settings.tagStoreLayer];
+    const layerGuard = settings.tagStoreLayer === undefined ? undefined : layers.guards[settings.tagStoreLayer];
     const tagGuard = !settings.tagStore.shared
       ? undefined
-      : (layerGuard ??
-        new LayerGuard('tag-store', this.tagCounters, settings.guard, this.clock, this.log, onError, () =>
-          this.track(this.tags.replay()),
-        ));
-    this.tags = new StackTags(settings.tagStore, tagGuard, settings.recoveryQueueSize, this.log);
-    this.generations = new Generations(settings.tagStore, tagGuard, this.log, this.clock, settings.guard.timeout, settings.guard.backoff);
-    this.generations.watch('');
-    const lock = settings.revalidation;
-    let revalidation: RevalidationCoordinator | undefined;
-    if (lock !== undefined) {
-      // A layer's own lock shares its connection, so its guard; a lock given by the user gets one of its own.
-      const lockGuard =
-        lock.layer !== undefined
-          ? this.layers.guards[lock.layer]
-          : lock.lock.shared
-            ? new LayerGuard('revalidation-lock', this.lockCounters, settings.guard, this.clock, this.log, onError)
-            : undefined;
-      revalidation = new RevalidationCoordinator(lock.lock, lockGuard, lock.timeout, this.clock, this.metrics, settings.guard.timeout);
-    }
-    this.inFlight = new InFlightWork(revalidation);
-    this.versions = new VersionClock(this.clock);
+      : (layerGuard ?? new LayerGuard('tag-store', this.tagCounters, settings.guard, clock, log, onError, () => lifecycle.track(tags.replay())));
+    const tags = new StackTags(settings.tagStore, tagGuard, settings.recoveryQueueSize, log);
+    this.tags = tags;
+    const generations = new Generations(settings.tagStore, tagGuard, log, clock, settings.guard.timeout, settings.guard.backoff);
+    generations.watch('');
+    this.generations = generations;
+    const versions = new VersionClock(clock);
+    this.inFlight = new InFlightWork(this.revalidation(settings, onError));
     if (settings.singleFlight !== undefined) {
-      const counters = { errors: 0, skipped: 0 };
-      const guard = new LayerGuard('single-flight', counters, settings.guard, this.clock, this.log, onError);
-      this.loads = new DistributedLoads(settings.singleFlight.coordinator, guard, settings.singleFlight.leaseTtl, this.clock, this.versions, settings.guard.timeout);
-      this.loadCounters = counters;
+      const guard = new LayerGuard('single-flight', this.loadCounters, settings.guard, clock, log, onError);
+      this.loads = new DistributedLoads(settings.singleFlight.coordinator, guard, settings.singleFlight.leaseTtl, clock, versions, settings.guard.timeout);
     }
-    this.local = new LocalInvalidation(this);
-    if (settings.bus !== undefined) this.bus = new StackBus(settings.bus, this.local, this.log, settings.logger);
+    const shared = { clock, log, lifecycle, layers, tags, versions, generations, events, inFlight: this.inFlight, metrics: this.metrics };
+    // The bus target exists before the bus starts delivering; its rejections are counted with the bus's counters.
+    const busMetrics = newBusMetrics();
+    const local = new LocalInvalidation({ ...shared, countRejected: () => void busMetrics.rejected++ });
+    if (settings.bus !== undefined) this.bus = new StackBus(settings.bus, busMetrics, local, log, settings.logger);
+    const bus = this.bus;
+    const announce = bus === undefined ? () => undefined : (message: InvalidationMessage) => lifecycle.track(bus.publish(message));
+    const entries = new EntryFactory(clock, log);
+    this.reader = new LayerReader(shared);
+    const runner = new LoadRunner({ ...shared, entries, announce, loads: this.loads, reader: this.reader });
+    this.reads = new ReadPath({ ...shared, reader: this.reader, runner });
+    this.writes = new StackWrites({ ...shared, entries, announce, dropScope: (scope) => local.dropScope(scope) });
   }
 
-  /** Every public operation of a closed stack rejects. */
-  assertOpen(): void {
-    if (this.closed) throw new StackClosedError();
-  }
-
-  /** The envelope of a value, or `undefined` when it is not to be cached (or its options threw: logged). */
-  entry(key: string, value: unknown, policy: EntryPolicy, tagSeq: number, version: number): CacheEntry | undefined {
-    try {
-      return buildEntry(value, policy, tagSeq, this.clock.now(), version);
-    } catch (error) {
-      this.log.warn(`Not caching "${key}": its shouldCache or tags option threw`, error);
-      return undefined;
-    }
-  }
-
-  /** Announces a change to the other instances (in the background; never fails the caller). */
-  announce(message: InvalidationMessage): void {
-    if (this.bus !== undefined) this.track(this.bus.publish(message));
-  }
-
-  /** Keeps `work` until it settles, for `idle()`. */
-  track(work: Promise<void>): void {
-    this.background.add(work);
-    void work.then(() => this.background.delete(work));
+  /** Resolves once the bus is subscribed (at once without a bus; a failure is logged, not thrown). */
+  async ready(): Promise<void> {
+    await this.bus?.ready();
+    await this.generations.whenFetched();
   }
 
   /** Resolves once no background work (refreshes, backfills, replays) is pending. */
-  async idle(): Promise<void> {
-    while (this.background.size > 0) await Promise.all([...this.background]);
+  idle(): Promise<void> {
+    return this.lifecycle.idle();
+  }
+
+  /** Counters of the stack and of each layer (a snapshot). */
+  getMetrics(): CacheMetrics {
+    return {
+      stack: { ...this.metrics },
+      layers: this.layers.snapshot(),
+      tagStore: { ...this.tagCounters },
+      revalidationLock: { ...this.lockCounters },
+      bus: this.bus === undefined ? undefined : { ...this.bus.metrics },
+      singleFlight: this.loads === undefined ? undefined : { ...this.loads.metrics, ...this.loadCounters },
+    };
+  }
+
+  /** Aborts running loads, waits for background work, closes layers, the tag store, the lock, the coordinator and the bus. */
+  async close(): Promise<void> {
+    if (!this.lifecycle.close()) return;
+    this.inFlight.flights.abortAll(new StackClosedError());
+    await this.lifecycle.idle();
+    await this.layers.close();
+    await this.tags.close();
+    await this.inFlight.revalidation?.close();
+    this.generations.close();
+    await this.loads?.close();
+    await this.bus?.close();
+    this.events.removeAll();
+  }
+
+  /** The revalidation lock's side, `undefined` without a lock. */
+  private revalidation(settings: EngineSettings, onError: (layer: string, operation: string, error: unknown) => void): RevalidationCoordinator | undefined {
+    const lock = settings.revalidation;
+    if (lock === undefined) return undefined;
+    // A layer's own lock shares its connection, so its guard; a lock given by the user gets one of its own.
+    const lockGuard =
+      lock.layer !== undefined
+        ? this.layers.guards[lock.layer]
+        : lock.lock.shared
+          ? new LayerGuard('revalidation-lock', this.lockCounters, settings.guard, this.clock, this.log, onError)
+          : undefined;
+    return new RevalidationCoordinator(lock.lock, lockGuard, lock.timeout, this.clock, this.metrics, settings.guard.timeout);
   }
 
   /** Shared layer `index` answers again: replay what it (and a tag store on its connection) missed. */

@@ -1,7 +1,7 @@
 /**
  * Every change made from this process. A write (`storeMany`), delete or clear goes, in this order:
  * 1. invalidate the work in flight on its keys (`InFlightWork`: running loads will not store, lookups will
- *    not backfill; races (1) and (4) in stack-engine.ts), synchronously, before anything is awaited;
+ *    not backfill; races (1) and (4) in read-path.ts), synchronously, before anything is awaited;
  * 2. take a write version (`VersionClock`): a peer keeps a copy at least as new as the announcement;
  * 3. change every layer (`LayerSet`: a shared layer that fails replays the invalidation on recovery);
  * 4. announce it to the peers (`StackBus`, in the background), only after the authoritative write;
@@ -17,9 +17,31 @@
 import type { CacheLayer } from '../core/layer.js';
 import { InvalidationLimitError, InvalidationScanError } from '../core/errors.js';
 import type { TagMatchMode } from '../core/tag-store.js';
+import type { VersionClock } from '../core/version-clock.js';
 import type { EntryPolicy } from './cache-stack.options.js';
-import type { KeyedEntry } from './layer-set.js';
-import type { StackCore } from './stack-core.js';
+import type { EntryFactory } from './entry-builder.js';
+import type { Generations } from './generations.js';
+import type { InFlightWork } from './in-flight-work.js';
+import type { KeyedEntry, LayerSet } from './layer-set.js';
+import type { Announce } from './stack-bus.js';
+import type { StackEvents } from './stack-events.js';
+import type { StackLifecycle } from './stack-lifecycle.js';
+import type { StackTags } from './stack-tags.js';
+
+/** What `StackWrites` works on (given by `StackCore`). */
+export interface StackWriteParts {
+  readonly lifecycle: StackLifecycle;
+  readonly layers: LayerSet;
+  readonly tags: StackTags;
+  readonly generations: Generations;
+  readonly versions: VersionClock;
+  readonly inFlight: InFlightWork;
+  readonly entries: EntryFactory;
+  readonly events: StackEvents;
+  readonly announce: Announce;
+  /** Drops this process's copies and running work under a scope (`LocalInvalidation.dropScope`). */
+  readonly dropScope: (scope: string) => void;
+}
 
 /** One entry of a bulk write, resolved. */
 export interface EngineWrite {
@@ -29,45 +51,45 @@ export interface EngineWrite {
 }
 
 export class StackWrites {
-  constructor(private readonly core: StackCore) {}
+  constructor(private readonly parts: StackWriteParts) {}
 
   /** Stores many values (`set`, `setMany`), one bulk write per layer; running loads of them will not overwrite. */
   async storeMany(writes: readonly EngineWrite[]): Promise<void> {
-    const core = this.core;
-    core.assertOpen();
+    const parts = this.parts;
+    parts.lifecycle.assertOpen();
     const keys = writes.map((w) => w.key);
-    core.inFlight.invalidateKeys(keys);
-    const version = core.versions.next();
-    const tagSeq = writes.some((w) => w.policy.tags !== undefined) ? await core.tags.snapshot() : 0;
+    parts.inFlight.invalidateKeys(keys);
+    const version = parts.versions.next();
+    const tagSeq = writes.some((w) => w.policy.tags !== undefined) ? await parts.tags.snapshot() : 0;
     const entries: KeyedEntry[] = [];
     for (const w of writes) {
-      const entry = core.entry(w.key, w.value, w.policy, tagSeq, version);
+      const entry = parts.entries.build(w.key, w.value, w.policy, tagSeq, version);
       if (entry !== undefined) entries.push({ key: w.key, entry });
     }
-    await core.layers.write(entries);
-    core.announce({ kind: 'keys', keys, version });
-    if (core.events.listened.set === true) for (const { key } of entries) core.events.emit('set', { key });
+    await parts.layers.write(entries);
+    parts.announce({ kind: 'keys', keys, version });
+    if (parts.events.listened.set === true) for (const { key } of entries) parts.events.emit('set', { key });
   }
 
   /** Deletes keys from every layer and makes running loads of them discard their results. */
   async delete(keys: readonly string[]): Promise<void> {
-    const core = this.core;
-    core.assertOpen();
-    core.inFlight.invalidateKeys(keys);
-    const version = core.versions.next();
-    await core.layers.delete(keys);
-    core.announce({ kind: 'keys', keys, version });
-    core.events.emit('delete', { keys });
+    const parts = this.parts;
+    parts.lifecycle.assertOpen();
+    parts.inFlight.invalidateKeys(keys);
+    const version = parts.versions.next();
+    await parts.layers.delete(keys);
+    parts.announce({ kind: 'keys', keys, version });
+    parts.events.emit('delete', { keys });
   }
 
   /** Removes every entry under `prefix` (all when `undefined`) from every layer. */
   async clear(prefix: string | undefined): Promise<void> {
-    const core = this.core;
-    core.assertOpen();
-    core.inFlight.invalidatePrefix(prefix);
-    const version = core.versions.next();
-    await core.layers.clear(prefix);
-    core.announce({ kind: 'clear', prefix, version });
+    const parts = this.parts;
+    parts.lifecycle.assertOpen();
+    parts.inFlight.invalidatePrefix(prefix);
+    const version = parts.versions.next();
+    await parts.layers.clear(prefix);
+    parts.announce({ kind: 'clear', prefix, version });
   }
 
   /**
@@ -77,14 +99,14 @@ export class StackWrites {
    * @param what the call, for error messages.
    */
   async invalidateMatching(prefix: string, glob: string | undefined, limit: number, what: string): Promise<number> {
-    const core = this.core;
-    core.assertOpen();
+    const parts = this.parts;
+    parts.lifecycle.assertOpen();
     const found = new Set<string>();
-    for (let i = 0; i < core.layers.size; i++) {
-      const layer = core.layers.layers[i] as CacheLayer;
+    for (let i = 0; i < parts.layers.size; i++) {
+      const layer = parts.layers.layers[i] as CacheLayer;
       const find = layer.findKeys?.bind(layer);
       if (find === undefined) continue;
-      const guard = core.layers.guards[i];
+      const guard = parts.layers.guards[i];
       let keys: string[];
       try {
         keys = guard === undefined ? await find(prefix, glob, limit) : await guard.run('findKeys', () => find(prefix, glob, limit));
@@ -97,11 +119,11 @@ export class StackWrites {
     const keys = [...found];
     if (glob === undefined) {
       // A prefix: peers drop their copies by prefix (theirs may hold keys no layer here listed).
-      core.inFlight.invalidatePrefix(prefix);
-      const version = core.versions.next();
-      await core.layers.delete(keys);
-      core.announce({ kind: 'clear', prefix, version });
-      core.events.emit('delete', { keys });
+      parts.inFlight.invalidatePrefix(prefix);
+      const version = parts.versions.next();
+      await parts.layers.delete(keys);
+      parts.announce({ kind: 'clear', prefix, version });
+      parts.events.emit('delete', { keys });
     } else if (keys.length > 0) {
       await this.delete(keys);
     }
@@ -110,20 +132,20 @@ export class StackWrites {
 
   /** Invalidates tags everywhere the tag store reaches; recorded here at once. */
   async invalidateTags(tags: readonly string[], mode: TagMatchMode): Promise<void> {
-    const core = this.core;
-    core.assertOpen();
-    const seq = await core.tags.invalidate(tags, mode);
-    core.announce({ kind: 'tags', tags, mode, seq });
-    core.events.emit('invalidate', { tags, mode });
+    const parts = this.parts;
+    parts.lifecycle.assertOpen();
+    const seq = await parts.tags.invalidate(tags, mode);
+    parts.announce({ kind: 'tags', tags, mode, seq });
+    parts.events.emit('invalidate', { tags, mode });
   }
 
   /** Moves every key under `scope` (a namespace's prefix, `''` for all) to a new generation, everywhere. */
   async bumpGeneration(scope: string): Promise<number> {
-    const core = this.core;
-    core.assertOpen();
-    const generation = await core.generations.bump(scope);
-    core.local.dropScope(scope);
-    core.announce({ kind: 'generation', scope, generation });
+    const parts = this.parts;
+    parts.lifecycle.assertOpen();
+    const generation = await parts.generations.bump(scope);
+    parts.dropScope(scope);
+    parts.announce({ kind: 'generation', scope, generation });
     return generation;
   }
 }

@@ -6,7 +6,8 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
-import { CacheStack, LayerCacheModule, RedisSingleFlightCoordinator, type LayerCacheModuleOptions } from '../../lib/index.js';
+import { Redis } from 'ioredis';
+import { CacheStack, LayerCacheModule, type LayerCacheModuleOptions } from '../../lib/index.js';
 import { ADAPTERS, startApp } from '../support/nest-app.js';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
 
@@ -22,7 +23,11 @@ describe.each(ADAPTERS)('LayerCacheModule bus security warning, on %s', (adapter
   });
 
   /** Starts an app with `options` under NODE_ENV=`env`; returns its logged warnings and the app. */
-  async function start(env: string | undefined, options: Partial<LayerCacheModuleOptions>): Promise<{ warnings: string[]; app: INestApplication }> {
+  async function start(
+    env: string | undefined,
+    options: Partial<LayerCacheModuleOptions>,
+    prefix = `e2e:${randomUUID()}:`,
+  ): Promise<{ warnings: string[]; app: INestApplication }> {
     const warnings: string[] = [];
     const logger = { warn: (message: string) => void warnings.push(message), error: () => undefined };
     const saved = process.env.NODE_ENV;
@@ -30,7 +35,7 @@ describe.each(ADAPTERS)('LayerCacheModule bus security warning, on %s', (adapter
     else process.env.NODE_ENV = env;
     try {
       const app = await startApp(
-        { imports: [LayerCacheModule.forRoot({ redis: server.url, redisLayer: { prefix: `e2e:${randomUUID()}:` }, logger, ...options })] },
+        { imports: [LayerCacheModule.forRoot({ redis: server.url, redisLayer: { prefix }, logger, ...options })] },
         adapter,
       );
       return { warnings, app };
@@ -68,14 +73,22 @@ describe.each(ADAPTERS)('LayerCacheModule bus security warning, on %s', (adapter
   });
 
   it('the secret signs the single-flight notices too', async () => {
-    const { app } = await start('production', { distributed: { secret: 's3cret' } });
+    const prefix = `e2e:${randomUUID()}:`;
+    const listener = new Redis(server.url);
+    const notices: string[] = [];
+    listener.on('message', (_channel: string, message: string) => void notices.push(message));
+    await listener.subscribe(`${prefix}\u001ffill`); // the coordinator's notice channel, under the layer's prefix
+    const { app } = await start('production', { distributed: { secret: 's3cret' } }, prefix);
     try {
-      const stack = app.get(CacheStack);
-      const coordinator = (stack as unknown as { engine: { core: { loads: { coordinator: unknown } } } }).engine.core.loads.coordinator;
-      expect(coordinator).toBeInstanceOf(RedisSingleFlightCoordinator);
-      expect((coordinator as { notices: { signed: boolean } }).notices.signed).toBe(true);
+      await app.get(CacheStack).get('k', () => 'loaded'); // a miss everywhere: this instance leads and notices "filled"
+      for (let i = 0; i < 200 && notices.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+      await app.get(CacheStack).idle(); // the lease's release ("released") follows the fill
+      expect(notices.length).toBeGreaterThan(0);
+      expect(notices.map((notice) => notice[0])).toContain('F'); // a signed "filled" ('f' when unsigned)
+      expect(notices.filter((notice) => notice[0] !== 'F' && notice[0] !== 'R')).toEqual([]); // nothing unsigned
     } finally {
       await app.close();
+      await listener.quit();
     }
   });
 });

@@ -5,16 +5,19 @@ import { ConfigModule, ConfigService } from '@nestjs/config';
 import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import request from 'supertest';
-import { CacheStack, LayerCacheModule, MemoryLayer, RedisLayer, type LayerCacheModuleOptions } from '../../lib/index.js';
+import { CacheStack, LayerCacheModule, MemoryLayer, type LayerCacheModuleOptions } from '../../lib/index.js';
 import { ADAPTERS, startApp } from '../support/nest-app.js';
+import { watchRedisClients, type RedisClientWatch } from '../support/redis-clients.js';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
 
-/** The module-opened ioredis clients of an app's stack, found through its RedisLayer (for status assertions). */
-function redisClientOf(stack: CacheStack): Redis {
-  const layers = (stack as unknown as { engine: { layers: { layers: unknown[] } } }).engine.layers.layers;
-  const layer = layers.find((l): l is RedisLayer => l instanceof RedisLayer);
-  if (layer === undefined) throw new Error('the stack has no RedisLayer');
-  return (layer as unknown as { client: Redis }).client;
+let clients: RedisClientWatch | undefined;
+afterEach(() => clients?.stop());
+
+/** Starts watching the ioredis clients opened from now on (the module's own connection is the first). */
+function watchClients(): RedisClientWatch {
+  clients?.stop();
+  clients = watchRedisClients();
+  return clients;
 }
 
 @Controller('greetings')
@@ -143,9 +146,10 @@ describe('LayerCacheModule with Redis', () => {
   });
 
   it('redis: URL opens a connection for the app with fail-fast settings and quits it on app.close()', async () => {
+    const watch = watchClients();
     const app = await startApp({ imports: [LayerCacheModule.forRoot({ redis: server.url, redisLayer: { prefix: `e2e:${randomUUID()}:` } })] });
     const stack = app.get(CacheStack);
-    const client = redisClientOf(stack);
+    const client = watch.first();
     expect(client.status).toBe('ready'); // startup waited for the first connection attempt
     expect(client.options).toMatchObject({ enableOfflineQueue: false, maxRetriesPerRequest: 1 });
     await stack.set('k', 'v');
@@ -157,10 +161,11 @@ describe('LayerCacheModule with Redis', () => {
   });
 
   it('redis: RedisOptions are used, and the module defaults yield to them', async () => {
+    const watch = watchClients();
     const app = await startApp({
       imports: [LayerCacheModule.forRoot({ redis: { host: '127.0.0.1', port: server.port, maxRetriesPerRequest: 3, connectionName: 'layercache-e2e' } })],
     });
-    const client = redisClientOf(app.get(CacheStack));
+    const client = watch.first();
     try {
       expect(client.options).toMatchObject({ enableOfflineQueue: false, maxRetriesPerRequest: 3 });
       expect(await client.client('GETNAME')).toBe('layercache-e2e');
@@ -171,13 +176,15 @@ describe('LayerCacheModule with Redis', () => {
   });
 
   it('redis: { client } uses your connection and leaves it open after app.close()', async () => {
-    const client = new Redis(server.url, { maxRetriesPerRequest: 1 });
+    const client = new Redis(server.url, { maxRetriesPerRequest: 1, connectionName: 'mine' });
     const prefix = `e2e:${randomUUID()}:`;
     try {
+      const watch = watchClients();
       const app = await startApp({ imports: [LayerCacheModule.forRoot({ layers: [], redis: { client }, redisLayer: { prefix, name: 'shared' } })] });
       const stack = app.get(CacheStack);
       expect(Object.keys(stack.getMetrics().layers)).toEqual(['shared']); // layers: [] + redis = Redis only
-      expect(redisClientOf(stack)).toBe(client);
+      // The module opened no connection of its own: only duplicates of yours (the bus and lease subscribers).
+      expect(watch.opened.filter((opened) => opened.options.connectionName !== 'mine')).toEqual([]);
       await stack.set('k', 'v');
       expect(await admin.exists(`${prefix}k`)).toBe(1);
 
@@ -193,9 +200,10 @@ describe('LayerCacheModule with Redis', () => {
     const down = await startRedisServer();
     const url = down.url;
     await down.stop();
+    const watch = watchClients();
     const app = await Test.createTestingModule({ imports: [LayerCacheModule.forRoot({ redis: url, logger: { warn: () => {}, error: () => {} } })] }).compile();
     const stack = app.get(CacheStack);
-    const client = redisClientOf(stack);
+    const client = watch.first();
     expect(client.status).not.toBe('ready');
     expect(await stack.get('k', () => 'loaded')).toBe('loaded');
 

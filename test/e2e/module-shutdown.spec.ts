@@ -2,18 +2,17 @@ import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import type { Redis } from 'ioredis';
 import {
   CacheStack,
   LayerCacheModule,
   MemoryLayer,
-  RedisLayer,
   type CacheEntry,
   type CacheLayer,
   type LayerContext,
   type LayerWrite,
 } from '../../lib/index.js';
 import { startApp } from '../support/nest-app.js';
+import { watchRedisClients } from '../support/redis-clients.js';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
 
 /** A promise with its resolve function. */
@@ -116,10 +115,12 @@ describe('LayerCacheModule shutdown', () => {
   });
 
   it('with enableShutdownHooks: closes the stack and quits the connection the module opened', async () => {
+    const watch = watchRedisClients();
     const app = await startApp({ imports: [LayerCacheModule.forRoot({ redis: server.url, redisLayer: { prefix: `e2e:${randomUUID()}:` } })] });
     app.enableShutdownHooks();
     const stack = app.get(CacheStack);
-    const client = clientOf(stack);
+    const client = watch.first(); // the connection the module opened
+    watch.stop();
     await makeStale(stack, 'k', 'old');
     let refreshed = false;
     expect(await stack.get('k', async () => ((refreshed = true), 'new'))).toBe('old');
@@ -131,23 +132,19 @@ describe('LayerCacheModule shutdown', () => {
   });
 
   it('closes each named stack of the app', async () => {
+    const watch = watchRedisClients();
     const app: INestApplication = await startApp({
       imports: [LayerCacheModule.forRoot(), LayerCacheModule.forRoot({ name: 'sessions', redis: server.url })],
     });
     const stacks = [app.get(CacheStack), app.get<CacheStack>('nestjs-layercache:stack:sessions')];
-    const client = clientOf(stacks[1] as CacheStack);
+    const client = watch.first(); // the connection the 'sessions' registration opened
+    watch.stop();
     await app.close();
     for (const stack of stacks) await expect(stack.get('k')).rejects.toMatchObject({ code: 'STACK_CLOSED' });
     expect(client.status).toBe('end');
   });
 });
 
-function clientOf(stack: CacheStack): Redis {
-  const layers = (stack as unknown as { engine: { layers: { layers: unknown[] } } }).engine.layers.layers;
-  const layer = layers.find((l): l is RedisLayer => l instanceof RedisLayer);
-  if (layer === undefined) throw new Error('the stack has no RedisLayer');
-  return (layer as unknown as { client: Redis }).client;
-}
 
 async function waitFor(condition: () => boolean): Promise<void> {
   for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 5));

@@ -275,7 +275,7 @@ describe('CacheStack on memory + a RedisLayer over a Redis Cluster', () => {
       expect(await b.stack.get('user:1', loader)).toEqual({ id: 1, fresh: true });
       expect(loader).toHaveBeenCalledTimes(1);
 
-      await a.stack.mdelete(keys.slice(0, 10));
+      await a.stack.deleteMany(keys.slice(0, 10));
       b.l1.delete(keys);
       expect(await b.stack.getMany(keys)).toEqual(keys.map((_, i) => (i < 10 ? undefined : i)));
 

@@ -100,7 +100,7 @@ describe('CacheStack on memory + a real Redis', () => {
     expect(await client.exists(`${prefix}hot`)).toBe(1);
   });
 
-  it('getMany, setMany and mdelete cost one Redis round trip each', async () => {
+  it('getMany, setMany and deleteMany cost one Redis round trip each', async () => {
     const prefix = uniquePrefix('bulk');
     const a = instance(prefix);
     const counter = countRoundTrips(client);
@@ -112,7 +112,7 @@ describe('CacheStack on memory + a real Redis', () => {
       expect(await b.stack.getMany(Array.from({ length: 20 }, (_, i) => `k${i}`))).toEqual(Array.from({ length: 20 }, (_, i) => i));
       expect(counter.roundTrips).toBe(1);
       counter.reset();
-      await a.stack.mdelete(Array.from({ length: 20 }, (_, i) => `k${i}`));
+      await a.stack.deleteMany(Array.from({ length: 20 }, (_, i) => `k${i}`));
       expect(counter.roundTrips).toBe(1);
       expect(counter.commands).toEqual(['unlink']);
     } finally {

@@ -101,6 +101,9 @@ export class CoordinatorHub {
   /** When set, every acquire rejects with it (the coordinator's Redis is down). */
   failure: Error | undefined;
   acquires = 0;
+  /** Owners whose renewals are lost (a frozen process: its renewals never reach the coordinator). */
+  private readonly frozen = new WeakSet<object>();
+  private readonly owners = new WeakMap<LoadCoordinator, object>();
 
   constructor(
     private readonly clock: Clock,
@@ -110,11 +113,20 @@ export class CoordinatorHub {
 
   coordinator(): LoadCoordinator {
     const owner = {};
-    return {
+    const coordinator: LoadCoordinator = {
       shared: true,
       acquire: (key, ttlMs, maxWaitMs) => this.acquire(owner, key, ttlMs, maxWaitMs),
       close: () => Promise.resolve(),
     };
+    this.owners.set(coordinator, owner);
+    return coordinator;
+  }
+
+  /** From now on, the renewals of `coordinator`'s leases are lost: its leases expire by their ttl. */
+  freezeRenewals(coordinator: LoadCoordinator): void {
+    const owner = this.owners.get(coordinator);
+    if (owner === undefined) throw new Error('not a coordinator of this hub');
+    this.frozen.add(owner);
   }
 
   /** Whether a live lease on `key` exists. */
@@ -141,6 +153,7 @@ export class CoordinatorHub {
       key,
       version: held.version,
       renew: (ttlMs) => {
+        if (this.frozen.has(held.owner)) return Promise.resolve(true); // sent, never arrives
         if (!mine()) return Promise.resolve(false);
         held.expiresAt = this.clock.now() + ttlMs;
         return Promise.resolve(true);

@@ -19,7 +19,7 @@ import { RedisInvalidationBus } from '../../lib/redis/redis-invalidation.bus.js'
 import { RedisSingleFlightCoordinator } from '../../lib/redis/redis-single-flight.coordinator.js';
 import { MemoryLayer } from '../../lib/layers/memory.layer.js';
 import { RedisLayer } from '../../lib/redis/redis.layer.js';
-import { CACHE_MISS } from '../../lib/stack/stack-engine.js';
+import { CACHE_MISS } from '../../lib/stack/cache-stack.js';
 import { CacheStack } from '../../lib/stack/cache-stack.js';
 
 /** An instant of CLOCK_MONOTONIC in nanoseconds (`process.hrtime.bigint()`), as a decimal string (IPC is JSON). */

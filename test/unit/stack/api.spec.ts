@@ -1,8 +1,7 @@
 import { jest } from '@jest/globals';
 import { InvalidKeyError, InvalidOptionError } from '../../../lib/core/errors.js';
 import { MemoryLayer } from '../../../lib/layers/memory.layer.js';
-import { CacheStack } from '../../../lib/stack/cache-stack.js';
-import { CACHE_MISS } from '../../../lib/stack/stack-engine.js';
+import { CACHE_MISS, CacheStack } from '../../../lib/stack/cache-stack.js';
 import { buildStack, buildTwoLayerStack } from '../../support/stack-builder.js';
 
 describe('namespaces', () => {
@@ -44,11 +43,31 @@ describe('namespaces', () => {
   });
 });
 
-describe('wrap', () => {
+describe('get-or-set: wrap(key, fn, options) as cache-manager users know it, and getOrSet', () => {
+  it.each(['wrap', 'getOrSet'] as const)('%s loads a missing key once, stores it with the options, then serves it', async (method) => {
+    const { stack, clock } = buildStack([new MemoryLayer()]);
+    const fn = jest.fn(({ key }: { key: string }) => `loaded ${key}`);
+    expect(await stack[method]('k', fn, { ttl: 10 })).toBe('loaded k');
+    expect(await stack[method]('k', fn, { ttl: 10 })).toBe('loaded k');
+    expect(fn).toHaveBeenCalledTimes(1);
+    expect(await stack.get('k')).toBe('loaded k'); // stored under the key itself
+    await clock.advance(10_001);
+    expect(await stack.get('k')).toBeUndefined(); // with the given ttl
+    expect(await stack[method]('k', fn)).toBe('loaded k');
+    expect(fn).toHaveBeenCalledTimes(2);
+  });
+
+  it.each(['wrap', 'getOrSet'] as const)('%s needs a function', async (method) => {
+    const { stack } = buildStack([new MemoryLayer()]);
+    await expect(stack[method]('k', 'value' as unknown as () => string)).rejects.toBeInstanceOf(InvalidOptionError);
+  });
+});
+
+describe('memoize', () => {
   it('memoizes by arguments with collision-free keys', async () => {
     const { stack } = buildStack([new MemoryLayer()]);
     const fn = jest.fn((...args: unknown[]) => args.length);
-    const cached = stack.wrap('f', fn);
+    const cached = stack.memoize('f', fn);
     const calls: unknown[][] = [['a:b'], ['a', 'b'], [1], ['1'], [null], [undefined], [], [{ x: 1, y: 2 }], [new Date(0)], [0n]];
     for (const args of calls) await cached(...args);
     for (const args of calls) await cached(...args);
@@ -61,8 +80,8 @@ describe('wrap', () => {
     const { stack } = buildStack([new MemoryLayer()]);
     await stack.set('f"a"', 'plain');
     await stack.set('f', 'plain f');
-    const f = stack.wrap('f', (s: string) => `f(${s})`);
-    const g = stack.wrap('g', (s: string) => `g(${s})`);
+    const f = stack.memoize('f', (s: string) => `f(${s})`);
+    const g = stack.memoize('g', (s: string) => `g(${s})`);
     expect(await f('a')).toBe('f(a)');
     expect(await g('a')).toBe('g(a)');
     expect(await stack.get('f"a"')).toBe('plain');
@@ -71,18 +90,18 @@ describe('wrap', () => {
   it('hashes argument keys that are too long and rejects unencodable arguments', async () => {
     const { stack } = buildStack([new MemoryLayer()]);
     const fn = jest.fn((s: string) => s.length);
-    const f = stack.wrap('len', fn);
+    const f = stack.memoize('len', fn);
     const long = 'x'.repeat(5_000);
     expect(await f(long)).toBe(5_000);
     expect(await f(long)).toBe(5_000);
     expect(fn).toHaveBeenCalledTimes(1);
-    const g = stack.wrap('fn', (cb: () => void) => typeof cb);
+    const g = stack.memoize('fn', (cb: () => void) => typeof cb);
     await expect(g(() => undefined)).rejects.toBeInstanceOf(InvalidKeyError);
   });
 });
 
 describe('bulk calls', () => {
-  it('getMany / setMany / mdelete', async () => {
+  it('getMany / setMany / deleteMany', async () => {
     const { stack, l2 } = buildTwoLayerStack();
     await stack.setMany([
       { key: 'a', value: 1 },
@@ -90,7 +109,7 @@ describe('bulk calls', () => {
     ]);
     expect(l2.calls['setMany']).toBe(1);
     expect(await stack.getMany(['a', 'b', 'c'])).toEqual([1, 2, undefined]);
-    await stack.mdelete(['a', 'b']);
+    await stack.deleteMany(['a', 'b']);
     expect(l2.calls['delete']).toBe(1);
     expect(await stack.getMany(['a', 'b'])).toEqual([undefined, undefined]);
   });

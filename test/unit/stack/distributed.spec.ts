@@ -10,7 +10,8 @@ import { MemoryTagStore } from '../../../lib/core/memory-tag.store.js';
 import type { CacheStackOptions } from '../../../lib/stack/cache-stack.options.js';
 import { ChaosLayer } from '../../support/chaos.layer.js';
 import { FakeClock, flushMicrotasks } from '../../support/fake-clock.js';
-import { BusHub, CoordinatorHub } from '../../support/in-process-peers.js';
+import type { LoadCoordinator } from '../../../lib/core/load-coordinator.js';
+import { BusHub, CoordinatorHub, type HubBus } from '../../support/in-process-peers.js';
 import { buildStack, controlledLoader } from '../../support/stack-builder.js';
 
 /** `count` stacks, each with its own L1 and its own view (ChaosLayer) of one shared L2. */
@@ -24,16 +25,18 @@ function cluster(count: number, options: CacheStackOptions & { bus?: boolean; co
   const peers = Array.from({ length: count }, () => {
     const l1 = new MemoryLayer();
     const l2 = new ChaosLayer(store, { name: 'l2' });
+    const peerBus = bus ? hub.bus() : undefined;
+    const peerCoordinator = coordinator ? coordinators.coordinator() : undefined;
     const built = buildStack([l1, l2], {
       clock,
       tagStore,
-      ...(bus && { invalidationBus: hub.bus() }),
-      ...(coordinator && { singleFlight: coordinators.coordinator() }),
+      ...(peerBus !== undefined && { invalidationBus: peerBus }),
+      ...(peerCoordinator !== undefined && { singleFlight: peerCoordinator }),
       ...stackOptions,
     });
-    return { ...built, l1, l2 };
+    return { ...built, l1, l2, bus: peerBus, coordinator: peerCoordinator };
   });
-  return { clock, hub, coordinators, store, peers };
+  return { clock, hub, coordinators, store, tagStore, peers };
 }
 
 describe('L1 invalidation bus (stack side)', () => {
@@ -64,7 +67,7 @@ describe('L1 invalidation bus (stack side)', () => {
     expect(await b.stack.get('k')).toBe('v1');
   });
 
-  it('delete, mdelete, clear and a namespace clear reach the other instances', async () => {
+  it('delete, deleteMany, clear and a namespace clear reach the other instances', async () => {
     const { peers } = cluster(2);
     const [a, b] = peers as [(typeof peers)[0], (typeof peers)[0]];
     const users = a.stack.namespace('users');
@@ -77,7 +80,7 @@ describe('L1 invalidation bus (stack side)', () => {
     await b.stack.getMany(['x', 'y', 'z']);
     await b.stack.namespace('users').get('u1');
     await a.stack.delete('x');
-    await a.stack.mdelete(['y']);
+    await a.stack.deleteMany(['y']);
     await flushMicrotasks();
     expect(b.l1.get('x')).toBeUndefined();
     expect(b.l1.get('y')).toBeUndefined();
@@ -165,7 +168,7 @@ describe('L1 invalidation bus (stack side)', () => {
     await a.stack.set('k', 'v1');
     await b.stack.get('k');
     // b's subscription drops: a's next write is lost for b.
-    const bBus = (b.stack as unknown as { engine: { bus: { bus: { connected: boolean; resubscribe(): void } } } }).engine.bus.bus;
+    const bBus = b.bus as HubBus;
     bBus.connected = false;
     await a.stack.set('k', 'v2');
     await flushMicrotasks();
@@ -181,7 +184,7 @@ describe('L1 invalidation bus (stack side)', () => {
   it('a failing publish never fails the write; it is counted and logged once per burst', async () => {
     const { peers } = cluster(2);
     const [a] = peers as [(typeof peers)[0]];
-    const aBus = (a.stack as unknown as { engine: { bus: { bus: { connected: boolean } } } }).engine.bus.bus;
+    const aBus = a.bus as HubBus;
     aBus.connected = false;
     await expect(a.stack.set('k', 1)).resolves.toBeUndefined();
     await a.stack.set('k', 2);
@@ -215,7 +218,7 @@ describe('distributed single-flight (stack side)', () => {
     const { peers, clock, coordinators } = cluster(2, { coordinator: true, singleFlightLease: 3 });
     const [a, b] = peers as [(typeof peers)[0], (typeof peers)[0]];
     // a's process will freeze while loading: its renewals never reach the coordinator.
-    (a.stack as unknown as { engine: { loads: { keepAlive: unknown } } }).engine.loads.keepAlive = () => () => undefined;
+    coordinators.freezeRenewals(a.coordinator as LoadCoordinator);
     const dying = controlledLoader<string>();
     void a.stack.get('k', dying.loader).catch(() => undefined);
     await flushMicrotasks();
@@ -234,10 +237,10 @@ describe('distributed single-flight (stack side)', () => {
   });
 
   it('a stale leader that finishes after a newer leader wrote cannot overwrite the newer value (fencing)', async () => {
-    const { peers, clock, store } = cluster(2, { coordinator: true, singleFlightLease: 3, loaderTimeout: 60 });
+    const { peers, clock, store, coordinators } = cluster(2, { coordinator: true, singleFlightLease: 3, loaderTimeout: 60 });
     const [a, b] = peers as [(typeof peers)[0], (typeof peers)[0]];
     // Freeze a's renewals so its lease expires while its loader still runs.
-    (a.stack as unknown as { engine: { loads: { keepAlive: unknown } } }).engine.loads.keepAlive = () => () => undefined;
+    coordinators.freezeRenewals(a.coordinator as LoadCoordinator);
     const slow = controlledLoader<string>();
     const first = a.stack.get('k', slow.loader);
     await flushMicrotasks();
@@ -317,9 +320,8 @@ describe('generations (bumpGeneration)', () => {
   });
 
   it('a bump on one instance reaches the others through the bus, and a new instance reads it at ready()', async () => {
-    const { peers, clock, hub, store } = cluster(2);
+    const { peers, clock, hub, store, tagStore } = cluster(2);
     const [a, b] = peers as [(typeof peers)[0], (typeof peers)[0]];
-    const tagStore = (a.stack as unknown as { engine: { tags: { store: unknown } } }).engine.tags.store;
     await a.stack.namespace('users').set('k', 'old');
     expect(await b.stack.namespace('users').get('k')).toBe('old');
     await a.stack.namespace('users').bumpGeneration();
@@ -327,7 +329,7 @@ describe('generations (bumpGeneration)', () => {
     expect(b.stack.namespace('users').generation).toBe(1);
     expect(await b.stack.namespace('users').get('k')).toBeUndefined();
     // A third instance starting now, on the same shared stores.
-    const late = buildStack([new MemoryLayer(), new ChaosLayer(store, { name: 'l2' })], { clock, tagStore: tagStore as MemoryTagStore, invalidationBus: hub.bus() });
+    const late = buildStack([new MemoryLayer(), new ChaosLayer(store, { name: 'l2' })], { clock, tagStore, invalidationBus: hub.bus() });
     const lateUsers = late.stack.namespace('users');
     await late.stack.ready();
     expect(lateUsers.generation).toBe(1);

@@ -6,7 +6,7 @@ describe('invalidation beats in-flight work', () => {
   it.each([
     ['delete', (stack: Stack) => stack.delete('k')],
     ['set', (stack: Stack) => stack.set('k', 'written meanwhile')],
-    ['mdelete', (stack: Stack) => stack.mdelete(['k'])],
+    ['deleteMany', (stack: Stack) => stack.deleteMany(['k'])],
     ['clear', (stack: Stack) => stack.clear()],
   ])('a %s during a running load: the late result reaches its caller but is not stored', async (_name, invalidate) => {
     const { stack } = buildTwoLayerStack();
