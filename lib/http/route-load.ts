@@ -14,9 +14,9 @@
  * (`setImmediate`: after every pending promise callback) and looks again. A refresh then waits for the
  * interceptor's go (`release(true)`), given once the stale reply is under way, or its cancel (`release(false)`:
  * the stale entry was malformed and is being dropped); a cancelled refresh ends without running the handler and
- * its result is never stored. A refresh started only after the read answered waited for the key's revalidation
- * lease (Redis): it first reads the key once more, and a fresh response a peer's refresh stored meanwhile is its
- * result (the handler does not run again): a stale key is refreshed once per cluster.
+ * its result is never stored. (A refresh started only after the read answered waited for the key's revalidation
+ * lease: the stack has already looked for a peer's refresh that landed meanwhile, so a call here means the handler
+ * must run.)
  *
  * A foreground run keeps the headers the handler set (the response is not sent yet); a background run keeps the
  * stale entry's. A 4xx is an answer (returned, never stored, the old entry dropped); any other error is thrown
@@ -39,7 +39,6 @@ import {
 } from './http-response.record.js';
 import type { HttpRoutePlan } from './http-route.plan.js';
 import { captureResponse } from './response-capture.js';
-import { isReplayable } from './response-replay.js';
 
 /** One request being answered by a cached route. */
 export interface HttpCacheCall {
@@ -106,21 +105,7 @@ export class RouteLoad {
     }
     const go = this.decision ?? (await new Promise<boolean>((resolve) => (this.wake = resolve)));
     if (!go || context.signal.aborted) return CANCELLED;
-    return (late ? await this.landed() : undefined) ?? this.background(context);
-  }
-
-  /**
-   * The response a peer's refresh stored while this one waited for the key's revalidation lease (the lease
-   * is free again once the peer's result is written), so that a key is refreshed once per cluster.
-   */
-  private async landed(): Promise<HandlerOutcome | undefined> {
-    const { stack, key, plan } = this.call;
-    try {
-      const current = await stack.getDetailed<HandlerOutcome>(key, undefined, plan.entryOptions);
-      return current.status === 'hit' && isReplayable(current.value) ? current.value : undefined;
-    } catch {
-      return undefined; // the refresh runs the handler
-    }
+    return this.background(context);
   }
 
   /** Runs the handler for this request: a miss, or a stale-if-error reload. */

@@ -6,7 +6,9 @@
  * - Once per cluster: with a `LoadCoordinator`, a miss of every layer first takes the key's load lease
  *   (`DistributedLoads`, distributed-loads.ts: a peer's value found by `LayerReader.reread` is served
  *   instead); with a revalidation lock, a refresh first takes the key's revalidation lease
- *   (`RevalidationCoordinator`, revalidation.ts).
+ *   (`RevalidationCoordinator`, revalidation.ts) and then reads the shared layers once more: a lease is free
+ *   again once a peer's refresh has written its result, so a fresh entry found there is that peer's refresh,
+ *   served instead of loading again (the key is refreshed once per cluster; `refreshesSkipped`).
  * - Storing: the result is written as "write if newer" at the version taken before the loader ran (the
  *   load lease's fencing version when there is one), with the tag sequence snapshotted before it ran. It is
  *   not stored when the key was invalidated meanwhile (the flight is marked: race (1) in read-path.ts) or
@@ -84,7 +86,7 @@ export class LoadRunner {
     else if (!coordinator.pending(key)) {
       const start = () => {
         if (flights.get(key) !== undefined) return undefined;
-        const refresh = this.refresh(request);
+        const refresh = this.refresh(request, true);
         // Asked for before close(), as a refresh without a lock would have been: close() aborts it the same way.
         if (lifecycle.closed) flights.get(key)?.controller.abort(new StackClosedError());
         return refresh;
@@ -93,13 +95,30 @@ export class LoadRunner {
     }
   }
 
-  /** Runs a background refresh; the promise settles (never rejects) when it is done. */
-  private refresh<T>(request: LoadRequest<T>): Promise<void> {
-    const { inFlight, metrics, log, events, lifecycle } = this.parts;
+  /**
+   * Runs a background refresh; the promise settles (never rejects) when it is done. `underLease`: the refresh
+   * holds the key's revalidation lease, and first looks for a peer's refresh that landed before it took it.
+   */
+  private refresh<T>(request: LoadRequest<T>, underLease = false): Promise<void> {
+    const { inFlight, metrics, log, events, lifecycle, reader } = this.parts;
     const key = request.key;
-    const flight = inFlight.flights.start<T>(key, (f) => this.runLoad(f, request));
+    let landed = false;
+    const flight = inFlight.flights.start<T>(key, async (f) => {
+      if (underLease) {
+        const entry = await reader.reread(key);
+        if (entry !== undefined) {
+          landed = true;
+          return entry.value as T;
+        }
+      }
+      return this.runLoad(f, request);
+    });
     return flight.promise.then(
       () => {
+        if (landed) {
+          metrics.refreshesSkipped++;
+          return;
+        }
         metrics.refreshes++;
         log.success('background refresh');
         events.emit('refresh', { key });
