@@ -6,7 +6,8 @@
  */
 import { isObservable } from 'rxjs';
 import type { CacheStack } from '../stack/cache-stack.js';
-import { checkEvictOptions, listOf, type CacheEvictOptions, type CacheTagValue } from './cache-decorator.options.js';
+import type { CacheTagValue } from '../common/cache-tags.metadata.js';
+import { checkEvictOptions, listOf, type CacheEvictOptions } from './cache-decorator.options.js';
 import { compileKeyTemplate } from './cache-key.builder.js';
 import { resolveCacheTags } from '../common/cache-tags.metadata.js';
 import { decorateMethod, type AnyMethod, type CacheSite } from './cache-method.wrapper.js';
@@ -50,7 +51,7 @@ class Eviction {
     options: CacheEvictOptions,
   ) {
     this.keys = listOf(options.keys).map((key) => (typeof key === 'function' ? key : compileKeyTemplate(key)));
-    this.tags = listOf(options.tags);
+    this.tags = listOf<CacheTagValue>(options.tags);
     this.allEntries = options.allEntries === true;
     this.before = options.beforeInvocation === true;
   }
