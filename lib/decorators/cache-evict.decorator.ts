@@ -15,8 +15,9 @@ import { completeAfter, isThenable, NO_VALUE, returnShapeOf, subscribeAfter } fr
 
 /**
  * Evicts cache entries when the method succeeds (or before it runs, with `beforeInvocation: true`).
- * Keys are templates (`'user:{0}'`) or functions of `(args, result)`; tags are names or such functions;
- * `allEntries: true` clears the namespace, or the whole stack without one. At least one of them is needed.
+ * Keys are templates (`'user:{0}'`) or functions of `(args, result)` (`CacheEvictKey`); tags are names or a function of
+ * `(args, result)` returning names (`TagsOption`); `allEntries: true` clears the namespace, or the whole stack without
+ * one. At least one of them is needed.
  * @example
  * ```ts
  * @CacheEvict({ keys: 'user:{0}', tags: (args) => [`user:${args[0]}`, 'users'] })
