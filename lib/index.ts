@@ -16,7 +16,7 @@ export { MemoryLayer, DEFAULT_MEMORY_LAYER_OPTIONS, type MemoryLayerOptions, typ
 export { estimateSize } from './layers/estimate-size.js';
 export { RedisLayer, DEFAULT_REDIS_LAYER_OPTIONS, type RedisLayerOptions } from './redis/redis.layer.js';
 export type { RedisClient } from './redis/redis-client.js';
-export { RedisTagStore } from './redis/redis-tag.store.js';
+export { RedisTagStore, DEFAULT_REDIS_TAG_STORE_OPTIONS, type RedisTagStoreOptions } from './redis/redis-tag.store.js';
 export { MemoryTagStore } from './core/memory-tag.store.js';
 export {
   RedisRevalidationLock,
