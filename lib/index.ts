@@ -1,24 +1,22 @@
-// The public surface of nestjs-layercache: named exports only, no internals.
-export { CacheStack, type CacheSetItem, type CacheReadResult, type InvalidateMatchingOptions } from './stack/cache-stack.js';
-export { CACHE_MISS, type ReadInfo } from './stack/cache-stack.js';
-export {
-  DEFAULT_CACHE_STACK_OPTIONS,
-  type CacheEntryOptions,
-  type CacheStackOptions,
-  type Loader,
-  type LoaderContext,
-  type TagsOption,
-} from './stack/cache-stack.options.js';
-export {
-  MemoryLayer,
-  DEFAULT_MEMORY_LAYER_OPTIONS,
-  defaultMemoryMaxBytes,
-  type MemoryLayerOptions,
-  type MemoryLayerStats,
-} from './layers/memory.layer.js';
+/**
+ * The public surface of nestjs-layercache: named exports only, chosen one by one (docs/api.md lists them by
+ * use). Everything else under lib/ is internal and may change in any release. test/unit/api-report.spec.ts
+ * compares this list, with the kind of each export, to etc/api.md: a change here shows there in review.
+ */
+
+// The engine: a stack of layers, its options and answers.
+export { CacheStack, CACHE_MISS, type CacheSetItem, type CacheReadResult, type InvalidateMatchingOptions, type ReadInfo } from './stack/cache-stack.js';
+export { DEFAULT_CACHE_STACK_OPTIONS, type CacheEntryOptions, type CacheStackOptions, type Loader, type LoaderContext } from './stack/cache-stack.options.js';
+export type { TagsOption, TagsFunction } from './core/tags.js';
+export type { Duration, DurationUnit } from './core/duration.js';
+export { MAX_KEY_LENGTH } from './core/keys.js';
+
+// Layers and the collaborators of a distributed stack.
+export { MemoryLayer, DEFAULT_MEMORY_LAYER_OPTIONS, type MemoryLayerOptions, type MemoryLayerStats } from './layers/memory.layer.js';
 export { estimateSize } from './layers/estimate-size.js';
 export { RedisLayer, DEFAULT_REDIS_LAYER_OPTIONS, type RedisLayerOptions } from './redis/redis.layer.js';
-export { RedisTagStore } from './redis/redis-tag.store.js';
+export type { RedisClient } from './redis/redis-client.js';
+export { RedisTagStore, DEFAULT_REDIS_TAG_STORE_OPTIONS, type RedisTagStoreOptions } from './redis/redis-tag.store.js';
 export { MemoryTagStore } from './core/memory-tag.store.js';
 export {
   RedisRevalidationLock,
@@ -26,7 +24,6 @@ export {
   type RedisRevalidationLockOptions,
 } from './redis/redis-revalidation.lock.js';
 export { MemoryRevalidationLock, type MemoryRevalidationLockOptions } from './core/memory-revalidation.lock.js';
-export type { RevalidationLock, LockLease } from './core/revalidation-lock.js';
 export {
   RedisInvalidationBus,
   DEFAULT_REDIS_INVALIDATION_BUS_OPTIONS,
@@ -38,20 +35,24 @@ export {
   DEFAULT_REDIS_SINGLE_FLIGHT_OPTIONS,
   type RedisSingleFlightCoordinatorOptions,
 } from './redis/redis-single-flight.coordinator.js';
-export type { InvalidationBus, InvalidationBusHandlers, InvalidationMessage } from './core/invalidation-bus.js';
-export type { LoadCoordinator, LoadLease, LoadTicket } from './core/load-coordinator.js';
 export { MsgpackSerializer } from './core/msgpack.serializer.js';
+
+// Contracts, for custom layers, serializers, tag stores, locks, buses, coordinators and clocks.
 export type { CacheLayer, SyncCacheLayer, LayerWrite, LayerContext } from './core/layer.js';
 export type { CacheEntry } from './core/entry.js';
 export type { Serializer } from './core/serializer.js';
 export type { TagStore, TagState, TagGroup, TagMatchMode } from './core/tag-store.js';
+export type { RevalidationLock, LockLease } from './core/revalidation-lock.js';
+export type { InvalidationBus, InvalidationBusHandlers, InvalidationMessage } from './core/invalidation-bus.js';
+export type { LoadCoordinator, LoadLease, LoadTicket } from './core/load-coordinator.js';
 export type { Clock, TimerHandle } from './core/clock.js';
-export { systemClock } from './core/clock.js';
-export type { Duration, DurationUnit } from './core/duration.js';
 export type { CacheLogger } from './core/logger.js';
+
+// Observability: events and metrics.
 export type { CacheEventMap, CacheEventName, CacheEventListener } from './core/events.js';
 export type { CacheMetrics, LayerMetrics, StackMetrics, BusMetrics, SingleFlightMetrics } from './core/metrics.js';
-export { MAX_KEY_LENGTH } from './core/keys.js';
+
+// Errors.
 export {
   LayerCacheError,
   InvalidKeyError,
@@ -65,6 +66,8 @@ export {
   InvalidationScanError,
   type LayerCacheErrorCode,
 } from './core/errors.js';
+
+// The Nest module and injection.
 export { LayerCacheModule } from './module/layer-cache.module.js';
 export {
   DEFAULT_LAYER_CACHE_MODULE_EXTRAS,
@@ -80,33 +83,30 @@ export {
   type LayerCacheRedisOption,
 } from './module/layer-cache.options.js';
 export { DEFAULT_STACK_NAME, getCacheStackToken, InjectCacheStack } from './common/layer-cache.tokens.js';
-export type { RedisClient } from './redis/redis-client.js';
+
+// Method decorators.
 export { Cacheable } from './decorators/cacheable.decorator.js';
 export { CachePut } from './decorators/cache-put.decorator.js';
 export { CacheEvict } from './decorators/cache-evict.decorator.js';
 export { CacheTags } from './decorators/cache-tags.decorator.js';
-export { getCacheTags } from './common/cache-tags.metadata.js';
 export type {
   CacheableOptions,
   CachePutOptions,
   CacheEvictOptions,
+  CacheEvictKey,
   CacheWriteOptions,
   CacheTargetOptions,
   CacheKeyOption,
-  CacheTagValue,
-  CacheTagsOption,
 } from './decorators/cache-decorator.options.js';
-export { LayerCacheInterceptor, type HttpCacheCall, type XCacheStatus } from './http/layer-cache.interceptor.js';
-export { HttpCache, SkipCache, getHttpCacheOptions, isSkipCacheRoute } from './http/http-cache.decorator.js';
+
+// HTTP response caching.
+export { LayerCacheInterceptor, type XCacheStatus } from './http/layer-cache.interceptor.js';
+export { HttpCache, SkipCache } from './http/http-cache.decorator.js';
 export {
   DEFAULT_HTTP_CACHE_OPTIONS,
-  LAYER_CACHE_HTTP_OPTIONS,
   type HttpCacheOptions,
   type HttpCacheKeyFn,
   type HttpCacheRequest,
-  type HttpCacheTagsOption,
   type LayerCacheHttpOptions,
 } from './http/http-cache.options.js';
-export { buildRequestKey, type RequestKeyParts } from './http/request-key.builder.js';
-export type { HttpRoutePlan } from './http/http-route.plan.js';
-export type { StoredResponse, HandlerOutcome, NotStoredReason } from './http/http-response.record.js';
+export type { NotStoredReason } from './http/http-response.record.js';

@@ -1,6 +1,6 @@
 /**
  * `@CacheTags` metadata, shared by the method decorators and the HTTP interceptor: the tag value type, where the
- * values are recorded, and how they are read and evaluated for one call.
+ * values are recorded, and how they are read and evaluated for one call (also `@CacheEvict` keys).
  * - Values are recorded on the method's function object (so they travel with the wrappers, which copy every
  *   metadata key) and on classes (inherited by subclasses).
  */
@@ -9,8 +9,9 @@
 const CACHE_TAGS_METADATA = 'nestjs-layercache:cache-tags';
 
 /**
- * A tag (or, for `@CacheEvict`, a key): a fixed string, or a function of the arguments and the result
- * returning one or more. For `@CacheEvict` string keys are templates like `'user:{0}'`.
+ * Internal: one value `resolveCacheTags` evaluates: a `@CacheTags` argument, an item of a decorator's
+ * `tags`, or a `@CacheEvict` key; a string, or a function of the arguments and the result returning one or
+ * more. The public types are `TagsOption` (lib/core/tags.ts) and `CacheEvictKey`.
  */
 export type CacheTagValue<A extends unknown[] = unknown[], R = unknown> =
   | string

@@ -1,3 +1,7 @@
+/**
+ * Durations as users write them (`60` seconds, `'250ms'`, `'5m'`) and their one parser to milliseconds.
+ * Hard part: a bare number means seconds everywhere, and a bad value is an `InvalidOptionError` naming the option.
+ */
 import { InvalidOptionError } from './errors.js';
 
 /**

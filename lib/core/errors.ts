@@ -52,7 +52,7 @@ export class LoaderTimeoutError extends LayerCacheError {
   }
 }
 
-/** A layer command did not answer within the layer's `commandTimeout`. */
+/** A command to a shared layer did not answer within the stack's `layerTimeout` (logged and counted, not thrown at the caller's work). */
 export class LayerTimeoutError extends LayerCacheError {
   constructor(layer: string, operation: string, timeoutMs: number) {
     super('LAYER_TIMEOUT', `Layer "${layer}" did not answer ${operation} within ${timeoutMs} ms`);

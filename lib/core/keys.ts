@@ -1,12 +1,11 @@
-import { createHash } from 'node:crypto';
-import { InvalidKeyError } from './errors.js';
-
 /**
  * Keys. User keys are non-empty strings of at most {@link MAX_KEY_LENGTH} characters without control
  * characters. Control characters are reserved for the library's own encodings, which is what makes them
  * collision-free: a namespace is joined with U+001F (a user key can never contain it, so namespace `a`
  * never reaches into namespace `ab` or a root key `a:x`), and a hashed long key starts with U+001E.
  */
+import { createHash } from 'node:crypto';
+import { InvalidKeyError } from './errors.js';
 
 /** The longest user key accepted as is; longer keys are rejected, or hashed with `hashLongKeys`. */
 export const MAX_KEY_LENGTH = 1024;

@@ -1,3 +1,8 @@
+/**
+ * The layer contract (`CacheLayer`) the stack talks to, the synchronous variant it reads without an `await`, and
+ * what a stack hands its layers. Hard part: a layer stores envelopes and knows nothing of freshness or tags;
+ * undecodable data must read as a miss (or the `undecodableEntry` marker), never throw.
+ */
 import type { Clock } from './clock.js';
 import type { RevalidationLock } from './revalidation-lock.js';
 import type { CacheEntry } from './entry.js';

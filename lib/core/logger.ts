@@ -1,3 +1,8 @@
+/**
+ * Logging: the `CacheLogger` contract (Nest's `Logger` and `console` fit), the default console logger, and
+ * `BurstLogger`. Hard part: a failing dependency must not flood the log, so a burst of one failure is logged once
+ * and its end (the first success) once.
+ */
 /** Where the library writes its log lines; Nest's `Logger` and `console` both fit. */
 export interface CacheLogger {
   warn(message: string, ...rest: unknown[]): void;

@@ -1,3 +1,8 @@
+/**
+ * The in-process `RevalidationLock`: leases in a map with their expiry on the injected clock, for several stacks
+ * of one process that share their data. Hard part: an expired lease is taken over, and only its owner renews or
+ * releases it.
+ */
 import { systemClock, type Clock } from './clock.js';
 import type { LockLease, RevalidationLock } from './revalidation-lock.js';
 

@@ -1,3 +1,7 @@
+/**
+ * The in-process `TagStore`: a local sequence and one state per invalidated tag (and per namespace generation).
+ * Hard part: states are replaced, never mutated (copy on write), so readers hold them without copies.
+ */
 import { groupKey, type TagGroup, type TagMatchMode, type TagState, type TagStore } from './tag-store.js';
 
 /**

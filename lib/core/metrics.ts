@@ -1,3 +1,7 @@
+/**
+ * The counters `CacheStack.getMetrics()` returns (per layer, stack, bus, single-flight) and their zeroed sets.
+ * Plain numbers, incremented in place on the hot path and copied into a snapshot when read.
+ */
 /** Counters of one layer, as returned by `CacheStack.getMetrics()`. */
 export interface LayerMetrics {
   /** Reads answered with a usable (fresh or stale) entry. */

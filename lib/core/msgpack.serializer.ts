@@ -10,6 +10,7 @@ import { Packr } from 'msgpackr';
 import type { Serializer } from './serializer.js';
 import { ESCAPED_KEYS_MARK, escapeProtoKeys, PROTO_KEY_BYTES, unescapeProtoKeys } from './proto-keys.js';
 
+/** The default `Serializer` of `RedisLayer`: msgpack with structured-clone types; pass one to share its setup or to wrap it. */
 export class MsgpackSerializer implements Serializer {
   private readonly packr = new Packr({ structuredClone: true, useBigIntExtension: true, moreTypes: true });
 

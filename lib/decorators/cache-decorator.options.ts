@@ -5,9 +5,8 @@
 import { InvalidOptionError } from '../core/errors.js';
 import { checkName } from '../core/keys.js';
 import { basePolicy, resolvePolicy, type CacheEntryOptions } from '../stack/cache-stack.options.js';
+import type { TagsOption } from '../core/tags.js';
 import type { CacheTagValue } from '../common/cache-tags.metadata.js';
-
-export type { CacheTagValue } from '../common/cache-tags.metadata.js';
 
 /**
  * The key of a cached method call: a template over the arguments (`'user:{0}'`, `'{0.id}:{1}'`: a
@@ -15,10 +14,13 @@ export type { CacheTagValue } from '../common/cache-tags.metadata.js';
  */
 export type CacheKeyOption<A extends unknown[] = unknown[]> = string | ((...args: A) => string);
 
-/** Entry tags of a `@Cacheable`/`@CachePut` result: names, or a function of the arguments and the result. */
-export type CacheTagsOption<A extends unknown[] = unknown[], R = unknown> =
-  | readonly string[]
-  | ((args: A, result: R) => readonly string[]);
+/**
+ * A key `@CacheEvict` deletes: a template over the arguments (`'user:{0}'`, `'{0.id}'`), or a function of
+ * the arguments and the method's result returning one key or several.
+ */
+export type CacheEvictKey<A extends unknown[] = unknown[], R = unknown> =
+  | string
+  | ((args: A, result: R) => string | readonly string[]);
 
 /** Where a decorator reads and writes: a named stack and a namespace in it. */
 export interface CacheTargetOptions {
@@ -37,8 +39,8 @@ export interface CacheWriteOptions<A extends unknown[] = unknown[], R = unknown>
    * @default `ClassName.methodName:` + a collision-free encoding of the arguments (the runtime class)
    */
   key?: CacheKeyOption<A>;
-  /** Tags of the entry (merged with `@CacheTags` of the method and its class). */
-  tags?: CacheTagsOption<A, R>;
+  /** Tags of the entry (merged with `@CacheTags` of the method and its class): names, or a function of `(args, result)`. */
+  tags?: TagsOption<[args: A, result: R]>;
   /** Return `false` to call the method without the cache (nothing read, nothing stored). @default always */
   condition?: (...args: A) => boolean;
   /** Return `true` to hand a result to the caller without caching it. @default never */
@@ -56,10 +58,10 @@ export type CachePutOptions<A extends unknown[] = unknown[], R = unknown> = Cach
 
 /** Options of `@CacheEvict`: at least one of `keys`, `tags`, `allEntries`. */
 export interface CacheEvictOptions<A extends unknown[] = unknown[], R = unknown> extends CacheTargetOptions {
-  /** Keys to delete: templates such as `'user:{0}'`, or functions of `(args, result)`. */
-  keys?: CacheTagValue<A, R> | readonly CacheTagValue<A, R>[];
-  /** Tags to invalidate: names, or functions of `(args, result)`. */
-  tags?: CacheTagValue<A, R> | readonly CacheTagValue<A, R>[];
+  /** Keys to delete: one or several templates such as `'user:{0}'` or functions of `(args, result)`. */
+  keys?: CacheEvictKey<A, R> | readonly CacheEvictKey<A, R>[];
+  /** Tags to invalidate: names, or a function of `(args, result)` returning names. */
+  tags?: TagsOption<[args: A, result: R]>;
   /** Clear the whole namespace, or the whole stack without a namespace. @default false */
   allEntries?: boolean;
   /** Evict before the method runs (even when it then fails); `result` is `undefined`. @default false */
@@ -101,7 +103,7 @@ export function checkEvictOptions(site: string, options: CacheEvictOptions | und
   const o = checkObject(site, options);
   checkTarget(site, o);
   const keys = listOf(o.keys);
-  const tags = listOf(o.tags);
+  const tags = listOf<CacheTagValue>(o.tags);
   if (keys.length === 0 && tags.length === 0 && o.allEntries !== true) {
     fail('keys', site, 'needs `keys`, `tags` or `allEntries: true` (nothing to evict)');
   }

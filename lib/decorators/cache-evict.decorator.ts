@@ -6,7 +6,8 @@
  */
 import { isObservable } from 'rxjs';
 import type { CacheStack } from '../stack/cache-stack.js';
-import { checkEvictOptions, listOf, type CacheEvictOptions, type CacheTagValue } from './cache-decorator.options.js';
+import type { CacheTagValue } from '../common/cache-tags.metadata.js';
+import { checkEvictOptions, listOf, type CacheEvictOptions } from './cache-decorator.options.js';
 import { compileKeyTemplate } from './cache-key.builder.js';
 import { resolveCacheTags } from '../common/cache-tags.metadata.js';
 import { decorateMethod, type AnyMethod, type CacheSite } from './cache-method.wrapper.js';
@@ -14,8 +15,9 @@ import { completeAfter, isThenable, NO_VALUE, returnShapeOf, subscribeAfter } fr
 
 /**
  * Evicts cache entries when the method succeeds (or before it runs, with `beforeInvocation: true`).
- * Keys are templates (`'user:{0}'`) or functions of `(args, result)`; tags are names or such functions;
- * `allEntries: true` clears the namespace, or the whole stack without one. At least one of them is needed.
+ * Keys are templates (`'user:{0}'`) or functions of `(args, result)` (`CacheEvictKey`); tags are names or a function of
+ * `(args, result)` returning names (`TagsOption`); `allEntries: true` clears the namespace, or the whole stack without
+ * one. At least one of them is needed.
  * @example
  * ```ts
  * @CacheEvict({ keys: 'user:{0}', tags: (args) => [`user:${args[0]}`, 'users'] })
@@ -50,7 +52,7 @@ class Eviction {
     options: CacheEvictOptions,
   ) {
     this.keys = listOf(options.keys).map((key) => (typeof key === 'function' ? key : compileKeyTemplate(key)));
-    this.tags = listOf(options.tags);
+    this.tags = listOf<CacheTagValue>(options.tags);
     this.allEntries = options.allEntries === true;
     this.before = options.beforeInvocation === true;
   }

@@ -5,25 +5,26 @@
  */
 import { InvalidOptionError } from '../core/errors.js';
 import { checkName } from '../core/keys.js';
+import type { TagsFunction } from '../core/tags.js';
 import type { CacheTagValue } from '../common/cache-tags.metadata.js';
 import { addCacheTags } from '../common/cache-tags.metadata.js';
 
 /**
  * Tags the results of the `@Cacheable`/`@CachePut` methods it is put on (on a class: of all its methods,
- * subclasses included), merged with their `tags` option. A tag is a name or a function of
- * `(args, result)` returning one or more names.
+ * subclasses included), merged with their `tags` option. Each argument is a name, or a function of
+ * `(args, result)` returning names (the `TagsFunction` of a `TagsOption<[args, result]>`).
  * @example
  * ```ts
  * @CacheTags('users')
  * @Injectable()
  * export class UsersService {
- *   @CacheTags((args) => `user:${args[0]}`)
+ *   @CacheTags((args) => [`user:${args[0]}`])
  *   @Cacheable({ key: 'user:{0}' })
  *   async findOne(id: number): Promise<User> { ... }   // tagged 'users' and 'user:<id>'
  * }
  * ```
  */
-export function CacheTags<A extends unknown[] = unknown[], R = unknown>(...tags: CacheTagValue<A, R>[]): ClassDecorator & MethodDecorator {
+export function CacheTags<A extends unknown[] = unknown[], R = unknown>(...tags: (string | TagsFunction<[args: A, result: R]>)[]): ClassDecorator & MethodDecorator {
   if (tags.length === 0) throw new InvalidOptionError('@CacheTags', 'expected at least one tag name or function');
   for (const tag of tags) {
     if (typeof tag === 'function') continue;

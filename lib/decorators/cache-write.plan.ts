@@ -6,7 +6,8 @@
  * built on the miss path.
  */
 import type { CacheEntryOptions } from '../stack/cache-stack.options.js';
-import type { CacheTagValue, CacheWriteOptions } from './cache-decorator.options.js';
+import type { CacheTagValue } from '../common/cache-tags.metadata.js';
+import type { CacheWriteOptions } from './cache-decorator.options.js';
 import { defaultKeyBuilder, keyBuilderOf, type KeyBuilder } from './cache-key.builder.js';
 import { getCacheTags, resolveCacheTags } from '../common/cache-tags.metadata.js';
 import type { CacheSite, ClassRef } from './cache-method.wrapper.js';

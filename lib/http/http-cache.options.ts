@@ -9,6 +9,7 @@ import type { Clock } from '../core/clock.js';
 import { toMilliseconds, type Duration } from '../core/duration.js';
 import { InvalidOptionError } from '../core/errors.js';
 import { checkName } from '../core/keys.js';
+import type { TagsOption } from '../core/tags.js';
 
 /** The request as the key functions see it (Express and Fastify requests both fit). */
 export interface HttpCacheRequest {
@@ -24,9 +25,6 @@ export interface HttpCacheRequest {
  * makes that request bypass the cache (e.g. no user).
  */
 export type HttpCacheKeyFn = (request: HttpCacheRequest) => string | number | undefined | null;
-
-/** Tags of a cached route response: names, or a function of the request and the response body. */
-export type HttpCacheTagsOption = readonly string[] | ((request: HttpCacheRequest, body: unknown) => readonly string[]);
 
 /** Options of one route, given to `@HttpCache`. Durations: a number is seconds, a string carries its unit. */
 export interface HttpCacheOptions {
@@ -54,8 +52,8 @@ export interface HttpCacheOptions {
   shared?: boolean;
   /** Emit `Cache-Control` (`public` on shared routes, else `private`; `max-age` from the route's `ttl`, `no-cache` without one). @default false */
   cacheControl?: boolean;
-  /** Tags of the route's entries, beside `@CacheTags` on the handler or controller. @default none */
-  tags?: HttpCacheTagsOption;
+  /** Tags of the route's entries, beside `@CacheTags` on the handler or controller: names, or a function of the request and the response body. @default none */
+  tags?: TagsOption<[request: HttpCacheRequest, body: unknown]>;
   /**
    * The byte budget of one stored response: the body as sent (JSON text, string, Buffer) plus the content type,
    * ETag and headers stored with it. A response over it is never stored (`X-Cache: BYPASS`, counted as

@@ -12,7 +12,7 @@ import {
   checkHttpCacheOptions,
   DEFAULT_HTTP_CACHE_OPTIONS,
   type HttpCacheKeyFn,
-  type HttpCacheTagsOption,
+  type HttpCacheOptions,
   type LayerCacheHttpOptions,
 } from './http-cache.options.js';
 import type { HandlerOutcome } from './http-response.record.js';
@@ -65,7 +65,7 @@ export interface HttpRoutePlan {
   readonly maxBodySize: number;
   /** `@CacheTags` values of the handler and controller; functions get the route parameters' values. */
   readonly tagValues: readonly CacheTagValue[];
-  readonly tagsOption: HttpCacheTagsOption | undefined;
+  readonly tagsOption: HttpCacheOptions['tags'];
   /** The options given to the stack for every request of the route. */
   readonly entryOptions: CacheEntryOptions<HandlerOutcome>;
 }

@@ -15,7 +15,7 @@ export interface MemoryLayerOptions {
   maxSize?: number;
   /**
    * Most bytes kept, as estimated per entry (key + envelope + value, see `sizeOf`); the least recently used
-   * entries go first. @default 64 MiB, or 1/8 of the V8 heap limit when that is smaller ({@link defaultMemoryMaxBytes})
+   * entries go first. @default 64 MiB, or 1/8 of the V8 heap limit when that is smaller (`DEFAULT_MEMORY_LAYER_OPTIONS.maxBytes`)
    */
   maxBytes?: number;
   /**

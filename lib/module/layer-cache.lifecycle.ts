@@ -1,3 +1,7 @@
+/**
+ * Closes a registration's stack, then the Redis connections the module opened, when the app shuts down.
+ * Hard part: it runs in `onApplicationShutdown`, after every hook that may still use the cache.
+ */
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { LAYER_CACHE_STACK_RESOURCES } from './layer-cache.constants.js';
 import type { StackResources } from './stack-resources.factory.js';

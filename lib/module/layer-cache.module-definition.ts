@@ -1,3 +1,7 @@
+/**
+ * The `ConfigurableModuleBuilder` half of `LayerCacheModule`: `forRoot` / `forRootAsync` with the `isGlobal` and
+ * `name` extras, completed by `defineStackModule`.
+ */
 import { ConfigurableModuleBuilder } from '@nestjs/common';
 import { LAYER_CACHE_MODULE_OPTIONS } from './layer-cache.constants.js';
 import {

@@ -1,3 +1,7 @@
+/**
+ * `LayerCacheModule`: the generated `forRoot` / `forRootAsync`, with the static options checked eagerly so a
+ * wrong option fails at import time with an `InvalidOptionError`, not at app start.
+ */
 import { Module, type DynamicModule } from '@nestjs/common';
 import { checkAsyncOptions, checkModuleOptions } from './layer-cache-options.validator.js';
 import { ConfigurableLayerCacheModule } from './layer-cache.module-definition.js';

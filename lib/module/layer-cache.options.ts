@@ -1,3 +1,7 @@
+/**
+ * What users write in `LayerCacheModule.forRoot` / `forRootAsync`: layers, the `redis` shortcut, the
+ * distributed features, the interceptor's `http` defaults, and the module extras (`name`, `isGlobal`).
+ */
 import type { LayerCacheHttpOptions } from '../http/http-cache.options.js';
 import type { ConfigurableModuleAsyncOptions } from '@nestjs/common';
 import type { RedisOptions } from 'ioredis';

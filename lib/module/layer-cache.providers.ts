@@ -1,3 +1,9 @@
+/**
+ * The providers of one registration: the stack under its token, its resources and lifecycle, the decorators'
+ * binder and, for the default stack, the interceptor's app-wide options.
+ * Hard part: the interceptor's options come with the default registration only; an app's own provider under the
+ * same token, closer to the interceptor, still wins.
+ */
 import type { DynamicModule, Provider } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { LayerCacheStackBinder } from '../decorators/stack-binder.js';

@@ -1,3 +1,8 @@
+/**
+ * The helpers every Redis piece shares: the ioredis client type (imported for types only: ioredis is an optional
+ * peer), duck-typed checks of a client and a prefix, glob escaping, pipeline replies, Lua scripts by EVALSHA.
+ * Hard part: EVALSHA falls back to EVAL when the server has not cached the script (a restart, a new node).
+ */
 import type { Cluster, Redis } from 'ioredis';
 import { createHash } from 'node:crypto';
 import { InvalidOptionError } from '../core/errors.js';

@@ -1,12 +1,17 @@
 /**
- * What users configure on a `RedisInvalidationBus` (protocol in `redis-invalidation.bus.ts`), its defaults and
- * the default channel name.
+ * What users configure on a `RedisInvalidationBus` (protocol in `redis-invalidation.bus.ts`), its defaults,
+ * the default channel name, and the checks of the options (`resolveBusOptions`): each bad option is named in an
+ * `InvalidOptionError`, in a fixed order, before any connection is made.
  */
-import type { Clock } from '../core/clock.js';
+import { randomUUID } from 'node:crypto';
+import { systemClock, type Clock } from '../core/clock.js';
 import { toMilliseconds, type Duration } from '../core/duration.js';
 import { InvalidOptionError } from '../core/errors.js';
-import type { CacheLogger } from '../core/logger.js';
-import type { RedisClient } from './redis-client.js';
+import { consoleLogger, type CacheLogger } from '../core/logger.js';
+import { checkRedisPrefix, isRedisCluster, type RedisClient } from './redis-client.js';
+import { heartbeatInterval } from './bus-heartbeat.js';
+import { checkInvalidationSecret, originIdProblem } from './invalidation-message.validation.js';
+import { checkPubSubClient } from './redis-pubsub.subscriber.js';
 
 /** Options of `RedisInvalidationBus`. */
 export interface RedisInvalidationBusOptions {
@@ -80,4 +85,50 @@ export interface RedisInvalidationBusStats {
   readonly publishErrors: number;
   /** Times the bus stopped hearing its own heartbeats (a subscription lost without its connection closing). */
   readonly silences: number;
+}
+
+/** The options of a `RedisInvalidationBus`, checked, with their defaults applied. */
+export interface ResolvedBusOptions {
+  readonly client: RedisClient;
+  readonly channel: string;
+  readonly secret: ReturnType<typeof checkInvalidationSecret>;
+  readonly clock: Clock;
+  readonly logger: CacheLogger;
+  readonly originId: string;
+  /** Meaningful only with a secret. */
+  readonly replayWindowMs: number;
+  /** `undefined`: no heartbeat. */
+  readonly heartbeatMs: number | undefined;
+}
+
+/** Checks the options of a `RedisInvalidationBus`, naming the bad one, and applies the defaults. */
+export function resolveBusOptions(options: RedisInvalidationBusOptions): ResolvedBusOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError('RedisInvalidationBus', 'expected an options object: new RedisInvalidationBus({ client })');
+  }
+  const client = checkPubSubClient('RedisInvalidationBus.client', options.client);
+  const prefix = checkRedisPrefix('RedisInvalidationBus.prefix', options.prefix ?? DEFAULT_REDIS_INVALIDATION_BUS_OPTIONS.prefix);
+  if (options.channel !== undefined && (typeof options.channel !== 'string' || options.channel.length === 0)) {
+    throw new InvalidOptionError('RedisInvalidationBus.channel', `expected a non-empty string, got ${JSON.stringify(options.channel)}`);
+  }
+  const secret = checkInvalidationSecret('RedisInvalidationBus.secret', options.secret);
+  const windowMs = replayWindowMs(options.replayWindow, secret !== undefined);
+  const logger: unknown = options.logger ?? consoleLogger;
+  const candidate = logger as Partial<Record<'warn' | 'error', unknown>> | null;
+  if (typeof candidate !== 'object' || candidate === null || typeof candidate.warn !== 'function' || typeof candidate.error !== 'function') {
+    throw new InvalidOptionError('RedisInvalidationBus.logger', 'expected an object with warn() and error() (e.g. Nest\'s Logger or console)');
+  }
+  const originId = options.originId ?? randomUUID();
+  const problem = originIdProblem(originId);
+  if (problem !== undefined) throw new InvalidOptionError('RedisInvalidationBus.originId', problem);
+  return {
+    client,
+    channel: options.channel ?? invalidationChannel(prefix),
+    secret,
+    clock: options.clock ?? systemClock,
+    logger: logger as CacheLogger,
+    originId,
+    replayWindowMs: windowMs,
+    heartbeatMs: heartbeatInterval(options.heartbeat, isRedisCluster(client)),
+  };
 }

@@ -37,26 +37,15 @@
  * to another node by itself when that one fails; such a move is not visible on the connection, which is why
  * the heartbeat is on by default for Cluster clients: a gap longer than its interval is reported.
  */
-import { randomUUID } from 'node:crypto';
 import type { InvalidationBus, InvalidationBusHandlers, InvalidationMessage } from '../core/invalidation-bus.js';
-import { InvalidOptionError } from '../core/errors.js';
-import { BurstLogger, consoleLogger, type CacheLogger } from '../core/logger.js';
-import { checkRedisPrefix, type RedisClient } from './redis-client.js';
-import { systemClock } from '../core/clock.js';
-import { isRedisCluster } from './redis-client.js';
+import { BurstLogger, type CacheLogger } from '../core/logger.js';
+import type { RedisClient } from './redis-client.js';
 import { BusFrameFilter } from './bus-frame-filter.js';
-import { BusHeartbeat, heartbeatInterval } from './bus-heartbeat.js';
+import { BusHeartbeat } from './bus-heartbeat.js';
 import { InvalidationMessageCodec, splitInvalidationMessage } from './invalidation-message.codec.js';
-import { checkInvalidationSecret, originIdProblem } from './invalidation-message.validation.js';
 import { DEFAULT_MAX_NONCES, ReplayGuard } from './message-signing.js';
-import {
-  DEFAULT_REDIS_INVALIDATION_BUS_OPTIONS,
-  invalidationChannel,
-  replayWindowMs,
-  type RedisInvalidationBusOptions,
-  type RedisInvalidationBusStats,
-} from './redis-invalidation-bus.options.js';
-import { checkPubSubClient, RedisPubSubSubscriber } from './redis-pubsub.subscriber.js';
+import { resolveBusOptions, type RedisInvalidationBusOptions, type RedisInvalidationBusStats } from './redis-invalidation-bus.options.js';
+import { RedisPubSubSubscriber } from './redis-pubsub.subscriber.js';
 
 export {
   DEFAULT_REDIS_INVALIDATION_BUS_OPTIONS,
@@ -93,32 +82,14 @@ export class RedisInvalidationBus implements InvalidationBus {
   private readonly frames: BusFrameFilter;
 
   constructor(options: RedisInvalidationBusOptions) {
-    if (typeof options !== 'object' || options === null) {
-      throw new InvalidOptionError('RedisInvalidationBus', 'expected an options object: new RedisInvalidationBus({ client })');
-    }
-    this.client = checkPubSubClient('RedisInvalidationBus.client', options.client);
-    const prefix = checkRedisPrefix('RedisInvalidationBus.prefix', options.prefix ?? DEFAULT_REDIS_INVALIDATION_BUS_OPTIONS.prefix);
-    if (options.channel !== undefined && (typeof options.channel !== 'string' || options.channel.length === 0)) {
-      throw new InvalidOptionError('RedisInvalidationBus.channel', `expected a non-empty string, got ${JSON.stringify(options.channel)}`);
-    }
-    this.channel = options.channel ?? invalidationChannel(prefix);
-    const secret = checkInvalidationSecret('RedisInvalidationBus.secret', options.secret);
-    const clock = options.clock ?? systemClock;
-    this.codec = new InvalidationMessageCodec({ secret, channel: this.channel, clock });
-    const windowMs = replayWindowMs(options.replayWindow, secret !== undefined);
-    const replays = secret === undefined ? undefined : new ReplayGuard(clock, windowMs, DEFAULT_MAX_NONCES);
-    const logger: unknown = options.logger ?? consoleLogger;
-    const candidate = logger as Partial<Record<'warn' | 'error', unknown>> | null;
-    if (typeof candidate !== 'object' || candidate === null || typeof candidate.warn !== 'function' || typeof candidate.error !== 'function') {
-      throw new InvalidOptionError('RedisInvalidationBus.logger', 'expected an object with warn() and error() (e.g. Nest\'s Logger or console)');
-    }
-    this.logger = logger as CacheLogger;
-    this.burst = new BurstLogger(this.logger);
-    const originId = options.originId ?? randomUUID();
-    const problem = originIdProblem(originId);
-    if (problem !== undefined) throw new InvalidOptionError('RedisInvalidationBus.originId', problem);
+    const { client, channel, secret, clock, logger, originId, replayWindowMs, heartbeatMs: intervalMs } = resolveBusOptions(options);
+    this.client = client;
+    this.channel = channel;
+    this.codec = new InvalidationMessageCodec({ secret, channel, clock });
+    const replays = secret === undefined ? undefined : new ReplayGuard(clock, replayWindowMs, DEFAULT_MAX_NONCES);
+    this.logger = logger;
+    this.burst = new BurstLogger(logger);
     this.originId = originId;
-    const intervalMs = heartbeatInterval(options.heartbeat, isRedisCluster(this.client));
     this.heartbeat =
       intervalMs === undefined
         ? undefined

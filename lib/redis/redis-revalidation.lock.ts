@@ -1,3 +1,8 @@
+/**
+ * `RedisRevalidationLock`: a once-per-cluster lease for stale-while-revalidate refreshes, one key per entry key
+ * (`SET NX PX`), renewed and released by owner-checking Lua scripts.
+ * Hard part: a lease that expired and was taken by a peer is never extended or deleted by its old holder.
+ */
 import { randomBytes } from 'node:crypto';
 import { InvalidOptionError } from '../core/errors.js';
 import type { LockLease, RevalidationLock } from '../core/revalidation-lock.js';

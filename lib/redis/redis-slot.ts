@@ -1,3 +1,8 @@
+/**
+ * Redis Cluster hash slots computed here (CRC16/XMODEM with hash tags, as `CLUSTER KEYSLOT`), so bulk calls can be
+ * split into one command per slot. Hard part: the bytes hashed are the key's UTF-8 bytes, and only a non-empty
+ * `{...}` hash tag narrows them.
+ */
 /** Number of hash slots of a Redis Cluster. */
 export const REDIS_SLOT_COUNT = 16_384;
 

@@ -1,3 +1,9 @@
+/**
+ * `RedisTagStore`: the shared tag store (sequence counter, per-tag hashes, namespace generations) under
+ * `<prefix>\x1f{tags}:`, one Lua script per invalidation.
+ * Hard parts: every key shares the `{tags}` hash tag so scripts and pipelines stay in one Cluster slot; the
+ * U+001F mark keeps user keys from ever colliding with tag keys and lets `RedisLayer.clear()` keep them.
+ */
 import { InvalidOptionError } from '../core/errors.js';
 import { groupKey, type TagGroup, type TagMatchMode, type TagState, type TagStore } from '../core/tag-store.js';
 import { checkRedisClient, checkRedisPrefix, luaScript, pipelineReplies, runScript, type LuaScript, type RedisClient } from './redis-client.js';

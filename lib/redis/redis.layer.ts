@@ -1,15 +1,19 @@
+/**
+ * `RedisLayer`, the shared layer (L2) on an ioredis client: entries as binary envelopes under `prefix + key`, one
+ * round trip per call, bulk calls split by hash slot on a Cluster, "write if newer" as one Lua script.
+ * Hard parts: the version compare of `SET_IF_NEWER` reads the envelope at its fixed offset without decoding it;
+ * `clear` must keep the library's own keys (prefix + U+001F), see redis-keyspace.ts for the scans.
+ */
 import { toOptionalMilliseconds, type Duration } from '../core/duration.js';
 import type { CacheEntry } from '../core/entry.js';
 import { decodeEntry, encodeEntry, ENTRY_MAGIC, ENTRY_VERSION_OFFSET } from '../core/entry-codec.js';
-import { InvalidOptionError } from '../core/errors.js';
+import { EntryEncodeError, InvalidOptionError } from '../core/errors.js';
 import type { CacheLayer, LayerWrite } from '../core/layer.js';
 import type { Serializer } from '../core/serializer.js';
 import { MsgpackSerializer } from '../core/msgpack.serializer.js';
-import type { Redis } from 'ioredis';
-import { checkRedisClient, checkRedisPrefix, escapeGlob, isRedisCluster, luaScript, pipelineReplies, runScript, type RedisClient } from './redis-client.js';
+import { checkRedisClient, checkRedisPrefix, isRedisCluster, luaScript, pipelineReplies, runScript, type RedisClient } from './redis-client.js';
 import { groupBySlot } from './redis-slot.js';
-import { globMatcher, toRedisGlob } from '../core/key-glob.js';
-import { EntryEncodeError } from '../core/errors.js';
+import { clearKeyspace, findKeysIn } from './redis-keyspace.js';
 import { RedisTagStore } from './redis-tag.store.js';
 import { RedisRevalidationLock } from './redis-revalidation.lock.js';
 
@@ -49,9 +53,6 @@ return 1`);
 
 /** Starts the library's own keys right after the prefix (see `TAG_KEY_MARK`, `LOCK_KEY_MARK`, `LOAD_KEY_MARK`). */
 const INTERNAL_KEY_MARK = '\u001f';
-
-/** Keys fetched per SCAN iteration (and so removed per UNLINK) by {@link RedisLayer.clear}. */
-const SCAN_COUNT = 500;
 
 /**
  * The shared layer (L2) on Redis, through an ioredis client the user passes in. Entries are stored as
@@ -204,59 +205,16 @@ export class RedisLayer implements CacheLayer {
    * client knows once it is ready.
    */
   async clear(prefix: string | undefined): Promise<void> {
-    const match = `${escapeGlob(this.prefix + (prefix ?? ''))}*`;
-    const client = this.client;
-    if (!isRedisCluster(client)) {
-      await this.clearNode(client, match, (doomed) => client.unlink(doomed));
-      return;
-    }
-    // Until the cluster is ready, `nodes()` lists the startup nodes rather than the masters: a keyless
-    // command waits for the slot map (and connects a lazy client).
-    if (client.status !== 'ready') await client.ping();
-    const unlinkBySlot = (doomed: Buffer[]): Promise<unknown> =>
-      Promise.all(groupBySlot(doomed).map((group) => client.unlink(group.map((index) => doomed[index] as Buffer))));
-    await Promise.all(client.nodes('master').map((node) => this.clearNode(node, match, unlinkBySlot)));
+    await clearKeyspace(this.client, this.prefix + (prefix ?? ''), this.reservedPrefixes);
   }
 
-  /** SCANs one server for `match`, handing every batch of keys outside the reserved ones to `unlink`. */
   /**
    * The keys under `prefix` whose rest matches `glob` (see `CacheLayer.findKeys`): SCAN with the escaped prefix
    * and the glob as MATCH on the server (every master of a cluster), then the exact check here (a Redis glob
    * `*` also matches control characters). Stops once more than `limit` keys are found.
    */
   async findKeys(prefix: string, glob: string | undefined, limit: number): Promise<string[]> {
-    const start = this.prefix + prefix;
-    const match = escapeGlob(start) + toRedisGlob(glob);
-    const matches = globMatcher(glob);
-    const found = new Set<string>();
-    const scan = async (node: Redis): Promise<void> => {
-      let cursor = '0';
-      do {
-        const [next, keys] = await node.scan(cursor, 'MATCH', match, 'COUNT', SCAN_COUNT);
-        cursor = next;
-        for (const key of keys) {
-          if (found.size > limit) return;
-          if (key.startsWith(start) && matches(key.slice(start.length))) found.add(key.slice(this.prefix.length));
-        }
-      } while (cursor !== '0' && found.size <= limit);
-    };
-    const client = this.client;
-    if (!isRedisCluster(client)) await scan(client);
-    else {
-      if (client.status !== 'ready') await client.ping();
-      await Promise.all(client.nodes('master').map(scan));
-    }
-    return [...found];
-  }
-
-  private async clearNode(node: Redis, match: string, unlink: (doomed: Buffer[]) => Promise<unknown>): Promise<void> {
-    let cursor = '0';
-    do {
-      const [next, found] = await node.scanBuffer(cursor, 'MATCH', match, 'COUNT', SCAN_COUNT);
-      cursor = next.toString('latin1');
-      const doomed = found.filter((key) => !this.reservedPrefixes.some((start) => startsWith(key, start)));
-      if (doomed.length > 0) await unlink(doomed);
-    } while (cursor !== '0');
+    return findKeysIn(this.client, this.prefix + prefix, this.prefix.length, glob, limit);
   }
 
   /** Queues the write of `item` (SET [PX], or the "if newer" script) under `key` on `pipeline`. */
@@ -302,8 +260,4 @@ export class RedisLayer implements CacheLayer {
 function toPx(ttlMs: number): number | undefined {
   if (ttlMs === Number.POSITIVE_INFINITY) return undefined;
   return ttlMs >= 1 ? Math.ceil(ttlMs) : 1;
-}
-
-function startsWith(key: Buffer, start: Buffer): boolean {
-  return key.length >= start.length && key.compare(start, 0, start.length, 0, start.length) === 0;
 }

@@ -7,6 +7,7 @@ import type { InvalidationBus } from '../core/invalidation-bus.js';
 import type { LoadCoordinator } from '../core/load-coordinator.js';
 import type { RevalidationLock } from '../core/revalidation-lock.js';
 import type { TagStore } from '../core/tag-store.js';
+import type { TagsOption } from '../core/tags.js';
 
 /** What a loader receives. */
 export interface LoaderContext<T = unknown> {
@@ -21,9 +22,6 @@ export interface LoaderContext<T = unknown> {
 /** The function that computes a value on a miss. */
 export type Loader<T> = (context: LoaderContext<T>) => T | Promise<T>;
 
-/** Tags of an entry: names, or a function of the loaded value. */
-export type TagsOption<T = unknown> = readonly string[] | ((value: T) => readonly string[]);
-
 /** Per-entry options; on a call they override the stack's defaults. Durations: a number is seconds. */
 export interface CacheEntryOptions<T = unknown> {
   /** How long a value stays fresh. @default the largest layer ttl, else 60 s */
@@ -37,8 +35,8 @@ export interface CacheEntryOptions<T = unknown> {
    * `undefined` is not cached at all and `null` is cached like any value. @default off
    */
   negativeTtl?: Duration;
-  /** Tags of the entry, for `invalidateByTag`. */
-  tags?: TagsOption<T>;
+  /** Tags of the entry, for `invalidateByTag`: names, or a function of the loaded value. */
+  tags?: TagsOption<[value: T]>;
   /** Return false to hand a loaded value to the caller without caching it. @default every value is cached */
   shouldCache?: (value: T) => boolean;
   /** How long a loader may run before the callers get a `LoaderTimeoutError`. @default 30 s */

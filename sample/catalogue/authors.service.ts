@@ -12,7 +12,7 @@ export class AuthorsService {
     return this.repository.findAuthor(id);
   }
 
-  @CacheEvict({ tags: [(args: [number, string]) => `author:${args[0]}`] })
+  @CacheEvict({ tags: (args: [number, string]) => [`author:${args[0]}`] })
   rename(id: number, name: string): Promise<Author | null> {
     return this.repository.renameAuthor(id, name);
   }

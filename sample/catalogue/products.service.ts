@@ -31,7 +31,7 @@ export class ProductsService {
   }
 
   /** After the update succeeds: the product's own entry and the list are invalidated. */
-  @CacheEvict({ tags: [(args: [number, number]) => `product:${args[0]}`], keys: 'products:all' })
+  @CacheEvict({ tags: (args: [number, number]) => [`product:${args[0]}`], keys: 'products:all' })
   updatePrice(id: number, price: number): Promise<Product | null> {
     return this.repository.updatePrice(id, price);
   }

@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import { Injectable } from '@nestjs/common';
 import { lastValueFrom, of, toArray, type Observable } from 'rxjs';
-import { Cacheable, CacheEvict, CachePut, CacheTags, getCacheTags, CACHE_MISS, InvalidOptionError } from '../../lib/index.js';
+import { Cacheable, CacheEvict, CachePut, CacheTags, CACHE_MISS, InvalidOptionError } from '../../lib/index.js';
+import { getCacheTags } from '../../lib/common/cache-tags.metadata.js';
 import { cacheTestingModule, initContext, memoryStack, recordWarnings, settle } from '../support/decorator-app.js';
 
 interface User {
@@ -24,7 +25,7 @@ class UsersService {
   }
 
   // @CacheTags written above @Cacheable (applied after it).
-  @CacheTags((args, result) => `team:${(result as { team: string }).team}`)
+  @CacheTags((args, result) => [`team:${(result as { team: string }).team}`])
   @Cacheable({ key: 'member:{0}' })
   async member(id: number): Promise<{ id: number; team: string }> {
     this.loads++;
@@ -180,7 +181,7 @@ describe('@CacheTags', () => {
     expect(stack.peek('user:2')).not.toBe(CACHE_MISS);
   });
 
-  it('exposes the values through getCacheTags(class, handler or name): class first, then method', () => {
+  it('records the values for the internal getCacheTags(class, handler or name): class first, then method', () => {
     const byHandler = getCacheTags(UsersService, UsersService.prototype.count);
     expect(byHandler).toEqual(['users', 'stats']);
     const byName = getCacheTags(UsersService, 'member');

@@ -66,7 +66,7 @@ class KeysController {
   }
 
   @Get('items/:id')
-  @CacheTags((args) => `item:${String(args[0])}`)
+  @CacheTags((args) => [`item:${String(args[0])}`])
   @HttpCache({ ttl: 30 })
   item(@Param('id') id: string) {
     this.store.runs++;

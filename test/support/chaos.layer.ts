@@ -1,3 +1,7 @@
+/**
+ * A layer wrapper for tests that fails or hangs on demand, to drive the stack's degradation, back-off and
+ * recovery paths without a broken Redis.
+ */
 import type { CacheEntry } from '../../lib/core/entry.js';
 import type { CacheLayer, LayerContext, LayerWrite } from '../../lib/core/layer.js';
 import type { TagStore } from '../../lib/core/tag-store.js';

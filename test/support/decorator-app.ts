@@ -1,3 +1,8 @@
+/**
+ * Nest testing modules for the decorator tests: a memory stack on a fake clock, the context and warnings helpers,
+ * and a silent logger. Hard part: decorated providers are bound to their stack at module init, so helpers init
+ * the module before calling them.
+ */
 import 'reflect-metadata';
 import { jest } from '@jest/globals';
 import { Logger, type INestApplication, type ModuleMetadata, type Provider } from '@nestjs/common';

@@ -1,3 +1,7 @@
+/**
+ * The injected fake clock of the tests: time moves only when a test advances it, and timers fire in deadline
+ * order as it does, so no test sleeps.
+ */
 import type { Clock, TimerHandle } from '../../lib/core/clock.js';
 
 interface Timer {

@@ -1,16 +1,22 @@
+/**
+ * Real Nest apps for the HTTP tests, on Express or Fastify: `LayerCacheModule` on a memory stack and a fake clock,
+ * the interceptor's app-wide options, the test's controllers, and a few helpers around them.
+ * Hard part: the app-wide options are provided under the internal `LAYER_CACHE_HTTP_OPTIONS` token (not
+ * exported by lib/index.ts) so a test can hand the interceptor a clock without going through `forRoot`.
+ */
 import 'reflect-metadata';
 import { jest } from '@jest/globals';
 import { Logger, type INestApplication, type Provider, type Type } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import {
   CacheStack,
-  LAYER_CACHE_HTTP_OPTIONS,
   LayerCacheInterceptor,
   LayerCacheModule,
   MemoryLayer,
   type LayerCacheHttpOptions,
   type LayerCacheModuleRootOptions,
 } from '../../lib/index.js';
+import { LAYER_CACHE_HTTP_OPTIONS } from '../../lib/http/http-cache.options.js';
 import { silentLogger } from './decorator-app.js';
 import type { FakeClock } from './fake-clock.js';
 import { startApp, type AdapterName } from './nest-app.js';

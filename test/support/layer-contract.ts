@@ -1,3 +1,7 @@
+/**
+ * The shared contract suite of `CacheLayer`: run against `MemoryLayer` and `RedisLayer` (single Redis and Cluster)
+ * so every layer answers get/set/delete/clear/findKeys alike.
+ */
 import type { CacheEntry } from '../../lib/core/entry.js';
 import type { CacheLayer } from '../../lib/core/layer.js';
 

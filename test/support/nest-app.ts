@@ -1,3 +1,7 @@
+/**
+ * Starts a real Nest app on Express or Fastify (`@nestjs/testing`) and closes it after the test, so the HTTP tests
+ * run once per adapter through supertest.
+ */
 import 'reflect-metadata';
 import type { INestApplication, ModuleMetadata } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';

@@ -1,3 +1,7 @@
+/**
+ * ioredis `Cluster` clients on the shared test cluster (its nodes come through the environment), closed after
+ * the test, and helpers that read keys straight from every master.
+ */
 import { Cluster, type Redis } from 'ioredis';
 import { TEST_REDIS_CLUSTER_NODES_ENV } from './redis.global-setup.js';
 import { parseClusterNodes, waitForClusterOk, type ClusterNodeAddress } from './redis-cluster.js';

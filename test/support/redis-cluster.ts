@@ -1,3 +1,7 @@
+/**
+ * Starts a real Redis Cluster for the tests (redis-server processes on free loopback ports, slots assigned) and
+ * stops it. Hard part: the nodes must agree on the slot map before the first command (`waitForClusterOk`).
+ */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';

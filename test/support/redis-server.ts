@@ -1,3 +1,7 @@
+/**
+ * Starts and stops real redis-server processes on free loopback ports (no persistence), for the integration tests
+ * and for outage tests that stop and restart a server under a client.
+ */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { connect, createServer } from 'node:net';
 

@@ -1,3 +1,7 @@
+/**
+ * ioredis clients on the shared test redis-server (closed after the test), unique key prefixes so tests never
+ * see each other's keys, key listing and a round-trip counter.
+ */
 import { randomUUID } from 'node:crypto';
 import { Redis, type Cluster } from 'ioredis';
 import { TEST_REDIS_URL_ENV } from './redis.global-setup.js';

@@ -1,3 +1,7 @@
+/**
+ * Jest global setup of the integration project: starts the shared redis-server and Redis Cluster and hands their
+ * addresses to the test files through the environment (the teardown stops them).
+ */
 import { createRequire } from 'node:module';
 
 /** The environment variable that carries the shared server's URL to the test files. */

@@ -1,3 +1,7 @@
+/**
+ * The shared contract suite of `RevalidationLock`, run against `MemoryRevalidationLock` and
+ * `RedisRevalidationLock`: exclusive acquire, owner-only renew and release, takeover after expiry.
+ */
 import type { RevalidationLock } from '../../lib/core/revalidation-lock.js';
 
 /** What a lock under test brings to {@link describeRevalidationLockContract}. */

@@ -1,3 +1,7 @@
+/**
+ * Builds `CacheStack`s for the unit tests on the fake clock with a recording logger, and closes every stack a
+ * test opened after it.
+ */
 import { CacheStack } from '../../lib/stack/cache-stack.js';
 import type { CacheStackOptions } from '../../lib/stack/cache-stack.options.js';
 import { MemoryLayer } from '../../lib/layers/memory.layer.js';

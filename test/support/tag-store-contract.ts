@@ -1,3 +1,7 @@
+/**
+ * The shared contract suite of `TagStore`, run against `MemoryTagStore` and `RedisTagStore`: sequences, "any" and
+ * "all" invalidations, generations.
+ */
 import { groupKey, type TagState, type TagStore } from '../../lib/core/tag-store.js';
 
 /** What a tag store under test brings to {@link describeTagStoreContract}. */
