@@ -1,6 +1,6 @@
 /**
  * Options of HTTP response caching: per route (`@HttpCache`), and app-wide defaults given to the interceptor
- * through the optional `LAYER_CACHE_HTTP_OPTIONS` provider. Route options win over the app-wide defaults,
+ * through `LayerCacheModule.forRoot({ http })` (an internal provider). Route options win over the app-wide defaults,
  * which win over the stack's own entry defaults (`ttl`, `staleWhileRevalidate`, `staleIfError` of
  * `LayerCacheModule.forRoot`), so a module-wide `staleWhileRevalidate` is the global SWR switch and a route
  * turns it off with `staleWhileRevalidate: 0`.
@@ -64,7 +64,7 @@ export interface HttpCacheOptions {
   cacheableStatus?: (status: number) => boolean;
 }
 
-/** App-wide options of the interceptor, provided under `LAYER_CACHE_HTTP_OPTIONS`. */
+/** App-wide options of the interceptor: `LayerCacheModule.forRoot({ http })` (the module provides them). */
 export interface LayerCacheHttpOptions {
   /** Defaults for every cached route (below `@HttpCache`, above the stack's own defaults). @default none */
   defaults?: Omit<HttpCacheOptions, 'key' | 'tags'>;
