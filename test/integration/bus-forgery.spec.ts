@@ -17,9 +17,9 @@ import { RedisLayer } from '../../lib/redis/redis.layer.js';
 import { CacheStack } from '../../lib/stack/cache-stack.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { testRedisUrl, uniquePrefix } from '../support/redis-test-client.js';
+import { eventually } from '../support/wait.js';
 
 const MAX = Number.MAX_SAFE_INTEGER; // 2^53 − 1
-const TIMEOUT_MS = 10_000;
 jest.setTimeout(30_000);
 
 const cleanup: (() => Promise<unknown>)[] = [];
@@ -31,19 +31,6 @@ function client(): Redis {
   const redis = new Redis(testRedisUrl(), { maxRetriesPerRequest: 1 });
   cleanup.push(() => redis.quit());
   return redis;
-}
-
-/** Retries `check` until it passes; fails with its last error after TIMEOUT_MS. */
-async function eventually(check: () => void | Promise<void>): Promise<void> {
-  const deadline = Date.now() + TIMEOUT_MS;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  }
 }
 
 const quiet: CacheLogger = { warn: () => undefined, error: () => undefined };

@@ -13,6 +13,7 @@ import {
 import { useTestClusterClients } from '../support/redis-cluster-client.js';
 import { startRedisServer } from '../support/redis-server.js';
 import { testRedisUrl, uniquePrefix, useTwoTestClients } from '../support/redis-test-client.js';
+import { eventually } from '../support/wait.js';
 
 const clients = useTwoTestClients();
 
@@ -60,19 +61,6 @@ class Inbox implements InvalidationBusHandlers {
 
   private wake(): void {
     for (const waiter of [...this.waiters]) waiter();
-  }
-}
-
-/** Retries `check` until it passes; fails with its last error after EVENT_TIMEOUT_MS. For server-side state only. */
-async function eventually(check: () => Promise<void>): Promise<void> {
-  const deadline = Date.now() + EVENT_TIMEOUT_MS;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
   }
 }
 

@@ -14,18 +14,10 @@ import { RedisLayer } from '../../lib/redis/redis.layer.js';
 import { CacheStack } from '../../lib/stack/cache-stack.js';
 import { keysUnder, uniquePrefix, useTwoTestClients } from '../support/redis-test-client.js';
 import { RecordingLogger } from '../support/stack-builder.js';
+import { sleep, waitFor } from '../support/wait.js';
 
 const clients = useTwoTestClients();
 const quiet = { warn() {}, error() {} };
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(20);
-  }
-}
 
 const opened: { close(): Promise<void> }[] = [];
 afterEach(async () => {

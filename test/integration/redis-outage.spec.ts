@@ -7,6 +7,7 @@ import { RecordingLogger } from '../support/stack-builder.js';
 import { encodeEntry } from '../../lib/core/entry-codec.js';
 import type { CacheEntry } from '../../lib/core/entry.js';
 import { MsgpackSerializer } from '../../lib/core/msgpack.serializer.js';
+import { waitFor } from '../support/wait.js';
 
 /** A fresh entry for a minute from now (real clock: this test runs against a real server). */
 function buildEntry(value: unknown): CacheEntry {
@@ -181,10 +182,3 @@ describe('Redis outage', () => {
   });
 });
 
-async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}

@@ -11,10 +11,9 @@ import {
 import { FakeClock } from '../support/fake-clock.js';
 import { startRedisServer } from '../support/redis-server.js';
 import { keysUnder, testRedisUrl, uniquePrefix, useTwoTestClients } from '../support/redis-test-client.js';
+import { sleep, waitFor } from '../support/wait.js';
 
 const clients = useTwoTestClients();
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 type Outcome = 'filled' | 'released' | 'timeout';
 
@@ -36,14 +35,6 @@ function leaseOf(ticket: LoadTicket): LoadLease {
 function waitOf(ticket: LoadTicket): Promise<Outcome> {
   if (ticket.role !== 'follower') throw new Error('expected a follower ticket');
   return ticket.wait;
-}
-
-async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(20);
-  }
 }
 
 const opened: RedisSingleFlightCoordinator[] = [];

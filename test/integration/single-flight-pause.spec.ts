@@ -13,17 +13,9 @@ import { CacheStack } from '../../lib/stack/cache-stack.js';
 import { answersPing, startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
 import { keysUnder, uniquePrefix } from '../support/redis-test-client.js';
 import { RecordingLogger } from '../support/stack-builder.js';
+import { waitFor } from '../support/wait.js';
 
 const quiet = { warn() {}, error() {} };
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(20);
-  }
-}
 
 let server: RedisServerHandle;
 let admin: Redis;
