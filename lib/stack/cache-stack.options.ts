@@ -1,3 +1,10 @@
+/**
+ * What users write to configure a `CacheStack` and each call (`CacheStackOptions`, `CacheEntryOptions`, the loader's
+ * signature), its frozen defaults, and their resolution into an `EntryPolicy`: done once per options object (the
+ * stack keeps policies in a WeakMap by options identity), so a hot call with the same options object resolves
+ * nothing. Durations are seconds when numbers, or strings with a unit; internally milliseconds. Bad values throw
+ * `InvalidOptionError` naming the option.
+ */
 import type { Clock } from '../core/clock.js';
 import { toMilliseconds, type Duration } from '../core/duration.js';
 import { InvalidOptionError } from '../core/errors.js';
