@@ -6,7 +6,7 @@
  */
 import { toOptionalMilliseconds, type Duration } from '../core/duration.js';
 import type { CacheEntry } from '../core/entry.js';
-import { decodeEntry, encodeEntry, ENTRY_MAGIC, ENTRY_VERSION_OFFSET } from '../core/entry-codec.js';
+import { decodeEntry, encodeEntry, ENTRY_MAGIC, ENTRY_VERSION_OFFSET, undecodableEntry } from '../core/entry-codec.js';
 import { EntryEncodeError, InvalidOptionError } from '../core/errors.js';
 import type { CacheLayer, LayerWrite } from '../core/layer.js';
 import type { Serializer } from '../core/serializer.js';
@@ -44,7 +44,8 @@ export const DEFAULT_REDIS_LAYER_OPTIONS = Object.freeze({ prefix: 'lc:', name: 
  * Writes ARGV[1] under KEYS[1] (PX ARGV[3], none when 0) unless the key holds an envelope of the current format
  * (magic ARGV[4]) whose version (f64 little endian at byte 45, see entry-codec) is at least ARGV[2]. Returns 1 when written.
  */
-const SET_IF_NEWER = luaScript(`local held = redis.call('GET', KEYS[1])
+const SET_IF_NEWER = luaScript(`local held = redis.pcall('GET', KEYS[1])
+if type(held) == 'table' then held = false end -- another Redis type (WRONGTYPE): no envelope, overwrite it
 if held and #held >= ${ENTRY_VERSION_OFFSET + 8} and string.sub(held, 1, 3) == ARGV[4] then
   if struct.unpack('<d', held, ${ENTRY_VERSION_OFFSET + 1}) >= tonumber(ARGV[2]) then return 0 end
 end
@@ -116,7 +117,16 @@ export class RedisLayer implements CacheLayer {
   }
 
   async get(key: string): Promise<CacheEntry | undefined> {
-    return decodeEntry(await this.client.getBuffer(this.prefix + key), this.serializer);
+    let bytes: Buffer | null;
+    try {
+      bytes = await this.client.getBuffer(this.prefix + key);
+    } catch (error) {
+      // Another Redis type under the key (MGET answers nil for it, GET fails): data that is not an entry, like
+      // any other undecodable bytes, not a failure of the layer. The next write replaces it.
+      if (isWrongType(error)) return undecodableEntry('another Redis type is stored under the key');
+      throw error;
+    }
+    return decodeEntry(bytes, this.serializer);
   }
 
   /** One MGET; on a Redis Cluster, one MGET per hash slot, in parallel. */
@@ -260,4 +270,9 @@ export class RedisLayer implements CacheLayer {
 function toPx(ttlMs: number): number | undefined {
   if (ttlMs === Number.POSITIVE_INFINITY) return undefined;
   return ttlMs >= 1 ? Math.ceil(ttlMs) : 1;
+}
+
+/** Whether a Redis error is WRONGTYPE: the key holds another data type than the command works on. */
+function isWrongType(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('WRONGTYPE');
 }

@@ -63,6 +63,21 @@ describe('undecodable entries in Redis', () => {
     expect(other.stack.getMetrics().layers['redis']).toMatchObject({ hits: 1, undecodable: 0 });
   });
 
+  it('another Redis type under the key (a hash): a miss counted as undecodable, not a layer failure, and overwritten', async () => {
+    const prefix = uniquePrefix('undecodable-type');
+    const { stack, logger } = instance(prefix);
+    await client.hset(`${prefix}user:1`, 'field', 'value');
+    expect(await stack.get('user:1', () => 'loaded')).toBe('loaded');
+    expect(stack.getMetrics().layers['redis']).toMatchObject({ undecodable: 1, misses: 1, errors: 0, skipped: 0 });
+    const lines = logger.lines.filter((l) => l.message.includes('undecodable'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]?.message).toMatch(/another Redis type/);
+    expect(await client.type(`${prefix}user:1`)).toBe('string'); // the load's write replaced the hash
+    const other = instance(prefix);
+    expect(await other.stack.get('user:1')).toBe('loaded');
+    expect(other.stack.getMetrics().layers['redis']).toMatchObject({ hits: 1, errors: 0 });
+  });
+
   it('bulk reads count each undecodable entry; a burst is logged once, and again after a quiet minute', async () => {
     const prefix = uniquePrefix('undecodable-burst');
     const { stack, logger } = instance(prefix);
