@@ -26,6 +26,13 @@ export interface LoadCoordinator {
    * @param versionFloor the lease's `version` is at least this (the caller's write clock, µs; default 0).
    */
   acquire(key: string, ttlMs: number, maxWaitMs: number, versionFloor?: number): Promise<LoadTicket>;
+  /**
+   * A cheap health check (Redis: PING), resolving when the coordinator answers. While its guard is in the back-off
+   * window after a failure, the stack calls it in the background (one at a time, about twice a second, bounded by
+   * `layerTimeout`); its first success closes the window. Optional: without it, the first command after the
+   * window is the check. 
+   */
+  probe?(): void | Promise<unknown>;
   /** Stops listening and releases what the coordinator opened itself (never a client passed in). */
   close(): Promise<void>;
 }

@@ -16,6 +16,13 @@ export interface RevalidationLock {
   /** True when other processes see the same leases (Redis); a shared lock is guarded like a shared layer. */
   readonly shared: boolean;
   /**
+   * A cheap health check (Redis: PING), resolving when the lock answers. While its guard is in the back-off
+   * window after a failure, the stack calls it in the background (one at a time, about twice a second, bounded by
+   * `layerTimeout`); its first success closes the window. Optional: without it, the first command after the
+   * window is the check. A lock that shares a layer's connection is checked through that layer instead.
+   */
+  probe?(): void | Promise<unknown>;
+  /**
    * Takes the lease on `key` for `ttlMs` milliseconds if nobody holds it.
    * @param key the stack's internal key (namespaced).
    * @param ttlMs lifetime of the lease in milliseconds (> 0), extended by {@link LockLease.renew}.

@@ -31,6 +31,13 @@ export interface TagGroup {
 export interface TagStore {
   /** True when other processes see the same sequence and invalidations (Redis). */
   readonly shared: boolean;
+  /**
+   * A cheap health check (Redis: PING), resolving when the store answers. While its guard is in the back-off
+   * window after a failure, the stack calls it in the background (one at a time, about twice a second, bounded by
+   * `layerTimeout`); its first success closes the window. Optional: without it, the first command after the
+   * window is the check. A store that shares a layer's connection is checked through that layer instead.
+   */
+  probe?(): void | Promise<unknown>;
   /** The current sequence, taken before a loader runs. */
   snapshot(): number | Promise<number>;
   /**

@@ -79,6 +79,11 @@ export class RedisRevalidationLock implements RevalidationLock {
   }
 
   /** Does nothing: the client belongs to whoever created it. */
+  /** PING on the client: the stack's health check while the guard of a user-supplied lock is in its back-off window. */
+  async probe(): Promise<void> {
+    await this.client.ping();
+  }
+
   close(): void {}
 }
 

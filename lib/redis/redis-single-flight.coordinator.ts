@@ -219,6 +219,11 @@ export class RedisSingleFlightCoordinator implements LoadCoordinator {
     return { role: 'follower', wait: follower.promise };
   }
 
+  /** PING on the client: the stack's health check while the coordinator's guard is in its back-off window. */
+  async probe(): Promise<void> {
+    await this.client.ping();
+  }
+
   /** Resolves the pending waits (`timeout`) and closes the subscriber connection; the passed client stays open. */
   close(): Promise<void> {
     this.closing ??= this.shutdown();

@@ -71,6 +71,8 @@ export class StackCore {
   /** Once-per-cluster loads, with the counters of their guard; `undefined` without a coordinator. */
   private readonly loads: DistributedLoads | undefined;
   private readonly loadCounters: GuardCounters = { errors: 0, skipped: 0 };
+  /** Guards that belong to no layer (a tag store, lock or coordinator of their own): their probing stops on close. */
+  private readonly ownGuards: LayerGuard[] = [];
   private readonly bus: StackBus | undefined;
 
   constructor(settings: EngineSettings) {
@@ -90,7 +92,7 @@ export class StackCore {
     const layerGuard = settings.tagStoreLayer === undefined ? undefined : layers.guards[settings.tagStoreLayer];
     const tagGuard = !settings.tagStore.shared
       ? undefined
-      : (layerGuard ?? new LayerGuard('tag-store', this.tagCounters, settings.guard, clock, log, onError, () => lifecycle.track(tags.replay())));
+      : (layerGuard ?? this.ownGuard(new LayerGuard('tag-store', this.tagCounters, settings.guard, clock, log, onError, () => lifecycle.track(tags.replay()), probeOf(settings.tagStore))));
     const tags = new StackTags(settings.tagStore, tagGuard, settings.recoveryQueueSize, log);
     this.tags = tags;
     const generations = new Generations(settings.tagStore, tagGuard, log, clock, settings.guard.timeout, settings.guard.backoff);
@@ -99,8 +101,9 @@ export class StackCore {
     const versions = new VersionClock(clock);
     this.inFlight = new InFlightWork(this.revalidation(settings, onError));
     if (settings.singleFlight !== undefined) {
-      const guard = new LayerGuard('single-flight', this.loadCounters, settings.guard, clock, log, onError);
-      this.loads = new DistributedLoads(settings.singleFlight.coordinator, guard, settings.singleFlight.leaseTtl, clock, versions, settings.guard.timeout);
+      const coordinator = settings.singleFlight.coordinator;
+      const guard = this.ownGuard(new LayerGuard('single-flight', this.loadCounters, settings.guard, clock, log, onError, undefined, probeOf(coordinator)));
+      this.loads = new DistributedLoads(coordinator, guard, settings.singleFlight.leaseTtl, clock, versions, settings.guard.timeout);
     }
     const shared = { clock, log, lifecycle, layers, tags, versions, generations, events, inFlight: this.inFlight, metrics: this.metrics };
     // The bus target exists before the bus starts delivering; its rejections are counted with the bus's counters.
@@ -142,6 +145,7 @@ export class StackCore {
   /** Aborts running loads, waits for background work, closes layers, the tag store, the lock, the coordinator and the bus. */
   async close(): Promise<void> {
     if (!this.lifecycle.close()) return;
+    for (const guard of this.ownGuards) guard.close();
     this.inFlight.flights.abortAll(new StackClosedError());
     await this.lifecycle.idle();
     await this.layers.close();
@@ -153,6 +157,12 @@ export class StackCore {
     this.events.removeAll();
   }
 
+  /** Keeps a guard that belongs to no layer (tag store, lock, coordinator), so `close()` stops its probing. */
+  private ownGuard(guard: LayerGuard): LayerGuard {
+    this.ownGuards.push(guard);
+    return guard;
+  }
+
   /** The revalidation lock's side, `undefined` without a lock. */
   private revalidation(settings: EngineSettings, onError: (layer: string, operation: string, error: unknown) => void): RevalidationCoordinator | undefined {
     const lock = settings.revalidation;
@@ -162,7 +172,7 @@ export class StackCore {
       lock.layer !== undefined
         ? this.layers.guards[lock.layer]
         : lock.lock.shared
-          ? new LayerGuard('revalidation-lock', this.lockCounters, settings.guard, this.clock, this.log, onError)
+          ? this.ownGuard(new LayerGuard('revalidation-lock', this.lockCounters, settings.guard, this.clock, this.log, onError, undefined, probeOf(lock.lock)))
           : undefined;
     return new RevalidationCoordinator(lock.lock, lockGuard, lock.timeout, this.clock, this.metrics, settings.guard.timeout);
   }
@@ -172,4 +182,9 @@ export class StackCore {
     if (this.tags.guard === this.layers.guards[index]) await this.tags.replay();
     await this.layers.replay(index);
   }
+}
+
+/** The health check of a collaborator that has one (`probe()`: Redis PING), bound to it, for its guard. */
+function probeOf(collaborator: { probe?(): unknown }): (() => unknown) | undefined {
+  return collaborator.probe === undefined ? undefined : () => collaborator.probe?.();
 }

@@ -116,6 +116,8 @@ export class CoordinatorHub {
     const coordinator: LoadCoordinator = {
       shared: true,
       acquire: (key, ttlMs, maxWaitMs) => this.acquire(owner, key, ttlMs, maxWaitMs),
+      // The health check answers as the coordinator's Redis would: it fails while `failure` is set.
+      probe: () => (this.failure === undefined ? Promise.resolve() : Promise.reject(this.failure)),
       close: () => Promise.resolve(),
     };
     this.owners.set(coordinator, owner);

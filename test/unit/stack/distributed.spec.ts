@@ -267,6 +267,19 @@ describe('distributed single-flight (stack side)', () => {
     expect(a.stack.getMetrics().singleFlight).toMatchObject({ localFallbacks: 1, errors: 1 });
   });
 
+  it('a coordinator that answers again is used within one probe interval, not after its back-off window', async () => {
+    const { peers, coordinators, clock } = cluster(1, { coordinator: true, layerBackoff: '30s' });
+    const [a] = peers as [(typeof peers)[0]];
+    coordinators.failure = new Error('redis down');
+    expect(await a.stack.get('k1', () => 'v1')).toBe('v1'); // loaded locally; the coordinator's window opens
+    expect(a.stack.getMetrics().singleFlight).toMatchObject({ localFallbacks: 1, errors: 1 });
+    await clock.advance(1_000); // still down: the background probes fail and change nothing
+    coordinators.failure = undefined;
+    await clock.advance(500); // one probe interval: the first probe that answers closes the window
+    expect(await a.stack.get('k2', () => 'v2')).toBe('v2');
+    expect(a.stack.getMetrics().singleFlight).toMatchObject({ leads: 1, localFallbacks: 1, errors: 1 });
+  });
+
   it('a leader whose loader fails lets a follower take over at once (released, not filled)', async () => {
     const { peers } = cluster(2, { coordinator: true });
     const [a, b] = peers as [(typeof peers)[0], (typeof peers)[0]];
