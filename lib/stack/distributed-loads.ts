@@ -58,8 +58,6 @@ export class DistributedLoads {
     private readonly clock: Clock,
     /** The stack's write clock: each acquire's version floor. */
     private readonly versions: VersionClock,
-    /** The layer timeout in ms: bounds a release sent while the guard is in its back-off window. */
-    private readonly timeoutMs: number,
   ) {
     this.renewEvery = Math.max(1, Math.floor(leaseTtl / 3));
   }
@@ -108,7 +106,7 @@ export class DistributedLoads {
 
   /** Renews `lease` every third of its ttl until the returned function is called, even in the guard's window. */
   keepAlive(lease: LoadLease): () => void {
-    return keepRenewing(this.clock, this.renewEvery, () => guardedEvenInBackoff(this.guard, 'load-renew', this.clock, this.timeoutMs, () => lease.renew(this.leaseTtl)));
+    return keepRenewing(this.clock, this.renewEvery, () => guardedEvenInBackoff(this.guard, 'load-renew', () => lease.renew(this.leaseTtl)));
   }
 
   /** Tells the followers the key is filled, then gives the lease up. Never rejects. */
@@ -130,7 +128,7 @@ export class DistributedLoads {
   /** Releases `lease`, even in the guard's back-off window (see `guardedEvenInBackoff`). Never rejects. */
   private async release(lease: LoadLease): Promise<void> {
     try {
-      await guardedEvenInBackoff(this.guard, 'load-release', this.clock, this.timeoutMs, () => lease.release());
+      await guardedEvenInBackoff(this.guard, 'load-release', () => lease.release());
     } catch {
       // the lease expires by itself
     }

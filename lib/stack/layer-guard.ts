@@ -72,6 +72,37 @@ export class LayerGuard {
   }
 
   /**
+   * Runs `command` even while the back-off window is open: then unguarded, bounded by the command timeout, not
+   * counted, and closing no window (outside the window it is `run`). For renewing and releasing a lease already
+   * held: the window opens on any failure (a burst of acquires timing out on a busy event loop opens it for up to
+   * `maxLayerBackoff`), and a skipped release would leave the lease to nobody until its ttl ends, with every peer
+   * missing the key following it meanwhile.
+   */
+  runEvenIfOpen<T>(operation: string, command: () => T | Promise<T>): Promise<T> {
+    if (!this.open) return this.run(operation, command);
+    return new Promise<T>((resolve, reject) => {
+      const timeout = this.settings.timeout;
+      const timer = this.clock.setTimeout(() => reject(new LayerTimeoutError(this.name, operation, timeout)), timeout);
+      let running: Promise<T>;
+      try {
+        running = Promise.resolve(command());
+      } catch (error) {
+        running = Promise.reject(error);
+      }
+      running.then(
+        (value) => {
+          this.clock.clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.clock.clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /**
    * Runs `command` against the layer. Rejects with `LayerUnavailableError` in the back-off window, with
    * `LayerTimeoutError` after the timeout, or with the layer's own error; callers decide what a failure
    * means (a miss for reads, a skipped write).

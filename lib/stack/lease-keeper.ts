@@ -5,7 +5,6 @@
  * ttl while the work runs.
  */
 import type { Clock, TimerHandle } from '../core/clock.js';
-import { LayerTimeoutError } from '../core/errors.js';
 import type { LayerGuard } from './layer-guard.js';
 
 /** Runs `command` through `guard` (timeout, back-off, counted and logged failures), or directly without one. */
@@ -19,34 +18,11 @@ export function guarded<T>(guard: LayerGuard | undefined, operation: string, com
 }
 
 /**
- * Like {@link guarded}, but a `guard` in its back-off window does not skip `command`: it then runs unguarded,
- * bounded by `timeoutMs` on `clock` (not counted, and closing no window). For releasing a held lease: the
- * window opens on any failure — a burst of acquires timing out on a busy event loop opens it for up to
- * `maxLayerBackoff` — and a skipped release would leave the lease to nobody until its ttl ends, with every
- * peer missing the key following it meanwhile.
+ * Like {@link guarded}, but a `guard` in its back-off window does not skip `command` (`LayerGuard.runEvenIfOpen`):
+ * for renewing and releasing a lease already held.
  */
-export function guardedEvenInBackoff<T>(guard: LayerGuard | undefined, operation: string, clock: Clock, timeoutMs: number, command: () => T | Promise<T>): Promise<T> {
-  if (guard === undefined || !guard.open) return guarded(guard, operation, command);
-  return new Promise<T>((resolve, reject) => {
-    const timer = clock.setTimeout(() => reject(new LayerTimeoutError(guard.name, operation, timeoutMs)), timeoutMs);
-    const settle = (): void => clock.clearTimeout(timer);
-    let running: Promise<T>;
-    try {
-      running = Promise.resolve(command());
-    } catch (error) {
-      running = Promise.reject(error);
-    }
-    running.then(
-      (value) => {
-        settle();
-        resolve(value);
-      },
-      (error: unknown) => {
-        settle();
-        reject(error);
-      },
-    );
-  });
+export function guardedEvenInBackoff<T>(guard: LayerGuard | undefined, operation: string, command: () => T | Promise<T>): Promise<T> {
+  return guard === undefined ? guarded(guard, operation, command) : guard.runEvenIfOpen(operation, command);
 }
 
 /**

@@ -18,7 +18,7 @@
  *    grants the lease: nobody here holds it, and every peer would skip refreshing the key until
  *    `revalidationTimeout` ends. So the attempt is kept, and a lease it yields late is released at once.
  * Renewals and releases go out even while the lock's guard is in its back-off window (bounded by the layer
- * timeout, see `guardedEvenInBackoff`): a window opened by other keys' failures must not strand a held lease.
+ * timeout, see `LayerGuard.runEvenIfOpen`): a window opened by other keys' failures must not strand a held lease.
  * Those that fail are counted by the guard and otherwise ignored: the lease expires by itself after
  * `revalidationTimeout`.
  */
@@ -45,8 +45,6 @@ export class RevalidationCoordinator {
     private readonly ttl: number,
     private readonly clock: Clock,
     private readonly metrics: StackMetrics,
-    /** The layer timeout in ms: bounds a renewal or release sent while the guard is in its back-off window. */
-    private readonly timeoutMs: number,
   ) {
     this.renewEvery = Math.max(1, Math.floor(ttl / 3));
   }
@@ -118,13 +116,13 @@ export class RevalidationCoordinator {
   /** Renews `lease` every third of its ttl until the returned function is called. */
   private keepAlive(lease: LockLease): () => void {
     return keepRenewing(this.clock, this.renewEvery, () =>
-      guardedEvenInBackoff(this.guard, 'lock-renew', this.clock, this.timeoutMs, () => lease.renew(this.ttl)),
+      guardedEvenInBackoff(this.guard, 'lock-renew', () => lease.renew(this.ttl)),
     );
   }
 
   private async release(lease: LockLease): Promise<void> {
     try {
-      await guardedEvenInBackoff(this.guard, 'lock-release', this.clock, this.timeoutMs, () => lease.release());
+      await guardedEvenInBackoff(this.guard, 'lock-release', () => lease.release());
     } catch {
       // counted by the guard; the lease expires by itself
     }

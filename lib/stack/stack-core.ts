@@ -103,7 +103,7 @@ export class StackCore {
     if (settings.singleFlight !== undefined) {
       const coordinator = settings.singleFlight.coordinator;
       const guard = this.ownGuard(new LayerGuard('single-flight', this.loadCounters, settings.guard, clock, log, onError, undefined, probeOf(coordinator)));
-      this.loads = new DistributedLoads(coordinator, guard, settings.singleFlight.leaseTtl, clock, versions, settings.guard.timeout);
+      this.loads = new DistributedLoads(coordinator, guard, settings.singleFlight.leaseTtl, clock, versions);
     }
     const shared = { clock, log, lifecycle, layers, tags, versions, generations, events, inFlight: this.inFlight, metrics: this.metrics };
     // The bus target exists before the bus starts delivering; its rejections are counted with the bus's counters.
@@ -174,7 +174,7 @@ export class StackCore {
         : lock.lock.shared
           ? this.ownGuard(new LayerGuard('revalidation-lock', this.lockCounters, settings.guard, this.clock, this.log, onError, undefined, probeOf(lock.lock)))
           : undefined;
-    return new RevalidationCoordinator(lock.lock, lockGuard, lock.timeout, this.clock, this.metrics, settings.guard.timeout);
+    return new RevalidationCoordinator(lock.lock, lockGuard, lock.timeout, this.clock, this.metrics);
   }
 
   /** Shared layer `index` answers again: replay what it (and a tag store on its connection) missed. */
