@@ -186,7 +186,6 @@ export class LayerCacheInterceptor implements NestInterceptor, OnModuleInit {
       if (error instanceof LayerCacheError && !(error instanceof LoaderTimeoutError) && !load.ran) return this.bypassAfterFailure(call, error);
       throw error;
     }
-    load.answered(read.status);
     const outcome = read.value;
     if (isReplayable(outcome)) {
       // The refresh this read started (if any) runs once the stale reply is under way.

@@ -8,15 +8,11 @@
  *  2. a stale-if-error reload (`stale` set): the request waits for it too (foreground);
  *  3. a stale-while-revalidate refresh (`stale` set): the request is answered with the stale entry; the handler
  *     runs in the background once that reply is under way, and never touches the response.
- * (2) and (3) look alike to the loader; they differ in whether the read has answered. A refresh starts while the
- * stale answer travels to the interceptor through promise callbacks only (no I/O), a reload before the read
- * answers at all. So a loader called with a stale value and no answer yet waits one turn of the event loop
- * (`setImmediate`: after every pending promise callback) and looks again. A refresh then waits for the
- * interceptor's go (`release(true)`), given once the stale reply is under way, or its cancel (`release(false)`:
- * the stale entry was malformed and is being dropped); a cancelled refresh ends without running the handler and
- * its result is never stored. (A refresh started only after the read answered waited for the key's revalidation
- * lease: the stack has already looked for a peer's refresh that landed meanwhile, so a call here means the handler
- * must run.)
+ * The stack tells (3) from (1) and (2) (`LoaderContext.background`). A refresh waits for the interceptor's go
+ * (`release(true)`), given once the stale reply is under way, or its cancel (`release(false)`: the stale entry was
+ * malformed and is being dropped); a cancelled refresh ends without running the handler and its result is never
+ * stored. (A refresh that waited for the key's revalidation lease has already been checked by the stack for a
+ * peer's refresh that landed meanwhile, so a call here means the handler must run.)
  *
  * A foreground run keeps the headers the handler set (the response is not sent yet); a background run keeps the
  * stale entry's. A 4xx is an answer (returned, never stored, the old entry dropped); any other error is thrown
@@ -24,7 +20,7 @@
  */
 import type { CallHandler, ExecutionContext } from '@nestjs/common';
 import type { AbstractHttpAdapter } from '@nestjs/core';
-import type { CacheReadResult, CacheStack } from '../stack/cache-stack.js';
+import type { CacheStack } from '../stack/cache-stack.js';
 import type { LoaderContext } from '../stack/cache-stack.options.js';
 import type { HttpCacheRequest } from './http-cache.options.js';
 import {
@@ -75,7 +71,6 @@ export class RouteLoad {
   ran = false;
   /** The loader to give to `getDetailed`. */
   readonly loader = (context: LoaderContext<HandlerOutcome>): Promise<HandlerOutcome> => this.run(context);
-  private status: CacheReadResult<unknown>['status'] | undefined;
   private decision: boolean | undefined;
   private wake: ((go: boolean) => void) | undefined;
 
@@ -83,11 +78,6 @@ export class RouteLoad {
     private readonly call: HttpCacheCall,
     private readonly host: RouteLoadHost,
   ) {}
-
-  /** Records how the read answered; call it as soon as it has (before any `await`). */
-  answered(status: CacheReadResult<unknown>['status']): void {
-    this.status = status;
-  }
 
   /** Lets a background refresh this read started run (`true`) or end without running the handler (`false`). */
   release(go: boolean): void {
@@ -97,9 +87,7 @@ export class RouteLoad {
   }
 
   private async run(context: LoaderContext<HandlerOutcome>): Promise<HandlerOutcome> {
-    const late = this.status !== undefined; // called after the read answered: it waited for a revalidation lease
-    if (context.stale !== undefined && !late) await nextTurn(); // a refresh or a reload?
-    if (this.status !== 'stale') {
+    if (!context.background) {
       this.ran = true;
       return this.foreground(context);
     }

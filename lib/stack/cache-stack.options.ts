@@ -24,6 +24,11 @@ export interface LoaderContext<T = unknown> {
   readonly signal: AbortSignal;
   /** The stale value being refreshed, when there is one. */
   readonly stale: T | undefined;
+  /**
+   * True for a background stale-while-revalidate refresh (its callers were already answered with the stale value);
+   * false for a miss or a stale-if-error reload, whose callers wait for this load.
+   */
+  readonly background: boolean;
 }
 
 /** The function that computes a value on a miss. */

@@ -15,6 +15,7 @@ export function callLoader<T>(
   loader: Loader<T>,
   timeoutMs: number,
   stale: T | undefined,
+  background: boolean,
 ): Promise<T> {
   const { controller } = flight;
   const { signal } = controller;
@@ -31,7 +32,7 @@ export function callLoader<T>(
       signal.removeEventListener('abort', onAbort);
     };
     try {
-      Promise.resolve(loader({ key: userKey, signal, stale })).then(
+      Promise.resolve(loader({ key: userKey, signal, stale, background })).then(
         (value) => {
           settle();
           resolve(value);

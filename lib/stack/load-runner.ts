@@ -111,7 +111,7 @@ export class LoadRunner {
           return entry.value as T;
         }
       }
-      return this.runLoad(f, request);
+      return this.runLoad(f, request, true);
     });
     return flight.promise.then(
       () => {
@@ -132,7 +132,7 @@ export class LoadRunner {
     );
   }
 
-  private async runLoad<T>(flight: Flight<T>, request: LoadRequest<T>): Promise<T> {
+  private async runLoad<T>(flight: Flight<T>, request: LoadRequest<T>, background = false): Promise<T> {
     const { loads, reader } = this.parts;
     const key = request.key;
     let lease: LoadLease | undefined;
@@ -145,7 +145,7 @@ export class LoadRunner {
     let filled = false;
     const stopRenewing = lease === undefined ? undefined : (loads as DistributedLoads).keepAlive(lease);
     try {
-      filled = await this.loadAndStore(flight, request, lease);
+      filled = await this.loadAndStore(flight, request, lease, background);
       return flight.result as T;
     } finally {
       if (lease !== undefined) {
@@ -159,7 +159,7 @@ export class LoadRunner {
    * Runs the loader and stores its result as "write if newer" at the version taken before it ran (the lease's
    * fencing version when there is one). Leaves the value in `flight.result`; true when it was stored.
    */
-  private async loadAndStore<T>(flight: Flight<T>, request: LoadRequest<T>, lease: LoadLease | undefined): Promise<boolean> {
+  private async loadAndStore<T>(flight: Flight<T>, request: LoadRequest<T>, lease: LoadLease | undefined, background: boolean): Promise<boolean> {
     const parts = this.parts;
     const { key, policy } = request;
     parts.metrics.loads++;
@@ -172,7 +172,7 @@ export class LoadRunner {
     const tagSeq = policy.tags === undefined ? 0 : await parts.tags.snapshot();
     let value: T;
     try {
-      value = await callLoader(parts.clock, flight, request.userKey, request.loader, policy.loaderTimeout, request.stale?.value as T | undefined);
+      value = await callLoader(parts.clock, flight, request.userKey, request.loader, policy.loaderTimeout, request.stale?.value as T | undefined, background);
     } catch (error) {
       parts.metrics.loadErrors++;
       throw error;

@@ -34,6 +34,24 @@ describe('CacheStack stale-while-revalidate', () => {
     expect(await stack.get('k')).toEqual({ n: 2 });
   });
 
+  it('tells the loader whether it runs as a background refresh: true for a refresh, false for a miss and a stale-if-error reload', async () => {
+    const { stack, clock } = buildStack([new MemoryLayer()]);
+    const seen: [string, boolean][] = [];
+    const loader = ({ key, background }: { key: string; background: boolean }) => (seen.push([key, background]), 'v');
+    await stack.get('miss', loader, SWR);
+    await stack.set('swr', 'old', SWR);
+    await stack.set('sie', 'old', { ttl: 1, staleIfError: 60 });
+    await clock.advance(11_000);
+    await stack.get('swr', loader, SWR);
+    await stack.get('sie', loader, { ttl: 1, staleIfError: 60 });
+    await stack.idle();
+    expect(seen).toEqual([
+      ['miss', false],
+      ['swr', true],
+      ['sie', false],
+    ]);
+  });
+
   it('a failing refresh is counted, logged once per burst, never thrown nor unhandled; stale keeps being served', async () => {
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
