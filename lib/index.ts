@@ -6,7 +6,7 @@
 
 // The engine: a stack of layers, its options and answers.
 export { CacheStack, CACHE_MISS, type CacheSetItem, type CacheReadResult, type InvalidateMatchingOptions, type ReadInfo } from './stack/cache-stack.js';
-export { DEFAULT_CACHE_STACK_OPTIONS, type CacheEntryOptions, type CacheStackOptions, type Loader, type LoaderContext } from './stack/cache-stack.options.js';
+export { DEFAULT_CACHE_STACK_OPTIONS, type AdaptiveTtlOptions, type CacheEntryOptions, type CacheStackOptions, type Loader, type LoaderContext } from './stack/cache-stack.options.js';
 export type { TagsOption, TagsFunction } from './core/tags.js';
 export type { Duration, DurationUnit } from './core/duration.js';
 export { MAX_KEY_LENGTH } from './core/keys.js';
@@ -39,7 +39,7 @@ export { MsgpackSerializer } from './core/msgpack.serializer.js';
 
 // Contracts, for custom layers, serializers, tag stores, locks, buses, coordinators and clocks.
 export type { CacheLayer, SyncCacheLayer, LayerWrite, LayerContext } from './core/layer.js';
-export type { CacheEntry } from './core/entry.js';
+export type { AdaptiveRamp, CacheEntry, EntryFreshness } from './core/entry.js';
 export type { Serializer } from './core/serializer.js';
 export type { TagStore, TagState, TagGroup, TagMatchMode } from './core/tag-store.js';
 export type { RevalidationLock, LockLease } from './core/revalidation-lock.js';

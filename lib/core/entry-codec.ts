@@ -2,13 +2,19 @@
  * The byte format of an envelope outside the process: a fixed header the library reads itself, then the
  * value as written by the {@link Serializer}.
  *
- *   0  'L' 'C' 0x02 0x00           magic + format version + reserved
+ *   0  'L' 'C' 0x02 flags           magic + format version + flags (bit 0: extension, bit 1: sliding, bit 2: adaptive)
  *   4  f64 createdAt, freshUntil, staleUntil, errorUntil, tagSeq, version   (little endian)
- *   52 u32 tag count, then per tag: u32 byte length + UTF-8 bytes
+ *   52 u32 tag count
+ *   56 extension, only with flag bit 0 (an entry carrying `freshness`, see `EntryFreshness`):
+ *      f64 ttl, maxUntil, refreshAhead, adaptive base, max, hits, step
+ *   .. per tag: u32 byte length + UTF-8 bytes
  *   .. serialized value
  *
  * The version sits at a fixed offset (bytes 45-52 counted from 1, as Lua does) so that a Redis script can
- * compare it without decoding the rest: `RedisLayer`'s "write only if newer" reads it with `struct.unpack`.
+ * compare it without decoding the rest: `RedisLayer`'s "write only if newer" reads it with `struct.unpack`. The
+ * deadlines (12-35) and the extension's ttl (56) sit at fixed offsets too, so that a sliding extension rewrites them
+ * in place (`SETRANGE`) without decoding the value. A plain entry has flags 0 and no extension: its bytes are those
+ * of earlier versions of format 2. An earlier version reads an entry with an extension as undecodable (a miss).
  * Format 1 (without the version) is no longer read: such entries are misses, overwritten by the next write.
  *
  * Anything else under a key (another program's data, an older format, a truncated write, a value the
@@ -17,7 +23,7 @@
  * (`undecodableReason`) to count it in its layer's `undecodable` metric and log it. Only a missing key
  * (`null`) decodes to `undefined`.
  */
-import type { CacheEntry } from './entry.js';
+import type { AdaptiveRamp, CacheEntry, EntryFreshness } from './entry.js';
 import type { Serializer } from './serializer.js';
 
 /** The markers of undecodable data, with their reason (weak: custom layers may make their own). */
@@ -48,6 +54,15 @@ const MAGIC_0 = 0x4c; // 'L'
 const MAGIC_1 = 0x43; // 'C'
 const FORMAT_VERSION = 2;
 const HEADER_BYTES = 56;
+const FLAG_EXTENSION = 1;
+const FLAG_SLIDING = 2;
+const FLAG_ADAPTIVE = 4;
+/** Bytes of the extension block (7 f64). */
+const EXTENSION_BYTES = 56;
+/** Byte offset of the three f64 deadlines freshUntil, staleUntil, errorUntil (see the layout above). */
+export const ENTRY_DEADLINES_OFFSET = 12;
+/** Byte offset of the extension's f64 ttl, present when the flags byte (offset 3) has bit 0 set. */
+export const ENTRY_EXTENSION_TTL_OFFSET = HEADER_BYTES;
 /** Byte offset of the f64 write version (see the layout above). */
 export const ENTRY_VERSION_OFFSET = 44;
 /** The first three bytes of every encoded envelope of the current format. */
@@ -63,7 +78,9 @@ export function encodeEntry(entry: CacheEntry, serializer: Serializer): Buffer {
     encodedTags = tags.map((tag) => Buffer.from(tag, 'utf8'));
     for (const t of encodedTags) tagBytes += 4 + t.length;
   }
-  const out = Buffer.allocUnsafe(HEADER_BYTES + tagBytes + payload.length);
+  const freshness = entry.freshness;
+  const extension = freshness === undefined ? 0 : EXTENSION_BYTES;
+  const out = Buffer.allocUnsafe(HEADER_BYTES + extension + tagBytes + payload.length);
   out[0] = MAGIC_0;
   out[1] = MAGIC_1;
   out[2] = FORMAT_VERSION;
@@ -76,6 +93,18 @@ export function encodeEntry(entry: CacheEntry, serializer: Serializer): Buffer {
   out.writeDoubleLE(entry.version ?? 0, ENTRY_VERSION_OFFSET);
   out.writeUInt32LE(encodedTags?.length ?? 0, 52);
   let offset = HEADER_BYTES;
+  if (freshness !== undefined) {
+    const adaptive = freshness.adaptive;
+    out[3] = FLAG_EXTENSION | (freshness.sliding ? FLAG_SLIDING : 0) | (adaptive === undefined ? 0 : FLAG_ADAPTIVE);
+    out.writeDoubleLE(freshness.ttl, offset);
+    out.writeDoubleLE(freshness.maxUntil, offset + 8);
+    out.writeDoubleLE(freshness.refreshAhead, offset + 16);
+    out.writeDoubleLE(adaptive?.base ?? 0, offset + 24);
+    out.writeDoubleLE(adaptive?.max ?? 0, offset + 32);
+    out.writeDoubleLE(adaptive?.hits ?? 0, offset + 40);
+    out.writeDoubleLE(adaptive?.step ?? 0, offset + 48);
+    offset += EXTENSION_BYTES;
+  }
   if (encodedTags !== undefined) {
     for (const t of encodedTags) {
       out.writeUInt32LE(t.length, offset);
@@ -100,6 +129,14 @@ export function decodeEntry(bytes: Buffer | null | undefined, serializer: Serial
   try {
     const tagCount = bytes.readUInt32LE(52);
     let offset = HEADER_BYTES;
+    const flags = bytes[3] as number;
+    let freshness: EntryFreshness | undefined;
+    if ((flags & FLAG_EXTENSION) !== 0) {
+      if (bytes.length < HEADER_BYTES + EXTENSION_BYTES) return TRUNCATED;
+      freshness = decodeExtension(bytes, flags);
+      if (freshness === undefined) return BAD_DEADLINES;
+      offset += EXTENSION_BYTES;
+    }
     let tags: string[] | undefined;
     if (tagCount > 0) {
       if (tagCount > bytes.length) return TRUNCATED;
@@ -126,9 +163,30 @@ export function decodeEntry(bytes: Buffer | null | undefined, serializer: Serial
       tags,
       tagSeq: bytes.readDoubleLE(36),
       version: bytes.readDoubleLE(ENTRY_VERSION_OFFSET),
+      ...(freshness !== undefined && { freshness }),
     };
     return Number.isFinite(entry.freshUntil) ? entry : BAD_DEADLINES;
   } catch {
     return TRUNCATED;
   }
+}
+
+/** The extension block of `bytes` (flag bit 0 set), or `undefined` when its numbers make no sense. */
+function decodeExtension(bytes: Buffer, flags: number): EntryFreshness | undefined {
+  const at = HEADER_BYTES;
+  const ttl = bytes.readDoubleLE(at);
+  const maxUntil = bytes.readDoubleLE(at + 8);
+  const refreshAhead = bytes.readDoubleLE(at + 16);
+  if (!(ttl >= 0) || !Number.isFinite(ttl) || Number.isNaN(maxUntil) || !(refreshAhead >= 0 && refreshAhead < 1)) return undefined;
+  let adaptive: AdaptiveRamp | undefined;
+  if ((flags & FLAG_ADAPTIVE) !== 0) {
+    adaptive = {
+      base: bytes.readDoubleLE(at + 24),
+      max: bytes.readDoubleLE(at + 32),
+      hits: bytes.readDoubleLE(at + 40),
+      step: bytes.readDoubleLE(at + 48),
+    };
+    if (![adaptive.base, adaptive.max, adaptive.hits, adaptive.step].every((n) => Number.isFinite(n) && n >= 0)) return undefined;
+  }
+  return { ttl, sliding: (flags & FLAG_SLIDING) !== 0, maxUntil, refreshAhead, adaptive };
 }

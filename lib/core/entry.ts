@@ -31,6 +31,53 @@ export interface CacheEntry<T = unknown> {
    * is dropped, and a loaded value is stored only over an older one. `undefined` = 0, older than any write.
    */
   readonly version?: number;
+  /**
+   * The freshness policies the entry carries when it was written with `slidingTtl`, `maxTtl`, `adaptiveTtl` or
+   * `refreshAhead` (docs/freshness.md); `undefined` for a plain entry. Readers act on it whatever options they
+   * read with, so every process and every read path (decorators, HTTP, `get`) treats the entry alike.
+   */
+  readonly freshness?: EntryFreshness;
+}
+
+/**
+ * Freshness policies carried by an entry (all durations and instants in ms). Stored in the envelope's extension
+ * block (entry-codec.ts), so they travel with the entry to every layer and process.
+ */
+export interface EntryFreshness {
+  /**
+   * The fresh duration the entry was given at its last write or extension: what a sliding read extends it by,
+   * the adaptive ttl's current level, and the span refresh-ahead takes its fraction of.
+   */
+  readonly ttl: number;
+  /** Sliding expiry: each fresh read moves `freshUntil` to now + `ttl` (never past `maxUntil`). */
+  readonly sliding: boolean;
+  /** Freshness never extends past this instant (`createdAt` + `maxTtl`); `Infinity` without a cap. */
+  readonly maxUntil: number;
+  /**
+   * Refresh-ahead: the fraction of the fresh window after which a read with a loader starts one background
+   * refresh (the read itself is a hit); `0` for none. Due at `freshUntil - (1 - refreshAhead) * ttl`.
+   */
+  readonly refreshAhead: number;
+  /** Adaptive ttl: how `ttl` ramps for a hot key; `undefined` without one. */
+  readonly adaptive: AdaptiveRamp | undefined;
+}
+
+/** How an adaptive ttl ramps (ms; `hits` a count): see `adaptiveTtl`. */
+export interface AdaptiveRamp {
+  /** The ttl the entry falls back to when the key cools. */
+  readonly base: number;
+  /** The ceiling of the ramp. */
+  readonly max: number;
+  /** Reads within one ttl that make the key hot. */
+  readonly hits: number;
+  /** How much the ttl grows each time the key proves hot. */
+  readonly step: number;
+}
+
+/** The instant at or after which a read of `entry` starts a refresh-ahead, or `Infinity` for never. */
+export function refreshDueAt(entry: CacheEntry): number {
+  const f = entry.freshness;
+  return f === undefined || f.refreshAhead === 0 ? Infinity : entry.freshUntil - (1 - f.refreshAhead) * f.ttl;
 }
 
 /** Where an entry stands at an instant. */

@@ -30,10 +30,25 @@ export interface CacheTargetOptions {
   namespace?: string;
 }
 
+/** The entry options `@Cacheable` and `@CachePut` hand to the stack as written (besides `tags`, `loaderTimeout`). */
+export const DECORATOR_ENTRY_OPTIONS = [
+  'ttl',
+  'staleWhileRevalidate',
+  'staleIfError',
+  'negativeTtl',
+  'slidingTtl',
+  'maxTtl',
+  'adaptiveTtl',
+  'refreshAhead',
+] as const satisfies readonly (keyof CacheEntryOptions)[];
+
+/** One of {@link DECORATOR_ENTRY_OPTIONS}. */
+export type DecoratorEntryOption = (typeof DECORATOR_ENTRY_OPTIONS)[number];
+
 /** Options shared by `@Cacheable` and `@CachePut`; durations: a number is seconds. */
 export interface CacheWriteOptions<A extends unknown[] = unknown[], R = unknown>
   extends CacheTargetOptions,
-    Pick<CacheEntryOptions<R>, 'ttl' | 'staleWhileRevalidate' | 'staleIfError' | 'negativeTtl'> {
+    Pick<CacheEntryOptions<R>, DecoratorEntryOption> {
   /**
    * The entry's key: a template (`'user:{0}'`, `'{0.id}:{1}'`) or a function of the arguments.
    * @default `ClassName.methodName:` + a collision-free encoding of the arguments (the runtime class)
@@ -87,10 +102,9 @@ export function checkWriteOptions(site: string, options: CacheableOptions | unde
   checkOptionalFunction(site, 'condition', o.condition);
   checkOptionalFunction(site, 'unless', o.unless);
   try {
-    resolvePolicy(
-      { ttl: o.ttl, staleWhileRevalidate: o.staleWhileRevalidate, staleIfError: o.staleIfError, negativeTtl: o.negativeTtl, loaderTimeout: o.loaderTimeout },
-      ENTRY_CHECK_BASE,
-    );
+    const entry: Record<string, unknown> = { loaderTimeout: o.loaderTimeout };
+    for (const name of DECORATOR_ENTRY_OPTIONS) entry[name] = o[name];
+    resolvePolicy(entry as CacheEntryOptions, ENTRY_CHECK_BASE);
   } catch (error) {
     if (error instanceof InvalidOptionError) fail(error.option, site, error.message.replace(/^Invalid option "[^"]*": /, ''));
     throw error;

@@ -7,7 +7,7 @@
  */
 import type { CacheEntryOptions } from '../stack/cache-stack.options.js';
 import type { CacheTagValue } from '../common/cache-tags.metadata.js';
-import type { CacheWriteOptions } from './cache-decorator.options.js';
+import { DECORATOR_ENTRY_OPTIONS, type CacheWriteOptions } from './cache-decorator.options.js';
 import { defaultKeyBuilder, keyBuilderOf, type KeyBuilder } from './cache-key.builder.js';
 import { getCacheTags, resolveCacheTags } from '../common/cache-tags.metadata.js';
 import type { CacheSite, ClassRef } from './cache-method.wrapper.js';
@@ -28,15 +28,7 @@ export class WritePlan {
     const values = this.tagValues;
     if (values === undefined) return this.options;
     const o = this.options;
-    return {
-      ttl: o.ttl,
-      staleWhileRevalidate: o.staleWhileRevalidate,
-      staleIfError: o.staleIfError,
-      negativeTtl: o.negativeTtl,
-      loaderTimeout: o.loaderTimeout,
-      shouldCache: o.shouldCache,
-      tags: (result: unknown) => resolveCacheTags(values, args, result),
-    };
+    return { ...o, tags: (result: unknown) => resolveCacheTags(values, args, result) };
   }
 }
 
@@ -79,10 +71,7 @@ export class WritePlans {
     const fixedTags = dynamic ? undefined : resolveCacheTags(values, [], undefined);
     const unless = o.unless as ((result: unknown) => boolean) | undefined;
     const options: CacheEntryOptions = {
-      ttl: o.ttl,
-      staleWhileRevalidate: o.staleWhileRevalidate,
-      staleIfError: o.staleIfError,
-      negativeTtl: o.negativeTtl,
+      ...entryOptionsOf(o),
       loaderTimeout: o.loaderTimeout,
       // NO_VALUE: an Observable that completed empty is handed over, never stored.
       shouldCache: unless === undefined ? notEmpty : (value) => value !== NO_VALUE && !unless(value),
@@ -91,6 +80,13 @@ export class WritePlans {
     const key = this.key ?? defaultKeyBuilder(cls.name === '' ? this.site.className : cls.name, this.site.method);
     return new WritePlan(key, options, dynamic ? values : undefined);
   }
+}
+
+/** The entry options written on the decorator, as the stack reads them (absent ones stay absent). */
+function entryOptionsOf(o: CacheWriteOptions): CacheEntryOptions {
+  const options: Record<string, unknown> = {};
+  for (const name of DECORATOR_ENTRY_OPTIONS) if (o[name] !== undefined) options[name] = o[name];
+  return options as CacheEntryOptions;
 }
 
 function notEmpty(value: unknown): boolean {

@@ -53,6 +53,36 @@ export interface CacheEntryOptions<T = unknown> {
   shouldCache?: (value: T) => boolean;
   /** How long a loader may run before the callers get a `LoaderTimeoutError`. @default 30 s */
   loaderTimeout?: Duration;
+  /**
+   * Sliding expiry: every read of a fresh entry extends its freshness by its ttl, in every layer holding it (on
+   * Redis one atomic command that never overwrites a newer write), up to `maxTtl` after it was written. A key read
+   * more often than its ttl never expires. Shared layers are extended at most once per tenth of the ttl per process
+   * (docs/freshness.md). @default false
+   */
+  slidingTtl?: boolean;
+  /** The longest an entry stays fresh after it was written, whatever extends it (`slidingTtl`, `adaptiveTtl`). @default none */
+  maxTtl?: Duration;
+  /**
+   * Adaptive ttl: a hot key's ttl grows by `step` each time it is read `hits` times within one ttl, up to `max`, and
+   * falls back to the base `ttl` when it cools. `false` turns a stack default off. @default off
+   */
+  adaptiveTtl?: AdaptiveTtlOptions | false;
+  /**
+   * Refresh-ahead: a fraction of the fresh window (e.g. `0.8`) after which a read with a loader is still a hit but
+   * starts one background refresh (once per key per cluster, under the stale-while-revalidate lock), so a key read
+   * steadily never misses nor serves stale. `0` turns it off. @default 0 (off)
+   */
+  refreshAhead?: number;
+}
+
+/** Options of an adaptive ttl (`adaptiveTtl`). */
+export interface AdaptiveTtlOptions {
+  /** The ceiling of the ttl (at least the base `ttl`). */
+  max: Duration;
+  /** Reads within one ttl that make a key hot. @default 10 */
+  hits?: number;
+  /** How much the ttl grows each time the key proves hot. @default the base `ttl` */
+  step?: Duration;
 }
 
 /** Options of a `CacheStack`: entry defaults plus the stack's own settings. */
@@ -125,6 +155,14 @@ export interface EntryPolicy {
   readonly tags: TagsOption | undefined;
   readonly shouldCache: ((value: unknown) => boolean) | undefined;
   readonly loaderTimeout: number;
+  /** `slidingTtl`. */
+  readonly sliding: boolean;
+  /** `maxTtl` in ms, `undefined` for none. */
+  readonly maxTtl: number | undefined;
+  /** `adaptiveTtl` in ms (`step` `undefined`: the base ttl), or `undefined` for none. */
+  readonly adaptive: { readonly max: number; readonly hits: number; readonly step: number | undefined } | undefined;
+  /** `refreshAhead` (a fraction, `0` for none). */
+  readonly refreshAhead: number;
 }
 
 /**
@@ -149,9 +187,44 @@ export function resolvePolicy(options: CacheEntryOptions | undefined, base: Entr
     shouldCache: options.shouldCache === undefined ? base.shouldCache : checkFunction(options.shouldCache, 'shouldCache'),
     loaderTimeout:
       options.loaderTimeout === undefined ? base.loaderTimeout : toMilliseconds(options.loaderTimeout, 'loaderTimeout'),
+    sliding: options.slidingTtl === undefined ? base.sliding : checkBoolean(options.slidingTtl, 'slidingTtl'),
+    maxTtl: options.maxTtl === undefined ? base.maxTtl : toMilliseconds(options.maxTtl, 'maxTtl'),
+    adaptive: options.adaptiveTtl === undefined ? base.adaptive : resolveAdaptive(options.adaptiveTtl),
+    refreshAhead: options.refreshAhead === undefined ? base.refreshAhead : checkFraction(options.refreshAhead, 'refreshAhead'),
   };
   if (policy.loaderTimeout <= 0) throw new InvalidOptionError('loaderTimeout', 'must be greater than 0');
+  if (policy.adaptive !== undefined && policy.adaptive.max < policy.ttl) {
+    throw new InvalidOptionError('adaptiveTtl.max', `must be at least the ttl (${policy.ttl} ms), got ${policy.adaptive.max} ms`);
+  }
   return policy;
+}
+
+/** Default of `adaptiveTtl.hits`. */
+const DEFAULT_ADAPTIVE_HITS = 10;
+
+function resolveAdaptive(option: AdaptiveTtlOptions | false): EntryPolicy['adaptive'] {
+  if (option === false) return undefined;
+  if (option === null || typeof option !== 'object') {
+    throw new InvalidOptionError('adaptiveTtl', 'expected { max, hits?, step? } or false');
+  }
+  if (option.max === undefined) throw new InvalidOptionError('adaptiveTtl.max', 'is required (the ceiling of the ttl)');
+  const hits = option.hits ?? DEFAULT_ADAPTIVE_HITS;
+  if (!Number.isSafeInteger(hits) || hits < 1) throw new InvalidOptionError('adaptiveTtl.hits', `expected a positive integer, got ${String(hits)}`);
+  const step = option.step === undefined ? undefined : toMilliseconds(option.step, 'adaptiveTtl.step');
+  if (step === 0) throw new InvalidOptionError('adaptiveTtl.step', 'must be greater than 0');
+  return { max: toMilliseconds(option.max, 'adaptiveTtl.max'), hits, step };
+}
+
+function checkFraction(value: number, option: string): number {
+  if (typeof value !== 'number' || !(value >= 0 && value < 1)) {
+    throw new InvalidOptionError(option, `expected a fraction of the ttl in [0, 1) such as 0.8, got ${String(value)}`);
+  }
+  return value;
+}
+
+function checkBoolean(value: boolean, option: string): boolean {
+  if (typeof value !== 'boolean') throw new InvalidOptionError(option, `expected true or false, got ${typeof value}`);
+  return value;
 }
 
 /** The policy of a stack without options: `fallbackTtl` seconds fresh, no stale windows. */
@@ -164,6 +237,10 @@ export function basePolicy(fallbackTtlMs: number): EntryPolicy {
     tags: undefined,
     shouldCache: undefined,
     loaderTimeout: toMilliseconds(DEFAULT_CACHE_STACK_OPTIONS.loaderTimeout, 'loaderTimeout'),
+    sliding: false,
+    maxTtl: undefined,
+    adaptive: undefined,
+    refreshAhead: 0,
   };
 }
 

@@ -5,7 +5,7 @@
  * a tags function) logged and turned into "not cached", never into an error for the caller.
  */
 import type { Clock } from '../core/clock.js';
-import type { CacheEntry } from '../core/entry.js';
+import type { CacheEntry, EntryFreshness } from '../core/entry.js';
 import { checkName } from '../core/keys.js';
 import type { BurstLogger } from '../core/logger.js';
 import type { EntryPolicy } from './cache-stack.options.js';
@@ -38,7 +38,9 @@ export function buildEntry(value: unknown, policy: EntryPolicy, tagSeq: number, 
   if (policy.shouldCache !== undefined && !policy.shouldCache(value)) return undefined;
   const tags = typeof policy.tags === 'function' ? checkTags(policy.tags(value)) : policy.tags;
   const notFound = value === undefined || value === null;
-  const freshUntil = now + (notFound && policy.negativeTtl !== undefined ? policy.negativeTtl : policy.ttl);
+  const ttl = notFound && policy.negativeTtl !== undefined ? policy.negativeTtl : policy.ttl;
+  const freshness = notFound ? undefined : freshnessOf(policy, ttl, now);
+  const freshUntil = freshness === undefined ? now + ttl : Math.min(now + ttl, freshness.maxUntil);
   return {
     value,
     createdAt: now,
@@ -48,6 +50,23 @@ export function buildEntry(value: unknown, policy: EntryPolicy, tagSeq: number, 
     tags: tags !== undefined && tags.length > 0 ? tags : undefined,
     tagSeq,
     version,
+    ...(freshness !== undefined && { freshness }),
+  };
+}
+
+/**
+ * The freshness policies an entry written at `now` with a fresh duration of `ttl` carries, or `undefined` when
+ * its policy has none (a plain entry: no extension in its envelope). Not-found entries never carry any.
+ */
+function freshnessOf(policy: EntryPolicy, ttl: number, now: number): EntryFreshness | undefined {
+  if (!policy.sliding && policy.maxTtl === undefined && policy.adaptive === undefined && policy.refreshAhead === 0) return undefined;
+  const adaptive = policy.adaptive;
+  return {
+    ttl,
+    sliding: policy.sliding,
+    maxUntil: policy.maxTtl === undefined ? Infinity : now + policy.maxTtl,
+    refreshAhead: policy.refreshAhead,
+    adaptive: adaptive === undefined ? undefined : { base: ttl, max: adaptive.max, hits: adaptive.hits, step: adaptive.step ?? ttl },
   };
 }
 

@@ -105,8 +105,10 @@ export class LoadRunner {
     let landed = false;
     const flight = inFlight.flights.start<T>(key, async (f) => {
       if (underLease) {
+        // A peer's refresh landed before this process took the lease: a fresh entry newer than the one being
+        // refreshed (for a refresh-ahead, the entry being refreshed is itself still fresh).
         const entry = await reader.reread(key);
-        if (entry !== undefined) {
+        if (entry !== undefined && (entry.version ?? 0) > (request.stale?.version ?? 0)) {
           landed = true;
           return entry.value as T;
         }

@@ -41,7 +41,7 @@
  */
 import type { Clock } from '../core/clock.js';
 import type { CacheEntry } from '../core/entry.js';
-import { entryState, EntryState, expiresAt } from '../core/entry.js';
+import { entryState, EntryState, expiresAt, refreshDueAt } from '../core/entry.js';
 import type { CacheLayer } from '../core/layer.js';
 import type { BurstLogger } from '../core/logger.js';
 import type { LayerMetrics, StackMetrics } from '../core/metrics.js';
@@ -53,6 +53,7 @@ import type { LoadRunner } from './load-runner.js';
 import { CACHE_MISS, report, type LoadRequest, type ReadInfo, type ReadRequest } from './read-request.js';
 import type { StackEvents } from './stack-events.js';
 import type { StackLifecycle } from './stack-lifecycle.js';
+import type { Renewals } from './renewals.js';
 import type { StackTags } from './stack-tags.js';
 
 /** What `ReadPath` works on (given by `StackCore`). */
@@ -67,6 +68,7 @@ export interface ReadPathParts {
   readonly inFlight: InFlightWork;
   readonly reader: Pick<LayerReader, 'lookup'>;
   readonly runner: Pick<LoadRunner, 'load' | 'revalidate'>;
+  readonly renewals: Renewals;
 }
 
 export class ReadPath {
@@ -82,6 +84,7 @@ export class ReadPath {
   private readonly inFlight: InFlightWork;
   private readonly reader: Pick<LayerReader, 'lookup'>;
   private readonly runner: Pick<LoadRunner, 'load' | 'revalidate'>;
+  private readonly renewals: Renewals;
 
   constructor(parts: ReadPathParts) {
     this.clock = parts.clock;
@@ -95,6 +98,7 @@ export class ReadPath {
     this.inFlight = parts.inFlight;
     this.reader = parts.reader;
     this.runner = parts.runner;
+    this.renewals = parts.renewals;
   }
 
   /** Reads `key`, loading it with `loader` on a miss. Synchronous on a fresh L1 hit. */
@@ -105,22 +109,34 @@ export class ReadPath {
     const l1 = this.layers.l1;
     if (l1 !== undefined) {
       const entry = l1.get(key);
-      if (entry !== undefined && this.clock.now() < expiresAt(entry) && this.tags.isValid(entry)) {
+      const now = this.clock.now();
+      if (entry !== undefined && now < expiresAt(entry) && this.tags.isValid(entry)) {
         request.stale = entry;
         request.staleLayer = 0;
         this.l1Metrics.hits++;
+        // Fresh here means due for a refresh-ahead (peek declined it): a hit that starts the refresh.
+        if (now < entry.freshUntil) return this.freshHit(request, entry, 0);
       } else this.l1Metrics.misses++;
       if (this.layers.size === 1) return this.resolve(request);
     }
     return this.readSlow(request, l1 === undefined ? 0 : 1);
   }
 
-  /** The fresh, valid L1 value of `key` (counted as a hit), or `CACHE_MISS`. Synchronous, no I/O. */
+  /**
+   * The fresh, valid L1 value of `key` (counted as a hit), or `CACHE_MISS`. Synchronous, no I/O. An entry due for
+   * its refresh-ahead is `CACHE_MISS` here, so that the caller's `get` with a loader answers it and starts the refresh.
+   */
   peek(key: string, info?: ReadInfo): unknown {
     this.lifecycle.assertOpen();
     const l1 = this.layers.l1;
     const entry = l1?.get(key);
-    if (entry === undefined || this.clock.now() >= entry.freshUntil || !this.tags.isValid(entry)) return CACHE_MISS;
+    if (entry === undefined) return CACHE_MISS;
+    const now = this.clock.now();
+    if (now >= entry.freshUntil || !this.tags.isValid(entry)) return CACHE_MISS;
+    if (entry.freshness !== undefined) {
+      if (now >= refreshDueAt(entry)) return CACHE_MISS;
+      this.renewals.onFreshRead(key, entry, 0, now);
+    }
     if (info !== undefined) report(info, 'hit', entry.createdAt);
     this.l1Metrics.hits++;
     this.metrics.hits++;
@@ -141,18 +157,35 @@ export class ReadPath {
     const entry = found.entry;
     // Re-checked per caller: an invalidation may have happened while the shared lookup ran.
     if (entry !== undefined && this.tags.isValid(entry)) {
-      if (this.clock.now() < entry.freshUntil) {
-        this.metrics.hits++;
-        if (request.info !== undefined) report(request.info, 'hit', entry.createdAt);
-        if (this.events.listened.hit === true) this.events.emit('hit', { key, layer: this.layers.name(found.layer) });
-        return entry.value as T;
-      }
+      if (this.clock.now() < entry.freshUntil) return this.freshHit(request, entry, found.layer);
       if (request.stale === undefined || entry.freshUntil > request.stale.freshUntil) {
         request.stale = entry;
         request.staleLayer = found.layer;
       }
     }
     return this.resolve(request);
+  }
+
+  /**
+   * A fresh `entry` of layer `layer` answers the read: counted as a hit; an entry carrying freshness policies is
+   * extended where it slides or ramps (`Renewals`), and one due for its refresh-ahead starts a background refresh
+   * when the read has a loader (`LoadRunner.revalidate`, once per key per cluster, as for a stale entry).
+   */
+  private freshHit<T>(request: ReadRequest<T>, entry: CacheEntry, layer: number): T {
+    const key = request.key;
+    this.metrics.hits++;
+    if (request.info !== undefined) report(request.info, 'hit', entry.createdAt);
+    if (this.events.listened.hit === true) this.events.emit('hit', { key, layer: this.layers.name(layer) });
+    if (entry.freshness !== undefined) {
+      const now = this.clock.now();
+      this.renewals.onFreshRead(key, entry, layer, now);
+      if (request.loader !== undefined && now >= refreshDueAt(entry)) {
+        request.stale = entry;
+        request.staleLayer = layer;
+        this.runner.revalidate(request as LoadRequest<T>);
+      }
+    }
+    return entry.value as T;
   }
 
   /** The answer when no layer had a fresh entry (`request.stale`: the best other one, if any). */

@@ -34,6 +34,7 @@ import { LayerSet } from './layer-set.js';
 import { LoadRunner } from './load-runner.js';
 import { LocalInvalidation } from './local-invalidation.js';
 import { ReadPath } from './read-path.js';
+import { Renewals } from './renewals.js';
 import { RevalidationCoordinator } from './revalidation.js';
 import { newBusMetrics, StackBus } from './stack-bus.js';
 import { StackEvents } from './stack-events.js';
@@ -115,7 +116,7 @@ export class StackCore {
     const entries = new EntryFactory(clock, log);
     this.reader = new LayerReader(shared);
     const runner = new LoadRunner({ ...shared, entries, announce, loads: this.loads, reader: this.reader });
-    this.reads = new ReadPath({ ...shared, reader: this.reader, runner });
+    this.reads = new ReadPath({ ...shared, reader: this.reader, runner, renewals: new Renewals() });
     this.writes = new StackWrites({ ...shared, entries, announce, dropScope: (scope) => local.dropScope(scope) });
   }
 
