@@ -95,6 +95,7 @@ export type {
   CacheEvictOptions,
   CacheEvictKey,
   CacheWriteOptions,
+  DecoratorEntryOption,
   CacheTargetOptions,
   CacheKeyOption,
 } from './decorators/cache-decorator.options.js';

@@ -45,6 +45,11 @@ export interface StackMetrics {
   /** Background refreshes that failed. */
   refreshErrors: number;
   /**
+   * Refreshes started by refresh-ahead: a read of a still-fresh entry past its `refreshAhead` point (each is also
+   * counted in `refreshes`, `refreshErrors` or `refreshesSkipped` once settled).
+   */
+  refreshesAhead: number;
+  /**
    * Background refreshes not started because another process held the key's revalidation lock (it is
    * refreshing; the stale value is served meanwhile).
    */
@@ -115,6 +120,7 @@ export function newStackMetrics(): StackMetrics {
     dedupes: 0,
     refreshes: 0,
     refreshErrors: 0,
+    refreshesAhead: 0,
     refreshesSkipped: 0,
     discardedLoads: 0,
     staleIfError: 0,

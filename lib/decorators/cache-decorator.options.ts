@@ -88,7 +88,7 @@ export function describeSite(decorator: string, className: string, method: strin
   return `${decorator} on ${className}.${method}`;
 }
 
-const ENTRY_CHECK_BASE = basePolicy(60_000);
+const ENTRY_CHECK_BASE = basePolicy(0);
 
 /** Checks the options of `@Cacheable`/`@CachePut` eagerly. */
 export function checkWriteOptions(site: string, options: CacheableOptions | undefined): CacheableOptions {

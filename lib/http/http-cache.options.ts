@@ -6,10 +6,32 @@
  * turns it off with `staleWhileRevalidate: 0`.
  */
 import type { Clock } from '../core/clock.js';
-import { toMilliseconds, type Duration } from '../core/duration.js';
+import type { Duration } from '../core/duration.js';
 import { InvalidOptionError } from '../core/errors.js';
 import { checkName } from '../core/keys.js';
 import type { TagsOption } from '../core/tags.js';
+import { basePolicy, resolvePolicy, type CacheEntryOptions } from '../stack/cache-stack.options.js';
+
+/** The route options that are entry options, handed to the stack as written. */
+export const ROUTE_ENTRY_OPTIONS = [
+  'ttl',
+  'staleWhileRevalidate',
+  'staleIfError',
+  'refreshAhead',
+  'slidingTtl',
+  'maxTtl',
+  'adaptiveTtl',
+] as const satisfies readonly (keyof HttpCacheOptions & keyof CacheEntryOptions)[];
+
+/** The entry options written on a route (absent ones stay absent). */
+export function routeEntryOptions(options: HttpCacheOptions): CacheEntryOptions {
+  const entry: Record<string, unknown> = {};
+  for (const name of ROUTE_ENTRY_OPTIONS) if (options[name] !== undefined) entry[name] = options[name];
+  return entry as CacheEntryOptions;
+}
+
+/** A resolvable policy, to check route entry options eagerly. */
+const ROUTE_CHECK_BASE = basePolicy(0);
 
 /** The request as the key functions see it (Express and Fastify requests both fit). */
 export interface HttpCacheRequest {
@@ -34,6 +56,17 @@ export interface HttpCacheOptions {
   staleWhileRevalidate?: Duration;
   /** After freshness: serve stale when the handler fails with a 5xx or a non-HTTP error. @default the stack's (0, off) */
   staleIfError?: Duration;
+  /**
+   * Refresh-ahead: after this fraction of the fresh window (e.g. `0.8`) a request is still a `HIT` and re-runs the
+   * handler once in the background, so a route requested steadily never misses. @default the stack's (0, off)
+   */
+  refreshAhead?: number;
+  /** Sliding expiry: each `HIT` extends the response's freshness by its ttl (up to `maxTtl`). @default the stack's (false) */
+  slidingTtl?: boolean;
+  /** The longest a response stays fresh after it was stored, whatever extends it. @default the stack's (none) */
+  maxTtl?: Duration;
+  /** Adaptive ttl: a route requested often keeps its responses longer (see `CacheEntryOptions.adaptiveTtl`). @default the stack's (off) */
+  adaptiveTtl?: CacheEntryOptions['adaptiveTtl'];
   /**
    * A per-user key: a function of the request (e.g. `(req) => req.user.id`). Requests carrying
    * `Authorization` or `Cookie` are cached only on routes that declare one; their responses get
@@ -94,9 +127,11 @@ export const DEFAULT_HTTP_CACHE_OPTIONS = Object.freeze({
 export function checkHttpCacheOptions(label: string, options: HttpCacheOptions | undefined): HttpCacheOptions {
   if (options === undefined) return {};
   if (options === null || typeof options !== 'object') throw new InvalidOptionError(label, 'expected an options object');
-  for (const name of ['ttl', 'staleWhileRevalidate', 'staleIfError'] as const) {
-    const value = options[name];
-    if (value !== undefined) toMilliseconds(value, `${label}.${name}`);
+  try {
+    resolvePolicy(routeEntryOptions(options), ROUTE_CHECK_BASE);
+  } catch (error) {
+    if (error instanceof InvalidOptionError) throw new InvalidOptionError(`${label}.${error.option}`, error.message.replace(/^Invalid option "[^"]*": /, ''));
+    throw error;
   }
   if (options.key !== undefined && typeof options.key !== 'function') throw new InvalidOptionError(`${label}.key`, 'expected a function of the request');
   if (options.vary !== undefined) {

@@ -14,6 +14,7 @@ import {
   type HttpCacheKeyFn,
   type HttpCacheOptions,
   type LayerCacheHttpOptions,
+  routeEntryOptions,
 } from './http-cache.options.js';
 import type { HandlerOutcome } from './http-response.record.js';
 import { readRouteArguments } from './route-arguments.js';
@@ -111,10 +112,7 @@ export function resolveRoutePlan(
   const declared = (options.vary ?? []).map((name) => name.toLowerCase());
   const vary = [...new Set([...declared, ...args.headers])];
   const keyedHeaders = vary.map((name): KeyedHeader => ({ name, normalize: args.headers.includes(name) ? undefined : normalizerOf(name) }));
-  const entryOptions: CacheEntryOptions<HandlerOutcome> = { shouldCache: isStored };
-  if (options.ttl !== undefined) entryOptions.ttl = options.ttl;
-  if (options.staleWhileRevalidate !== undefined) entryOptions.staleWhileRevalidate = options.staleWhileRevalidate;
-  if (options.staleIfError !== undefined) entryOptions.staleIfError = options.staleIfError;
+  const entryOptions: CacheEntryOptions<HandlerOutcome> = { ...(routeEntryOptions(options) as CacheEntryOptions<HandlerOutcome>), shouldCache: isStored };
   const tagValues = getCacheTags(controller, handler);
   if (tagValues.length > 0 || options.tags !== undefined) entryOptions.tags = tagsOf;
   const controllerPath = Reflect.getMetadata(NEST_METADATA.path, controller) as unknown;

@@ -74,16 +74,17 @@ export class LoadRunner {
   /**
    * Starts one background refresh of the request's key (its `stale` entry is being served) unless a load of it
    * is already running: at once without a revalidation lock, else once the lock's lease is taken (see
-   * `RevalidationCoordinator`).
+   * `RevalidationCoordinator`). True when a refresh was started or handed to the lock (a peer may still run it).
    */
-  revalidate<T>(request: LoadRequest<T>): void {
+  revalidate<T>(request: LoadRequest<T>): boolean {
     const { inFlight, lifecycle } = this.parts;
     const key = request.key;
     const flights = inFlight.flights;
-    if (flights.get(key) !== undefined) return;
+    if (flights.get(key) !== undefined) return false;
     const coordinator = inFlight.revalidation;
     if (coordinator === undefined) lifecycle.track(this.refresh(request));
-    else if (!coordinator.pending(key)) {
+    else if (coordinator.pending(key)) return false;
+    else {
       const start = () => {
         if (flights.get(key) !== undefined) return undefined;
         const refresh = this.refresh(request, true);
@@ -93,6 +94,7 @@ export class LoadRunner {
       };
       lifecycle.track(coordinator.revalidate(key, start));
     }
+    return true;
   }
 
   /**

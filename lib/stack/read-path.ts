@@ -182,7 +182,7 @@ export class ReadPath {
       if (request.loader !== undefined && now >= refreshDueAt(entry)) {
         request.stale = entry;
         request.staleLayer = layer;
-        this.runner.revalidate(request as LoadRequest<T>);
+        if (this.runner.revalidate(request as LoadRequest<T>)) this.metrics.refreshesAhead++;
       }
     }
     return entry.value as T;
