@@ -31,6 +31,17 @@ export interface CacheTargetOptions {
 }
 
 /** The entry options `@Cacheable` and `@CachePut` hand to the stack as written (besides `tags`, `loaderTimeout`). */
+export type DecoratorEntryOption =
+  | 'ttl'
+  | 'staleWhileRevalidate'
+  | 'staleIfError'
+  | 'negativeTtl'
+  | 'slidingTtl'
+  | 'maxTtl'
+  | 'adaptiveTtl'
+  | 'refreshAhead';
+
+/** Every {@link DecoratorEntryOption}, for copying them. */
 export const DECORATOR_ENTRY_OPTIONS = [
   'ttl',
   'staleWhileRevalidate',
@@ -40,10 +51,7 @@ export const DECORATOR_ENTRY_OPTIONS = [
   'maxTtl',
   'adaptiveTtl',
   'refreshAhead',
-] as const satisfies readonly (keyof CacheEntryOptions)[];
-
-/** One of {@link DECORATOR_ENTRY_OPTIONS}. */
-export type DecoratorEntryOption = (typeof DECORATOR_ENTRY_OPTIONS)[number];
+] as const satisfies readonly DecoratorEntryOption[];
 
 /** Options shared by `@Cacheable` and `@CachePut`; durations: a number is seconds. */
 export interface CacheWriteOptions<A extends unknown[] = unknown[], R = unknown>
