@@ -116,7 +116,7 @@ export class StackCore {
     const announce = bus === undefined ? () => undefined : (message: InvalidationMessage) => lifecycle.track(bus.publish(message));
     const renewals = new Renewals({ layers, lifecycle, metrics: this.metrics });
     const entries = new EntryFactory(clock, log, renewals);
-    this.reader = new LayerReader(shared);
+    this.reader = new LayerReader({ ...shared, renewals });
     const runner = new LoadRunner({ ...shared, entries, announce, loads: this.loads, reader: this.reader });
     this.reads = new ReadPath({ ...shared, reader: this.reader, runner, renewals });
     this.writes = new StackWrites({ ...shared, entries, announce, dropScope: (scope) => local.dropScope(scope) });

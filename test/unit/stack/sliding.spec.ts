@@ -46,6 +46,22 @@ describe('slidingTtl', () => {
     expect((await l2.get('k'))?.freshUntil).toBe(clock.now() + 10_000);
   });
 
+  it('bulk reads (getMany) extend too, from L1 and from the shared layer', async () => {
+    const { stack, clock, l1, l2 } = buildTwoLayerStack({ slidingTtl: true, ttl: 10 });
+    await stack.setMany([
+      { key: 'a', value: 'A' },
+      { key: 'b', value: 'B' },
+    ]);
+    l1.delete(['b']);
+    await clock.advance(4_000);
+    expect(await stack.getMany(['a', 'b'])).toEqual(['A', 'B']);
+    await stack.idle();
+    for (const key of ['a', 'b']) {
+      expect(l1.get(key)?.freshUntil).toBe(clock.now() + 10_000);
+      expect((await l2.get(key))?.freshUntil).toBe(clock.now() + 10_000);
+    }
+  });
+
   it('reads within one millisecond re-stamp the entry once: the same object is served, nothing is written again', async () => {
     const { stack, clock, l1, l2 } = buildTwoLayerStack({ slidingTtl: true, ttl: 10 });
     await stack.set('k', 'v');
