@@ -65,6 +65,16 @@ export interface CacheLayer {
    * Local layers need none.
    */
   probe?(): void | Promise<unknown>;
+  /**
+   * Extends the copy of `key` in place to the deadlines of `entry` (a fresh read of a sliding or adaptive entry,
+   * docs/freshness.md): only when the copy held has `entry.version` and an earlier `freshUntil` than `entry`, so an
+   * extension never overwrites a newer write nor shortens a later extension, atomically with respect to writes of
+   * the key. It rewrites the three deadlines and `freshness.ttl`, never the value, and keeps the copy `ttlMs` more
+   * milliseconds (the time to the new latest deadline, capped by the layer's ttl as for a write; > 0). Resolves to
+   * whether the copy was extended. Optional: a layer without it is simply not extended (its copy keeps the deadlines
+   * it was written with; sliding and adaptive entries still extend in the other layers).
+   */
+  touch?(key: string, entry: CacheEntry, ttlMs: number): boolean | Promise<boolean>;
   /** Releases what the layer opened itself (not clients the user passed in). */
   close(): void | Promise<void>;
   /**

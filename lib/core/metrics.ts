@@ -58,6 +58,15 @@ export interface StackMetrics {
   discardedLoads: number;
   /** Stale values served because a reload failed (stale-if-error). */
   staleIfError: number;
+  /**
+   * Fresh reads that moved a sliding entry's freshness later (`slidingTtl`): each re-stamps the in-process copy; the
+   * shared layers are extended at most once per tenth of the entry's ttl per key (docs/freshness.md).
+   */
+  slidingExtensions: number;
+  /** Times a hot key's adaptive ttl was raised by its `step` (`adaptiveTtl`), the live entry extended with it. */
+  adaptiveRaises: number;
+  /** Times a key with a raised adaptive ttl cooled (a window of its ttl with fewer than `hits` reads): its next write uses the base ttl. */
+  adaptiveResets: number;
 }
 
 /** A snapshot of every counter. */
@@ -124,5 +133,8 @@ export function newStackMetrics(): StackMetrics {
     refreshesSkipped: 0,
     discardedLoads: 0,
     staleIfError: 0,
+    slidingExtensions: 0,
+    adaptiveRaises: 0,
+    adaptiveResets: 0,
   };
 }

@@ -146,6 +146,19 @@ export class MemoryLayer implements SyncCacheLayer {
     return held === undefined || (held.version ?? 0) < (entry.version ?? 0);
   }
 
+  /**
+   * Extends the copy of `key` to `entry`'s deadlines (see `CacheLayer.touch`): only a copy of the same version
+   * whose `freshUntil` is earlier, which is replaced by `entry` (the same value, so the same measured size: it is
+   * not measured again) for `ttlMs` more milliseconds.
+   */
+  touch(key: string, entry: CacheEntry, ttlMs: number): boolean {
+    const held = this.lru.peek(key);
+    if (held === undefined || (held.version ?? 0) !== (entry.version ?? 0) || held.freshUntil >= entry.freshUntil) return false;
+    const size = this.lru.info(key)?.size ?? this.measure(key, entry);
+    this.lru.set(key, entry, { ttl: ttlMs, size });
+    return true;
+  }
+
   delete(keys: readonly string[]): void {
     for (const key of keys) this.lru.delete(key);
   }

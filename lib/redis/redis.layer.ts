@@ -16,6 +16,7 @@ import { groupBySlot } from './redis-slot.js';
 import { clearKeyspace, findKeysIn } from './redis-keyspace.js';
 import { RedisTagStore } from './redis-tag.store.js';
 import { RedisRevalidationLock } from './redis-revalidation.lock.js';
+import { touchEnvelope } from './redis-touch.script.js';
 
 /** Options of {@link RedisLayer}. */
 export interface RedisLayerOptions {
@@ -60,7 +61,7 @@ const INTERNAL_KEY_MARK = '\u001f';
  * `prefix + key` holding the binary envelope of `encodeEntry` with a PX expiry. One round trip per call (on a
  * single Redis; see below for a Cluster):
  * `get` = GET, `getMany` = one MGET, `set` = SET PX, `setMany` = one pipeline of SET PX (one network write,
- * not atomic), `delete` = one UNLINK; `clear` = SCAN MATCH + UNLINK per batch.
+ * not atomic), `delete` = one UNLINK; `clear` = SCAN MATCH + UNLINK per batch; `touch` = one Lua script.
  *
  * Data under a key that is not an envelope (another program's, an older format, a truncated write) reads as
  * a miss and is overwritten by the next write. The layer has no timeouts or retries of its own: the stack
@@ -234,6 +235,15 @@ export class RedisLayer implements CacheLayer {
     if (item.ifNewer === true) pipeline.eval(SET_IF_NEWER.source, 1, key, bytes, item.entry.version ?? 0, px ?? 0, ENTRY_MAGIC);
     else if (px === undefined) pipeline.set(key, bytes);
     else pipeline.set(key, bytes, 'PX', px);
+  }
+
+  /**
+   * Extends the envelope under `key` to `entry`'s deadlines in one Lua command (redis-touch.script.ts): SETRANGE of
+   * the deadlines and the extension's ttl, then PEXPIRE, only when the stored envelope has `entry`'s version and an
+   * earlier `freshUntil`. The value is neither sent nor read back.
+   */
+  async touch(key: string, entry: CacheEntry, ttlMs: number): Promise<boolean> {
+    return touchEnvelope(this.client, this.prefix + key, entry, toPx(ttlMs));
   }
 
   /** A tag store on the same client and prefix (`RedisTagStore`). */

@@ -9,18 +9,23 @@ import type { CacheEntry, EntryFreshness } from '../core/entry.js';
 import { checkName } from '../core/keys.js';
 import type { BurstLogger } from '../core/logger.js';
 import type { EntryPolicy } from './cache-stack.options.js';
+import type { Renewals } from './renewals.js';
 
 /** Builds the envelopes of a stack's writes and loads. */
 export class EntryFactory {
   constructor(
     private readonly clock: Clock,
     private readonly log: BurstLogger,
+    /** The adaptive ttl a key is written with while it is hot (`Renewals.levelFor`). */
+    private readonly levels?: Pick<Renewals, 'levelFor'>,
   ) {}
 
   /** The envelope of a value, or `undefined` when it is not to be cached (or its options threw: logged). */
   build(key: string, value: unknown, policy: EntryPolicy, tagSeq: number, version: number): CacheEntry | undefined {
     try {
-      return buildEntry(value, policy, tagSeq, this.clock.now(), version);
+      const now = this.clock.now();
+      const level = policy.adaptive === undefined ? undefined : this.levels?.levelFor(key, policy, now);
+      return buildEntry(value, policy, tagSeq, now, version, level);
     } catch (error) {
       this.log.warn(`Not caching "${key}": its shouldCache or tags option threw`, error);
       return undefined;
@@ -30,15 +35,15 @@ export class EntryFactory {
 
 /**
  * The envelope of `value`, or `undefined` when it is not to be cached (`undefined` without `negativeTtl`,
- * or `shouldCache` said no).
+ * or `shouldCache` said no). `level`: the fresh duration of a found value when its adaptive ttl is raised (a hot key).
  * @throws whatever `shouldCache` or a tags function throws, or a TypeError/InvalidKeyError for bad tags.
  */
-export function buildEntry(value: unknown, policy: EntryPolicy, tagSeq: number, now: number, version: number): CacheEntry | undefined {
+export function buildEntry(value: unknown, policy: EntryPolicy, tagSeq: number, now: number, version: number, level?: number): CacheEntry | undefined {
   if (value === undefined && policy.negativeTtl === undefined) return undefined;
   if (policy.shouldCache !== undefined && !policy.shouldCache(value)) return undefined;
   const tags = typeof policy.tags === 'function' ? checkTags(policy.tags(value)) : policy.tags;
   const notFound = value === undefined || value === null;
-  const ttl = notFound && policy.negativeTtl !== undefined ? policy.negativeTtl : policy.ttl;
+  const ttl = notFound && policy.negativeTtl !== undefined ? policy.negativeTtl : (level ?? policy.ttl);
   const freshness = notFound ? undefined : freshnessOf(policy, ttl, now);
   const freshUntil = freshness === undefined ? now + ttl : Math.min(now + ttl, freshness.maxUntil);
   return {
@@ -66,7 +71,7 @@ function freshnessOf(policy: EntryPolicy, ttl: number, now: number): EntryFreshn
     sliding: policy.sliding,
     maxUntil: policy.maxTtl === undefined ? Infinity : now + policy.maxTtl,
     refreshAhead: policy.refreshAhead,
-    adaptive: adaptive === undefined ? undefined : { base: ttl, max: adaptive.max, hits: adaptive.hits, step: adaptive.step ?? ttl },
+    adaptive: adaptive === undefined ? undefined : { base: policy.ttl, max: adaptive.max, hits: adaptive.hits, step: adaptive.step ?? policy.ttl },
   };
 }
 

@@ -26,6 +26,7 @@ import type { KeyedEntry, LayerSet } from './layer-set.js';
 import type { StackEvents } from './stack-events.js';
 import type { StackLifecycle } from './stack-lifecycle.js';
 import type { StackTags } from './stack-tags.js';
+import type { Renewals } from './renewals.js';
 import { UndecodableEntries } from './undecodable-entries.js';
 
 /** What `LayerReader` works on (given by `StackCore`). */
@@ -38,6 +39,8 @@ export interface LayerReaderParts {
   readonly versions: VersionClock;
   readonly metrics: StackMetrics;
   readonly events: StackEvents;
+  /** Sliding and adaptive extensions of the fresh entries a bulk read returns. */
+  readonly renewals: Pick<Renewals, 'onFreshRead'>;
 }
 
 /** The floor of a read nobody can invalidate (a re-read for a distributed load is not shared): backfill anything. */
@@ -96,6 +99,7 @@ export class LayerReader {
       const found = await this.usableMany(layer, missing.map((i) => keys[i] as string));
       const stillMissing: number[] = [];
       const backfills: KeyedEntry[] = [];
+      const extend: KeyedEntry[] = [];
       const now = parts.clock.now();
       missing.forEach((keyIndex, j) => {
         const entry = found[j];
@@ -105,11 +109,15 @@ export class LayerReader {
           return;
         }
         values[keyIndex] = entry.value;
-        if (now < entry.freshUntil) parts.metrics.hits++;
-        else parts.metrics.stale++;
+        if (now < entry.freshUntil) {
+          parts.metrics.hits++;
+          if (entry.freshness !== undefined) extend.push({ key: keys[keyIndex] as string, entry });
+        } else parts.metrics.stale++;
         if (layer > 0) backfills.push({ key: keys[keyIndex] as string, entry });
       });
       if (backfills.length > 0) parts.lifecycle.track(parts.layers.write(backfills, layer));
+      // After the backfill (synchronous into L1), so that the extension applies to the copy just written there.
+      for (const { key, entry } of extend) parts.renewals.onFreshRead(key, entry, layer, now);
       missing = stillMissing;
     }
     parts.metrics.misses += missing.length;

@@ -34,6 +34,9 @@ export class LayerSet {
   /** Per layer: its guard when shared, `undefined` for local layers. */
   readonly guards: readonly (LayerGuard | undefined)[];
   private readonly recovery: readonly RecoveryQueue[];
+  /** Indexes of the local, and of the shared, layers that have `touch`. */
+  private readonly localTouches: readonly number[];
+  private readonly sharedTouches: readonly number[];
 
   constructor(
     readonly layers: readonly CacheLayer[],
@@ -48,6 +51,9 @@ export class LayerSet {
     this.l1 = first !== undefined && isSyncLayer(first) ? first : undefined;
     this.metrics = layers.map(() => newLayerMetrics());
     this.recovery = layers.map(() => new RecoveryQueue(settings.recoveryQueueSize));
+    const touching = layers.flatMap((layer, i) => (layer.touch === undefined ? [] : [i]));
+    this.localTouches = touching.filter((i) => !(layers[i] as CacheLayer).shared);
+    this.sharedTouches = touching.filter((i) => (layers[i] as CacheLayer).shared);
     this.guards = layers.map((layer, i) =>
       layer.shared
         ? new LayerGuard(layer.name, this.metrics[i] as LayerMetrics, settings.guard, clock, log, onError, () => onRecover(i), layer.probe?.bind(layer))
@@ -129,6 +135,46 @@ export class LayerSet {
     if (!(error instanceof EntryEncodeError)) return queue.addKeys(keys);
     const layer = this.layers[index] as CacheLayer;
     await (this.guards[index] as LayerGuard).run('delete', () => layer.delete(keys)).catch(() => queue.addKeys(keys));
+  }
+
+  /**
+   * Extends `entry` (re-stamped by `Renewals`) in every local layer that can (`CacheLayer.touch`), synchronously:
+   * the L1 hit path. A layer that throws is logged; the read goes on.
+   */
+  touchLocal(key: string, entry: CacheEntry, now: number): void {
+    for (const i of this.localTouches) {
+      const layer = this.layers[i] as CacheLayer;
+      const ttlMs = physicalTtl(entry, now, layer.ttl);
+      if (ttlMs <= 0) continue;
+      try {
+        const done = layer.touch?.(key, entry, ttlMs);
+        if (done instanceof Promise) done.catch((error: unknown) => this.log.failure(`layer ${layer.name}`, `Layer "${layer.name}" failed on touch`, error));
+      } catch (error) {
+        this.log.failure(`layer ${layer.name}`, `Layer "${layer.name}" failed on touch`, error);
+      }
+    }
+  }
+
+  /** Whether some shared layer can be extended in place (`CacheLayer.touch`). */
+  get touchesShared(): boolean {
+    return this.sharedTouches.length > 0;
+  }
+
+  /**
+   * Extends `entry` in every shared layer that can, through its guard (timeout, failures counted and logged), in
+   * parallel. A layer in its back-off window is skipped without being asked (and without a `layer-error` event:
+   * an extension is not owed). Never rejects.
+   */
+  async touchShared(key: string, entry: CacheEntry, now: number): Promise<void> {
+    const pending: Promise<unknown>[] = [];
+    for (const i of this.sharedTouches) {
+      const layer = this.layers[i] as CacheLayer;
+      const guard = this.guards[i] as LayerGuard;
+      const ttlMs = physicalTtl(entry, now, layer.ttl);
+      if (ttlMs <= 0 || guard.open) continue;
+      pending.push(guard.run('touch', () => layer.touch?.(key, entry, ttlMs)).catch(() => undefined));
+    }
+    if (pending.length > 0) await Promise.all(pending);
   }
 
   /** Deletes `keys` from every layer; a shared layer that fails gets them replayed on recovery. */

@@ -7,6 +7,7 @@
  *   - `LayerReader` (layer-reader.ts): reads of the layers, their validation and backfill; bulk reads;
  *   - `LoadRunner` (load-runner.ts): loads and background refreshes, once per process or per cluster;
  *   - `StackWrites` (stack-writes.ts): writes, deletes, clears, pattern, tag and generation invalidations;
+ *   - `Renewals` (renewals.ts): sliding and adaptive extensions of fresh entries, and a hot key's adaptive ttl;
  *   - `LocalInvalidation` (local-invalidation.ts): what peers' announcements do here (`StackBus`).
  * `CacheStack` (and its namespace views) holds one `StackCore` and calls those parts directly; what is left
  * here is what belongs to the whole: `ready`, `idle`, `close` and the metrics snapshot.
@@ -113,10 +114,11 @@ export class StackCore {
     if (settings.bus !== undefined) this.bus = new StackBus(settings.bus, busMetrics, local, log, settings.logger);
     const bus = this.bus;
     const announce = bus === undefined ? () => undefined : (message: InvalidationMessage) => lifecycle.track(bus.publish(message));
-    const entries = new EntryFactory(clock, log);
-    this.reader = new LayerReader(shared);
+    const renewals = new Renewals({ layers, lifecycle, metrics: this.metrics });
+    const entries = new EntryFactory(clock, log, renewals);
+    this.reader = new LayerReader({ ...shared, renewals });
     const runner = new LoadRunner({ ...shared, entries, announce, loads: this.loads, reader: this.reader });
-    this.reads = new ReadPath({ ...shared, reader: this.reader, runner, renewals: new Renewals() });
+    this.reads = new ReadPath({ ...shared, reader: this.reader, runner, renewals });
     this.writes = new StackWrites({ ...shared, entries, announce, dropScope: (scope) => local.dropScope(scope) });
   }
 

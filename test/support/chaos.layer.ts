@@ -31,10 +31,15 @@ export class ChaosLayer implements CacheLayer {
     this.ttl = inner.ttl;
     // A health check like RedisLayer's PING (fails and hangs with the layer), unless asked for a layer without one.
     if (options.probe !== false) this.probe = () => this.call('probe', () => this.inner.probe?.());
+    const touch = inner.touch?.bind(inner);
+    if (touch !== undefined) this.touch = (key, entry, ttlMs) => this.call('touch', () => touch(key, entry, ttlMs));
   }
 
   /** The layer's health check (see `CacheLayer.probe`); absent with `{ probe: false }`. */
   readonly probe?: () => Promise<unknown>;
+
+  /** The wrapped layer's in-place extension (see `CacheLayer.touch`), when it has one. */
+  readonly touch?: (key: string, entry: CacheEntry, ttlMs: number) => Promise<boolean>;
 
   /** Every following call rejects with `error`. */
   fail(error: Error = new Error('chaos: layer down')): void {

@@ -1,8 +1,8 @@
 /**
  * The shared contract suite of `CacheLayer`: run against `MemoryLayer` and `RedisLayer` (single Redis and Cluster)
- * so every layer answers get/set/delete/clear/findKeys alike.
+ * so every layer answers get/set/delete/clear/findKeys/touch alike.
  */
-import type { CacheEntry } from '../../lib/core/entry.js';
+import type { CacheEntry, EntryFreshness } from '../../lib/core/entry.js';
 import type { CacheLayer } from '../../lib/core/layer.js';
 
 /** What a layer under test brings to {@link describeLayerContract}. */
@@ -212,6 +212,43 @@ export function describeLayerContract(title: string, setup: () => LayerHarness |
       expect(await layer.getMany(keys)).toEqual([undefined, undefined, undefined, undefined]);
       await layer.set('after', makeEntry('after', now), 60_000);
       expect((await layer.get('after'))?.value).toBe('after');
+    });
+
+    it('touch extends a copy of the same version in place, only to a later deadline, for ttlMs more; nothing else', async () => {
+      const touch = layer.touch?.bind(layer);
+      if (touch === undefined) throw new Error(`${layer.name} has no touch`);
+      const now = h.now();
+      const freshness: EntryFreshness = { ttl: 60_000, sliding: true, maxUntil: now + 600_000, refreshAhead: 0, adaptive: { base: 60_000, max: 300_000, hits: 3, step: 30_000 } };
+      const written = makeEntry({ id: 1, name: 'Ada' }, now, { version: 7_000, tags: ['user:1'], tagSeq: 3, freshness });
+      await layer.set('s', written, 180_000);
+      const moved = (by: number, extra: Partial<CacheEntry> = {}): CacheEntry => ({
+        ...written,
+        freshUntil: written.freshUntil + by,
+        staleUntil: written.staleUntil + by,
+        errorUntil: written.errorUntil + by,
+        ...extra,
+      });
+      const later = moved(30_000, { freshness: { ...freshness, ttl: 90_000 } });
+      expect(await touch('s', later, 210_000)).toBe(true);
+      expect(await layer.get('s')).toStrictEqual(later);
+      // Not to the same or an earlier deadline, not another version (a write that landed meanwhile), not a missing key.
+      expect(await touch('s', moved(30_000), 210_000)).toBe(false);
+      expect(await touch('s', written, 180_000)).toBe(false);
+      expect(await touch('s', moved(60_000, { version: 8_000 }), 240_000)).toBe(false);
+      expect(await touch('s', moved(60_000, { version: 6_000 }), 240_000)).toBe(false);
+      expect(await touch('missing', later, 210_000)).toBe(false);
+      expect(await layer.get('missing')).toBeUndefined();
+      expect(await layer.get('s')).toStrictEqual(later);
+      await h.expectLifetime('s', 210_000, now);
+    });
+
+    it('touch of a plain entry (no extension block) moves its deadlines only', async () => {
+      const now = h.now();
+      const written = makeEntry('plain', now, { version: 5 });
+      await layer.set('p', written, 180_000);
+      const later = { ...written, freshUntil: written.freshUntil + 1_000, staleUntil: written.staleUntil + 1_000, errorUntil: written.errorUntil + 1_000 };
+      expect(await layer.touch?.('p', later, 181_000)).toBe(true);
+      expect(await layer.get('p')).toStrictEqual(later);
     });
 
     it('keeps a copy for the ttl it was given (set)', async () => {

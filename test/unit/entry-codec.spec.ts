@@ -1,6 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import type { CacheEntry } from '../../lib/core/entry.js';
-import { decodeEntry, encodeEntry, ENTRY_MAGIC, ENTRY_VERSION_OFFSET, undecodableEntry, undecodableReason } from '../../lib/core/entry-codec.js';
+import type { CacheEntry, EntryFreshness } from '../../lib/core/entry.js';
+import {
+  decodeEntry,
+  encodeEntry,
+  ENTRY_DEADLINES_OFFSET,
+  ENTRY_EXTENSION_TTL_OFFSET,
+  ENTRY_MAGIC,
+  ENTRY_VERSION_OFFSET,
+  undecodableEntry,
+  undecodableReason,
+} from '../../lib/core/entry-codec.js';
 import { expiresAt } from '../../lib/core/entry.js';
 import type { Serializer } from '../../lib/core/serializer.js';
 import { MsgpackSerializer } from '../../lib/core/msgpack.serializer.js';
@@ -91,6 +100,40 @@ describe('encodeEntry / decodeEntry', () => {
       decode: () => undefined,
     };
     expect(() => encodeEntry(makeEntry(1, NOW), failing)).toThrow('cannot encode');
+  });
+
+  describe('the extension block of an entry carrying freshness policies', () => {
+    const freshness: EntryFreshness = { ttl: 60_000, sliding: true, maxUntil: Infinity, refreshAhead: 0.8, adaptive: { base: 60_000, max: 600_000, hits: 5, step: 30_000 } };
+    const entry = makeEntry({ id: 1 }, NOW, { tags: ['t'], freshness });
+
+    it('round-trips (sliding, adaptive, an infinite maxUntil; and without sliding nor adaptive)', () => {
+      expect(roundTrip(entry)).toStrictEqual(entry);
+      const plain = makeEntry('v', NOW, { freshness: { ...freshness, sliding: false, maxUntil: NOW + 1, adaptive: undefined } });
+      expect(roundTrip(plain)).toStrictEqual(plain);
+    });
+
+    it('sets the flags byte and puts the ttl at the fixed offset an in-place extension rewrites', () => {
+      const bytes = encodeEntry(entry, serializer);
+      expect(bytes[3]).toBe(1 | 2 | 4);
+      expect(bytes.readDoubleLE(ENTRY_EXTENSION_TTL_OFFSET)).toBe(60_000);
+      expect(bytes.readDoubleLE(ENTRY_DEADLINES_OFFSET)).toBe(entry.freshUntil);
+      expect(encodeEntry(makeEntry('v', NOW), serializer)[3]).toBe(0); // a plain entry: the earlier bytes
+      // Rewriting the deadlines and the ttl in place (what RedisLayer.touch does) decodes to the extended entry.
+      bytes.writeDoubleLE(entry.freshUntil + 5, ENTRY_DEADLINES_OFFSET);
+      bytes.writeDoubleLE(90_000, ENTRY_EXTENSION_TTL_OFFSET);
+      expect(decodeEntry(bytes, serializer)).toStrictEqual({ ...entry, freshUntil: entry.freshUntil + 5, freshness: { ...freshness, ttl: 90_000 } });
+    });
+
+    it('a truncated extension, or one with numbers that make no sense, is undecodable', () => {
+      const bytes = encodeEntry(entry, serializer);
+      expect(undecodableReason(decodeEntry(bytes.subarray(0, 56 + 30), serializer))).toMatch(/truncated/);
+      const badTtl = Buffer.from(bytes);
+      badTtl.writeDoubleLE(-1, ENTRY_EXTENSION_TTL_OFFSET);
+      expect(undecodableReason(decodeEntry(badTtl, serializer))).toMatch(/invalid freshness deadline/);
+      const badRamp = Buffer.from(bytes);
+      badRamp.writeDoubleLE(Number.NaN, ENTRY_EXTENSION_TTL_OFFSET + 32);
+      expect(undecodableReason(decodeEntry(badRamp, serializer))).toMatch(/invalid freshness deadline/);
+    });
   });
 
   describe('anything that is not an envelope decodes to the undecodable marker, with its reason', () => {

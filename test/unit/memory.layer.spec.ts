@@ -47,6 +47,20 @@ describe('MemoryLayer', () => {
     expect(new MemoryLayer({ name: 'l1', ttl: '1.5s' })).toMatchObject({ name: 'l1', ttl: 1500 });
   });
 
+  it('touch replaces the copy in place: same byte accounting, same recency bound, the new object returned', () => {
+    const { layer, clock } = attached();
+    const now = clock.now();
+    const written = makeEntry({ list: [1, 2, 3], text: 'x'.repeat(500) }, now, { version: 3 });
+    layer.set('k', written, 180_000);
+    const bytes = layer.stats().bytes;
+    const later = { ...written, freshUntil: written.freshUntil + 1_000, staleUntil: written.staleUntil + 1_000, errorUntil: written.errorUntil + 1_000 };
+    expect(layer.touch('k', later, 181_000)).toBe(true);
+    expect(layer.get('k')).toBe(later);
+    expect(layer.stats()).toMatchObject({ bytes, entries: 1 });
+    expect(layer.touch('k', { ...later, version: 4, freshUntil: later.freshUntil + 1 }, 181_000)).toBe(false);
+    expect(layer.get('k')).toBe(later);
+  });
+
   it('returns the stored object itself (no copy)', () => {
     const { layer, clock } = attached();
     const value = { list: [1, 2] };
