@@ -9,7 +9,7 @@
  *    `next.handle()` is never called (no pipes, no handler).
  * 3. Otherwise one `getDetailed(key, loader)` call, whose loader runs the handler (`RouteLoad`, route-load.ts):
  *    - fresh in a shared layer: replayed (`HIT`);
- *    - stale within `staleWhileRevalidate`: replayed (`STALE`); the stack starts the key's one background refresh
+ *    - stale within `staleWhileRevalidate` (or fresh past `refreshAhead`: `HIT`): replayed (`STALE`); the stack starts the key's one background refresh
  *      (per process, or per cluster with a revalidation lock) with this request's loader, which re-subscribes
  *      `next.handle()` only once the reply is under way and never touches the response;
  *    - a miss: the loader runs the handler now; concurrent requests of one key share that run (and its error);
@@ -188,8 +188,8 @@ export class LayerCacheInterceptor implements NestInterceptor, OnModuleInit {
     }
     const outcome = read.value;
     if (isReplayable(outcome)) {
-      // The refresh this read started (if any) runs once the stale reply is under way.
-      if (read.status === 'stale') setImmediate(() => load.release(true));
+      // The refresh this read started (if any: stale-while-revalidate, or refresh-ahead of a hit) runs once the reply is under way.
+      if (read.status === 'stale' || read.status === 'hit') setImmediate(() => load.release(true));
       const status = read.status === 'miss' ? 'MISS' : read.status === 'hit' ? 'HIT' : 'STALE';
       return this.replayCall(call, outcome, status, read.createdAt, load.ran);
     }

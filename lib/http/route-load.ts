@@ -6,7 +6,8 @@
  * The stack calls a read's loader for
  *  1. a miss (`stale` undefined): the request waits for it; the handler runs at once (foreground);
  *  2. a stale-if-error reload (`stale` set): the request waits for it too (foreground);
- *  3. a stale-while-revalidate refresh (`stale` set): the request is answered with the stale entry; the handler
+ *  3. a background refresh (`stale` set; stale-while-revalidate, or refresh-ahead of a still-fresh entry): the
+ *     request is answered with the cached entry; the handler
  *     runs in the background once that reply is under way, and never touches the response.
  * The stack tells (3) from (1) and (2) (`LoaderContext.background`). A refresh waits for the interceptor's go
  * (`release(true)`), given once the stale reply is under way, or its cancel (`release(false)`: the stale entry was
