@@ -33,7 +33,7 @@ export interface CacheTargetOptions {
 /** Options shared by `@Cacheable` and `@CachePut`; durations: a number is seconds. */
 export interface CacheWriteOptions<A extends unknown[] = unknown[], R = unknown>
   extends CacheTargetOptions,
-    Pick<CacheEntryOptions<R>, 'ttl' | 'staleWhileRevalidate' | 'staleIfError' | 'negativeTtl'> {
+    Pick<CacheEntryOptions<R>, 'ttl' | 'staleWhileRevalidate' | 'staleIfError' | 'negativeTtl' | 'ttlJitter' | 'timeZone'> {
   /**
    * The entry's key: a template (`'user:{0}'`, `'{0.id}:{1}'`) or a function of the arguments.
    * @default `ClassName.methodName:` + a collision-free encoding of the arguments (the runtime class)
@@ -88,7 +88,15 @@ export function checkWriteOptions(site: string, options: CacheableOptions | unde
   checkOptionalFunction(site, 'unless', o.unless);
   try {
     resolvePolicy(
-      { ttl: o.ttl, staleWhileRevalidate: o.staleWhileRevalidate, staleIfError: o.staleIfError, negativeTtl: o.negativeTtl, loaderTimeout: o.loaderTimeout },
+      {
+        ttl: o.ttl,
+        staleWhileRevalidate: o.staleWhileRevalidate,
+        staleIfError: o.staleIfError,
+        negativeTtl: o.negativeTtl,
+        loaderTimeout: o.loaderTimeout,
+        ttlJitter: o.ttlJitter,
+        timeZone: o.timeZone,
+      },
       ENTRY_CHECK_BASE,
     );
   } catch (error) {

@@ -34,6 +34,8 @@ export class WritePlan {
       staleIfError: o.staleIfError,
       negativeTtl: o.negativeTtl,
       loaderTimeout: o.loaderTimeout,
+      ttlJitter: o.ttlJitter,
+      timeZone: o.timeZone,
       shouldCache: o.shouldCache,
       tags: (result: unknown) => resolveCacheTags(values, args, result),
     };
@@ -84,6 +86,8 @@ export class WritePlans {
       staleIfError: o.staleIfError,
       negativeTtl: o.negativeTtl,
       loaderTimeout: o.loaderTimeout,
+      ttlJitter: o.ttlJitter,
+      timeZone: o.timeZone,
       // NO_VALUE: an Observable that completed empty is handed over, never stored.
       shouldCache: unless === undefined ? notEmpty : (value) => value !== NO_VALUE && !unless(value),
       tags: fixedTags !== undefined && fixedTags.length > 0 ? fixedTags : undefined,

@@ -121,7 +121,7 @@ export class ReadPath {
     const l1 = this.layers.l1;
     const entry = l1?.get(key);
     if (entry === undefined || this.clock.now() >= entry.freshUntil || !this.tags.isValid(entry)) return CACHE_MISS;
-    if (info !== undefined) report(info, 'hit', entry.createdAt);
+    if (info !== undefined) report(info, 'hit', entry);
     this.l1Metrics.hits++;
     this.metrics.hits++;
     if (this.events.listened.hit === true) this.events.emit('hit', { key, layer: (l1 as CacheLayer).name });
@@ -143,7 +143,7 @@ export class ReadPath {
     if (entry !== undefined && this.tags.isValid(entry)) {
       if (this.clock.now() < entry.freshUntil) {
         this.metrics.hits++;
-        if (request.info !== undefined) report(request.info, 'hit', entry.createdAt);
+        if (request.info !== undefined) report(request.info, 'hit', entry);
         if (this.events.listened.hit === true) this.events.emit('hit', { key, layer: this.layers.name(found.layer) });
         return entry.value as T;
       }
@@ -162,7 +162,7 @@ export class ReadPath {
     if (candidate !== undefined) {
       if (entryState(candidate, this.clock.now()) === EntryState.Stale) {
         this.metrics.stale++;
-        if (info !== undefined) report(info, 'stale', candidate.createdAt);
+        if (info !== undefined) report(info, 'stale', candidate);
         if (this.events.listened.stale === true) this.events.emit('stale', { key, layer: this.layers.name(request.staleLayer) });
         if (loader !== undefined) this.runner.revalidate(request as LoadRequest<T>);
         return candidate.value as T;
@@ -172,18 +172,27 @@ export class ReadPath {
     this.metrics.misses++;
     if (info !== undefined) report(info, 'miss', undefined);
     this.events.emit('miss', { key });
-    return loader === undefined ? undefined : this.runner.load(request as LoadRequest<T>);
+    if (loader === undefined) return undefined;
+    return info === undefined ? this.runner.load(request as LoadRequest<T>) : this.loadReporting(request as LoadRequest<T>, info);
+  }
+
+  /** Loads for a caller asking how it was answered: a miss, with the deadline of the entry the load stored. */
+  private async loadReporting<T>(request: LoadRequest<T>, info: ReadInfo): Promise<T> {
+    const loading = this.runner.load(request);
+    const flight = this.inFlight.flights.get<T>(request.key); // the one `load` joined or started
+    const value = await loading;
+    report(info, 'miss', undefined);
+    info.freshUntil = flight?.entry?.freshUntil;
+    return value;
   }
 
   /** Stale-if-error: reload synchronously, serve the stale value when the reload fails. */
   private async loadOrServeStale<T>(request: LoadRequest<T>, stale: CacheEntry): Promise<T> {
     const info = request.info;
     try {
-      const value = await this.runner.load(request);
-      if (info !== undefined) report(info, 'miss', undefined);
-      return value;
+      return info === undefined ? await this.runner.load(request) : await this.loadReporting(request, info);
     } catch (error) {
-      if (info !== undefined) report(info, 'stale-if-error', stale.createdAt);
+      if (info !== undefined) report(info, 'stale-if-error', stale);
       this.metrics.staleIfError++;
       this.metrics.stale++;
       this.log.warn(`Loader for "${request.userKey}" failed; serving the stale value (stale-if-error)`, error);
