@@ -107,7 +107,7 @@ export class LayerCacheInterceptor implements NestInterceptor, OnModuleInit {
       return next.handle();
     }
     // Fast path: a fresh response in the in-process layer is replayed synchronously (no promise, no handler).
-    const info: ReadInfo = { status: 'miss', createdAt: undefined };
+    const info: ReadInfo = { status: 'miss', createdAt: undefined, freshUntil: undefined };
     let fresh: HandlerOutcome | typeof CACHE_MISS = CACHE_MISS;
     try {
       fresh = stack.peek<HandlerOutcome>(key, info);

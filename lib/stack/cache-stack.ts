@@ -100,7 +100,7 @@ export class CacheStack {
   async getDetailed<T>(key: string, loader?: Loader<T>, options?: CacheEntryOptions<T>): Promise<CacheReadResult<T>> {
     const k = this.space.key(key);
     if (loader !== undefined && typeof loader !== 'function') throw new InvalidOptionError('loader', 'expected a function');
-    const info: ReadInfo = { status: 'miss', createdAt: undefined };
+    const info: ReadInfo = { status: 'miss', createdAt: undefined, freshUntil: undefined };
     const value = await this.reads.read(k, key, loader, options === undefined ? this.core.policy : this.policy(options), info);
     return { value, status: info.status, createdAt: info.createdAt, freshUntil: info.freshUntil };
   }
