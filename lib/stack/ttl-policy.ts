@@ -106,11 +106,22 @@ function freshForOf(rule: CalendarTtl | TtlFunction | undefined, timeZone: strin
   if (rule === undefined) return undefined;
   if (typeof rule === 'function') {
     return (_now, value, key) => {
-      const result = rule(value, key);
-      if ((typeof result !== 'number' && typeof result !== 'string') || !isFixedTtl(result)) {
-        throw new InvalidOptionError('ttl', `the ttl function returned ${describeResult(result)} for key ${JSON.stringify(key)}; expected a duration`);
+      const result: unknown = rule(value, key);
+      let ms: number | undefined;
+      if ((typeof result === 'number' || typeof result === 'string') && isFixedTtl(result as Duration)) {
+        try {
+          ms = toMilliseconds(result as Duration, 'ttl');
+        } catch {
+          ms = undefined;
+        }
       }
-      return toMilliseconds(result, 'ttl (the ttl function result)');
+      if (ms === undefined) {
+        throw new InvalidOptionError(
+          'ttl',
+          `the ttl function returned ${describeResult(result)} for key ${JSON.stringify(key)}; expected a duration (seconds, or a string such as '30s')`,
+        );
+      }
+      return ms;
     };
   }
   const zone = timeZone ?? processTimeZone();
