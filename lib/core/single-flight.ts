@@ -6,6 +6,8 @@
  * A flight also records whether the key was invalidated (deleted, overwritten, cleared) while it ran: its
  * result is then returned to its callers but must not be stored as valid.
  */
+import type { CacheEntry } from './entry.js';
+
 export interface Flight<T> {
   readonly promise: Promise<T>;
   /** Set when the key was invalidated while the flight ran. */
@@ -14,6 +16,8 @@ export interface Flight<T> {
   readonly controller: AbortController;
   /** The loader's value once it returned (what the callers get, stored or not). */
   result?: T;
+  /** The entry the flight stored (or found written by a peer), for the deadlines a read reports. */
+  entry?: CacheEntry;
 }
 
 /** The running flights of one stack, by internal key. */

@@ -39,7 +39,9 @@ export type DecoratorEntryOption =
   | 'slidingTtl'
   | 'maxTtl'
   | 'adaptiveTtl'
-  | 'refreshAhead';
+  | 'refreshAhead'
+  | 'ttlJitter'
+  | 'timeZone';
 
 /** Every {@link DecoratorEntryOption}, for copying them. */
 export const DECORATOR_ENTRY_OPTIONS = [
@@ -51,6 +53,8 @@ export const DECORATOR_ENTRY_OPTIONS = [
   'maxTtl',
   'adaptiveTtl',
   'refreshAhead',
+  'ttlJitter',
+  'timeZone',
 ] as const satisfies readonly DecoratorEntryOption[];
 
 /** Options shared by `@Cacheable` and `@CachePut`; durations: a number is seconds. */

@@ -10,6 +10,7 @@ import type { Duration } from '../core/duration.js';
 import { InvalidOptionError } from '../core/errors.js';
 import { checkName } from '../core/keys.js';
 import type { TagsOption } from '../core/tags.js';
+import type { CalendarTtl } from '../core/calendar-boundary.js';
 import { basePolicy, resolvePolicy, type CacheEntryOptions } from '../stack/cache-stack.options.js';
 
 /** The route options that are entry options, handed to the stack as written. */
@@ -21,6 +22,8 @@ export const ROUTE_ENTRY_OPTIONS = [
   'slidingTtl',
   'maxTtl',
   'adaptiveTtl',
+  'ttlJitter',
+  'timeZone',
 ] as const satisfies readonly (keyof HttpCacheOptions & keyof CacheEntryOptions)[];
 
 /** The entry options written on a route (absent ones stay absent). */
@@ -50,8 +53,16 @@ export type HttpCacheKeyFn = (request: HttpCacheRequest) => string | number | un
 
 /** Options of one route, given to `@HttpCache`. Durations: a number is seconds, a string carries its unit. */
 export interface HttpCacheOptions {
-  /** How long a response stays fresh (`X-Cache: HIT`). @default the stack's `ttl` */
-  ttl?: Duration;
+  /**
+   * How long a response stays fresh (`X-Cache: HIT`): a duration, or a calendar ttl (`'until-midnight'`,
+   * `'next-hour'` in `timeZone`; `Cache-Control: max-age` then counts down to that boundary). A function of the
+   * value is not accepted here: the value is the stored response record, not the handler's result. @default the stack's `ttl`
+   */
+  ttl?: Duration | CalendarTtl;
+  /** Randomizes each stored response's ttl: a fraction in [0, 1) (`0.1`: ±10%) or a duration (`'5s'`); see `CacheEntryOptions.ttlJitter`. @default the stack's (off) */
+  ttlJitter?: number | Duration;
+  /** The IANA time zone of a calendar `ttl`. @default the stack's, else the process's */
+  timeZone?: string;
   /** After freshness: serve stale at once (`X-Cache: STALE`) and re-run the handler in the background; `0` turns a module-wide default off. @default the stack's (0, off) */
   staleWhileRevalidate?: Duration;
   /** After freshness: serve stale when the handler fails with a 5xx or a non-HTTP error. @default the stack's (0, off) */
@@ -83,7 +94,10 @@ export interface HttpCacheOptions {
   stack?: string;
   /** The response may be stored by shared caches (CDN, proxies): `Cache-Control: public`. @default false */
   shared?: boolean;
-  /** Emit `Cache-Control` (`public` on shared routes, else `private`; `max-age` from the route's `ttl`, `no-cache` without one). @default false */
+  /**
+   * Emit `Cache-Control` (`public` on shared routes, else `private`; `max-age` from the route's `ttl`, or from the
+   * served entry's freshness for a calendar or jittered `ttl`; `no-cache` without a route `ttl`). @default false
+   */
   cacheControl?: boolean;
   /** Tags of the route's entries, beside `@CacheTags` on the handler or controller: names, or a function of the request and the response body. @default none */
   tags?: TagsOption<[request: HttpCacheRequest, body: unknown]>;
@@ -127,6 +141,9 @@ export const DEFAULT_HTTP_CACHE_OPTIONS = Object.freeze({
 export function checkHttpCacheOptions(label: string, options: HttpCacheOptions | undefined): HttpCacheOptions {
   if (options === undefined) return {};
   if (options === null || typeof options !== 'object') throw new InvalidOptionError(label, 'expected an options object');
+  if (typeof options.ttl === 'function') {
+    throw new InvalidOptionError(`${label}.ttl`, 'expected a duration or a calendar ttl (a ttl function is not accepted on routes: it would get the stored response record)');
+  }
   try {
     resolvePolicy(routeEntryOptions(options), ROUTE_CHECK_BASE);
   } catch (error) {

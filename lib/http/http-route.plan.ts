@@ -4,7 +4,8 @@
  * stack (one object per route, so the stack resolves them once), the key's route part and inputs (what the
  * handler reads, see `route-arguments.ts`), and the headers.
  */
-import { toMilliseconds } from '../core/duration.js';
+import { isCalendarTtl } from '../core/calendar-boundary.js';
+import { toMilliseconds, type Duration } from '../core/duration.js';
 import { getCacheTags, type CacheTagValue } from '../common/cache-tags.metadata.js';
 import type { CacheEntryOptions } from '../stack/cache-stack.options.js';
 import { getHttpCacheOptions, isSkipCacheRoute } from './http-cache.decorator.js';
@@ -61,8 +62,13 @@ export interface HttpRoutePlan {
   readonly urlKeyed: boolean;
   readonly shared: boolean;
   readonly cacheControl: boolean;
-  /** The route's own ttl in ms, when it (or the defaults) gives one. */
+  /** The route's own fixed ttl in ms, when it (or the defaults) gives one. */
   readonly ttlMs: number | undefined;
+  /**
+   * The route's ttl is a calendar ttl or jittered (route or defaults): `max-age` comes from the served entry's
+   * own freshness, not from a fixed ttl.
+   */
+  readonly freshnessOfEntry: boolean;
   readonly maxBodySize: number;
   /** `@CacheTags` values of the handler and controller; functions get the route parameters' values. */
   readonly tagValues: readonly CacheTagValue[];
@@ -132,7 +138,8 @@ export function resolveRoutePlan(
     urlKeyed: vary.length === 0 && options.key === undefined,
     shared: options.shared ?? DEFAULT_HTTP_CACHE_OPTIONS.shared,
     cacheControl: options.cacheControl ?? DEFAULT_HTTP_CACHE_OPTIONS.cacheControl,
-    ttlMs: options.ttl === undefined ? undefined : toMilliseconds(options.ttl, 'ttl'),
+    ttlMs: options.ttl === undefined || isCalendarTtl(options.ttl) ? undefined : toMilliseconds(options.ttl, 'ttl'),
+    freshnessOfEntry: options.ttl !== undefined && (isCalendarTtl(options.ttl) || isJittered(options.ttlJitter)),
     maxBodySize: options.maxBodySize ?? DEFAULT_HTTP_CACHE_OPTIONS.maxBodySize,
     tagValues,
     tagsOption: options.tags,
@@ -143,11 +150,23 @@ export function resolveRoutePlan(
 /**
  * The `Cache-Control` of a replayed response: `private` on per-user routes; with `cacheControl`, `public` (shared
  * routes) or `private`, and `max-age` = the freshness left (0 when stale), or `no-cache` without a route ttl.
+ * The freshness left: the route's fixed ttl minus the age, or, for a calendar or jittered route ttl, the served
+ * entry's own (`freshLeftMs`; `no-cache` when it is not known, e.g. a response that was not stored).
  */
-export function cacheControlOf(plan: HttpRoutePlan, stale: boolean, ageMs: number): string | undefined {
+export function cacheControlOf(plan: HttpRoutePlan, stale: boolean, ageMs: number, freshLeftMs?: number): string | undefined {
   if (!plan.cacheControl) return plan.perUserKey === undefined ? undefined : 'private';
   const scope = plan.shared ? 'public' : 'private';
-  if (plan.ttlMs === undefined) return `${scope}, no-cache`;
-  const maxAge = stale ? 0 : Math.max(0, Math.floor((plan.ttlMs - ageMs) / 1000));
+  let leftMs: number;
+  if (plan.freshnessOfEntry) {
+    if (freshLeftMs === undefined) return `${scope}, no-cache`;
+    leftMs = freshLeftMs;
+  } else if (plan.ttlMs === undefined) return `${scope}, no-cache`;
+  else leftMs = plan.ttlMs - ageMs;
+  const maxAge = stale ? 0 : Math.max(0, Math.floor(leftMs / 1000));
   return `${scope}, max-age=${maxAge}`;
+}
+
+/** Whether a (checked) `ttlJitter` moves ttls: a fraction or a duration above 0. */
+function isJittered(jitter: number | Duration | undefined): boolean {
+  return jitter !== undefined && (typeof jitter === 'number' ? jitter > 0 : toMilliseconds(jitter, 'ttlJitter') > 0);
 }

@@ -32,7 +32,7 @@ import { LAYER_CACHE_HTTP_OPTIONS, type HttpCacheRequest, type LayerCacheHttpOpt
 import { lastValue, type HandlerOutcome, type NotStoredReason, type StoredResponse } from './http-response.record.js';
 import { resolveRoutePlan, type HttpRoutePlan, type RouteExclusion } from './http-route.plan.js';
 import { installNotModifiedHook } from './not-modified.hook.js';
-import { isReplayable, replayStored, type XCacheStatus } from './response-replay.js';
+import { isReplayable, replayStored, type ServedEntry, type XCacheStatus } from './response-replay.js';
 import { carriesBody, RequestKeys } from './route-request.key.js';
 import { nextTurn, RouteLoad, type HttpCacheCall, type RouteLoadHost } from './route-load.js';
 
@@ -107,7 +107,7 @@ export class LayerCacheInterceptor implements NestInterceptor, OnModuleInit {
       return next.handle();
     }
     // Fast path: a fresh response in the in-process layer is replayed synchronously (no promise, no handler).
-    const info: ReadInfo = { status: 'miss', createdAt: undefined };
+    const info: ReadInfo = { status: 'miss', createdAt: undefined, freshUntil: undefined };
     let fresh: HandlerOutcome | typeof CACHE_MISS = CACHE_MISS;
     try {
       fresh = stack.peek<HandlerOutcome>(key, info);
@@ -115,7 +115,7 @@ export class LayerCacheInterceptor implements NestInterceptor, OnModuleInit {
       // a closed or failing stack: the slow path below decides (it bypasses on failures)
     }
     if (fresh !== CACHE_MISS && isReplayable(fresh)) {
-      replayStored(this.adapterHost.httpAdapter, this.clock, request, response, plan, fresh, 'HIT', info.createdAt, false);
+      replayStored(this.adapterHost.httpAdapter, this.clock, request, response, plan, fresh, 'HIT', info, false);
       return of(fresh.body);
     }
     return from(this.serve({ context, next, plan, request, response, stack, key }));
@@ -191,7 +191,7 @@ export class LayerCacheInterceptor implements NestInterceptor, OnModuleInit {
       // The refresh this read started (if any: stale-while-revalidate, or refresh-ahead of a hit) runs once the reply is under way.
       if (read.status === 'stale' || read.status === 'hit') setImmediate(() => load.release(true));
       const status = read.status === 'miss' ? 'MISS' : read.status === 'hit' ? 'HIT' : 'STALE';
-      return this.replayCall(call, outcome, status, read.createdAt, load.ran);
+      return this.replayCall(call, outcome, status, read, load.ran);
     }
     if (outcome?.type === 'rejected' && (load.ran || read.status === 'miss')) throw outcome.error; // a load's 4xx, never a cached value
     if (outcome?.type === 'passthrough' && load.ran) {
@@ -225,8 +225,8 @@ export class LayerCacheInterceptor implements NestInterceptor, OnModuleInit {
     return this.serve(call, true);
   }
 
-  private replayCall(call: HttpCacheCall, stored: StoredResponse, status: XCacheStatus, createdAt: number | undefined, ranHere: boolean): unknown {
-    return replayStored(this.adapterHost.httpAdapter, this.clock, call.request, call.response, call.plan, stored, status, createdAt, ranHere);
+  private replayCall(call: HttpCacheCall, stored: StoredResponse, status: XCacheStatus, served: ServedEntry, ranHere: boolean): unknown {
+    return replayStored(this.adapterHost.httpAdapter, this.clock, call.request, call.response, call.plan, stored, status, served, ranHere);
   }
 
   private bypass(call: HttpCacheCall): Promise<unknown> {

@@ -44,6 +44,14 @@ export function isReplayable(value: unknown): value is StoredResponse {
   return true;
 }
 
+/** The deadlines of the entry a response is served from (`ReadInfo`, `CacheReadResult`). */
+export interface ServedEntry {
+  /** When it was produced (ms), `undefined` for a miss. */
+  readonly createdAt: number | undefined;
+  /** When it stops being fresh (ms), `undefined` when not known. */
+  readonly freshUntil?: number | undefined;
+}
+
 /**
  * Sets the headers of a stored response (Nest's own reply then sends its status and body, returned here):
  * `X-Cache`, `Age` (not on a MISS), the stored content type and headers (unless the handler just ran for this
@@ -58,12 +66,14 @@ export function replayStored(
   plan: HttpRoutePlan,
   stored: StoredResponse,
   status: XCacheStatus,
-  createdAt: number | undefined,
+  served: ServedEntry,
   ranHere: boolean,
 ): unknown {
   if (adapter.isHeadersSent(response) === true) return stored.body;
   adapter.setHeader(response, 'X-Cache', status);
-  const ageMs = createdAt === undefined ? 0 : Math.max(0, clock.now() - createdAt);
+  const now = clock.now();
+  const createdAt = served.createdAt;
+  const ageMs = createdAt === undefined ? 0 : Math.max(0, now - createdAt);
   if (status !== 'MISS') adapter.setHeader(response, 'Age', String(Math.floor(ageMs / 1000)));
   if (!ranHere) {
     if (stored.contentType !== undefined) adapter.setHeader(response, 'Content-Type', stored.contentType);
@@ -75,7 +85,8 @@ export function replayStored(
   }
   adapter.setHeader(response, 'ETag', stored.etag);
   if (plan.varyHeader !== undefined) adapter.setHeader(response, 'Vary', plan.varyHeader);
-  const cacheControl = cacheControlOf(plan, status === 'STALE', ageMs);
+  const freshUntil = served.freshUntil;
+  const cacheControl = cacheControlOf(plan, status === 'STALE', ageMs, freshUntil === undefined ? undefined : freshUntil - now);
   if (cacheControl !== undefined) adapter.setHeader(response, 'Cache-Control', cacheControl);
   const ifNoneMatch = request.headers['if-none-match'];
   if (ifNoneMatch !== undefined && plan.status < 300 && matchesEtag(ifNoneMatch, stored.etag)) markNotModified(request);

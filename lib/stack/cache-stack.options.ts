@@ -15,6 +15,11 @@ import type { LoadCoordinator } from '../core/load-coordinator.js';
 import type { RevalidationLock } from '../core/revalidation-lock.js';
 import type { TagStore } from '../core/tag-store.js';
 import type { TagsOption } from '../core/tags.js';
+import type { CalendarTtl } from '../core/calendar-boundary.js';
+import { fixedTtlMs, isFixedTtl, resolveWriteTtl, type TtlFunction, type WriteTtlPolicy } from './ttl-policy.js';
+
+export type { CalendarTtl } from '../core/calendar-boundary.js';
+export type { TtlFunction } from './ttl-policy.js';
 
 /** What a loader receives. */
 export interface LoaderContext<T = unknown> {
@@ -36,8 +41,20 @@ export type Loader<T> = (context: LoaderContext<T>) => T | Promise<T>;
 
 /** Per-entry options; on a call they override the stack's defaults. Durations: a number is seconds. */
 export interface CacheEntryOptions<T = unknown> {
-  /** How long a value stays fresh. @default the largest layer ttl, else 60 s */
-  ttl?: Duration;
+  /**
+   * How long a value stays fresh: a duration; a calendar ttl (`'until-midnight'`, `'next-hour'`: freshness ends at
+   * that boundary in `timeZone`); or a function of the value and the key (as the caller wrote it) called at each
+   * write (throwing or returning no duration: not cached, logged). @default the largest layer ttl, else 60 s
+   */
+  ttl?: Duration | CalendarTtl | TtlFunction<T>;
+  /**
+   * Randomizes each write's fresh ttl so that keys written together do not expire together: a number is a fraction
+   * in [0, 1) (`0.1`: uniformly within ±10%), a string a duration (`'5s'`: within ±5 s). The stale windows follow
+   * the jittered freshness; the ttl never goes below 0. Also applies to `negativeTtl` writes. @default 0 (off)
+   */
+  ttlJitter?: number | Duration;
+  /** The IANA time zone of calendar ttls (`'Europe/Paris'`). @default the process's (`Intl.DateTimeFormat().resolvedOptions().timeZone`) */
+  timeZone?: string;
   /** How long after freshness a stale value is served at once while it is refreshed in the background. @default 0 (off) */
   staleWhileRevalidate?: Duration;
   /** How long after freshness a stale value is served when the reload fails. @default 0 (off) */
@@ -148,7 +165,10 @@ export const DEFAULT_CACHE_STACK_OPTIONS = Object.freeze({
 
 /** Per-entry options resolved once into milliseconds (see `resolvePolicy`). */
 export interface EntryPolicy {
+  /** The fixed fresh ttl (ms); a write's ttl comes from `write.freshFor` instead when that is set. */
   readonly ttl: number;
+  /** Calendar or function ttls, jitter, time zone (ttl-policy.ts); `undefined` for a plain fixed ttl. */
+  readonly write: WriteTtlPolicy | undefined;
   readonly swr: number;
   readonly sie: number;
   readonly negativeTtl: number | undefined;
@@ -175,7 +195,8 @@ export function resolvePolicy(options: CacheEntryOptions | undefined, base: Entr
     throw new InvalidOptionError('options', `expected an object, got ${typeof options}`);
   }
   const policy: EntryPolicy = {
-    ttl: options.ttl === undefined ? base.ttl : toMilliseconds(options.ttl, 'ttl'),
+    ttl: options.ttl === undefined || !isFixedTtl(options.ttl) ? base.ttl : fixedTtlMs(options.ttl),
+    write: resolveWriteTtl(options, base.write),
     swr:
       options.staleWhileRevalidate === undefined
         ? base.swr
@@ -231,6 +252,7 @@ function checkBoolean(value: boolean, option: string): boolean {
 export function basePolicy(fallbackTtlMs: number): EntryPolicy {
   return {
     ttl: fallbackTtlMs,
+    write: undefined,
     swr: toMilliseconds(DEFAULT_CACHE_STACK_OPTIONS.staleWhileRevalidate, 'staleWhileRevalidate'),
     sie: toMilliseconds(DEFAULT_CACHE_STACK_OPTIONS.staleIfError, 'staleIfError'),
     negativeTtl: undefined,

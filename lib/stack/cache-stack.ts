@@ -47,6 +47,8 @@ export interface CacheReadResult<T> {
   readonly status: ReadInfo['status'];
   /** When the served entry was produced (ms), or `undefined` for a miss. */
   readonly createdAt: number | undefined;
+  /** When the served entry stops being fresh (ms); for a miss, the entry just stored (`undefined`: none was). */
+  readonly freshUntil: number | undefined;
 }
 
 /**
@@ -93,14 +95,14 @@ export class CacheStack {
   /**
    * `get`, also saying how it was answered: `hit` (fresh), `stale` (served while a background refresh runs),
    * `stale-if-error` (the reload failed), or `miss` (loaded now, or nothing without a loader); `createdAt`
-   * (ms) of a served entry, for an `Age`. Used by the HTTP interceptor for `X-Cache`.
+   * (ms) of a served entry, for an `Age`, and its `freshUntil`, for a `max-age`. Used by the HTTP interceptor for `X-Cache`.
    */
   async getDetailed<T>(key: string, loader?: Loader<T>, options?: CacheEntryOptions<T>): Promise<CacheReadResult<T>> {
     const k = this.space.key(key);
     if (loader !== undefined && typeof loader !== 'function') throw new InvalidOptionError('loader', 'expected a function');
-    const info: ReadInfo = { status: 'miss', createdAt: undefined };
+    const info: ReadInfo = { status: 'miss', createdAt: undefined, freshUntil: undefined };
     const value = await this.reads.read(k, key, loader, options === undefined ? this.core.policy : this.policy(options), info);
-    return { value, status: info.status, createdAt: info.createdAt };
+    return { value, status: info.status, createdAt: info.createdAt, freshUntil: info.freshUntil };
   }
 
   /** `get` with a required loader: always resolves to the cached or loaded value. */
@@ -143,6 +145,7 @@ export class CacheStack {
     if (!Array.isArray(items)) throw new InvalidOptionError('items', 'expected an array of { key, value, options? }');
     const writes = items.map((item) => ({
       key: this.space.key(item.key),
+      userKey: item.key,
       value: item.value,
       policy: item.options === undefined ? this.core.policy : this.policy(item.options),
     }));

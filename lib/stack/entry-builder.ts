@@ -1,8 +1,10 @@
 /**
  * Builds the envelope of a loaded or set value from its resolved policy (docs/entry-states.md, "The envelope"):
- * freshUntil = now + ttl (negativeTtl for a not-found value when set), both stale windows after it.
- * `EntryFactory` is what the engine's writers use: the stack's clock, and a throwing user option (`shouldCache`,
- * a tags function) logged and turned into "not cached", never into an error for the caller.
+ * freshUntil = now + ttl (negativeTtl for a not-found value when set), both stale windows after it. The ttl of a
+ * policy with write-time rules (ttl-policy.ts) comes from its calendar boundary or ttl function, then its jitter.
+ * `EntryFactory` is what the engine's writers use: the stack's clock, a random source (a seam for tests), and a
+ * throwing user option (`shouldCache`, a tags or ttl function) logged and turned into "not cached", never into an
+ * error for the caller.
  */
 import type { Clock } from '../core/clock.js';
 import type { CacheEntry, EntryFreshness } from '../core/entry.js';
@@ -10,6 +12,7 @@ import { checkName } from '../core/keys.js';
 import type { BurstLogger } from '../core/logger.js';
 import type { EntryPolicy } from './cache-stack.options.js';
 import type { Renewals } from './renewals.js';
+import { jitterTtl } from './ttl-policy.js';
 
 /** Builds the envelopes of a stack's writes and loads. */
 export class EntryFactory {
@@ -18,16 +21,22 @@ export class EntryFactory {
     private readonly log: BurstLogger,
     /** The adaptive ttl a key is written with while it is hot (`Renewals.levelFor`). */
     private readonly levels?: Pick<Renewals, 'levelFor'>,
+    /** Uniform in [0, 1), for `ttlJitter`. */
+    private readonly random: () => number = Math.random,
   ) {}
 
-  /** The envelope of a value, or `undefined` when it is not to be cached (or its options threw: logged). */
-  build(key: string, value: unknown, policy: EntryPolicy, tagSeq: number, version: number): CacheEntry | undefined {
+  /**
+   * The envelope of a value, or `undefined` when it is not to be cached (or its options threw: logged).
+   * @param key the internal key (for the adaptive level of a hot key).
+   * @param userKey the key as the caller wrote it (without namespace): for a ttl function and log lines.
+   */
+  build(key: string, userKey: string, value: unknown, policy: EntryPolicy, tagSeq: number, version: number): CacheEntry | undefined {
     try {
       const now = this.clock.now();
       const level = policy.adaptive === undefined ? undefined : this.levels?.levelFor(key, policy, now);
-      return buildEntry(value, policy, tagSeq, now, version, level);
+      return buildEntry(value, policy, tagSeq, now, version, userKey, this.random, level);
     } catch (error) {
-      this.log.warn(`Not caching "${key}": its shouldCache or tags option threw`, error);
+      this.log.warn(`Not caching "${userKey}": its shouldCache, tags or ttl option threw or gave no valid result`, error);
       return undefined;
     }
   }
@@ -36,14 +45,30 @@ export class EntryFactory {
 /**
  * The envelope of `value`, or `undefined` when it is not to be cached (`undefined` without `negativeTtl`,
  * or `shouldCache` said no). `level`: the fresh duration of a found value when its adaptive ttl is raised (a hot key).
- * @throws whatever `shouldCache` or a tags function throws, or a TypeError/InvalidKeyError for bad tags.
+ * @throws whatever `shouldCache`, a tags or a ttl function throws, a TypeError/InvalidKeyError for bad tags, an
+ * InvalidOptionError for a ttl function's result that is not a duration.
  */
-export function buildEntry(value: unknown, policy: EntryPolicy, tagSeq: number, now: number, version: number, level?: number): CacheEntry | undefined {
+export function buildEntry(
+  value: unknown,
+  policy: EntryPolicy,
+  tagSeq: number,
+  now: number,
+  version: number,
+  userKey = '',
+  random: () => number = Math.random,
+  level?: number,
+): CacheEntry | undefined {
   if (value === undefined && policy.negativeTtl === undefined) return undefined;
   if (policy.shouldCache !== undefined && !policy.shouldCache(value)) return undefined;
   const tags = typeof policy.tags === 'function' ? checkTags(policy.tags(value)) : policy.tags;
   const notFound = value === undefined || value === null;
-  const ttl = notFound && policy.negativeTtl !== undefined ? policy.negativeTtl : (level ?? policy.ttl);
+  const negative = notFound && policy.negativeTtl !== undefined;
+  let ttl = negative ? (policy.negativeTtl as number) : (level ?? policy.ttl);
+  const write = policy.write;
+  if (write !== undefined) {
+    if (!negative && level === undefined && write.freshFor !== undefined) ttl = write.freshFor(now, value, userKey);
+    if (write.jitter !== undefined) ttl = jitterTtl(ttl, write.jitter, random());
+  }
   const freshness = notFound ? undefined : freshnessOf(policy, ttl, now);
   const freshUntil = freshness === undefined ? now + ttl : Math.min(now + ttl, freshness.maxUntil);
   return {

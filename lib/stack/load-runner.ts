@@ -112,6 +112,7 @@ export class LoadRunner {
         const entry = await reader.reread(key);
         if (entry !== undefined && (entry.version ?? 0) > (request.stale?.version ?? 0)) {
           landed = true;
+          f.entry = entry;
           return entry.value as T;
         }
       }
@@ -143,7 +144,10 @@ export class LoadRunner {
     if (loads !== undefined && request.stale === undefined) {
       // A miss of every layer: once per cluster (a refresh of a stale entry has the revalidation lock instead).
       const turn = await loads.begin(key, () => reader.reread(key), request.policy.loaderTimeout);
-      if (turn.entry !== undefined) return turn.entry.value as T;
+      if (turn.entry !== undefined) {
+        flight.entry = turn.entry;
+        return turn.entry.value as T;
+      }
       lease = turn.lease;
     }
     let filled = false;
@@ -186,8 +190,9 @@ export class LoadRunner {
       parts.metrics.discardedLoads++;
       return false;
     }
-    const entry = parts.entries.build(key, value, policy, tagSeq, version);
+    const entry = parts.entries.build(key, request.userKey, value, policy, tagSeq, version);
     if (entry === undefined) return false;
+    flight.entry = entry;
     if (!parts.tags.isValid(entry)) {
       parts.metrics.discardedLoads++; // a tag was invalidated while the loader ran
       return false;

@@ -137,7 +137,7 @@ export class ReadPath {
       if (now >= refreshDueAt(entry)) return CACHE_MISS;
       this.renewals.onFreshRead(key, entry, 0, now);
     }
-    if (info !== undefined) report(info, 'hit', entry.createdAt);
+    if (info !== undefined) report(info, 'hit', entry);
     this.l1Metrics.hits++;
     this.metrics.hits++;
     if (this.events.listened.hit === true) this.events.emit('hit', { key, layer: (l1 as CacheLayer).name });
@@ -174,7 +174,7 @@ export class ReadPath {
   private freshHit<T>(request: ReadRequest<T>, entry: CacheEntry, layer: number): T {
     const key = request.key;
     this.metrics.hits++;
-    if (request.info !== undefined) report(request.info, 'hit', entry.createdAt);
+    if (request.info !== undefined) report(request.info, 'hit', entry);
     if (this.events.listened.hit === true) this.events.emit('hit', { key, layer: this.layers.name(layer) });
     if (entry.freshness !== undefined) {
       const now = this.clock.now();
@@ -195,7 +195,7 @@ export class ReadPath {
     if (candidate !== undefined) {
       if (entryState(candidate, this.clock.now()) === EntryState.Stale) {
         this.metrics.stale++;
-        if (info !== undefined) report(info, 'stale', candidate.createdAt);
+        if (info !== undefined) report(info, 'stale', candidate);
         if (this.events.listened.stale === true) this.events.emit('stale', { key, layer: this.layers.name(request.staleLayer) });
         if (loader !== undefined) this.runner.revalidate(request as LoadRequest<T>);
         return candidate.value as T;
@@ -205,18 +205,27 @@ export class ReadPath {
     this.metrics.misses++;
     if (info !== undefined) report(info, 'miss', undefined);
     this.events.emit('miss', { key });
-    return loader === undefined ? undefined : this.runner.load(request as LoadRequest<T>);
+    if (loader === undefined) return undefined;
+    return info === undefined ? this.runner.load(request as LoadRequest<T>) : this.loadReporting(request as LoadRequest<T>, info);
+  }
+
+  /** Loads for a caller asking how it was answered: a miss, with the deadline of the entry the load stored. */
+  private async loadReporting<T>(request: LoadRequest<T>, info: ReadInfo): Promise<T> {
+    const loading = this.runner.load(request);
+    const flight = this.inFlight.flights.get<T>(request.key); // the one `load` joined or started
+    const value = await loading;
+    report(info, 'miss', undefined);
+    info.freshUntil = flight?.entry?.freshUntil;
+    return value;
   }
 
   /** Stale-if-error: reload synchronously, serve the stale value when the reload fails. */
   private async loadOrServeStale<T>(request: LoadRequest<T>, stale: CacheEntry): Promise<T> {
     const info = request.info;
     try {
-      const value = await this.runner.load(request);
-      if (info !== undefined) report(info, 'miss', undefined);
-      return value;
+      return info === undefined ? await this.runner.load(request) : await this.loadReporting(request, info);
     } catch (error) {
-      if (info !== undefined) report(info, 'stale-if-error', stale.createdAt);
+      if (info !== undefined) report(info, 'stale-if-error', stale);
       this.metrics.staleIfError++;
       this.metrics.stale++;
       this.log.warn(`Loader for "${request.userKey}" failed; serving the stale value (stale-if-error)`, error);

@@ -14,12 +14,18 @@ export const CACHE_MISS: unique symbol = Symbol('nestjs-layercache:miss');
 export interface ReadInfo {
   status: 'hit' | 'stale' | 'miss' | 'stale-if-error';
   createdAt: number | undefined;
+  /**
+   * When the served entry stops being fresh (ms): for a miss, the entry the load stored (or found written by a
+   * peer); `undefined` when nothing was stored.
+   */
+  freshUntil?: number | undefined;
 }
 
-/** Records how a read was answered. */
-export function report(info: ReadInfo, status: ReadInfo['status'], createdAt: number | undefined): void {
+/** Records how a read was answered, with the served entry (`undefined` for a miss). */
+export function report(info: ReadInfo, status: ReadInfo['status'], entry: CacheEntry | undefined): void {
   info.status = status;
-  info.createdAt = createdAt;
+  info.createdAt = entry?.createdAt;
+  info.freshUntil = entry?.freshUntil;
 }
 
 export interface ReadRequest<T> {

@@ -46,6 +46,8 @@ export interface StackWriteParts {
 /** One entry of a bulk write, resolved. */
 export interface EngineWrite {
   readonly key: string;
+  /** The key as the caller wrote it (without namespace): for a ttl function and log lines. */
+  readonly userKey: string;
   readonly value: unknown;
   readonly policy: EntryPolicy;
 }
@@ -63,7 +65,7 @@ export class StackWrites {
     const tagSeq = writes.some((w) => w.policy.tags !== undefined) ? await parts.tags.snapshot() : 0;
     const entries: KeyedEntry[] = [];
     for (const w of writes) {
-      const entry = parts.entries.build(w.key, w.value, w.policy, tagSeq, version);
+      const entry = parts.entries.build(w.key, w.userKey, w.value, w.policy, tagSeq, version);
       if (entry !== undefined) entries.push({ key: w.key, entry });
     }
     await parts.layers.write(entries);

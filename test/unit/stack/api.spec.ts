@@ -264,18 +264,19 @@ describe('peek', () => {
 });
 
 describe('getDetailed', () => {
-  it('says how each read was answered: miss, hit, stale, stale-if-error, with the entry age', async () => {
+  it('says how each read was answered: miss, hit, stale, stale-if-error, with the entry age and its freshUntil', async () => {
     const { stack, clock } = buildTwoLayerStack();
     const options = { ttl: 10, staleWhileRevalidate: 10, staleIfError: 60 };
     const created = clock.now();
-    expect(await stack.getDetailed('k', () => 'v1', options)).toEqual({ value: 'v1', status: 'miss', createdAt: undefined });
+    const freshUntil = created + 10_000;
+    expect(await stack.getDetailed('k', () => 'v1', options)).toEqual({ value: 'v1', status: 'miss', createdAt: undefined, freshUntil });
     await clock.advance(5_000);
-    expect(await stack.getDetailed('k', () => 'never', options)).toEqual({ value: 'v1', status: 'hit', createdAt: created });
+    expect(await stack.getDetailed('k', () => 'never', options)).toEqual({ value: 'v1', status: 'hit', createdAt: created, freshUntil });
     await clock.advance(6_000);
-    expect(await stack.getDetailed('k', () => { throw new Error('refresh fails'); }, options)).toEqual({ value: 'v1', status: 'stale', createdAt: created });
+    expect(await stack.getDetailed('k', () => { throw new Error('refresh fails'); }, options)).toEqual({ value: 'v1', status: 'stale', createdAt: created, freshUntil });
     await stack.idle();
     await clock.advance(10_000);
-    expect(await stack.getDetailed('k', () => Promise.reject(new Error('down')), options)).toEqual({ value: 'v1', status: 'stale-if-error', createdAt: created });
-    expect(await stack.getDetailed('none')).toEqual({ value: undefined, status: 'miss', createdAt: undefined });
+    expect(await stack.getDetailed('k', () => Promise.reject(new Error('down')), options)).toEqual({ value: 'v1', status: 'stale-if-error', createdAt: created, freshUntil });
+    expect(await stack.getDetailed('none')).toEqual({ value: undefined, status: 'miss', createdAt: undefined, freshUntil: undefined });
   });
 });
