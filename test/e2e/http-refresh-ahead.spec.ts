@@ -6,7 +6,7 @@
 import 'reflect-metadata';
 import { Controller, Get, Inject, Injectable, Param, UseInterceptors } from '@nestjs/common';
 import request from 'supertest';
-import { HttpCache, InvalidOptionError, LayerCacheInterceptor } from '../../lib/index.js';
+import { Cacheable, HttpCache, InvalidOptionError, LayerCacheInterceptor } from '../../lib/index.js';
 import { checkHttpCacheOptions } from '../../lib/http/http-cache.options.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { afterRevalidation, startHttpApp } from '../support/http-app.js';
@@ -35,10 +35,34 @@ class FreshnessController {
   }
 }
 
+@UseInterceptors(LayerCacheInterceptor)
+@Controller('d')
+class DefaultsController {
+  constructor(@Inject(Source) private readonly source: Source) {}
+
+  @Get('route/:id')
+  @HttpCache({ ttl: 10 })
+  route(@Param('id') id: string) {
+    return { id, run: ++this.source.runs };
+  }
+}
+
+/** A service method cached by `@Cacheable` (no interceptor): refresh-ahead through the decorator's peek-then-get. */
+@Controller('m')
+class MethodController {
+  constructor(@Inject(Source) private readonly source: Source) {}
+
+  @Get(':id')
+  @Cacheable({ key: 'm:{0}', ttl: 10, refreshAhead: 0.8 })
+  method(@Param('id') id: string) {
+    return { id, run: ++this.source.runs };
+  }
+}
+
 describe.each(ADAPTERS)('freshness policies on HTTP routes (%s)', (adapter) => {
-  async function start() {
+  async function start(stack: Record<string, unknown> = {}) {
     const clock = new FakeClock();
-    const started = await startHttpApp(adapter, { controllers: [FreshnessController], providers: [Source], clock });
+    const started = await startHttpApp(adapter, { controllers: [FreshnessController, DefaultsController, MethodController], providers: [Source], clock, stack });
     return { ...started, clock, source: started.app.get(Source) };
   }
 
@@ -58,6 +82,30 @@ describe.each(ADAPTERS)('freshness policies on HTTP routes (%s)', (adapter) => {
     // Past the first entry's ttl: still the refreshed entry, no MISS.
     await clock.advance(2_000);
     expect((await request(url).get('/f/ahead/1')).headers['x-cache']).toBe('HIT');
+    expect(stack.getMetrics().stack.misses).toBe(1);
+  });
+
+  it('a module-wide refreshAhead default reaches a route that sets only its ttl', async () => {
+    const { url, clock, source, stack } = await start({ refreshAhead: 0.8 });
+    expect((await request(url).get('/d/route/1')).headers['x-cache']).toBe('MISS');
+    await clock.advance(9_000);
+    expect((await request(url).get('/d/route/1')).body.run).toBe(1);
+    await afterRevalidation(stack);
+    expect(source.runs).toBe(2);
+    expect(stack.getMetrics().stack.refreshesAhead).toBe(1);
+  });
+
+  it('@Cacheable({ refreshAhead }) refreshes a method past the point while its callers get the cached result', async () => {
+    const { url, clock, source, stack } = await start();
+    expect((await request(url).get('/m/1')).body.run).toBe(1);
+    await clock.advance(7_000);
+    expect((await request(url).get('/m/1')).body.run).toBe(1);
+    expect(source.runs).toBe(1);
+    await clock.advance(1_000);
+    expect((await request(url).get('/m/1')).body.run).toBe(1);
+    await stack.idle();
+    expect(source.runs).toBe(2);
+    expect((await request(url).get('/m/1')).body.run).toBe(2);
     expect(stack.getMetrics().stack.misses).toBe(1);
   });
 
