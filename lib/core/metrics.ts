@@ -53,6 +53,12 @@ export interface StackMetrics {
   discardedLoads: number;
   /** Stale values served because a reload failed (stale-if-error). */
   staleIfError: number;
+  /** `warm()` entries loaded (their loader ran here). */
+  warmed: number;
+  /** `warm()` entries not reloaded because a fresh value was cached (here, by a peer, or by a running load). */
+  warmSkipped: number;
+  /** `warm()` entries whose load failed. */
+  warmFailed: number;
 }
 
 /** A snapshot of every counter. */
@@ -118,5 +124,8 @@ export function newStackMetrics(): StackMetrics {
     refreshesSkipped: 0,
     discardedLoads: 0,
     staleIfError: 0,
+    warmed: 0,
+    warmSkipped: 0,
+    warmFailed: 0,
   };
 }

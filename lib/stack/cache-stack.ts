@@ -25,6 +25,7 @@ import { KeySpace } from './key-space.js';
 import type { ReadPath } from './read-path.js';
 import { CACHE_MISS, type ReadInfo } from './read-request.js';
 import { StackCore } from './stack-core.js';
+import type { WarmEntry, WarmOptions, WarmReport } from './warm-entries.js';
 
 export { CACHE_MISS, type ReadInfo } from './read-request.js';
 
@@ -152,6 +153,17 @@ export class CacheStack {
   /** Removes many keys, one bulk delete per layer; running loads of them will not store their results. */
   async deleteMany(keys: readonly string[]): Promise<void> {
     await this.core.writes.delete(this.space.keys(keys));
+  }
+
+  /**
+   * Loads `entries` before their first read, higher `priority` first, `concurrency` at once (default 4): a fresh
+   * cached value is `skipped`; a missing or stale one is loaded and stored as a miss of `get` would be (once per
+   * process, once per cluster with `singleFlight`; a value a peer stored meanwhile is `skipped`). Resolves to a
+   * report per entry (in the order given) and totals; a failing loader fails its entry, never the call. Emits
+   * `warm`. Bad input throws `InvalidOptionError` naming it (`entries[2].key`) before anything runs.
+   */
+  warm(entries: readonly WarmEntry[], options?: WarmOptions): Promise<WarmReport> {
+    return this.core.warmer.warm(entries, options, (key) => this.space.key(key), (entry) => (entry === undefined ? this.core.policy : this.policy(entry)));
   }
 
   /**

@@ -7,7 +7,8 @@
  *   - `LayerReader` (layer-reader.ts): reads of the layers, their validation and backfill; bulk reads;
  *   - `LoadRunner` (load-runner.ts): loads and background refreshes, once per process or per cluster;
  *   - `StackWrites` (stack-writes.ts): writes, deletes, clears, pattern, tag and generation invalidations;
- *   - `LocalInvalidation` (local-invalidation.ts): what peers' announcements do here (`StackBus`).
+ *   - `LocalInvalidation` (local-invalidation.ts): what peers' announcements do here (`StackBus`);
+ *   - `Warmer` (warmer.ts): `warm()`, over the reader's lookups and the runner's loads (a miss's load path).
  * `CacheStack` (and its namespace views) holds one `StackCore` and calls those parts directly; what is left
  * here is what belongs to the whole: `ready`, `idle`, `close` and the metrics snapshot.
  *
@@ -40,6 +41,7 @@ import { StackEvents } from './stack-events.js';
 import { StackLifecycle } from './stack-lifecycle.js';
 import { StackTags } from './stack-tags.js';
 import { StackWrites } from './stack-writes.js';
+import { Warmer } from './warmer.js';
 
 /** The counters of a guard that belongs to no layer. */
 interface GuardCounters {
@@ -59,6 +61,8 @@ export class StackCore {
   /** Bulk reads (`readMany`). */
   readonly reader: LayerReader;
   readonly writes: StackWrites;
+  /** `warm()`: loads through the same `LoadRunner` as reads (single-flight in process and per cluster). */
+  readonly warmer: Warmer;
 
   private readonly log: BurstLogger;
   private readonly lifecycle = new StackLifecycle();
@@ -116,6 +120,7 @@ export class StackCore {
     this.reader = new LayerReader(shared);
     const runner = new LoadRunner({ ...shared, entries, announce, loads: this.loads, reader: this.reader });
     this.reads = new ReadPath({ ...shared, reader: this.reader, runner });
+    this.warmer = new Warmer({ ...shared, reader: this.reader, runner });
     this.writes = new StackWrites({ ...shared, entries, announce, dropScope: (scope) => local.dropScope(scope) });
   }
 
