@@ -7,6 +7,16 @@
 // The engine: a stack of layers, its options and answers.
 export { CacheStack, CACHE_MISS, type CacheSetItem, type CacheReadResult, type InvalidateMatchingOptions, type ReadInfo } from './stack/cache-stack.js';
 export { DEFAULT_CACHE_STACK_OPTIONS, type CacheEntryOptions, type CacheStackOptions, type Loader, type LoaderContext } from './stack/cache-stack.options.js';
+// Warming: `CacheStack.warm(entries, { concurrency })`, its entries and its report.
+export {
+  DEFAULT_WARM_CONCURRENCY,
+  type WarmEntry,
+  type WarmOptions,
+  type WarmReport,
+  type WarmEntryReport,
+  type WarmStatus,
+  type WarmTotals,
+} from './stack/warm-entries.js';
 export type { TagsOption, TagsFunction } from './core/tags.js';
 export type { Duration, DurationUnit } from './core/duration.js';
 export { MAX_KEY_LENGTH } from './core/keys.js';
@@ -81,6 +91,7 @@ export {
   type LayerCacheOptionsFactory,
   type LayerCacheRedisLayerOptions,
   type LayerCacheRedisOption,
+  type LayerCacheWarmOptions,
 } from './module/layer-cache.options.js';
 export { DEFAULT_STACK_NAME, getCacheStackToken, InjectCacheStack } from './common/layer-cache.tokens.js';
 

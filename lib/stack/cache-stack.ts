@@ -28,6 +28,8 @@ import { StackCore } from './stack-core.js';
 import type { WarmEntry, WarmOptions, WarmReport } from './warm-entries.js';
 
 export { CACHE_MISS, type ReadInfo } from './read-request.js';
+// For the module's `warm` option (outside lib/stack the engine is reached through this file and its options).
+export { checkConcurrency, checkWarmEntries, type WarmEntry, type WarmReport } from './warm-entries.js';
 
 /** Options of `invalidateByPrefix` / `invalidateByPattern`. */
 export interface InvalidateMatchingOptions {

@@ -114,7 +114,7 @@ export function checkConcurrency(concurrency: unknown, name: string): number {
 }
 
 /** A short description of a wrong value for an error message. */
-export function describeValue(value: unknown): string {
+function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
