@@ -33,7 +33,8 @@ export class LayerCacheWarmer implements OnApplicationBootstrap {
   async onApplicationBootstrap(): Promise<void> {
     const warm = this.options.warm;
     if (warm === undefined) return;
-    const run = this.run(warm);
+    // A logger that throws must not turn into an unhandled rejection (or a failed startup) either.
+    const run = this.run(warm).catch(() => undefined);
     if (warm.blockStartup === true) await run;
   }
 

@@ -268,6 +268,24 @@ describe('LayerCacheModule startup warming: shutdown, Redis down, checks', () =>
     expect(logger.lines).toEqual([{ level: 'log', message: expect.stringContaining('warming of stack "default" stopped: the app shut down') }]);
   });
 
+  it('a logger that throws while warming is reported does not fail the startup', async () => {
+    const throwing: CacheLogger = {
+      log: () => {
+        throw new Error('log sink down');
+      },
+      warn: () => undefined,
+      error: () => undefined,
+    };
+    const app = await startApp({
+      imports: [LayerCacheModule.forRoot({ logger: throwing, warm: { entries: [{ key: 'k', loader: () => 1 }], blockStartup: true } })],
+    });
+    try {
+      expect(app.get(CacheStack).peek('k')).toBe(1);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('Redis down: the app starts, the keys are loaded (into L1) and the app answers', async () => {
     const down = await startRedisServer();
     const url = down.url;
