@@ -1,9 +1,8 @@
 /**
  * Validation of `LayerCacheModule` options (docs/architecture.md, "Options and errors"): every check throws
- * an `InvalidOptionError` naming
- * the option as the user wrote it (`layers[1]`, `redis`, `redisLayer.prefix`, `ttl`, `name`). `forRoot` runs
- * these checks when it is called (the app's module file is evaluated); `forRootAsync` options are checked
- * when their factory has run, before any connection is opened.
+ * an `InvalidOptionError` naming the option as the user wrote it (`layers[1]`, `redis`, `redisLayer.prefix`,
+ * `ttl`, `name`, `warm.entries[0].key`). `forRoot` runs these checks when it is called (the app's module file
+ * is evaluated); `forRootAsync` options are checked when their factory has run, before any connection is opened.
  */
 import { checkHttpCacheOptions, type HttpCacheOptions } from '../http/http-cache.options.js';
 import { InvalidOptionError } from '../core/errors.js';
@@ -220,6 +219,7 @@ function unused(): never {
 }
 
 const WARM_KEYS: ReadonlySet<string> = new Set(['entries', 'factory', 'blockStartup', 'concurrency']);
+
 /** Checks the `warm` option; `hashLongKeys`: the stack's, for the entries' keys. */
 export function checkWarmModuleOption(warm: unknown, hashLongKeys: boolean | undefined): void {
   if (warm === null || typeof warm !== 'object' || Array.isArray(warm)) {
