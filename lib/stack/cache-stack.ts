@@ -163,9 +163,10 @@ export class CacheStack {
    * process, once per cluster with `singleFlight`; a value a peer stored meanwhile is `skipped`). Resolves to a
    * report per entry (in the order given) and totals; a failing loader fails its entry, never the call. Emits
    * `warm`. Bad input throws `InvalidOptionError` naming it (`entries[2].key`) before anything runs.
+   * @typeParam T the entries' value types, one per entry: a list may mix `WarmEntry<User>` and `WarmEntry<Config>`.
    */
-  warm(entries: readonly WarmEntry[], options?: WarmOptions): Promise<WarmReport> {
-    return this.core.warmer.warm(entries, options, (key) => this.space.key(key), (entry) => (entry === undefined ? this.core.policy : this.policy(entry)));
+  warm<T extends readonly unknown[]>(entries: { readonly [I in keyof T]: WarmEntry<T[I]> }, options?: WarmOptions): Promise<WarmReport> {
+    return this.core.warmer.warm(entries as readonly WarmEntry[], options, (key) => this.space.key(key), (entry) => (entry === undefined ? this.core.policy : this.policy(entry)));
   }
 
   /**

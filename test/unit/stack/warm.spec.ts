@@ -43,6 +43,15 @@ describe('CacheStack.warm()', () => {
     expect(report.loaded).toBe(10);
   });
 
+  it('takes entries typed with different value types in one list (each entry keeps its own T)', async () => {
+    const { stack } = buildStack([new MemoryLayer()]);
+    const count: WarmEntry<number> = { key: 'count', loader: () => 3, options: { shouldCache: (n) => n > 0 } };
+    const products: WarmEntry<{ id: number }>[] = [1, 2].map((id) => ({ key: `product:${id}`, loader: () => ({ id }) }));
+    const report = await stack.warm([count, ...products, { key: 'name', loader: () => 'n', options: { shouldCache: (s: string) => s.length > 0 } }]);
+    expect(report.loaded).toBe(4);
+    expect(stack.peek('product:2')).toEqual({ id: 2 });
+  });
+
   it('uses a concurrency of 4 by default', async () => {
     const { stack } = buildStack([new MemoryLayer()]);
     const control = controlledLoader<number>();
