@@ -9,6 +9,16 @@ export { CacheStack, CACHE_MISS, type CacheSetItem, type CacheReadResult, type I
 export { DEFAULT_CACHE_STACK_OPTIONS, type AdaptiveTtlOptions, type CacheEntryOptions, type CacheStackOptions, type Loader, type LoaderContext } from './stack/cache-stack.options.js';
 // Write-time freshness: `ttl: 'until-midnight' | 'next-hour'` (in `timeZone`), or a function of (value, key).
 export type { CalendarTtl, TtlFunction } from './stack/cache-stack.options.js';
+// Warming: `CacheStack.warm(entries, { concurrency })`, its entries and its report.
+export {
+  DEFAULT_WARM_CONCURRENCY,
+  type WarmEntry,
+  type WarmOptions,
+  type WarmReport,
+  type WarmEntryReport,
+  type WarmStatus,
+  type WarmTotals,
+} from './stack/warm-entries.js';
 export type { TagsOption, TagsFunction } from './core/tags.js';
 export type { Duration, DurationUnit } from './core/duration.js';
 export { MAX_KEY_LENGTH } from './core/keys.js';
@@ -83,6 +93,7 @@ export {
   type LayerCacheOptionsFactory,
   type LayerCacheRedisLayerOptions,
   type LayerCacheRedisOption,
+  type LayerCacheWarmOptions,
 } from './module/layer-cache.options.js';
 export { DEFAULT_STACK_NAME, getCacheStackToken, InjectCacheStack } from './common/layer-cache.tokens.js';
 

@@ -25,6 +25,22 @@ export interface CacheEventMap {
   'layer-error': { layer: string; operation: string; error: unknown };
   /** Tags were invalidated. */
   invalidate: { tags: readonly string[]; mode: 'any' | 'all' };
+  /** A `warm()` call finished: its totals and how long it took. */
+  warm: WarmTotals;
+}
+
+/** The totals of one `CacheStack.warm()` call (its report's and its `warm` event's). */
+export interface WarmTotals {
+  /** Entries given. */
+  readonly total: number;
+  /** Entries whose loader ran here and whose value was stored. */
+  readonly loaded: number;
+  /** Entries not reloaded: a fresh value was cached already (or was cached meanwhile by a peer or a running load). */
+  readonly skipped: number;
+  /** Entries whose load failed (the loader threw or timed out, or the stack closed first). */
+  readonly failed: number;
+  /** Time from the call to its end, on the stack's clock (ms). */
+  readonly durationMs: number;
 }
 
 /** The name of a stack event. */

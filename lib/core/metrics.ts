@@ -67,6 +67,12 @@ export interface StackMetrics {
   adaptiveRaises: number;
   /** Times a key with a raised adaptive ttl cooled (a window of its ttl with fewer than `hits` reads): its next write uses the base ttl. */
   adaptiveResets: number;
+  /** `warm()` entries loaded (their loader ran here). */
+  warmed: number;
+  /** `warm()` entries not reloaded because a fresh value was cached (here, by a peer, or by a running load). */
+  warmSkipped: number;
+  /** `warm()` entries whose load failed. */
+  warmFailed: number;
 }
 
 /** A snapshot of every counter. */
@@ -136,5 +142,8 @@ export function newStackMetrics(): StackMetrics {
     slidingExtensions: 0,
     adaptiveRaises: 0,
     adaptiveResets: 0,
+    warmed: 0,
+    warmSkipped: 0,
+    warmFailed: 0,
   };
 }

@@ -1,9 +1,8 @@
 /**
  * Validation of `LayerCacheModule` options (docs/architecture.md, "Options and errors"): every check throws
- * an `InvalidOptionError` naming
- * the option as the user wrote it (`layers[1]`, `redis`, `redisLayer.prefix`, `ttl`, `name`). `forRoot` runs
- * these checks when it is called (the app's module file is evaluated); `forRootAsync` options are checked
- * when their factory has run, before any connection is opened.
+ * an `InvalidOptionError` naming the option as the user wrote it (`layers[1]`, `redis`, `redisLayer.prefix`,
+ * `ttl`, `name`, `warm.entries[0].key`). `forRoot` runs these checks when it is called (the app's module file
+ * is evaluated); `forRootAsync` options are checked when their factory has run, before any connection is opened.
  */
 import { checkHttpCacheOptions, type HttpCacheOptions } from '../http/http-cache.options.js';
 import { InvalidOptionError } from '../core/errors.js';
@@ -11,9 +10,11 @@ import type { CacheLayer } from '../core/layer.js';
 import { MemoryLayer, type MemoryLayerOptions } from '../layers/memory.layer.js';
 import { checkRedisClient, type RedisClient } from '../redis/redis-client.js';
 import { RedisLayer } from '../redis/redis.layer.js';
-import { CacheStack } from '../stack/cache-stack.js';
+import { CacheStack, checkConcurrency, checkWarmEntries } from '../stack/cache-stack.js';
+import { checkKey } from '../core/keys.js';
+import { toMilliseconds } from '../core/duration.js';
 import { checkPlugin } from '../core/plugin-check.js';
-import type { CacheStackOptions } from '../stack/cache-stack.options.js';
+import { basePolicy, DEFAULT_CACHE_STACK_OPTIONS, resolvePolicy, type CacheStackOptions } from '../stack/cache-stack.options.js';
 import type {
   LayerCacheLayerOption,
   LayerCacheModuleAsyncOptions,
@@ -21,6 +22,7 @@ import type {
   LayerCacheModuleOptions,
   LayerCacheRedisLayerOptions,
   LayerCacheRedisOption,
+  LayerCacheWarmOptions,
 } from './layer-cache.options.js';
 
 /** The methods of the `CacheLayer` contract a layer must have. */
@@ -34,12 +36,13 @@ export interface ModuleOnlyOptions {
   readonly redisLayer: LayerCacheRedisLayerOptions | undefined;
   readonly http: LayerCacheModuleOptions['http'];
   readonly distributed: LayerCacheModuleOptions['distributed'];
+  readonly warm: LayerCacheModuleOptions['warm'];
 }
 
 /** Splits module options into the module's own keys and the options of the `CacheStack`. */
 export function splitModuleOptions(options: LayerCacheModuleOptions): { module: ModuleOnlyOptions; stack: CacheStackOptions } {
-  const { layers, memory, redis, redisLayer, http, distributed, ...stack } = options;
-  return { module: { layers, memory, redis, redisLayer, http, distributed }, stack };
+  const { layers, memory, redis, redisLayer, http, distributed, warm, ...stack } = options;
+  return { module: { layers, memory, redis, redisLayer, http, distributed, warm }, stack };
 }
 
 /** Checks the registration's name and scope (static in `forRoot` and `forRootAsync`). */
@@ -97,6 +100,7 @@ export function checkModuleOptions(options: LayerCacheModuleOptions): LayerCache
   }
   if (module.http !== undefined) checkHttpModuleOptions(module.http);
   if (module.distributed !== undefined) checkDistributedOption(module.distributed, module.redis !== undefined);
+  if (module.warm !== undefined) checkWarmModuleOption(module.warm, stack.hashLongKeys);
   // The probe must not start the user's bus (a bus is started once, by its stack): its shape is checked alone.
   const { invalidationBus, singleFlight, ...probed } = stack;
   checkPlugin(invalidationBus, 'invalidationBus', ['start', 'publish', 'close']);
@@ -212,6 +216,33 @@ const PROBE_CLIENT = Object.freeze({
 
 function unused(): never {
   throw new Error('probe client: never called');
+}
+
+const WARM_KEYS: ReadonlySet<string> = new Set(['entries', 'factory', 'blockStartup', 'concurrency']);
+
+/** Checks the `warm` option; `hashLongKeys`: the stack's, for the entries' keys. */
+export function checkWarmModuleOption(warm: unknown, hashLongKeys: boolean | undefined): void {
+  if (warm === null || typeof warm !== 'object' || Array.isArray(warm)) {
+    throw new InvalidOptionError('warm', `expected { entries | factory, blockStartup?, concurrency? }, got ${describe(warm)}`);
+  }
+  const unknown = Object.keys(warm).find((name) => !WARM_KEYS.has(name));
+  if (unknown !== undefined) throw new InvalidOptionError(`warm.${unknown}`, 'unknown option (expected entries, factory, blockStartup, concurrency)');
+  const { entries, factory, blockStartup, concurrency } = warm as LayerCacheWarmOptions;
+  if ((entries === undefined) === (factory === undefined)) {
+    throw new InvalidOptionError('warm', entries === undefined ? 'expected entries or factory' : 'give entries or factory, not both');
+  }
+  if (factory !== undefined && typeof factory !== 'function') throw new InvalidOptionError('warm.factory', `expected a function, got ${describe(factory)}`);
+  if (entries !== undefined) {
+    const base = basePolicy(toMilliseconds(DEFAULT_CACHE_STACK_OPTIONS.fallbackTtl, 'ttl'));
+    checkWarmEntries(entries, 'warm.entries', (key, options) => {
+      checkKey(key, hashLongKeys ?? DEFAULT_CACHE_STACK_OPTIONS.hashLongKeys);
+      resolvePolicy(options, base);
+    });
+  }
+  if (blockStartup !== undefined && typeof blockStartup !== 'boolean') {
+    throw new InvalidOptionError('warm.blockStartup', `expected a boolean, got ${describe(blockStartup)}`);
+  }
+  checkConcurrency(concurrency, 'warm.concurrency');
 }
 
 /** A short description of a wrong value for an error message. */

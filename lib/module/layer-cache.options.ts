@@ -1,6 +1,6 @@
 /**
  * What users write in `LayerCacheModule.forRoot` / `forRootAsync`: layers, the `redis` shortcut, the
- * distributed features, the interceptor's `http` defaults, and the module extras (`name`, `isGlobal`).
+ * distributed features, the interceptor's `http` defaults, startup warming, and the module extras (`name`, `isGlobal`).
  */
 import type { LayerCacheHttpOptions } from '../http/http-cache.options.js';
 import type { ConfigurableModuleAsyncOptions } from '@nestjs/common';
@@ -10,6 +10,7 @@ import type { RedisClient } from '../redis/redis-client.js';
 import type { MemoryLayerOptions } from '../layers/memory-layer.options.js';
 import type { RedisLayerOptions } from '../redis/redis.layer.js';
 import type { CacheStackOptions } from '../stack/cache-stack.options.js';
+import type { WarmEntry } from '../stack/cache-stack.js';
 import { DEFAULT_STACK_NAME } from '../common/layer-cache.tokens.js';
 
 /**
@@ -40,6 +41,22 @@ export interface LayerCacheDistributedOptions {
    * a startup warning is logged when `NODE_ENV` is `production`. @default none
    */
   secret?: string | Buffer;
+}
+
+/**
+ * What the module warms when the app starts (in `onApplicationBootstrap`, once every provider exists): `entries`,
+ * or a `factory` returning them. A failing warmer (a loader or the factory throws, Redis is down) never stops the
+ * app: it is logged through the stack's `logger`.
+ */
+export interface LayerCacheWarmOptions {
+  /** The entries to warm (see `CacheStack.warm`). Give `entries` or `factory`. */
+  entries?: readonly WarmEntry[];
+  /** Returns the entries, called at startup (a `forRootAsync` factory's closure can use injected services). */
+  factory?: () => readonly WarmEntry[] | Promise<readonly WarmEntry[]>;
+  /** `true`: `app.init()` / `listen()` wait until warming has finished. @default false (warming runs in the background) */
+  blockStartup?: boolean;
+  /** Most entries loading at once. @default 4 */
+  concurrency?: number;
 }
 
 /** Options of the `RedisLayer` the `redis` shortcut appends (its `client` comes from `redis`). */
@@ -77,6 +94,11 @@ export interface LayerCacheModuleOptions extends CacheStackOptions {
    * only on the default registration (the one without `name`). @default none
    */
   http?: LayerCacheHttpOptions;
+  /**
+   * Keys to warm when the app starts ({@link LayerCacheWarmOptions}: `entries` or `factory`, `blockStartup`,
+   * `concurrency`); a failing warmer is logged and never stops the app. @default none
+   */
+  warm?: LayerCacheWarmOptions;
 }
 
 /** Options of the registration itself, beside {@link LayerCacheModuleOptions} (static even in `forRootAsync`). */

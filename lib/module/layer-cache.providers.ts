@@ -1,6 +1,6 @@
 /**
- * The providers of one registration: the stack under its token, its resources and lifecycle, the decorators'
- * binder and, for the default stack, the interceptor's app-wide options.
+ * The providers of one registration: the stack under its token, its resources and lifecycle, its startup
+ * warmer, the decorators' binder and, for the default stack, the interceptor's app-wide options.
  * Hard part: the interceptor's options come with the default registration only; an app's own provider under the
  * same token, closer to the interceptor, still wins.
  */
@@ -10,6 +10,7 @@ import { LayerCacheStackBinder } from '../decorators/stack-binder.js';
 import { checkModuleExtras } from './layer-cache-options.validator.js';
 import { LAYER_CACHE_MODULE_OPTIONS, LAYER_CACHE_STACK_RESOURCES } from './layer-cache.constants.js';
 import { LayerCacheLifecycle } from './layer-cache.lifecycle.js';
+import { LayerCacheWarmer } from './layer-cache.warmer.js';
 import type { LayerCacheModuleExtras, LayerCacheModuleOptions } from './layer-cache.options.js';
 import { DEFAULT_STACK_NAME, getCacheStackToken } from '../common/layer-cache.tokens.js';
 import { LAYER_CACHE_HTTP_OPTIONS } from '../http/http-cache.options.js';
@@ -29,6 +30,11 @@ export function defineStackModule(definition: DynamicModule, extras: LayerCacheM
     { provide: token, useFactory: (resources: StackResources) => resources.stack, inject: [LAYER_CACHE_STACK_RESOURCES] },
     LayerCacheLifecycle,
     LayerCacheStackBinder,
+    {
+      provide: LayerCacheWarmer,
+      useFactory: (resources: StackResources, options: LayerCacheModuleOptions) => new LayerCacheWarmer(resources, options, name),
+      inject: [LAYER_CACHE_STACK_RESOURCES, LAYER_CACHE_MODULE_OPTIONS],
+    },
   ];
   const exports: (string | symbol | typeof token)[] = [token];
   if (name === DEFAULT_STACK_NAME) {

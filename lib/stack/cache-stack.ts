@@ -24,32 +24,14 @@ import { resolveEngineSettings } from './engine-settings.js';
 import { KeySpace } from './key-space.js';
 import type { ReadPath } from './read-path.js';
 import { CACHE_MISS, type ReadInfo } from './read-request.js';
+import { checkLimit, type CacheReadResult, type CacheSetItem, type InvalidateMatchingOptions } from './stack-calls.js';
 import { StackCore } from './stack-core.js';
+import type { WarmEntry, WarmOptions, WarmReport } from './warm-entries.js';
 
 export { CACHE_MISS, type ReadInfo } from './read-request.js';
-
-/** Options of `invalidateByPrefix` / `invalidateByPattern`. */
-export interface InvalidateMatchingOptions {
-  /** Most keys deleted; when more match, nothing is deleted and the call rejects. @default 10_000 */
-  limit?: number;
-}
-
-/** One entry of {@link CacheStack.setMany}. */
-export interface CacheSetItem<T = unknown> {
-  key: string;
-  value: T;
-  options?: CacheEntryOptions<T>;
-}
-
-/** The answer of {@link CacheStack.getDetailed}. */
-export interface CacheReadResult<T> {
-  readonly value: T | undefined;
-  readonly status: ReadInfo['status'];
-  /** When the served entry was produced (ms), or `undefined` for a miss. */
-  readonly createdAt: number | undefined;
-  /** When the served entry stops being fresh (ms); for a miss, the entry just stored (`undefined`: none was). */
-  readonly freshUntil: number | undefined;
-}
+export type { CacheReadResult, CacheSetItem, InvalidateMatchingOptions } from './stack-calls.js';
+// For the module's `warm` option (outside lib/stack the engine is reached through this file and its options).
+export { checkConcurrency, checkWarmEntries, type WarmEntry, type WarmReport } from './warm-entries.js';
 
 /**
  * A multi-layer cache: layers ordered fastest first (e.g. `MemoryLayer`, then `RedisLayer`).
@@ -155,6 +137,18 @@ export class CacheStack {
   /** Removes many keys, one bulk delete per layer; running loads of them will not store their results. */
   async deleteMany(keys: readonly string[]): Promise<void> {
     await this.core.writes.delete(this.space.keys(keys));
+  }
+
+  /**
+   * Loads `entries` before their first read, higher `priority` first, `concurrency` at once (default 4): a fresh
+   * cached value is `skipped`; a missing or stale one is loaded and stored as a miss of `get` would be (once per
+   * process, once per cluster with `singleFlight`; a value a peer stored meanwhile is `skipped`). Resolves to a
+   * report per entry (in the order given) and totals; a failing loader fails its entry, never the call. Emits
+   * `warm`. Bad input throws `InvalidOptionError` naming it (`entries[2].key`) before anything runs.
+   * @typeParam T the entries' value types, one per entry: a list may mix `WarmEntry<User>` and `WarmEntry<Config>`.
+   */
+  warm<T extends readonly unknown[]>(entries: { readonly [I in keyof T]: WarmEntry<T[I]> }, options?: WarmOptions): Promise<WarmReport> {
+    return this.core.warmer.warm(entries as readonly WarmEntry[], options, (key) => this.space.key(key), (entry) => (entry === undefined ? this.core.policy : this.policy(entry)));
   }
 
   /**
@@ -287,11 +281,4 @@ export class CacheStack {
     }
     return policy;
   }
-}
-
-function checkLimit(options: InvalidateMatchingOptions): number {
-  if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'expected an object');
-  const limit = options.limit ?? DEFAULT_CACHE_STACK_OPTIONS.invalidationLimit;
-  if (!Number.isSafeInteger(limit) || limit < 0) throw new InvalidOptionError('limit', `expected a non-negative integer, got ${String(limit)}`);
-  return limit;
 }

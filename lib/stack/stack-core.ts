@@ -8,7 +8,8 @@
  *   - `LoadRunner` (load-runner.ts): loads and background refreshes, once per process or per cluster;
  *   - `StackWrites` (stack-writes.ts): writes, deletes, clears, pattern, tag and generation invalidations;
  *   - `Renewals` (renewals.ts): sliding and adaptive extensions of fresh entries, and a hot key's adaptive ttl;
- *   - `LocalInvalidation` (local-invalidation.ts): what peers' announcements do here (`StackBus`).
+ *   - `LocalInvalidation` (local-invalidation.ts): what peers' announcements do here (`StackBus`);
+ *   - `Warmer` (warmer.ts): `warm()`, over the reader's lookups and the runner's loads (a miss's load path).
  * `CacheStack` (and its namespace views) holds one `StackCore` and calls those parts directly; what is left
  * here is what belongs to the whole: `ready`, `idle`, `close` and the metrics snapshot.
  *
@@ -42,6 +43,7 @@ import { StackEvents } from './stack-events.js';
 import { StackLifecycle } from './stack-lifecycle.js';
 import { StackTags } from './stack-tags.js';
 import { StackWrites } from './stack-writes.js';
+import { Warmer } from './warmer.js';
 
 /** The counters of a guard that belongs to no layer. */
 interface GuardCounters {
@@ -61,6 +63,8 @@ export class StackCore {
   /** Bulk reads (`readMany`). */
   readonly reader: LayerReader;
   readonly writes: StackWrites;
+  /** `warm()`: loads through the same `LoadRunner` as reads (single-flight in process and per cluster). */
+  readonly warmer: Warmer;
 
   private readonly log: BurstLogger;
   private readonly lifecycle = new StackLifecycle();
@@ -119,6 +123,7 @@ export class StackCore {
     this.reader = new LayerReader({ ...shared, renewals });
     const runner = new LoadRunner({ ...shared, entries, announce, loads: this.loads, reader: this.reader });
     this.reads = new ReadPath({ ...shared, reader: this.reader, runner, renewals });
+    this.warmer = new Warmer({ ...shared, reader: this.reader, runner });
     this.writes = new StackWrites({ ...shared, entries, announce, dropScope: (scope) => local.dropScope(scope) });
   }
 
