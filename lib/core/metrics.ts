@@ -67,6 +67,19 @@ export interface StackMetrics {
   adaptiveRaises: number;
   /** Times a key with a raised adaptive ttl cooled (a window of its ttl with fewer than `hits` reads): its next write uses the base ttl. */
   adaptiveResets: number;
+  /** Times a loader circuit opened (`circuitBreaker`), a failed probe reopening it included. */
+  circuitOpens: number;
+  /**
+   * Loads refused by an open circuit without calling the loader: misses failed fast, stale-if-error values served,
+   * background refreshes skipped.
+   */
+  circuitRejections: number;
+  /** Loader circuits open right now (half-open ones, whose probe runs, included): a gauge, not a counter. */
+  openCircuits: number;
+  /** Loads that waited for room in their `loaderRateLimit` bucket. */
+  rateLimitWaits: number;
+  /** Loads refused by `loaderRateLimit` (a `RateLimitError`, a stale-if-error value served, or a refresh dropped). */
+  rateLimited: number;
 }
 
 /** A snapshot of every counter. */
@@ -136,5 +149,10 @@ export function newStackMetrics(): StackMetrics {
     slidingExtensions: 0,
     adaptiveRaises: 0,
     adaptiveResets: 0,
+    circuitOpens: 0,
+    circuitRejections: 0,
+    openCircuits: 0,
+    rateLimitWaits: 0,
+    rateLimited: 0,
   };
 }

@@ -80,7 +80,7 @@ export class CacheStack {
   async get<T>(key: string, loader?: Loader<T>, options?: CacheEntryOptions<T>): Promise<T | undefined> {
     const k = this.space.key(key);
     if (loader !== undefined && typeof loader !== 'function') throw new InvalidOptionError('loader', 'expected a function');
-    return this.reads.read(k, key, loader, options === undefined ? this.core.policy : this.policy(options));
+    return this.reads.read(k, key, loader, options === undefined ? this.core.policy : this.policy(options), undefined, this.space.scope);
   }
 
   /**
@@ -101,7 +101,7 @@ export class CacheStack {
     const k = this.space.key(key);
     if (loader !== undefined && typeof loader !== 'function') throw new InvalidOptionError('loader', 'expected a function');
     const info: ReadInfo = { status: 'miss', createdAt: undefined, freshUntil: undefined };
-    const value = await this.reads.read(k, key, loader, options === undefined ? this.core.policy : this.policy(options), info);
+    const value = await this.reads.read(k, key, loader, options === undefined ? this.core.policy : this.policy(options), info, this.space.scope);
     return { value, status: info.status, createdAt: info.createdAt, freshUntil: info.freshUntil };
   }
 
@@ -168,7 +168,7 @@ export class CacheStack {
     const policy = options === undefined ? this.core.policy : this.policy(options);
     return async (...args: A): Promise<R> => {
       const encoded = encodeArguments(args);
-      return this.reads.read<R>(this.space.memoKey(prefix, encoded), prefix + encoded, () => fn(...args), policy) as Promise<R>;
+      return this.reads.read<R>(this.space.memoKey(prefix, encoded), prefix + encoded, () => fn(...args), policy, undefined, this.space.scope) as Promise<R>;
     };
   }
 
