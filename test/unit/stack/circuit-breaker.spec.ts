@@ -161,6 +161,17 @@ describe('circuitBreaker: state transitions (fake clock)', () => {
     expect(await stack.get('x', () => 'v')).toBe('v');
   });
 
+  it('on a namespace: its loads have a breaker, the root and other namespaces do not', async () => {
+    const { stack } = buildStack([new MemoryLayer()]);
+    const payments = stack.namespace('payments', { circuitBreaker: breaker });
+    await fail(payments, 3);
+    await expect(payments.get('x', () => 'v')).rejects.toMatchObject({ circuit: 'namespace:payments' });
+    await expect(stack.namespace('payments').namespace('eu', { ttl: 5 }).get('y', () => 'v')).resolves.toBe('v'); // a view without it
+    await expect(payments.namespace('eu').get('z', boom)).rejects.toThrow('upstream down'); // nested: inherits it, own circuit
+    await fail(stack, 5);
+    expect(await stack.get('x', () => 'v')).toBe('v');
+  });
+
   it('a scope function names the circuit from the key', async () => {
     const tenant = (key: string) => key.split(':')[0] as string;
     const { stack } = breakerStack({ circuitBreaker: { ...breaker, scope: tenant } });
