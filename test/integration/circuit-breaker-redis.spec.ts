@@ -83,5 +83,10 @@ describe('circuitBreaker with two stacks sharing Redis and distributed single-fl
     expect(followerCalls).toBe(1);
     expect(a.getMetrics().stack.loadErrors).toBe(1);
     expect(b.getMetrics().stack.loadErrors).toBe(0);
+    // A's second failure of its own opens A's circuit; B, which only waited for A's failed run, stays closed.
+    await expect(a.get('k2', down)).rejects.toThrow('upstream down');
+    await expect(a.get('k3', () => 'v')).rejects.toBeInstanceOf(CircuitOpenError);
+    expect(await b.get('k3', () => 'v')).toBe('v');
+    expect(b.getMetrics().stack.openCircuits).toBe(0);
   });
 });

@@ -7,6 +7,12 @@ import type { CacheStackOptions } from '../../../lib/stack/cache-stack.options.j
 import { flushMicrotasks } from '../../support/fake-clock.js';
 import { buildStack, controlledLoader } from '../../support/stack-builder.js';
 
+/** `promise`, with a handler attached so that a test failing before it awaits it leaves no unhandled rejection. */
+function handled<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
+}
+
 const breaker = { failureThreshold: 3, window: 10, cooldown: 5 };
 const boom = () => Promise.reject(new Error('upstream down'));
 
@@ -91,8 +97,8 @@ describe('circuitBreaker: state transitions (fake clock)', () => {
     await fail(stack, 3);
     await clock.advance(5_000);
     const probe = controlledLoader<string>();
-    const first = stack.get('p', probe.loader);
-    const sameKey = stack.get('p', probe.loader);
+    const first = handled(stack.get('p', probe.loader));
+    const sameKey = handled(stack.get('p', probe.loader));
     await flushMicrotasks();
     expect(probe.calls).toBe(1);
     const other = jest.fn(() => 'other');
@@ -142,7 +148,10 @@ describe('circuitBreaker: state transitions (fake clock)', () => {
     await Promise.all(all);
     expect(control.calls).toBe(1);
     expect(opened).toEqual([]);
+    await fail(stack, 1); // 2 failures counted: still closed
     expect(await stack.get('next', () => 'v')).toBe('v');
+    await fail(stack, 1, 'g'); // the third opens it
+    await expect(stack.get('after', () => 'v')).rejects.toBeInstanceOf(CircuitOpenError);
   });
 
   it("scope 'key': one key's circuit opens, the other keys still load", async () => {

@@ -5,6 +5,12 @@ import type { LoaderRateLimitOptions } from '../../../lib/stack/cache-stack.opti
 import { flushMicrotasks } from '../../support/fake-clock.js';
 import { buildStack, controlledLoader } from '../../support/stack-builder.js';
 
+/** `promise`, with a handler attached so that a test failing before it awaits it leaves no unhandled rejection. */
+function handled<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
+}
+
 /** A loader that records how many of its runs are in progress at once and when each started. */
 function trackingLoader(clock: { now(): number }) {
   const control = controlledLoader<string>();
@@ -39,7 +45,7 @@ describe('loaderRateLimit (fake clock)', () => {
   it('never runs more than `concurrency` loaders at once; the others wait and run as slots free', async () => {
     const { stack, clock } = limitedStack({ concurrency: 2, maxWait: 60, scope: 'global' });
     const t = trackingLoader(clock);
-    const reads = Array.from({ length: 10 }, (_, i) => stack.get(`k${i}`, t.loader));
+    const reads = Array.from({ length: 10 }, (_, i) => handled(stack.get(`k${i}`, t.loader)));
     await flushMicrotasks();
     expect(t.control.calls).toBe(2);
     for (let done = 0; done < 10; done++) {
@@ -71,7 +77,7 @@ describe('loaderRateLimit (fake clock)', () => {
   it('a load that finds no room within maxWait fails with RateLimitError, its loader not called', async () => {
     const { stack, clock } = limitedStack({ concurrency: 1, maxWait: '500ms', scope: 'global' });
     const hanging = controlledLoader<string>();
-    const first = stack.get('a', hanging.loader);
+    const first = handled(stack.get('a', hanging.loader));
     const loader = jest.fn(() => 'b');
     const second = stack.get('b', loader).catch((e: unknown) => e);
     await clock.advance(499);
@@ -90,7 +96,7 @@ describe('loaderRateLimit (fake clock)', () => {
   it('maxWait 0 fails at once when there is no room', async () => {
     const { stack } = limitedStack({ concurrency: 1, maxWait: 0, scope: 'global' });
     const hanging = controlledLoader<string>();
-    void stack.get('a', hanging.loader);
+    void stack.get('a', hanging.loader).catch(() => undefined);
     await expect(stack.get('b', () => 'b')).rejects.toMatchObject({ code: 'RATE_LIMITED', waited: 0 });
     hanging.resolveNext('a');
   });
@@ -100,7 +106,7 @@ describe('loaderRateLimit (fake clock)', () => {
     await stack.set('k', 'old', { ttl: 1, staleWhileRevalidate: 600 });
     await clock.advance(2_000);
     const hanging = controlledLoader<string>();
-    void stack.get('busy', hanging.loader);
+    void stack.get('busy', hanging.loader).catch(() => undefined);
     const refresh = jest.fn(() => 'new');
     expect(await stack.get('k', refresh, { staleWhileRevalidate: 600 })).toBe('old');
     await flushMicrotasks();
@@ -116,7 +122,7 @@ describe('loaderRateLimit (fake clock)', () => {
     await stack.set('k', 'old', { ttl: 1, staleWhileRevalidate: 600 });
     await clock.advance(2_000);
     const hanging = controlledLoader<string>();
-    void stack.get('busy', hanging.loader);
+    void stack.get('busy', hanging.loader).catch(() => undefined);
     const refresh = jest.fn(() => 'new');
     expect(await stack.get('k', refresh, { staleWhileRevalidate: 600 })).toBe('old');
     await clock.advance(1_000);
@@ -133,7 +139,7 @@ describe('loaderRateLimit (fake clock)', () => {
     await stack.set('k', 'old', { ttl: 1, staleIfError: 600 });
     await clock.advance(2_000);
     const hanging = controlledLoader<string>();
-    void stack.get('busy', hanging.loader);
+    void stack.get('busy', hanging.loader).catch(() => undefined);
     const loader = jest.fn(() => 'new');
     const read = await stack.getDetailed('k', loader, { staleIfError: 600 });
     expect(read).toMatchObject({ value: 'old', status: 'stale-if-error' });
@@ -145,7 +151,7 @@ describe('loaderRateLimit (fake clock)', () => {
   it('single-flight still collapses callers: 50 callers of one key wait in one place and run the loader once', async () => {
     const { stack } = limitedStack({ concurrency: 1, maxWait: 60, scope: 'global' });
     const hanging = controlledLoader<string>();
-    void stack.get('busy', hanging.loader);
+    void stack.get('busy', hanging.loader).catch(() => undefined);
     const loader = jest.fn(() => 'v');
     const all = Array.from({ length: 50 }, () => stack.get('hot', loader));
     await flushMicrotasks();
@@ -156,26 +162,25 @@ describe('loaderRateLimit (fake clock)', () => {
   });
 
   it("scope 'key': each key has its own bucket", async () => {
-    const { stack } = limitedStack({ concurrency: 1, maxWait: 0, scope: 'key' });
-    const a = controlledLoader<string>();
-    const pending = stack.get('a', a.loader);
+    const { stack } = limitedStack({ perSecond: 1, maxWait: 0, scope: 'key' });
+    expect(await stack.get('a', () => 'a1')).toBe('a1');
+    await stack.delete('a');
+    await expect(stack.get('a', () => 'a2')).rejects.toMatchObject({ code: 'RATE_LIMITED', bucket: 'key:a' }); // a's second start within 1 s
     expect(await stack.get('b', () => 'b')).toBe('b');
-    await expect(stack.namespace('n').get('a', () => 'x')).resolves.toBe('x'); // another namespace's key
-    a.resolveNext('a');
-    expect(await pending).toBe('a');
+    expect(await stack.namespace('n').get('a', () => 'x')).toBe('x'); // another namespace's key
   });
 
   it("scope 'namespace': namespaces do not share; scope 'global': they do", async () => {
     const perNamespace = limitedStack({ concurrency: 1, maxWait: 0, scope: 'namespace' });
     const hanging = controlledLoader<string>();
-    void perNamespace.stack.namespace('a').get('k', hanging.loader);
+    void perNamespace.stack.namespace('a').get('k', hanging.loader).catch(() => undefined);
     expect(await perNamespace.stack.namespace('b').get('k', () => 'b')).toBe('b');
     await expect(perNamespace.stack.namespace('a').get('k2', () => 'x')).rejects.toMatchObject({ bucket: 'namespace:a' });
     hanging.resolveNext('a');
 
     const global = limitedStack({ concurrency: 1, maxWait: 0, scope: 'global' });
     const held = controlledLoader<string>();
-    void global.stack.namespace('a').get('k', held.loader);
+    void global.stack.namespace('a').get('k', held.loader).catch(() => undefined);
     await expect(global.stack.namespace('b').get('k', () => 'b')).rejects.toMatchObject({ bucket: 'global' });
     held.resolveNext('a');
   });
@@ -184,7 +189,7 @@ describe('loaderRateLimit (fake clock)', () => {
     const host = (key: string) => key.split('/')[0] as string;
     const { stack } = limitedStack({ concurrency: 1, maxWait: 0, scope: host });
     const hanging = controlledLoader<string>();
-    void stack.get('api.a/1', hanging.loader);
+    void stack.get('api.a/1', hanging.loader).catch(() => undefined);
     await expect(stack.get('api.a/2', () => 'x')).rejects.toMatchObject({ bucket: 'api.a' });
     expect(await stack.get('api.b/1', () => 'y')).toBe('y');
     hanging.resolveNext('a');
@@ -206,7 +211,8 @@ describe('loaderRateLimit (fake clock)', () => {
   it('on a call; `false` turns a stack default off', async () => {
     const { stack } = limitedStack({ concurrency: 1, maxWait: 0, scope: 'global' });
     const hanging = controlledLoader<string>();
-    void stack.get('a', hanging.loader);
+    void stack.get('a', hanging.loader).catch(() => undefined);
+    await expect(stack.get('b', () => 'b')).rejects.toBeInstanceOf(RateLimitError);
     expect(await stack.get('b', () => 'b', { loaderRateLimit: false })).toBe('b');
     hanging.resolveNext('a');
   });
