@@ -17,7 +17,8 @@
  * Circuits are per process: a peer's failures are not seen here (docs/protection.md says why). Settings are
  * those of the load that records an outcome: loads with different `circuitBreaker` settings in one scope share
  * one circuit. Memory: a closed circuit exists only while it holds failures within its window; past
- * `MAX_IDLE_CIRCUITS` circuits, closed ones without recent failures are swept when a new one is created.
+ * `MAX_CIRCUITS` circuits, a new one first sweeps closed ones without recent failures and open ones left
+ * unprobed for a window after their cooldown (those close).
  *
  * Why not cockatiel (or opossum): their breakers read `Date.now()` and Node timers themselves, so the state
  * transitions could not be tested on the injected clock, and they count calls, not single-flight runs.
@@ -46,6 +47,7 @@ const State = { Closed: 0, Open: 1, HalfOpen: 2 } as const;
 type State = (typeof State)[keyof typeof State];
 
 interface Circuit {
+  readonly label: string;
   state: State;
   /** Times of the failures within the window (closed only). */
   failures: number[];
@@ -55,8 +57,8 @@ interface Circuit {
   window: number;
 }
 
-/** Closed circuits kept before a sweep of the ones without recent failures. */
-const MAX_IDLE_CIRCUITS = 10_000;
+/** Circuits kept before a new one sweeps the idle ones. */
+const MAX_CIRCUITS = 10_000;
 
 export class CircuitBreakers {
   private readonly circuits = new Map<string, Circuit>();
@@ -106,8 +108,8 @@ export class CircuitBreakers {
       return;
     }
     if (circuit === undefined) {
-      if (this.circuits.size >= MAX_IDLE_CIRCUITS) this.sweep(now);
-      circuit = { state: State.Closed, failures: [], openUntil: 0, window: policy.window };
+      if (this.circuits.size >= MAX_CIRCUITS) this.sweep(now);
+      circuit = { label: ref.label, state: State.Closed, failures: [], openUntil: 0, window: policy.window };
       this.circuits.set(ref.id, circuit);
     }
     circuit.window = policy.window;
@@ -132,10 +134,19 @@ export class CircuitBreakers {
     return new CircuitOpenError(ref.label, retryAfter);
   }
 
-  /** Forgets closed circuits whose failures all left their window. */
+  /**
+   * Forgets closed circuits whose failures all left their window, and open ones nobody probed for a window after
+   * their cooldown ended (a key of a `'key'` circuit never read again): those close (`circuit-close`).
+   */
   private sweep(now: number): void {
     for (const [id, circuit] of this.circuits) {
-      if (circuit.state === State.Closed && prune(circuit, now) === 0) this.circuits.delete(id);
+      if (circuit.state === State.Closed) {
+        if (prune(circuit, now) === 0) this.circuits.delete(id);
+      } else if (circuit.state === State.Open && circuit.openUntil + circuit.window <= now) {
+        this.circuits.delete(id);
+        this.metrics.openCircuits--;
+        this.events.emit('circuit-close', { circuit: circuit.label });
+      }
     }
   }
 }

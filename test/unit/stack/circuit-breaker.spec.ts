@@ -201,6 +201,16 @@ describe('circuitBreaker: state transitions (fake clock)', () => {
     expect(await guarded.stack.get('k', () => 'v', { circuitBreaker: false })).toBe('v');
   });
 
+  it("memory stays bounded: past 10,000 circuits, open 'key' circuits left unprobed for a window after their cooldown close", async () => {
+    const { stack, clock, closed } = breakerStack({ circuitBreaker: { failureThreshold: 1, window: 1, cooldown: 1, scope: 'key' } });
+    for (let i = 0; i < 10_000; i++) await stack.get(`k${i}`, boom).catch(() => undefined);
+    expect(stack.getMetrics().stack.openCircuits).toBe(10_000);
+    await clock.advance(2_000); // cooldown (1 s) + window (1 s) over, nobody probed
+    await expect(stack.get('new', boom)).rejects.toThrow('upstream down');
+    expect(stack.getMetrics().stack.openCircuits).toBe(1);
+    expect(closed).toHaveLength(10_000);
+  });
+
   it('rejects bad options with an InvalidOptionError naming them', () => {
     const cases: [unknown, string][] = [
       [{ window: 1, cooldown: 1 }, 'circuitBreaker.failureThreshold'],
