@@ -188,7 +188,11 @@ export class LoadRunner {
       parts.versions.observe(version);
     }
     const tagSeq = policy.tags === undefined ? 0 : await parts.tags.snapshot();
-    const ticket = await parts.protection.admit(request, request.stale !== undefined && !background, flight.controller.signal);
+    // Without protection options, no admission (and no await): a plain load costs one check more.
+    const ticket =
+      policy.breaker === undefined && policy.rateLimit === undefined
+        ? undefined
+        : await parts.protection.admit(request, request.stale !== undefined && !background, flight.controller.signal);
     parts.metrics.loads++;
     let value: T;
     try {
