@@ -7,6 +7,8 @@
 // The engine: a stack of layers, its options and answers.
 export { CacheStack, CACHE_MISS, type CacheSetItem, type CacheReadResult, type InvalidateMatchingOptions, type ReadInfo } from './stack/cache-stack.js';
 export { DEFAULT_CACHE_STACK_OPTIONS, type AdaptiveTtlOptions, type CacheEntryOptions, type CacheStackOptions, type Loader, type LoaderContext } from './stack/cache-stack.options.js';
+// Protecting the upstream: `circuitBreaker` and `loaderRateLimit` entry options (errors: CircuitOpenError, RateLimitError).
+export type { CircuitBreakerOptions, LoaderRateLimitOptions, LoaderScopeFunction } from './stack/cache-stack.options.js';
 // Write-time freshness: `ttl: 'until-midnight' | 'next-hour'` (in `timeZone`), or a function of (value, key).
 export type { CalendarTtl, TtlFunction } from './stack/cache-stack.options.js';
 // Warming: `CacheStack.warm(entries, { concurrency })`, its entries and its report.
@@ -76,6 +78,8 @@ export {
   EntryEncodeError,
   InvalidationLimitError,
   InvalidationScanError,
+  CircuitOpenError,
+  RateLimitError,
   type LayerCacheErrorCode,
 } from './core/errors.js';
 

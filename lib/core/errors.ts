@@ -13,7 +13,9 @@ export type LayerCacheErrorCode =
   | 'ENTRY_ENCODE_FAILED'
   | 'INVALIDATION_LIMIT_EXCEEDED'
   | 'INVALIDATION_SCAN_FAILED'
-  | 'STACK_CLOSED';
+  | 'STACK_CLOSED'
+  | 'CIRCUIT_OPEN'
+  | 'RATE_LIMITED';
 
 /** Base class of every error the library throws. */
 export class LayerCacheError extends Error {
@@ -107,5 +109,37 @@ export class InvalidationScanError extends LayerCacheError {
 export class StackClosedError extends LayerCacheError {
   constructor() {
     super('STACK_CLOSED', 'The CacheStack was closed');
+  }
+}
+
+/**
+ * The loader was not called because its circuit is open (`circuitBreaker`): too many of its loads failed
+ * recently. Thrown only when no stale or stale-if-error value could be served instead.
+ */
+export class CircuitOpenError extends LayerCacheError {
+  /** The circuit: `namespace:<name>` (`namespace:` for the root), `key:<key>`, or the name of a custom scope. */
+  readonly circuit: string;
+  /** Milliseconds until a probe load may be let through (0: the cooldown is over and a probe is running). */
+  readonly retryAfter: number;
+
+  constructor(circuit: string, retryAfter: number) {
+    const when = retryAfter > 0 ? `a probe load is let through in ${retryAfter} ms` : 'a probe load is running';
+    super('CIRCUIT_OPEN', `Circuit "${circuit}" is open after repeated loader failures; the loader was not called (${when})`);
+    this.circuit = circuit;
+    this.retryAfter = retryAfter;
+  }
+}
+
+/** A load found no room in its `loaderRateLimit` bucket within `maxWait`; the loader was not called. */
+export class RateLimitError extends LayerCacheError {
+  /** The bucket: `global`, `namespace:<name>`, `key:<key>`, or the name of a custom scope. */
+  readonly bucket: string;
+  /** How long the load waited (ms). */
+  readonly waited: number;
+
+  constructor(bucket: string, waited: number) {
+    super('RATE_LIMITED', `Loader rate limit of "${bucket}" reached; the load waited ${waited} ms and the loader was not called`);
+    this.bucket = bucket;
+    this.waited = waited;
   }
 }

@@ -23,6 +23,13 @@ export interface CacheEventMap {
   'stampede-dedupe': { key: string };
   /** A layer failed (timed out, threw, or was skipped in its back-off window). */
   'layer-error': { layer: string; operation: string; error: unknown };
+  /**
+   * A loader circuit opened (`circuitBreaker`): `failures` loader failures within its window, or a failed probe
+   * (`probe: true`). Loads of it fail fast (or serve stale values) until `until` (ms), then one probe runs.
+   */
+  'circuit-open': { circuit: string; failures: number; probe: boolean; until: number };
+  /** A loader circuit closed: its probe load succeeded. */
+  'circuit-close': { circuit: string };
   /** Tags were invalidated. */
   invalidate: { tags: readonly string[]; mode: 'any' | 'all' };
   /** A `warm()` call finished: its totals and how long it took. */

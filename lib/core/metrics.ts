@@ -73,6 +73,19 @@ export interface StackMetrics {
   warmSkipped: number;
   /** `warm()` entries whose load failed. */
   warmFailed: number;
+  /** Times a loader circuit opened (`circuitBreaker`), a failed probe reopening it included. */
+  circuitOpens: number;
+  /**
+   * Loads refused by an open circuit without calling the loader: misses failed fast, stale-if-error values served,
+   * background refreshes skipped.
+   */
+  circuitRejections: number;
+  /** Loader circuits open right now (half-open ones, whose probe runs, included): a gauge, not a counter. */
+  openCircuits: number;
+  /** Loads that waited for room in their `loaderRateLimit` bucket. */
+  rateLimitWaits: number;
+  /** Loads refused by `loaderRateLimit` (a `RateLimitError`, a stale-if-error value served, or a refresh dropped). */
+  rateLimited: number;
 }
 
 /** A snapshot of every counter. */
@@ -145,5 +158,10 @@ export function newStackMetrics(): StackMetrics {
     warmed: 0,
     warmSkipped: 0,
     warmFailed: 0,
+    circuitOpens: 0,
+    circuitRejections: 0,
+    openCircuits: 0,
+    rateLimitWaits: 0,
+    rateLimited: 0,
   };
 }

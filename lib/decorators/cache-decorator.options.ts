@@ -41,7 +41,9 @@ export type DecoratorEntryOption =
   | 'adaptiveTtl'
   | 'refreshAhead'
   | 'ttlJitter'
-  | 'timeZone';
+  | 'timeZone'
+  | 'circuitBreaker'
+  | 'loaderRateLimit';
 
 /** Every {@link DecoratorEntryOption}, for copying them. */
 export const DECORATOR_ENTRY_OPTIONS = [
@@ -55,6 +57,8 @@ export const DECORATOR_ENTRY_OPTIONS = [
   'refreshAhead',
   'ttlJitter',
   'timeZone',
+  'circuitBreaker',
+  'loaderRateLimit',
 ] as const satisfies readonly DecoratorEntryOption[];
 
 /** Options shared by `@Cacheable` and `@CachePut`; durations: a number is seconds. */

@@ -71,7 +71,7 @@ export class WritePlans {
     const fixedTags = dynamic ? undefined : resolveCacheTags(values, [], undefined);
     const unless = o.unless as ((result: unknown) => boolean) | undefined;
     const options: CacheEntryOptions = {
-      ...entryOptionsOf(o),
+      ...entryOptionsOf(o, this.site),
       loaderTimeout: o.loaderTimeout,
       // NO_VALUE: an Observable that completed empty is handed over, never stored.
       shouldCache: unless === undefined ? notEmpty : (value) => value !== NO_VALUE && !unless(value),
@@ -82,10 +82,18 @@ export class WritePlans {
   }
 }
 
-/** The entry options written on the decorator, as the stack reads them (absent ones stay absent). */
-function entryOptionsOf(o: CacheWriteOptions): CacheEntryOptions {
+/**
+ * The entry options written on the decorator, as the stack reads them (absent ones stay absent). A
+ * `circuitBreaker` written without a `scope` gets one circuit per decorated method (named `Class.method`).
+ */
+function entryOptionsOf(o: CacheWriteOptions, site: CacheSite): CacheEntryOptions {
   const options: Record<string, unknown> = {};
   for (const name of DECORATOR_ENTRY_OPTIONS) if (o[name] !== undefined) options[name] = o[name];
+  const breaker = o.circuitBreaker;
+  if (breaker !== undefined && breaker !== false && breaker.scope === undefined) {
+    const circuit = `${site.className}.${site.method}`;
+    options['circuitBreaker'] = { ...breaker, scope: () => circuit };
+  }
   return options as CacheEntryOptions;
 }
 

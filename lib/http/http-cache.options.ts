@@ -24,6 +24,8 @@ export const ROUTE_ENTRY_OPTIONS = [
   'adaptiveTtl',
   'ttlJitter',
   'timeZone',
+  'circuitBreaker',
+  'loaderRateLimit',
 ] as const satisfies readonly (keyof HttpCacheOptions & keyof CacheEntryOptions)[];
 
 /** The entry options written on a route (absent ones stay absent). */
@@ -78,6 +80,14 @@ export interface HttpCacheOptions {
   maxTtl?: Duration;
   /** Adaptive ttl: a route requested often keeps its responses longer (see `CacheEntryOptions.adaptiveTtl`). @default the stack's (off) */
   adaptiveTtl?: CacheEntryOptions['adaptiveTtl'];
+  /**
+   * Circuit breaker over the handler (see `CacheEntryOptions.circuitBreaker`; one circuit per route unless a `scope` is
+   * given): while open, a request with no stale response to serve gets `503` with `Retry-After`, without running the
+   * handler. @default the stack's (off)
+   */
+  circuitBreaker?: CacheEntryOptions['circuitBreaker'];
+  /** Rate limit of the handler's cache-filling runs (see `CacheEntryOptions.loaderRateLimit`); over it: `503`. @default the stack's (off) */
+  loaderRateLimit?: CacheEntryOptions['loaderRateLimit'];
   /**
    * A per-user key: a function of the request (e.g. `(req) => req.user.id`). Requests carrying
    * `Authorization` or `Cookie` are cached only on routes that declare one; their responses get

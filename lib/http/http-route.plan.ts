@@ -119,6 +119,9 @@ export function resolveRoutePlan(
   const vary = [...new Set([...declared, ...args.headers])];
   const keyedHeaders = vary.map((name): KeyedHeader => ({ name, normalize: args.headers.includes(name) ? undefined : normalizerOf(name) }));
   const entryOptions: CacheEntryOptions<HandlerOutcome> = { ...(routeEntryOptions(options) as CacheEntryOptions<HandlerOutcome>), shouldCache: isStored };
+  const breaker = options.circuitBreaker;
+  // One circuit per route unless the route names its scope (as `@Cacheable` has one per decorated method).
+  if (breaker !== undefined && breaker !== false && breaker.scope === undefined) entryOptions.circuitBreaker = { ...breaker, scope: () => label };
   const tagValues = getCacheTags(controller, handler);
   if (tagValues.length > 0 || options.tags !== undefined) entryOptions.tags = tagsOf;
   const controllerPath = Reflect.getMetadata(NEST_METADATA.path, controller) as unknown;

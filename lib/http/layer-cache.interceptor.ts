@@ -21,11 +21,11 @@
  * stored response (see `response-replay.ts`) is a miss: dropped, logged once per route, read again with the
  * loader (the one exception to "one call"), so the handler's response replaces it.
  */
-import { Inject, Injectable, Logger, Optional, type CallHandler, type ExecutionContext, type NestInterceptor, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional, ServiceUnavailableException, type CallHandler, type ExecutionContext, type NestInterceptor, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost, ModuleRef, type AbstractHttpAdapter } from '@nestjs/core';
 import { from, of, type Observable } from 'rxjs';
 import { systemClock, type Clock } from '../core/clock.js';
-import { LayerCacheError, LoaderTimeoutError } from '../core/errors.js';
+import { CircuitOpenError, LayerCacheError, LoaderTimeoutError, RateLimitError } from '../core/errors.js';
 import { DEFAULT_STACK_NAME, getCacheStackToken } from '../common/layer-cache.tokens.js';
 import { CACHE_MISS, CacheStack, type CacheReadResult, type ReadInfo } from '../stack/cache-stack.js';
 import { LAYER_CACHE_HTTP_OPTIONS, type HttpCacheRequest, type LayerCacheHttpOptions } from './http-cache.options.js';
@@ -183,6 +183,8 @@ export class LayerCacheInterceptor implements NestInterceptor, OnModuleInit {
     try {
       read = await call.stack.getDetailed<HandlerOutcome>(call.key, load.loader, call.plan.entryOptions);
     } catch (error) {
+      // The route's circuit is open or its loads are rate limited: the handler must not run (that is the point).
+      if (error instanceof CircuitOpenError || error instanceof RateLimitError) throw this.unavailable(call, error);
       if (error instanceof LayerCacheError && !(error instanceof LoaderTimeoutError) && !load.ran) return this.bypassAfterFailure(call, error);
       throw error;
     }
@@ -227,6 +229,14 @@ export class LayerCacheInterceptor implements NestInterceptor, OnModuleInit {
 
   private replayCall(call: HttpCacheCall, stored: StoredResponse, status: XCacheStatus, served: ServedEntry, ranHere: boolean): unknown {
     return replayStored(this.adapterHost.httpAdapter, this.clock, call.request, call.response, call.plan, stored, status, served, ranHere);
+  }
+
+  /** `503 Service Unavailable` with `Retry-After` (whole seconds, at least 1) for an open circuit or a rate limit. */
+  private unavailable(call: HttpCacheCall, error: CircuitOpenError | RateLimitError): ServiceUnavailableException {
+    const retryMs = error instanceof CircuitOpenError ? error.retryAfter : 0;
+    this.setHeader(call.response, 'Retry-After', String(Math.max(1, Math.ceil(retryMs / 1000))));
+    this.setHeader(call.response, 'X-Cache', 'BYPASS');
+    return new ServiceUnavailableException({ statusCode: 503, error: 'Service Unavailable', message: error.message, code: error.code });
   }
 
   private bypass(call: HttpCacheCall): Promise<unknown> {

@@ -17,9 +17,18 @@ import type { TagStore } from '../core/tag-store.js';
 import type { TagsOption } from '../core/tags.js';
 import type { CalendarTtl } from '../core/calendar-boundary.js';
 import { fixedTtlMs, isFixedTtl, resolveWriteTtl, type TtlFunction, type WriteTtlPolicy } from './ttl-policy.js';
+import {
+  resolveBreaker,
+  resolveRateLimit,
+  type BreakerPolicy,
+  type CircuitBreakerOptions,
+  type LoaderRateLimitOptions,
+  type RateLimitPolicy,
+} from './loader-protection.options.js';
 
 export type { CalendarTtl } from '../core/calendar-boundary.js';
 export type { TtlFunction } from './ttl-policy.js';
+export type { CircuitBreakerOptions, LoaderRateLimitOptions, LoaderScopeFunction } from './loader-protection.options.js';
 
 /** What a loader receives. */
 export interface LoaderContext<T = unknown> {
@@ -90,6 +99,18 @@ export interface CacheEntryOptions<T = unknown> {
    * steadily never misses nor serves stale. `0` turns it off. @default 0 (off)
    */
   refreshAhead?: number;
+  /**
+   * Circuit breaker of the loader: after `failureThreshold` loader failures within `window` the circuit opens, and
+   * for `cooldown` a read that needs the loader serves a stale (or stale-if-error) value when there is one, else
+   * fails fast with a `CircuitOpenError`; then one probe load half-opens it. `false` turns a default off.
+   * @default off
+   */
+  circuitBreaker?: CircuitBreakerOptions | false;
+  /**
+   * Rate limits of loader runs: at most `concurrency` at once and `perSecond` starts per second per `scope`; excess
+   * loads wait up to `maxWait`, then fail with a `RateLimitError`. `false` turns a default off. @default off
+   */
+  loaderRateLimit?: LoaderRateLimitOptions | false;
 }
 
 /** Options of an adaptive ttl (`adaptiveTtl`). */
@@ -183,6 +204,10 @@ export interface EntryPolicy {
   readonly adaptive: { readonly max: number; readonly hits: number; readonly step: number | undefined } | undefined;
   /** `refreshAhead` (a fraction, `0` for none). */
   readonly refreshAhead: number;
+  /** `circuitBreaker`, `undefined` for none. */
+  readonly breaker: BreakerPolicy | undefined;
+  /** `loaderRateLimit`, `undefined` for none. */
+  readonly rateLimit: RateLimitPolicy | undefined;
 }
 
 /**
@@ -212,6 +237,8 @@ export function resolvePolicy(options: CacheEntryOptions | undefined, base: Entr
     maxTtl: options.maxTtl === undefined ? base.maxTtl : toMilliseconds(options.maxTtl, 'maxTtl'),
     adaptive: options.adaptiveTtl === undefined ? base.adaptive : resolveAdaptive(options.adaptiveTtl),
     refreshAhead: options.refreshAhead === undefined ? base.refreshAhead : checkFraction(options.refreshAhead, 'refreshAhead'),
+    breaker: options.circuitBreaker === undefined ? base.breaker : resolveBreaker(options.circuitBreaker),
+    rateLimit: options.loaderRateLimit === undefined ? base.rateLimit : resolveRateLimit(options.loaderRateLimit),
   };
   if (policy.loaderTimeout <= 0) throw new InvalidOptionError('loaderTimeout', 'must be greater than 0');
   if (policy.adaptive !== undefined && policy.adaptive.max < policy.ttl) {
@@ -263,6 +290,8 @@ export function basePolicy(fallbackTtlMs: number): EntryPolicy {
     maxTtl: undefined,
     adaptive: undefined,
     refreshAhead: 0,
+    breaker: undefined,
+    rateLimit: undefined,
   };
 }
 

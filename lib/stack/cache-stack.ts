@@ -3,7 +3,8 @@
  * bulk calls — over the engine's parts, which it calls directly: it holds the stack's `StackCore` (the one
  * owner of the state: layers, loads, metrics, lifecycle; stack-core.ts) and its `ReadPath` (the hot path,
  * held here too so an L1 hit costs one property read less). A namespace view is a `CacheStack` sharing its
- * parent's core under its own `KeySpace` (a longer key prefix, key-space.ts).
+ * parent's core under its own `KeySpace` (a longer key prefix, key-space.ts), with entry defaults of its own
+ * when it was given options (`base`; a call's options resolve over them).
  */
 import type { Clock } from '../core/clock.js';
 import { InvalidOptionError } from '../core/errors.js';
@@ -46,12 +47,15 @@ export class CacheStack {
   private readonly space: KeySpace;
   /** Per-call options resolved once per options object (decorators and `memoize` pass the same object). */
   private readonly policies: WeakMap<object, EntryPolicy>;
+  /** This view's entry defaults: the stack's, or a namespace's own (`namespace(name, options)`). */
+  private readonly base: EntryPolicy;
 
   constructor(layers: readonly CacheLayer[], options: CacheStackOptions = {}) {
     this.core = new StackCore(resolveEngineSettings(layers, options));
     this.reads = this.core.reads;
     this.space = new KeySpace(this.core.generations, options.hashLongKeys ?? DEFAULT_CACHE_STACK_OPTIONS.hashLongKeys);
     this.policies = new WeakMap();
+    this.base = this.core.policy;
   }
 
   /**
@@ -62,7 +66,7 @@ export class CacheStack {
   async get<T>(key: string, loader?: Loader<T>, options?: CacheEntryOptions<T>): Promise<T | undefined> {
     const k = this.space.key(key);
     if (loader !== undefined && typeof loader !== 'function') throw new InvalidOptionError('loader', 'expected a function');
-    return this.reads.read(k, key, loader, options === undefined ? this.core.policy : this.policy(options));
+    return this.reads.read(k, key, loader, options === undefined ? this.base : this.policy(options), undefined, this.space.scope);
   }
 
   /**
@@ -83,7 +87,7 @@ export class CacheStack {
     const k = this.space.key(key);
     if (loader !== undefined && typeof loader !== 'function') throw new InvalidOptionError('loader', 'expected a function');
     const info: ReadInfo = { status: 'miss', createdAt: undefined, freshUntil: undefined };
-    const value = await this.reads.read(k, key, loader, options === undefined ? this.core.policy : this.policy(options), info);
+    const value = await this.reads.read(k, key, loader, options === undefined ? this.base : this.policy(options), info, this.space.scope);
     return { value, status: info.status, createdAt: info.createdAt, freshUntil: info.freshUntil };
   }
 
@@ -129,7 +133,7 @@ export class CacheStack {
       key: this.space.key(item.key),
       userKey: item.key,
       value: item.value,
-      policy: item.options === undefined ? this.core.policy : this.policy(item.options),
+      policy: item.options === undefined ? this.base : this.policy(item.options),
     }));
     await this.core.writes.storeMany(writes);
   }
@@ -148,7 +152,8 @@ export class CacheStack {
    * @typeParam T the entries' value types, one per entry: a list may mix `WarmEntry<User>` and `WarmEntry<Config>`.
    */
   warm<T extends readonly unknown[]>(entries: { readonly [I in keyof T]: WarmEntry<T[I]> }, options?: WarmOptions): Promise<WarmReport> {
-    return this.core.warmer.warm(entries as readonly WarmEntry[], options, (key) => this.space.key(key), (entry) => (entry === undefined ? this.core.policy : this.policy(entry)));
+    const policyOf = (entry: CacheEntryOptions | undefined) => (entry === undefined ? this.base : this.policy(entry));
+    return this.core.warmer.warm(entries as readonly WarmEntry[], options, (key) => this.space.key(key), policyOf, this.space.scope);
   }
 
   /**
@@ -159,20 +164,25 @@ export class CacheStack {
   memoize<A extends unknown[], R>(prefix: string, fn: (...args: A) => R | Promise<R>, options?: CacheEntryOptions<R>): (...args: A) => Promise<R> {
     checkName('prefix', prefix);
     if (typeof fn !== 'function') throw new InvalidOptionError('fn', 'memoize needs a function');
-    const policy = options === undefined ? this.core.policy : this.policy(options);
+    const policy = options === undefined ? this.base : this.policy(options);
     return async (...args: A): Promise<R> => {
       const encoded = encodeArguments(args);
-      return this.reads.read<R>(this.space.memoKey(prefix, encoded), prefix + encoded, () => fn(...args), policy) as Promise<R>;
+      return this.reads.read<R>(this.space.memoKey(prefix, encoded), prefix + encoded, () => fn(...args), policy, undefined, this.space.scope) as Promise<R>;
     };
   }
 
   /**
    * A view whose keys live under `name`: nested namespaces stack their names, and a namespace's `clear()`
    * removes its own keys only (never a sibling such as `a` vs `ab`). The view shares this stack's layers.
+   * `options`: entry defaults of the view (over this view's own; a call's options still win), e.g.
+   * `{ circuitBreaker: { failureThreshold: 5, window: 10, cooldown: 30 } }` for the loaders of one upstream.
    */
-  namespace(name: string): CacheStack {
+  namespace(name: string, options?: CacheEntryOptions): CacheStack {
+    const space = this.space.child(name);
     const view = Object.create(CacheStack.prototype) as CacheStack;
-    return Object.assign(view, { core: this.core, reads: this.reads, space: this.space.child(name), policies: this.policies });
+    if (options === undefined) return Object.assign(view, { core: this.core, reads: this.reads, space, policies: this.policies, base: this.base });
+    const base = resolvePolicy(options, this.base);
+    return Object.assign(view, { core: this.core, reads: this.reads, space, policies: new WeakMap<object, EntryPolicy>(), base });
   }
 
   /** Removes every entry of this stack, or of this namespace only for a namespace view (every generation). */
@@ -276,7 +286,7 @@ export class CacheStack {
   private policy(options: CacheEntryOptions<never>): EntryPolicy {
     let policy = this.policies.get(options);
     if (policy === undefined) {
-      policy = resolvePolicy(options as CacheEntryOptions, this.core.policy);
+      policy = resolvePolicy(options as CacheEntryOptions, this.base);
       this.policies.set(options, policy);
     }
     return policy;

@@ -16,8 +16,12 @@
  *   the peers.
  * - The loader gets the stack's `loaderTimeout` and an abort signal (`callLoader`); `close()` aborts every
  *   running load, and a refresh aborted so is not counted as a failure.
+ * - Protection (`LoaderProtection`, loader-protection.ts): every loader run is admitted by the key's circuit and
+ *   rate-limit bucket first, inside the flight (one admission per flight, whatever the number of callers); an
+ *   open circuit refuses a miss before any flight starts and skips a refresh. A load with a stale-if-error value
+ *   to fall back on does not wait for a rate-limit slot. A refresh refused so is dropped, not a refresh failure.
  */
-import { StackClosedError } from '../core/errors.js';
+import { CircuitOpenError, RateLimitError, StackClosedError } from '../core/errors.js';
 import type { LoadLease } from '../core/load-coordinator.js';
 import type { BurstLogger } from '../core/logger.js';
 import type { StackMetrics } from '../core/metrics.js';
@@ -30,6 +34,7 @@ import type { EntryFactory } from './entry-builder.js';
 import type { InFlightWork } from './in-flight-work.js';
 import type { LayerReader } from './layer-reader.js';
 import type { LayerSet } from './layer-set.js';
+import type { LoaderProtection } from './loader-protection.js';
 import type { LoadRequest } from './read-request.js';
 import type { Announce } from './stack-bus.js';
 import type { StackEvents } from './stack-events.js';
@@ -53,6 +58,8 @@ export interface LoadRunnerParts {
   readonly loads: DistributedLoads | undefined;
   /** Reads the shared layers again for distributed loads. */
   readonly reader: Pick<LayerReader, 'reread'>;
+  /** Circuit breakers and rate limits of loader runs. */
+  readonly protection: LoaderProtection;
 }
 
 export class LoadRunner {
@@ -68,6 +75,8 @@ export class LoadRunner {
       events.emit('stampede-dedupe', { key });
       return running.promise;
     }
+    const refused = this.parts.protection.refused(request);
+    if (refused !== undefined) return Promise.reject(refused);
     return inFlight.flights.start<T>(key, (flight) => this.runLoad(flight, request)).promise;
   }
 
@@ -81,6 +90,7 @@ export class LoadRunner {
     const key = request.key;
     const flights = inFlight.flights;
     if (flights.get(key) !== undefined) return false;
+    if (this.parts.protection.refused(request) !== undefined) return false; // open circuit: skipped
     const coordinator = inFlight.revalidation;
     if (coordinator === undefined) lifecycle.track(this.refresh(request));
     else if (coordinator.pending(key)) return false;
@@ -130,6 +140,7 @@ export class LoadRunner {
       },
       (error: unknown) => {
         if (lifecycle.closed) return; // aborted by close(): not a failure of the source
+        if (error instanceof CircuitOpenError || error instanceof RateLimitError) return; // dropped, counted there
         metrics.refreshErrors++;
         log.failure('background refresh', `Background refresh of "${request.userKey}" failed; the stale value is still served`, error);
         events.emit('refresh-error', { key, error });
@@ -170,7 +181,6 @@ export class LoadRunner {
   private async loadAndStore<T>(flight: Flight<T>, request: LoadRequest<T>, lease: LoadLease | undefined, background: boolean): Promise<boolean> {
     const parts = this.parts;
     const { key, policy } = request;
-    parts.metrics.loads++;
     let version: number;
     if (lease === undefined) version = parts.versions.next();
     else {
@@ -178,13 +188,21 @@ export class LoadRunner {
       parts.versions.observe(version);
     }
     const tagSeq = policy.tags === undefined ? 0 : await parts.tags.snapshot();
+    // Without protection options, no admission (and no await): a plain load costs one check more.
+    const ticket =
+      policy.breaker === undefined && policy.rateLimit === undefined
+        ? undefined
+        : await parts.protection.admit(request, request.stale !== undefined && !background, flight.controller.signal);
+    parts.metrics.loads++;
     let value: T;
     try {
       value = await callLoader(parts.clock, flight, request.userKey, request.loader, policy.loaderTimeout, request.stale?.value as T | undefined, background);
     } catch (error) {
       parts.metrics.loadErrors++;
+      parts.protection.settle(ticket, !parts.lifecycle.closed);
       throw error;
     }
+    parts.protection.settle(ticket, false);
     flight.result = value;
     if (flight.invalidated) {
       parts.metrics.discardedLoads++;

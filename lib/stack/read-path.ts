@@ -15,7 +15,8 @@
  *    - a candidate in its stale (SWR) window is returned at once, and one background refresh per key is
  *      started (a second stale read while it runs starts none); with a revalidation lock (Redis), only the
  *      process that takes the key's lease refreshes it (`RevalidationCoordinator`, revalidation.ts);
- *    - a candidate in its stale-if-error window is served only if the synchronous reload fails;
+ *    - a candidate in its stale-if-error window is served only if the synchronous reload fails (an open circuit
+ *      or a full rate-limit bucket refuses it at once: the candidate is served without waiting);
  *    - otherwise it is a miss: the loader runs once per key per process (`SingleFlight`), every concurrent
  *      caller shares its promise, its result or its error (`LoadRunner`).
  * Concurrent callers of one key also share the walk through the slower layers (`InFlightWork` lookups): a
@@ -42,6 +43,7 @@
 import type { Clock } from '../core/clock.js';
 import type { CacheEntry } from '../core/entry.js';
 import { entryState, EntryState, expiresAt, refreshDueAt } from '../core/entry.js';
+import { CircuitOpenError, RateLimitError } from '../core/errors.js';
 import type { CacheLayer } from '../core/layer.js';
 import type { BurstLogger } from '../core/logger.js';
 import type { LayerMetrics, StackMetrics } from '../core/metrics.js';
@@ -101,11 +103,11 @@ export class ReadPath {
     this.renewals = parts.renewals;
   }
 
-  /** Reads `key`, loading it with `loader` on a miss. Synchronous on a fresh L1 hit. */
-  read<T>(key: string, userKey: string, loader: Loader<T> | undefined, policy: EntryPolicy, info?: ReadInfo): T | undefined | Promise<T | undefined> {
+  /** Reads `key` (of the namespace `scope`), loading it with `loader` on a miss. Synchronous on a fresh L1 hit. */
+  read<T>(key: string, userKey: string, loader: Loader<T> | undefined, policy: EntryPolicy, info?: ReadInfo, scope = ''): T | undefined | Promise<T | undefined> {
     const hit = this.peek(key, info);
     if (hit !== CACHE_MISS) return hit as T;
-    const request: ReadRequest<T> = { key, userKey, loader, policy, info, stale: undefined, staleLayer: -1 };
+    const request: ReadRequest<T> = { key, userKey, scope, loader, policy, info, stale: undefined, staleLayer: -1 };
     const l1 = this.layers.l1;
     if (l1 !== undefined) {
       const entry = l1.get(key);
@@ -228,7 +230,10 @@ export class ReadPath {
       if (info !== undefined) report(info, 'stale-if-error', stale);
       this.metrics.staleIfError++;
       this.metrics.stale++;
-      this.log.warn(`Loader for "${request.userKey}" failed; serving the stale value (stale-if-error)`, error);
+      // Refused by an open circuit or a rate limit: counted there, not a failure of the source worth a line each.
+      if (!(error instanceof CircuitOpenError || error instanceof RateLimitError)) {
+        this.log.warn(`Loader for "${request.userKey}" failed; serving the stale value (stale-if-error)`, error);
+      }
       this.events.emit('stale', { key: request.key, layer: this.layers.name(request.staleLayer) });
       return stale.value as T;
     }

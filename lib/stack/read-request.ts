@@ -33,6 +33,8 @@ export interface ReadRequest<T> {
   readonly key: string;
   /** The key as the caller gave it: for the loader and log lines. */
   readonly userKey: string;
+  /** The namespace scope of the view that read (`''`: the root): the default circuit and bucket of its loads. */
+  readonly scope: string;
   readonly loader: Loader<T> | undefined;
   readonly policy: EntryPolicy;
   /** Where the caller wants to learn how the read was answered (`getDetailed`), if anywhere. */

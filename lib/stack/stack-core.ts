@@ -34,6 +34,7 @@ import { LayerGuard } from './layer-guard.js';
 import { LayerReader } from './layer-reader.js';
 import { LayerSet } from './layer-set.js';
 import { LoadRunner } from './load-runner.js';
+import { LoaderProtection } from './loader-protection.js';
 import { LocalInvalidation } from './local-invalidation.js';
 import { ReadPath } from './read-path.js';
 import { Renewals } from './renewals.js';
@@ -121,7 +122,8 @@ export class StackCore {
     const renewals = new Renewals({ layers, lifecycle, metrics: this.metrics });
     const entries = new EntryFactory(clock, log, renewals);
     this.reader = new LayerReader({ ...shared, renewals });
-    const runner = new LoadRunner({ ...shared, entries, announce, loads: this.loads, reader: this.reader });
+    const protection = new LoaderProtection({ clock, log, metrics: this.metrics, events });
+    const runner = new LoadRunner({ ...shared, entries, announce, loads: this.loads, reader: this.reader, protection });
     this.reads = new ReadPath({ ...shared, reader: this.reader, runner, renewals });
     this.warmer = new Warmer({ ...shared, reader: this.reader, runner });
     this.writes = new StackWrites({ ...shared, entries, announce, dropScope: (scope) => local.dropScope(scope) });

@@ -46,6 +46,8 @@ export interface WarmerParts {
 export interface WarmItem {
   /** The key as the caller wrote it. */
   readonly userKey: string;
+  /** The namespace scope of the view that warms (`''`: the root): the default circuit and bucket of its loads. */
+  readonly scope: string;
   readonly loader: Loader<unknown>;
   readonly policy: EntryPolicy;
   readonly priority: number;
@@ -63,6 +65,7 @@ export class Warmer {
     options: WarmOptions | undefined,
     keyOf: (userKey: string) => string,
     policyOf: (options: CacheEntryOptions | undefined) => EntryPolicy,
+    scope = '',
   ): Promise<WarmReport> {
     const checked = checkWarmEntries(entries, 'entries', (key, entryOptions) => {
       keyOf(key);
@@ -70,7 +73,7 @@ export class Warmer {
     });
     const concurrency = checkWarmOptions(options);
     this.parts.lifecycle.assertOpen();
-    const items = checked.map((entry) => ({ userKey: entry.key, loader: entry.loader, policy: policyOf(entry.options), priority: entry.priority ?? 0 }));
+    const items = checked.map((entry) => ({ userKey: entry.key, scope, loader: entry.loader, policy: policyOf(entry.options), priority: entry.priority ?? 0 }));
     return this.run(items, concurrency, keyOf);
   }
 
@@ -139,7 +142,7 @@ export class Warmer {
     };
     this.parts.lifecycle.assertOpen(); // closed while it looked: close() aborted the loads it knew of
     // As a miss (`stale: undefined`): a stale entry is replaced, not served, and the load lease is taken.
-    await runner.load({ key, userKey: item.userKey, loader: counted, policy: item.policy, info: undefined, stale: undefined, staleLayer: -1 });
+    await runner.load({ key, userKey: item.userKey, scope: item.scope, loader: counted, policy: item.policy, info: undefined, stale: undefined, staleLayer: -1 });
     return ran ? 'loaded' : 'skipped';
   }
 }
