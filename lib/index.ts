@@ -11,6 +11,8 @@ export { DEFAULT_CACHE_STACK_OPTIONS, type AdaptiveTtlOptions, type CacheEntryOp
 export type { CalendarTtl, TtlFunction } from './stack/cache-stack.options.js';
 export type { TagsOption, TagsFunction } from './core/tags.js';
 export type { Duration, DurationUnit } from './core/duration.js';
+// Protecting the writes: `writePolicy: 'strict'` (rejects with WriteFailedError) and `writeBehind` (batched shared writes).
+export { DEFAULT_WRITE_BEHIND_OPTIONS, type WriteBehindOptions, type WritePolicy } from './stack/write-options.js';
 export { MAX_KEY_LENGTH } from './core/keys.js';
 
 // Layers and the collaborators of a distributed stack.
@@ -52,7 +54,7 @@ export type { CacheLogger } from './core/logger.js';
 
 // Observability: events and metrics.
 export type { CacheEventMap, CacheEventName, CacheEventListener } from './core/events.js';
-export type { CacheMetrics, LayerMetrics, StackMetrics, BusMetrics, SingleFlightMetrics } from './core/metrics.js';
+export type { CacheMetrics, LayerMetrics, StackMetrics, BusMetrics, SingleFlightMetrics, WriteBehindMetrics } from './core/metrics.js';
 
 // Errors.
 export {
@@ -66,6 +68,7 @@ export {
   EntryEncodeError,
   InvalidationLimitError,
   InvalidationScanError,
+  WriteFailedError,
   type LayerCacheErrorCode,
 } from './core/errors.js';
 
