@@ -6,7 +6,8 @@
  *
  * When a flush starts: `flushInterval` after the first set into an empty queue (so an entry waits at most that
  * long, plus the flush before it), at once when `maxBatch` entries wait, and on `close()`. One flush runs at a
- * time and sends everything queued, `maxBatch` entries per batch. A set of a key already queued replaces its
+ * time and sends what was queued when it started, `maxBatch` entries per batch (what arrives meanwhile waits for the
+ * next interval; `close()` sends everything). A set of a key already queued replaces its
  * entry (last write wins, one write sent); a set of a new key while `maxQueue` keys wait is written through to
  * the shared layers at once (`writtenThrough`): nothing is ever dropped, and the queue's memory is bounded. A
  * delete, clear or invalidation of a queued key cancels its entry (`cancelled`), and so does a peer's newer
@@ -166,13 +167,17 @@ export class WriteBehind implements PendingWrites {
     this.parts.lifecycle.track(run);
   }
 
-  /** Sends batches until the queue is empty. Never rejects. */
+  /**
+   * Sends what is queued now, in batches; what arrives meanwhile waits for the next flush (else a steady stream of
+   * sets would be sent a round trip at a time). Never rejects.
+   */
   private async drain(): Promise<void> {
-    while (this.queue.size > 0) await this.sendBatch();
+    let left = this.queue.size;
+    while (left > 0 && this.queue.size > 0) left -= await this.sendBatch();
   }
 
-  /** Sends the oldest `maxBatch` entries to every shared layer, then announces them to the peers. */
-  private async sendBatch(): Promise<void> {
+  /** Sends the oldest `maxBatch` entries to every shared layer, then announces them to the peers; resolves to their number. */
+  private async sendBatch(): Promise<number> {
     const batch: KeyedEntry[] = [];
     let version = 0;
     for (const [key, entry] of this.queue) {
@@ -196,5 +201,6 @@ export class WriteBehind implements PendingWrites {
       this.sending = new Map();
     }
     announce({ kind: 'keys', keys: batch.map((b) => b.key), version });
+    return batch.length;
   }
 }

@@ -46,6 +46,22 @@ describe('writeBehind', () => {
     expect(stack.getMetrics().writeBehind).toMatchObject({ flushed: 9, batches: 4, pending: 0 });
   });
 
+  it('a set that arrives while a flush is in flight waits for the next interval (a steady stream is still batched)', async () => {
+    const { stack, clock, l2 } = buildTwoLayerStack({ writeBehind: { flushInterval: '1s' } });
+    await stack.set('a', 1);
+    l2.pause();
+    await clock.advance(1_000); // the flush of a is sent, its reply held
+    await stack.set('b', 2);
+    l2.resume();
+    await clock.advance(0);
+    expect(writes(l2)).toBe(1);
+    await clock.advance(999);
+    expect(writes(l2)).toBe(1);
+    await clock.advance(1);
+    expect(writes(l2)).toBe(2);
+    expect((await l2.get('b'))?.value).toBe(2);
+  });
+
   it('a full queue writes new keys through to the shared layer at once: nothing is dropped', async () => {
     const { stack, clock, l2 } = buildTwoLayerStack({ writeBehind: { flushInterval: '1s', maxBatch: 2, maxQueue: 2 } });
     l2.pause(); // the flush of the first two is in flight and does not answer
