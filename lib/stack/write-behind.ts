@@ -71,8 +71,8 @@ export class WriteBehind implements PendingWrites {
   }
 
   /**
-   * Queues entries (already written to the local layers) for the shared layers. Resolves to the entries that
-   * did not fit (`maxQueue`): the caller writes those through.
+   * Queues entries (already written to the local layers) for the shared layers. Returns the entries that did
+   * not fit (`maxQueue`): the caller writes those through.
    */
   enqueue(items: readonly KeyedEntry[]): KeyedEntry[] {
     const overflow: KeyedEntry[] = [];
