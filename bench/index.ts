@@ -3,7 +3,7 @@
  *
  *   --quick     fewer rounds: a smoke run (every section runs, numbers are noisier), ~10-20 s
  *   --strict    exit with code 1 when a target FAILs (default: report only)
- *   --only=a,f  run only the listed sections (letters a-d, f-h; default: all)
+ *   --only=a,f  run only the listed sections (letters a-d, f-i; default: all)
  *
  * Starts its own redis-server on a free loopback port for the Redis cases and stops it at the end; without
  * a redis-server binary those cases are skipped with a message. Exit codes (run-guard.ts): 0 done, 1 a crash or a
@@ -17,13 +17,14 @@ import { benchJitter } from './jitter.bench.js';
 import { benchL1 } from './l1.bench.js';
 import { benchL2 } from './l2.bench.js';
 import { benchRefreshAhead } from './refresh-ahead.bench.js';
+import { benchWriteBehind } from './write-behind.bench.js';
 import { redisServerAvailable as hasRedisServer, startRedisServer, type RedisServerHandle as BenchRedisServer } from '../test/support/redis-server.js';
 import { benchStampede } from './stampede.bench.js';
 import { printTargets, section, type TargetResult } from './harness.js';
 import { parseArgs, runMain, UsageError, type RunGuard } from './run-guard.js';
 import { cpus } from 'node:os';
 
-const SECTIONS = ['a', 'b', 'c', 'd', 'f', 'g', 'h'];
+const SECTIONS = ['a', 'b', 'c', 'd', 'f', 'g', 'h', 'i'];
 /** The whole run is stopped past this (a hang, not a slow machine: a quick run takes ~10 s, a full one ~30 s here). */
 const WATCHDOG_MS = { quick: 5 * 60_000, full: 20 * 60_000 };
 
@@ -58,7 +59,7 @@ async function main(guard: RunGuard): Promise<number> {
   }
 
   let redis: BenchRedisServer | undefined;
-  const redisCases = runs('b') || runs('c') || runs('f') || runs('g') || runs('h');
+  const redisCases = runs('b') || runs('c') || runs('f') || runs('g') || runs('h') || runs('i');
   if (redisCases && hasRedisServer()) {
     redis = await startRedisServer();
     console.log(`\n(redis-server started on 127.0.0.1:${redis.port})`);
@@ -95,6 +96,10 @@ async function main(guard: RunGuard): Promise<number> {
     if (redis !== undefined && runs('h')) {
       section('(h) A hot key read steadily over 10 ttl periods on L1 + Redis, with and without refreshAhead: 0.8');
       targets.push(...(await benchRefreshAhead({ port: redis.port, quick })));
+    }
+    if (redis !== undefined && runs('i')) {
+      section('(i) 1,000 sets/s on L1 + Redis, with and without writeBehind: Redis commands and set latency');
+      targets.push(...(await benchWriteBehind({ port: redis.port, quick })));
     }
   } finally {
     await redis?.stop();

@@ -23,6 +23,8 @@ export {
 } from './stack/warm-entries.js';
 export type { TagsOption, TagsFunction } from './core/tags.js';
 export type { Duration, DurationUnit } from './core/duration.js';
+// Protecting the writes: `writePolicy: 'strict'` (rejects with WriteFailedError) and `writeBehind` (batched shared writes).
+export { DEFAULT_WRITE_BEHIND_OPTIONS, type WriteBehindOptions, type WritePolicy } from './stack/write-options.js';
 export { MAX_KEY_LENGTH } from './core/keys.js';
 
 // Layers and the collaborators of a distributed stack.
@@ -64,7 +66,7 @@ export type { CacheLogger } from './core/logger.js';
 
 // Observability: events and metrics.
 export type { CacheEventMap, CacheEventName, CacheEventListener } from './core/events.js';
-export type { CacheMetrics, LayerMetrics, StackMetrics, BusMetrics, SingleFlightMetrics } from './core/metrics.js';
+export type { CacheMetrics, LayerMetrics, StackMetrics, BusMetrics, SingleFlightMetrics, WriteBehindMetrics } from './core/metrics.js';
 
 // Errors.
 export {
@@ -80,6 +82,7 @@ export {
   InvalidationScanError,
   CircuitOpenError,
   RateLimitError,
+  WriteFailedError,
   type LayerCacheErrorCode,
 } from './core/errors.js';
 

@@ -15,7 +15,9 @@ export type LayerCacheErrorCode =
   | 'INVALIDATION_SCAN_FAILED'
   | 'STACK_CLOSED'
   | 'CIRCUIT_OPEN'
-  | 'RATE_LIMITED';
+  | 'RATE_LIMITED'
+
+  | 'WRITE_FAILED';
 
 /** Base class of every error the library throws. */
 export class LayerCacheError extends Error {
@@ -141,5 +143,33 @@ export class RateLimitError extends LayerCacheError {
     super('RATE_LIMITED', `Loader rate limit of "${bucket}" reached; the load waited ${waited} ms and the loader was not called`);
     this.bucket = bucket;
     this.waited = waited;
+  }
+}
+
+/**
+ * Under `writePolicy: 'strict'`, a `set`, `setMany`, `delete` or `deleteMany` that a layer did not confirm (it
+ * failed, timed out, or was in its back-off window). For a set, the value is in no layer any more when this is
+ * thrown: the layers that took it deleted it again (the key is absent, not its previous value). For a delete, the
+ * layers that answered deleted the keys; `layer` may still serve the old values to other processes until it
+ * recovers and replays the delete.
+ */
+export class WriteFailedError extends LayerCacheError {
+  /** The (first) layer that did not confirm the write, e.g. `redis`. */
+  readonly layer: string;
+  /** Every layer that did not confirm it. */
+  readonly layers: readonly string[];
+  /** `set` (for `set`/`setMany`) or `delete` (for `delete`/`deleteMany`). */
+  readonly operation: 'set' | 'delete';
+  /** The keys of the call, as stored (namespaced). */
+  readonly keys: readonly string[];
+
+  constructor(operation: 'set' | 'delete', layers: readonly string[], keys: readonly string[], cause: unknown) {
+    const shown = keys.length <= 5 ? keys.map((k) => JSON.stringify(k)).join(', ') : `${keys.slice(0, 5).map((k) => JSON.stringify(k)).join(', ')} and ${keys.length - 5} more`;
+    const undone = operation === 'set' ? 'the value was removed from every layer that took it' : `the layers that answered deleted ${keys.length === 1 ? 'it' : 'them'}`;
+    super('WRITE_FAILED', `Layer "${layers[0] ?? '?'}"${layers.length > 1 ? ` (and ${layers.slice(1).map((l) => `"${l}"`).join(', ')})` : ''} failed on ${operation} of ${shown}; ${undone}`, { cause });
+    this.layer = layers[0] ?? '?';
+    this.layers = layers;
+    this.operation = operation;
+    this.keys = keys;
   }
 }

@@ -100,6 +100,30 @@ export interface CacheMetrics {
   readonly bus: Readonly<BusMetrics> | undefined;
   /** Once-per-cluster loads (`undefined` without a coordinator), with its command failures. */
   readonly singleFlight: Readonly<SingleFlightMetrics> | undefined;
+  /** Write-behind's queue (`undefined` without `writeBehind` or without a shared layer). */
+  readonly writeBehind: Readonly<WriteBehindMetrics> | undefined;
+  /** Writes under `writePolicy: 'strict'` that a layer did not confirm (rejected with `WriteFailedError`). */
+  readonly strictWriteFailures: number;
+}
+
+/** Counters of write-behind (`writeBehind`). */
+export interface WriteBehindMetrics {
+  /** Sets of a key not queued yet that were queued. */
+  queued: number;
+  /** Sets of a key already queued: its entry was replaced (last write wins; one write is sent). */
+  replaced: number;
+  /** Entries sent to the shared layers by flushes that every shared layer confirmed. */
+  flushed: number;
+  /** Flushes sent (one `setMany` per shared layer each; a pipeline per slot on a Cluster). */
+  batches: number;
+  /** Queued writes dropped because their key was deleted, cleared or invalidated (here or by a newer write of a peer). */
+  cancelled: number;
+  /** Flushes a shared layer did not take (its keys are deleted from that layer when it recovers). */
+  failedFlushes: number;
+  /** Sets written through to the shared layers at once because `maxQueue` keys were waiting. */
+  writtenThrough: number;
+  /** Entries waiting or being sent now. */
+  pending: number;
 }
 
 /** Counters of the invalidation bus. */

@@ -25,10 +25,12 @@ import {
   type LoaderRateLimitOptions,
   type RateLimitPolicy,
 } from './loader-protection.options.js';
+import type { WriteBehindOptions, WritePolicy } from './write-options.js';
 
 export type { CalendarTtl } from '../core/calendar-boundary.js';
 export type { TtlFunction } from './ttl-policy.js';
 export type { CircuitBreakerOptions, LoaderRateLimitOptions, LoaderScopeFunction } from './loader-protection.options.js';
+export type { WriteBehindOptions, WritePolicy } from './write-options.js';
 
 /** What a loader receives. */
 export interface LoaderContext<T = unknown> {
@@ -166,6 +168,17 @@ export interface CacheStackOptions extends CacheEntryOptions {
    * runs): a process that dies while loading delays the key's load on the others by at most this. @default 5 s
    */
   singleFlightLease?: Duration;
+  /**
+   * `'strict'`: a `set`/`setMany`/`delete` that a layer does not confirm (failure, timeout, back-off window) is
+   * undone where it was applied and rejects with `WriteFailedError` naming the layer (docs/protection.md).
+   * Loads' stores stay best-effort. @default 'best-effort'
+   */
+  writePolicy?: WritePolicy;
+  /**
+   * Write-behind: sets reach the in-process layers at once and the shared layers in batches (docs/protection.md);
+   * no effect without a shared layer; not with `writePolicy: 'strict'`. @default off
+   */
+  writeBehind?: WriteBehindOptions | false;
 }
 
 /** Defaults of {@link CacheStackOptions}, in the units users write (numbers are seconds). */

@@ -17,6 +17,7 @@ import { checkPlugin } from '../core/plugin-check.js';
 import { MemoryTagStore } from '../core/memory-tag.store.js';
 import { basePolicy, DEFAULT_CACHE_STACK_OPTIONS, resolvePolicy, type CacheStackOptions, type EntryPolicy } from './cache-stack.options.js';
 import type { GuardSettings } from './layer-guard.js';
+import { resolveWriteSettings, type WriteSettings } from './write-options.js';
 
 /** Everything the engine needs, resolved by `CacheStack`. */
 export interface EngineSettings {
@@ -38,6 +39,8 @@ export interface EngineSettings {
   readonly singleFlight: { readonly coordinator: LoadCoordinator; readonly leaseTtl: number } | undefined;
   /** The user's logger, for the bus's informational lines. */
   readonly logger: CacheLogger;
+  /** `writePolicy` and `writeBehind`. */
+  readonly writes: WriteSettings;
 }
 
 /** The revalidation lock of a stack, resolved by `CacheStack`. */
@@ -92,6 +95,7 @@ export function resolveEngineSettings(layers: readonly CacheLayer[], options: Ca
     bus: checkPlugin(options.invalidationBus, 'invalidationBus', ['start', 'publish', 'close']),
     singleFlight: resolveSingleFlight(options),
     logger,
+    writes: resolveWriteSettings(options),
   };
 }
 

@@ -2,7 +2,10 @@
  * The layers of a stack with what each needs around it: its counters, a guard for shared layers
  * (`LayerGuard`: timeout and back-off) and a `RecoveryQueue` of what it missed while failing. Every layer
  * command of the engine goes through here, so a failing layer turns into a miss or a skipped write and
- * never into an error for the caller. Validation of entries (deadlines, tags) is the engine's.
+ * never into an error for the caller. Validation of entries (deadlines, tags) is the engine's. Writes and
+ * deletes resolve to the layers that did not confirm them (`LayerFailure`), for `writePolicy: 'strict'`
+ * (strict-writes.ts); with write-behind (write-behind.ts) the queued entries answer the shared layers' reads
+ * (`pending`), so a read that misses L1 still gets this process's last write.
  */
 import type { Clock } from '../core/clock.js';
 import type { CacheEntry } from '../core/entry.js';
@@ -18,6 +21,20 @@ import { RecoveryQueue } from './recovery-queue.js';
 export interface KeyedEntry {
   readonly key: string;
   readonly entry: CacheEntry;
+}
+
+/** A layer that did not confirm a write or delete: its index and its error. */
+export interface LayerFailure {
+  readonly index: number;
+  readonly error: unknown;
+}
+
+/** Which layers a write goes to: every one, the in-process ones, or the shared ones. */
+export type LayerPick = 'all' | 'local' | 'shared';
+
+/** Entries written to the shared layers but not sent yet (write-behind's queue). */
+export interface PendingWrites {
+  get(key: string): CacheEntry | undefined;
 }
 
 /** Settings of a layer set. */
@@ -37,6 +54,8 @@ export class LayerSet {
   /** Indexes of the local, and of the shared, layers that have `touch`. */
   private readonly localTouches: readonly number[];
   private readonly sharedTouches: readonly number[];
+  /** Write-behind's queue, when the stack has one: it answers reads of the shared layers first. */
+  pending: PendingWrites | undefined;
 
   constructor(
     readonly layers: readonly CacheLayer[],
@@ -74,7 +93,8 @@ export class LayerSet {
     const layer = this.layers[index] as CacheLayer;
     const guard = this.guards[index];
     try {
-      return guard === undefined ? await layer.get(key) : await guard.run('get', () => layer.get(key));
+      if (guard === undefined) return await layer.get(key);
+      return this.pending?.get(key) ?? (await guard.run('get', () => layer.get(key)));
     } catch {
       return undefined; // counted and logged by the guard
     }
@@ -84,24 +104,37 @@ export class LayerSet {
   async getMany(index: number, keys: readonly string[]): Promise<(CacheEntry | undefined)[] | undefined> {
     const layer = this.layers[index] as CacheLayer;
     const guard = this.guards[index];
+    let found: (CacheEntry | undefined)[] | undefined;
     try {
-      return guard === undefined ? await layer.getMany(keys) : await guard.run('getMany', () => layer.getMany(keys));
+      found = guard === undefined ? await layer.getMany(keys) : await guard.run('getMany', () => layer.getMany(keys));
     } catch {
-      return undefined;
+      found = undefined;
     }
+    const pending = guard === undefined ? undefined : this.pending;
+    if (pending === undefined) return found;
+    let queued = false;
+    const merged = keys.map((key, i) => {
+      const entry = pending.get(key);
+      if (entry !== undefined) queued = true;
+      return entry ?? found?.[i];
+    });
+    return queued || found !== undefined ? merged : undefined;
   }
 
   /**
    * Writes entries into the layers above `below` (all by default), each copy capped by its layer's ttl;
    * local layers synchronously first, shared layers in parallel. With `ifNewer`, a layer keeps a copy at least
-   * as new (see `CacheLayer.set`). Never rejects.
+   * as new (see `CacheLayer.set`); `pick` limits it to the local or the shared layers. Never rejects: resolves
+   * to the layers that did not take the write (a shared layer in its back-off window is one).
    */
-  async write(items: readonly KeyedEntry[], below = this.layers.length, ifNewer = false): Promise<void> {
-    if (items.length === 0) return;
+  async write(items: readonly KeyedEntry[], below = this.layers.length, ifNewer = false, pick: LayerPick = 'all'): Promise<LayerFailure[]> {
+    const failures: LayerFailure[] = [];
+    if (items.length === 0) return failures;
     const now = this.clock.now();
     const pending: Promise<unknown>[] = [];
     for (let i = 0; i < below; i++) {
       const layer = this.layers[i] as CacheLayer;
+      if (pick !== 'all' && layer.shared !== (pick === 'shared')) continue;
       const writes: LayerWrite[] = [];
       for (const { key, entry } of items) {
         const ttlMs = physicalTtl(entry, now, layer.ttl);
@@ -116,13 +149,20 @@ export class LayerSet {
         try {
           await command();
         } catch (error) {
+          failures.push({ index: i, error });
           this.log.failure(`layer ${layer.name}`, `Layer "${layer.name}" failed on set`, error);
         }
       } else {
-        pending.push(guard.run('set', command).catch((error: unknown) => this.writeFailed(i, writes, error)));
+        pending.push(
+          guard.run('set', command).catch((error: unknown) => {
+            failures.push({ index: i, error });
+            return this.writeFailed(i, writes, error);
+          }),
+        );
       }
     }
     if (pending.length > 0) await Promise.all(pending);
+    return failures;
   }
 
   /**
@@ -177,13 +217,13 @@ export class LayerSet {
     if (pending.length > 0) await Promise.all(pending);
   }
 
-  /** Deletes `keys` from every layer; a shared layer that fails gets them replayed on recovery. */
-  delete(keys: readonly string[]): Promise<void> {
+  /** Deletes `keys` from every layer; a shared layer that fails gets them replayed on recovery. Resolves to the failures. */
+  delete(keys: readonly string[]): Promise<LayerFailure[]> {
     return this.each('delete', (layer) => layer.delete(keys), keys.length, (queue) => queue.addKeys(keys));
   }
 
   /** Clears `prefix` (everything when `undefined`) in every layer, replayed on recovery where it fails. */
-  clear(prefix: string | undefined): Promise<void> {
+  clear(prefix: string | undefined): Promise<LayerFailure[]> {
     return this.each('clear', (layer) => layer.clear(prefix), 0, (queue) => queue.addClear(prefix));
   }
 
@@ -192,15 +232,30 @@ export class LayerSet {
     command: (layer: CacheLayer) => void | Promise<void>,
     deletes: number,
     onFailure: (queue: RecoveryQueue) => void,
-  ): Promise<void> {
+  ): Promise<LayerFailure[]> {
+    const failures: LayerFailure[] = [];
     const pending: Promise<unknown>[] = [];
     this.layers.forEach((layer, i) => {
       (this.metrics[i] as LayerMetrics).deletes += deletes;
       const guard = this.guards[i];
-      if (guard === undefined) void command(layer);
-      else pending.push(guard.run(operation, () => command(layer)).catch(() => onFailure(this.recovery[i] as RecoveryQueue)));
+      if (guard === undefined) {
+        try {
+          void command(layer);
+        } catch (error) {
+          failures.push({ index: i, error });
+          this.log.failure(`layer ${layer.name}`, `Layer "${layer.name}" failed on ${operation}`, error);
+        }
+      } else {
+        pending.push(
+          guard.run(operation, () => command(layer)).catch((error: unknown) => {
+            failures.push({ index: i, error });
+            onFailure(this.recovery[i] as RecoveryQueue);
+          }),
+        );
+      }
     });
     await Promise.all(pending);
+    return failures;
   }
 
   /** Replays on recovered layer `index` the invalidations it missed; what fails again is queued again. */

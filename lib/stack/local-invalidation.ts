@@ -22,6 +22,7 @@ import { PeerCounters, type PeerCounterParts } from './peer-counters.js';
 import type { BusTarget } from './stack-bus.js';
 import type { StackLifecycle } from './stack-lifecycle.js';
 import type { StackTags } from './stack-tags.js';
+import type { WriteBehind } from './write-behind.js';
 
 /** What `LocalInvalidation` works on (given by `StackCore`). */
 export interface LocalInvalidationParts extends PeerCounterParts {
@@ -32,6 +33,8 @@ export interface LocalInvalidationParts extends PeerCounterParts {
   readonly generations: Generations;
   readonly log: BurstLogger;
   readonly lifecycle: StackLifecycle;
+  /** Write-behind's queue: a peer's newer write, delete or clear cancels the older queued writes. */
+  readonly pendingWrites: Pick<WriteBehind, 'cancelOlder' | 'cancelPrefix'> | undefined;
 }
 
 export class LocalInvalidation implements BusTarget {
@@ -53,6 +56,7 @@ export class LocalInvalidation implements BusTarget {
     const { versions, layers, inFlight } = this.parts;
     if (!this.counters.acceptsVersion('keys', version)) return;
     versions.observe(version);
+    this.parts.pendingWrites?.cancelOlder(keys, version);
     const l1 = layers.l1;
     const doomed = l1 === undefined ? keys : keys.filter((key) => (l1.get(key)?.version ?? 0) < version);
     if (doomed.length === 0) return;
@@ -72,6 +76,7 @@ export class LocalInvalidation implements BusTarget {
   clearPrefix(prefix: string | undefined, version: number): void {
     if (!this.counters.acceptsVersion('clear', version)) return;
     this.parts.versions.observe(version);
+    this.parts.pendingWrites?.cancelPrefix(prefix, version);
     this.dropPrefix(prefix);
   }
 

@@ -16,7 +16,8 @@
  * Hard parts: the order of construction (a tag store or revalidation lock on a layer's connection shares that
  * layer's guard, so the layers come first; the bus target exists before the bus starts delivering), and
  * `close()`: the lifecycle is marked closed first (every public operation rejects, a refresh whose lease
- * arrives late aborts), running loads are aborted, background work drains, then each resource is closed.
+ * arrives late aborts), running loads are aborted, background work drains, write-behind's queue is flushed,
+ * then each resource is closed.
  */
 import type { Clock } from '../core/clock.js';
 import { StackClosedError } from '../core/errors.js';
@@ -44,6 +45,8 @@ import { StackEvents } from './stack-events.js';
 import { StackLifecycle } from './stack-lifecycle.js';
 import { StackTags } from './stack-tags.js';
 import { StackWrites } from './stack-writes.js';
+import { StrictWrites } from './strict-writes.js';
+import { WriteBehind } from './write-behind.js';
 import { Warmer } from './warmer.js';
 
 /** The counters of a guard that belongs to no layer. */
@@ -81,6 +84,9 @@ export class StackCore {
   /** Guards that belong to no layer (a tag store, lock or coordinator of their own): their probing stops on close. */
   private readonly ownGuards: LayerGuard[] = [];
   private readonly bus: StackBus | undefined;
+  /** `writePolicy: 'strict'` (`undefined`: best-effort) and write-behind's queue (`undefined`: none). */
+  private readonly strict: StrictWrites | undefined;
+  private readonly writeBehind: WriteBehind | undefined;
 
   constructor(settings: EngineSettings) {
     const clock = settings.clock;
@@ -113,9 +119,18 @@ export class StackCore {
       this.loads = new DistributedLoads(coordinator, guard, settings.singleFlight.leaseTtl, clock, versions);
     }
     const shared = { clock, log, lifecycle, layers, tags, versions, generations, events, inFlight: this.inFlight, metrics: this.metrics };
+    this.strict = settings.writes.writePolicy === 'strict' ? new StrictWrites(layers) : undefined;
+    // Write-behind only delays shared layers: without one there is nothing to queue. It announces its flushes
+    // through the bus, which is built below (its flushes start later).
+    const behind = settings.writes.writeBehind;
+    this.writeBehind =
+      behind === undefined || !settings.layers.some((layer) => layer.shared)
+        ? undefined
+        : new WriteBehind(behind, { clock, log, layers, lifecycle, announce: (message) => announce(message) });
+    layers.pending = this.writeBehind;
     // The bus target exists before the bus starts delivering; its rejections are counted with the bus's counters.
     const busMetrics = newBusMetrics();
-    const local = new LocalInvalidation({ ...shared, countRejected: () => void busMetrics.rejected++ });
+    const local = new LocalInvalidation({ ...shared, pendingWrites: this.writeBehind, countRejected: () => void busMetrics.rejected++ });
     if (settings.bus !== undefined) this.bus = new StackBus(settings.bus, busMetrics, local, log, settings.logger);
     const bus = this.bus;
     const announce = bus === undefined ? () => undefined : (message: InvalidationMessage) => lifecycle.track(bus.publish(message));
@@ -126,7 +141,14 @@ export class StackCore {
     const runner = new LoadRunner({ ...shared, entries, announce, loads: this.loads, reader: this.reader, protection });
     this.reads = new ReadPath({ ...shared, reader: this.reader, runner, renewals });
     this.warmer = new Warmer({ ...shared, reader: this.reader, runner });
-    this.writes = new StackWrites({ ...shared, entries, announce, dropScope: (scope) => local.dropScope(scope) });
+    this.writes = new StackWrites({
+      ...shared,
+      entries,
+      announce,
+      dropScope: (scope) => local.dropScope(scope),
+      strict: this.strict,
+      writeBehind: this.writeBehind,
+    });
   }
 
   /** Resolves once the bus is subscribed (at once without a bus; a failure is logged, not thrown). */
@@ -149,6 +171,8 @@ export class StackCore {
       revalidationLock: { ...this.lockCounters },
       bus: this.bus === undefined ? undefined : { ...this.bus.metrics },
       singleFlight: this.loads === undefined ? undefined : { ...this.loads.metrics, ...this.loadCounters },
+      writeBehind: this.writeBehind?.snapshot(),
+      strictWriteFailures: this.strict?.failures ?? 0,
     };
   }
 
@@ -157,6 +181,9 @@ export class StackCore {
     if (!this.lifecycle.close()) return;
     for (const guard of this.ownGuards) guard.close();
     this.inFlight.flights.abortAll(new StackClosedError());
+    await this.lifecycle.idle();
+    // Queued writes reach the shared layers (and their announcements the bus) before either closes.
+    await this.writeBehind?.close();
     await this.lifecycle.idle();
     await this.layers.close();
     await this.tags.close();

@@ -10,7 +10,7 @@ import { StackClosedError } from '../core/errors.js';
 
 export class StackLifecycle {
   private isClosed = false;
-  private readonly background = new Set<Promise<void>>();
+  private readonly background = new Set<Promise<unknown>>();
 
   /** Set by `close()`: every public operation rejects from then on. */
   get closed(): boolean {
@@ -30,7 +30,7 @@ export class StackLifecycle {
   }
 
   /** Keeps `work` until it settles, for `idle()`. */
-  track(work: Promise<void>): void {
+  track(work: Promise<unknown>): void {
     this.background.add(work);
     void work.then(() => this.background.delete(work));
   }

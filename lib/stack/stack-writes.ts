@@ -6,6 +6,11 @@
  * 3. change every layer (`LayerSet`: a shared layer that fails replays the invalidation on recovery);
  * 4. announce it to the peers (`StackBus`, in the background), only after the authoritative write;
  * 5. emit its event (`set`, `delete`; a clear has none).
+ * Under `writePolicy: 'strict'` (strict-writes.ts), a set some layer did not confirm is deleted again from every
+ * layer between 3 and 4, announced, and rejected (no `set` event); a delete is announced and emitted, then
+ * rejected. With write-behind (write-behind.ts), step 3 of a set writes the local layers and queues the entries
+ * for the shared ones, and step 4 happens after their flush; a delete or clear first cancels the queued writes
+ * of its keys.
  * A pattern invalidation (`invalidateMatching`) first lists the keys in every layer that can, and changes
  * nothing when that fails or finds too many; then it deletes them as `delete` does (for a bare prefix, the
  * work in flight and the peers' copies are dropped by prefix: theirs may hold keys no layer here listed).
@@ -27,6 +32,8 @@ import type { Announce } from './stack-bus.js';
 import type { StackEvents } from './stack-events.js';
 import type { StackLifecycle } from './stack-lifecycle.js';
 import type { StackTags } from './stack-tags.js';
+import type { StrictWrites } from './strict-writes.js';
+import type { WriteBehind } from './write-behind.js';
 
 /** What `StackWrites` works on (given by `StackCore`). */
 export interface StackWriteParts {
@@ -41,6 +48,10 @@ export interface StackWriteParts {
   readonly announce: Announce;
   /** Drops this process's copies and running work under a scope (`LocalInvalidation.dropScope`). */
   readonly dropScope: (scope: string) => void;
+  /** `writePolicy: 'strict'`, `undefined` for best-effort. */
+  readonly strict: StrictWrites | undefined;
+  /** Write-behind's queue, `undefined` without it. */
+  readonly writeBehind: WriteBehind | undefined;
 }
 
 /** One entry of a bulk write, resolved. */
@@ -68,8 +79,20 @@ export class StackWrites {
       const entry = parts.entries.build(w.key, w.userKey, w.value, w.policy, tagSeq, version);
       if (entry !== undefined) entries.push({ key: w.key, entry });
     }
-    await parts.layers.write(entries);
-    parts.announce({ kind: 'keys', keys, version });
+    const behind = parts.writeBehind;
+    if (behind !== undefined) {
+      await parts.layers.write(entries, parts.layers.size, false, 'local');
+      const through = behind.enqueue(entries);
+      if (through.length > 0) {
+        await parts.layers.write(through, parts.layers.size, false, 'shared');
+        parts.announce({ kind: 'keys', keys: through.map((t) => t.key), version });
+      }
+    } else {
+      const failures = await parts.layers.write(entries);
+      const error = await parts.strict?.undoSet(entries.map((e) => e.key), failures);
+      parts.announce({ kind: 'keys', keys, version });
+      if (error !== undefined) throw error;
+    }
     if (parts.events.listened.set === true) for (const { key } of entries) parts.events.emit('set', { key });
   }
 
@@ -78,10 +101,13 @@ export class StackWrites {
     const parts = this.parts;
     parts.lifecycle.assertOpen();
     parts.inFlight.invalidateKeys(keys);
+    parts.writeBehind?.cancel(keys);
     const version = parts.versions.next();
-    await parts.layers.delete(keys);
+    const failures = await parts.layers.delete(keys);
     parts.announce({ kind: 'keys', keys, version });
     parts.events.emit('delete', { keys });
+    const error = parts.strict?.deleteError(keys, failures);
+    if (error !== undefined) throw error;
   }
 
   /** Removes every entry under `prefix` (all when `undefined`) from every layer. */
@@ -89,6 +115,7 @@ export class StackWrites {
     const parts = this.parts;
     parts.lifecycle.assertOpen();
     parts.inFlight.invalidatePrefix(prefix);
+    parts.writeBehind?.cancelPrefix(prefix);
     const version = parts.versions.next();
     await parts.layers.clear(prefix);
     parts.announce({ kind: 'clear', prefix, version });
@@ -122,6 +149,7 @@ export class StackWrites {
     if (glob === undefined) {
       // A prefix: peers drop their copies by prefix (theirs may hold keys no layer here listed).
       parts.inFlight.invalidatePrefix(prefix);
+      parts.writeBehind?.cancelPrefix(prefix);
       const version = parts.versions.next();
       await parts.layers.delete(keys);
       parts.announce({ kind: 'clear', prefix, version });
