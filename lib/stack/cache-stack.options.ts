@@ -26,11 +26,13 @@ import {
   type RateLimitPolicy,
 } from './loader-protection.options.js';
 import type { WriteBehindOptions, WritePolicy } from './write-options.js';
+import { checkBoolean, checkFraction, resolveAdaptive, type AdaptivePolicy, type AdaptiveTtlOptions } from './freshness.options.js';
 
 export type { CalendarTtl } from '../core/calendar-boundary.js';
 export type { TtlFunction } from './ttl-policy.js';
 export type { CircuitBreakerOptions, LoaderRateLimitOptions, LoaderScopeFunction } from './loader-protection.options.js';
 export type { WriteBehindOptions, WritePolicy } from './write-options.js';
+export type { AdaptiveTtlOptions } from './freshness.options.js';
 
 /** What a loader receives. */
 export interface LoaderContext<T = unknown> {
@@ -113,16 +115,6 @@ export interface CacheEntryOptions<T = unknown> {
    * loads wait up to `maxWait`, then fail with a `RateLimitError`. `false` turns a default off. @default off
    */
   loaderRateLimit?: LoaderRateLimitOptions | false;
-}
-
-/** Options of an adaptive ttl (`adaptiveTtl`). */
-export interface AdaptiveTtlOptions {
-  /** The ceiling of the ttl (at least the base `ttl`). */
-  max: Duration;
-  /** Reads within one ttl that make a key hot. @default 10 */
-  hits?: number;
-  /** How much the ttl grows each time the key proves hot. @default the base `ttl` */
-  step?: Duration;
 }
 
 /** Options of a `CacheStack`: entry defaults plus the stack's own settings. */
@@ -214,7 +206,7 @@ export interface EntryPolicy {
   /** `maxTtl` in ms, `undefined` for none. */
   readonly maxTtl: number | undefined;
   /** `adaptiveTtl` in ms (`step` `undefined`: the base ttl), or `undefined` for none. */
-  readonly adaptive: { readonly max: number; readonly hits: number; readonly step: number | undefined } | undefined;
+  readonly adaptive: AdaptivePolicy | undefined;
   /** `refreshAhead` (a fraction, `0` for none). */
   readonly refreshAhead: number;
   /** `circuitBreaker`, `undefined` for none. */
@@ -258,34 +250,6 @@ export function resolvePolicy(options: CacheEntryOptions | undefined, base: Entr
     throw new InvalidOptionError('adaptiveTtl.max', `must be at least the ttl (${policy.ttl} ms), got ${policy.adaptive.max} ms`);
   }
   return policy;
-}
-
-/** Default of `adaptiveTtl.hits`. */
-const DEFAULT_ADAPTIVE_HITS = 10;
-
-function resolveAdaptive(option: AdaptiveTtlOptions | false): EntryPolicy['adaptive'] {
-  if (option === false) return undefined;
-  if (option === null || typeof option !== 'object') {
-    throw new InvalidOptionError('adaptiveTtl', 'expected { max, hits?, step? } or false');
-  }
-  if (option.max === undefined) throw new InvalidOptionError('adaptiveTtl.max', 'is required (the ceiling of the ttl)');
-  const hits = option.hits ?? DEFAULT_ADAPTIVE_HITS;
-  if (!Number.isSafeInteger(hits) || hits < 1) throw new InvalidOptionError('adaptiveTtl.hits', `expected a positive integer, got ${String(hits)}`);
-  const step = option.step === undefined ? undefined : toMilliseconds(option.step, 'adaptiveTtl.step');
-  if (step === 0) throw new InvalidOptionError('adaptiveTtl.step', 'must be greater than 0');
-  return { max: toMilliseconds(option.max, 'adaptiveTtl.max'), hits, step };
-}
-
-function checkFraction(value: number, option: string): number {
-  if (typeof value !== 'number' || !(value >= 0 && value < 1)) {
-    throw new InvalidOptionError(option, `expected a fraction of the ttl in [0, 1) such as 0.8, got ${String(value)}`);
-  }
-  return value;
-}
-
-function checkBoolean(value: boolean, option: string): boolean {
-  if (typeof value !== 'boolean') throw new InvalidOptionError(option, `expected true or false, got ${typeof value}`);
-  return value;
 }
 
 /** The policy of a stack without options: `fallbackTtl` seconds fresh, no stale windows. */
