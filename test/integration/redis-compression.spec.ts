@@ -1,4 +1,6 @@
 import type { Redis } from 'ioredis';
+import { gunzipSync } from 'node:zlib';
+import { JsonSerializer } from '../../lib/core/json.serializer.js';
 import { decodeEntry, undecodableReason } from '../../lib/core/entry-codec.js';
 import { zstdAvailable } from '../../lib/core/entry-compression.js';
 import { InvalidOptionError } from '../../lib/core/errors.js';
@@ -142,6 +144,21 @@ describe('RedisLayer compression on a real Redis', () => {
     // The loaded value replaced it (plain: 'loaded' is below the threshold).
     expect(decodeEntry(await client.getBuffer(`${prefix}k`), new MsgpackSerializer())?.value).toBe('loaded');
     expect(undecodableReason(await new RedisLayer({ client, prefix: uniquePrefix('x') }).get('k'))).toBeUndefined();
+  });
+
+  it('JsonSerializer: another language reads the value as JSON after the header (gunzipped when compressed)', async () => {
+    const prefix = uniquePrefix('json');
+    for (const compression of [undefined, 'gzip'] as const) {
+      const { stack } = instance(prefix, { serializer: new JsonSerializer(), ...(compression !== undefined && { compression }) });
+      const key = `doc:${compression ?? 'none'}`;
+      await stack.set(key, { ...doc, at: new Date(0) });
+      const raw = (await client.getBuffer(`${prefix}${key}`)) as Buffer;
+      const payload = raw.subarray(56); // no extension, no tags
+      const text = compression === undefined ? payload.toString('utf8') : gunzipSync(payload.subarray(5)).toString('utf8');
+      expect(JSON.parse(text)).toEqual({ ...doc, at: { $date: '1970-01-01T00:00:00.000Z' } });
+      const other = instance(prefix, { serializer: new JsonSerializer() });
+      expect(await other.stack.get(key)).toEqual({ ...doc, at: new Date(0) });
+    }
   });
 
   it('validates its options, unknown ones included', () => {
