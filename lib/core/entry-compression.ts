@@ -57,7 +57,8 @@ export interface EntryCompression {
 type ZlibSync = (data: Uint8Array, options?: zlib.ZlibOptions) => Buffer;
 /** `node:zlib` as seen at run time: the zstd functions exist only in newer Nodes. */
 const runtimeZlib = zlib as unknown as Partial<Record<'zstdCompressSync' | 'zstdDecompressSync', ZlibSync>>;
-const ZSTD_COMPRESSION_LEVEL = 100; // zlib.constants.ZSTD_c_compressionLevel (ZSTD_c_compressionLevel in zstd.h)
+/** `zlib.constants.ZSTD_c_compressionLevel` where Node has zstd (100, as in zstd.h). */
+const ZSTD_COMPRESSION_LEVEL = (zlib.constants as unknown as Partial<Record<string, number>>).ZSTD_c_compressionLevel ?? 100;
 const ALGORITHM_IDS: Readonly<Record<CompressionAlgorithm, number>> = { gzip: 1, brotli: 2, zstd: 3 };
 const LEVELS: Readonly<Record<CompressionAlgorithm, { min: number; max: number; default: number }>> = {
   gzip: { min: 1, max: 9, default: 6 },
