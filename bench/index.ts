@@ -3,13 +3,14 @@
  *
  *   --quick     fewer rounds: a smoke run (every section runs, numbers are noisier), ~10-20 s
  *   --strict    exit with code 1 when a target FAILs (default: report only)
- *   --only=a,f  run only the listed sections (letters a-d, f-i; default: all)
+ *   --only=a,f  run only the listed sections (letters a-d, f-j; default: all)
  *
  * Starts its own redis-server on a free loopback port for the Redis cases and stops it at the end; without
  * a redis-server binary those cases are skipped with a message. Exit codes (run-guard.ts): 0 done, 1 a crash or a
  * FAIL under --strict or the watchdog, 2 a bad argument, 130/143 stopped by SIGINT/SIGTERM; the redis-server and
  * the peers of (f) are stopped on every one of them.
  */
+import { benchCompression } from './compression.bench.js';
 import { benchDecorators } from './decorators.bench.js';
 import { benchDistributedStampede } from './distributed-stampede.bench.js';
 import { benchPropagation, startDistributedPeers } from './distributed.bench.js';
@@ -24,7 +25,7 @@ import { printTargets, section, type TargetResult } from './harness.js';
 import { parseArgs, runMain, UsageError, type RunGuard } from './run-guard.js';
 import { cpus } from 'node:os';
 
-const SECTIONS = ['a', 'b', 'c', 'd', 'f', 'g', 'h', 'i'];
+const SECTIONS = ['a', 'b', 'c', 'd', 'f', 'g', 'h', 'i', 'j'];
 /** The whole run is stopped past this (a hang, not a slow machine: a quick run takes ~10 s, a full one ~30 s here). */
 const WATCHDOG_MS = { quick: 5 * 60_000, full: 20 * 60_000 };
 
@@ -59,7 +60,7 @@ async function main(guard: RunGuard): Promise<number> {
   }
 
   let redis: BenchRedisServer | undefined;
-  const redisCases = runs('b') || runs('c') || runs('f') || runs('g') || runs('h') || runs('i');
+  const redisCases = runs('b') || runs('c') || runs('f') || runs('g') || runs('h') || runs('i') || runs('j');
   if (redisCases && hasRedisServer()) {
     redis = await startRedisServer();
     console.log(`\n(redis-server started on 127.0.0.1:${redis.port})`);
@@ -100,6 +101,10 @@ async function main(guard: RunGuard): Promise<number> {
     if (redis !== undefined && runs('i')) {
       section('(i) 1,000 sets/s on L1 + Redis, with and without writeBehind: Redis commands and set latency');
       targets.push(...(await benchWriteBehind({ port: redis.port, quick })));
+    }
+    if (redis !== undefined && runs('j')) {
+      section('(j) RedisLayer compression: a 20 KB JSON document stored with none / gzip / brotli (/ zstd)');
+      targets.push(...(await benchCompression({ port: redis.port, quick })));
     }
   } finally {
     await redis?.stop();

@@ -52,6 +52,13 @@ export {
   type RedisSingleFlightCoordinatorOptions,
 } from './redis/redis-single-flight.coordinator.js';
 export { MsgpackSerializer } from './core/msgpack.serializer.js';
+export { JsonSerializer } from './core/json.serializer.js';
+export {
+  DEFAULT_COMPRESSION_THRESHOLD,
+  DEFAULT_MAX_INFLATED_BYTES,
+  type CompressionAlgorithm,
+  type CompressionOptions,
+} from './core/entry-compression.js';
 
 // Contracts, for custom layers, serializers, tag stores, locks, buses, coordinators and clocks.
 export type { CacheLayer, SyncCacheLayer, LayerWrite, LayerContext } from './core/layer.js';

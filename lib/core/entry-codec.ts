@@ -2,19 +2,24 @@
  * The byte format of an envelope outside the process: a fixed header the library reads itself, then the
  * value as written by the {@link Serializer}.
  *
- *   0  'L' 'C' 0x02 flags           magic + format version + flags (bit 0: extension, bit 1: sliding, bit 2: adaptive)
+ *   0  'L' 'C' 0x02 flags           magic + format version + flags (bit 0: extension, bit 1: sliding, bit 2: adaptive,
+ *                                    bit 3: compressed value)
  *   4  f64 createdAt, freshUntil, staleUntil, errorUntil, tagSeq, version   (little endian)
  *   52 u32 tag count
  *   56 extension, only with flag bit 0 (an entry carrying `freshness`, see `EntryFreshness`):
  *      f64 ttl, maxUntil, refreshAhead, adaptive base, max, hits, step
  *   .. per tag: u32 byte length + UTF-8 bytes
- *   .. serialized value
+ *   .. serialized value; with flag bit 3, the compressed payload of entry-compression.ts instead (u8 algorithm,
+ *      u32 inflated length, compressed stream): only the value is compressed, the header and tags stay readable
  *
  * The version sits at a fixed offset (bytes 45-52 counted from 1, as Lua does) so that a Redis script can
  * compare it without decoding the rest: `RedisLayer`'s "write only if newer" reads it with `struct.unpack`. The
  * deadlines (12-35) and the extension's ttl (56) sit at fixed offsets too, so that a sliding extension rewrites them
  * in place (`SETRANGE`) without decoding the value. A plain entry has flags 0 and no extension: its bytes are those
- * of earlier versions of format 2. An earlier version reads an entry with an extension as undecodable (a miss).
+ * of earlier versions of format 2, and so does an entry written without compression (or with a value at most the
+ * threshold, or one compression does not shrink). An earlier version reads an entry with an extension, or a
+ * compressed one, as undecodable (a miss). Every reader inflates a compressed entry, whatever its own setting,
+ * bounded by `maxInflatedBytes` (see entry-compression.ts).
  * Format 1 (without the version) is no longer read: such entries are misses, overwritten by the next write.
  *
  * Anything else under a key (another program's data, an older format, a truncated write, a value the
@@ -25,6 +30,7 @@
  */
 import type { AdaptiveRamp, CacheEntry, EntryFreshness } from './entry.js';
 import type { Serializer } from './serializer.js';
+import { COMPRESSED_PREFIX_BYTES, DEFAULT_MAX_INFLATED_BYTES, inflatePayload, writeCompressedPrefix, type EntryCompression } from './entry-compression.js';
 
 /** The markers of undecodable data, with their reason (weak: custom layers may make their own). */
 const undecodable = new WeakMap<CacheEntry, string>();
@@ -57,6 +63,11 @@ const HEADER_BYTES = 56;
 const FLAG_EXTENSION = 1;
 const FLAG_SLIDING = 2;
 const FLAG_ADAPTIVE = 4;
+const FLAG_COMPRESSED = 8;
+/** The largest value payload that is compressed (its inflated size is written as a u32). */
+const MAX_COMPRESSIBLE_BYTES = 0xffff_ffff;
+/** Undecodable markers of compressed entries that did not inflate, kept per reason (at most 64 reasons). */
+const inflateFailures = new Map<string, CacheEntry>();
 /** Bytes of the extension block (7 f64). */
 const EXTENSION_BYTES = 56;
 /** Byte offset of the three f64 deadlines freshUntil, staleUntil, errorUntil (see the layout above). */
@@ -68,9 +79,23 @@ export const ENTRY_VERSION_OFFSET = 44;
 /** The first three bytes of every encoded envelope of the current format. */
 export const ENTRY_MAGIC = 'LC\u0002';
 
-/** Encodes an envelope. Throws only when the serializer cannot represent the value. */
-export function encodeEntry(entry: CacheEntry, serializer: Serializer): Buffer {
-  const payload = serializer.encode(entry.value);
+/**
+ * Encodes an envelope. With `compression`, a serialized value larger than its threshold is compressed (flag bit
+ * 3) unless that does not make it smaller. Throws only when the serializer cannot represent the value.
+ */
+export function encodeEntry(entry: CacheEntry, serializer: Serializer, compression?: EntryCompression): Buffer {
+  const serialized = serializer.encode(entry.value);
+  let payload: Uint8Array = serialized;
+  let compressed = false;
+  if (compression !== undefined && serialized.length > compression.threshold && serialized.length <= MAX_COMPRESSIBLE_BYTES) {
+    const stream = compression.compress(serialized);
+    if (stream.length + COMPRESSED_PREFIX_BYTES < serialized.length) {
+      payload = Buffer.allocUnsafe(COMPRESSED_PREFIX_BYTES + stream.length);
+      writeCompressedPrefix(payload as Buffer, 0, compression.algorithm, serialized.length);
+      payload.set(stream, COMPRESSED_PREFIX_BYTES);
+      compressed = true;
+    }
+  }
   const tags = entry.tags;
   let tagBytes = 0;
   let encodedTags: Buffer[] | undefined;
@@ -105,6 +130,7 @@ export function encodeEntry(entry: CacheEntry, serializer: Serializer): Buffer {
     out.writeDoubleLE(adaptive?.step ?? 0, offset + 48);
     offset += EXTENSION_BYTES;
   }
+  if (compressed) out[3] = (out[3] as number) | FLAG_COMPRESSED;
   if (encodedTags !== undefined) {
     for (const t of encodedTags) {
       out.writeUInt32LE(t.length, offset);
@@ -118,9 +144,14 @@ export function encodeEntry(entry: CacheEntry, serializer: Serializer): Buffer {
 
 /**
  * Decodes an envelope: `undefined` for no data (`null`, a missing key), an {@link undecodableEntry} marker for
- * anything that is not an envelope of this format. Never throws.
+ * anything that is not an envelope of this format. A compressed value is inflated to at most `maxInflatedBytes`
+ * (a larger, corrupt or unknown one is undecodable). Never throws.
  */
-export function decodeEntry(bytes: Buffer | null | undefined, serializer: Serializer): CacheEntry | undefined {
+export function decodeEntry(
+  bytes: Buffer | null | undefined,
+  serializer: Serializer,
+  maxInflatedBytes: number = DEFAULT_MAX_INFLATED_BYTES,
+): CacheEntry | undefined {
   if (bytes == null) return undefined;
   if (bytes.length < 3 || bytes[0] !== MAGIC_0 || bytes[1] !== MAGIC_1) return NOT_AN_ENTRY;
   if (bytes[2] !== FORMAT_VERSION) return OTHER_FORMAT;
@@ -149,8 +180,14 @@ export function decodeEntry(bytes: Buffer | null | undefined, serializer: Serial
         offset = end;
       }
     }
+    let payload: Uint8Array = bytes.subarray(offset);
+    if ((flags & FLAG_COMPRESSED) !== 0) {
+      const inflated = inflatePayload(payload, maxInflatedBytes);
+      if (typeof inflated === 'string') return inflateFailure(inflated);
+      payload = inflated;
+    }
     try {
-      value = serializer.decode(bytes.subarray(offset));
+      value = serializer.decode(payload);
     } catch {
       return BAD_VALUE;
     }
@@ -169,6 +206,16 @@ export function decodeEntry(bytes: Buffer | null | undefined, serializer: Serial
   } catch {
     return TRUNCATED;
   }
+}
+
+/** The marker of a compressed entry that could not be inflated for `reason` (one marker per reason). */
+function inflateFailure(reason: string): CacheEntry {
+  let marker = inflateFailures.get(reason);
+  if (marker === undefined) {
+    marker = undecodableEntry(reason);
+    if (inflateFailures.size < 64) inflateFailures.set(reason, marker);
+  }
+  return marker;
 }
 
 /** The extension block of `bytes` (flag bit 0 set), or `undefined` when its numbers make no sense. */

@@ -184,7 +184,7 @@ export function checkRedisOption(redis: unknown): void {
  */
 export function createRedisLayer(options: LayerCacheRedisLayerOptions, client: RedisClient): RedisLayer {
   if (options === null || typeof options !== 'object') {
-    throw new InvalidOptionError('redisLayer', `expected an options object ({ prefix, ttl, serializer, name }), got ${describe(options)}`);
+    throw new InvalidOptionError('redisLayer', `expected an options object ({ prefix, ttl, serializer, name, compression, maxInflatedBytes }), got ${describe(options)}`);
   }
   try {
     return new RedisLayer({ ...options, client });

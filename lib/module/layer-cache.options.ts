@@ -81,7 +81,7 @@ export interface LayerCacheModuleOptions extends CacheStackOptions {
   memory?: MemoryLayerOptions;
   /** Appends a `RedisLayer` on this connection after `layers` (see {@link LayerCacheRedisOption}). @default none */
   redis?: LayerCacheRedisOption;
-  /** Options of the `RedisLayer` appended for `redis` (`prefix`, `ttl`, `serializer`, `name`). @default the RedisLayer defaults */
+  /** Options of the `RedisLayer` appended for `redis` (`prefix`, `ttl`, `serializer`, `name`, `compression`, `maxInflatedBytes`). @default the RedisLayer defaults */
   redisLayer?: LayerCacheRedisLayerOptions;
   /**
    * Invalidation bus and distributed single-flight on the `redis` connection ({@link LayerCacheDistributedOptions});

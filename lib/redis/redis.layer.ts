@@ -1,45 +1,26 @@
 /**
  * `RedisLayer`, the shared layer (L2) on an ioredis client: entries as binary envelopes under `prefix + key`, one
  * round trip per call, bulk calls split by hash slot on a Cluster, "write if newer" as one Lua script.
- * Hard parts: the version compare of `SET_IF_NEWER` reads the envelope at its fixed offset without decoding it;
+ * Optional compression of the value payload (entry-compression.ts), read back whatever the reader's own setting.
+ * Hard parts: the version compare of `SET_IF_NEWER` reads the envelope at its fixed offset without decoding it
+ * (compression leaves the header as it is, so it and the sliding `touch` work on compressed entries too);
  * `clear` must keep the library's own keys (prefix + U+001F), see redis-keyspace.ts for the scans.
  */
-import { toOptionalMilliseconds, type Duration } from '../core/duration.js';
 import type { CacheEntry } from '../core/entry.js';
 import { decodeEntry, encodeEntry, ENTRY_MAGIC, ENTRY_VERSION_OFFSET, undecodableEntry } from '../core/entry-codec.js';
-import { EntryEncodeError, InvalidOptionError } from '../core/errors.js';
+import type { EntryCompression } from '../core/entry-compression.js';
+import { EntryEncodeError } from '../core/errors.js';
 import type { CacheLayer, LayerWrite } from '../core/layer.js';
 import type { Serializer } from '../core/serializer.js';
-import { MsgpackSerializer } from '../core/msgpack.serializer.js';
-import { checkRedisClient, checkRedisPrefix, isRedisCluster, luaScript, pipelineReplies, runScript, type RedisClient } from './redis-client.js';
+import { isRedisCluster, luaScript, pipelineReplies, runScript, type RedisClient } from './redis-client.js';
 import { groupBySlot } from './redis-slot.js';
 import { clearKeyspace, findKeysIn } from './redis-keyspace.js';
 import { RedisTagStore } from './redis-tag.store.js';
 import { RedisRevalidationLock } from './redis-revalidation.lock.js';
 import { touchEnvelope } from './redis-touch.script.js';
+import { resolveRedisLayerOptions, type RedisLayerOptions } from './redis-layer.options.js';
 
-/** Options of {@link RedisLayer}. */
-export interface RedisLayerOptions {
-  /**
-   * The ioredis client (`new Redis(...)`, or a `Cluster`: see {@link RedisLayer} for how bulk calls are split
-   * by hash slot). The layer never closes it: its lifecycle belongs to whoever created it.
-   */
-  client: RedisClient;
-  /**
-   * Prefix of every key this layer writes; the layer never reads, writes or clears keys outside it. On a Redis
-   * Cluster, a prefix with a hash tag (`'{lc}:'`) pins every key of the layer to one slot. @default 'lc:'
-   */
-  prefix?: string;
-  /** Longest time a copy stays in this layer (seconds as a number, or a string with a unit). @default no cap */
-  ttl?: Duration;
-  /** Turns values into bytes. @default new MsgpackSerializer() */
-  serializer?: Serializer;
-  /** The layer's name in metrics, events and log lines. @default 'redis' */
-  name?: string;
-}
-
-/** Defaults of {@link RedisLayerOptions}. */
-export const DEFAULT_REDIS_LAYER_OPTIONS = Object.freeze({ prefix: 'lc:', name: 'redis' });
+export { DEFAULT_REDIS_LAYER_OPTIONS, type RedisLayerOptions } from './redis-layer.options.js';
 
 /**
  * Writes ARGV[1] under KEYS[1] (PX ARGV[3], none when 0) unless the key holds an envelope of the current format
@@ -89,29 +70,20 @@ export class RedisLayer implements CacheLayer {
   readonly prefix: string;
   private readonly client: RedisClient;
   private readonly serializer: Serializer;
+  private readonly compression: EntryCompression | undefined;
+  private readonly maxInflatedBytes: number;
   /** Starts of the keys `clear()` keeps: the tag store's and the revalidation lock's. */
   private readonly reservedPrefixes: readonly Buffer[];
 
   constructor(options: RedisLayerOptions) {
-    if (typeof options !== 'object' || options === null) {
-      throw new InvalidOptionError('RedisLayer', 'expected an options object: new RedisLayer({ client })');
-    }
-    this.client = checkRedisClient('RedisLayer.client', options.client);
-    this.prefix = checkRedisPrefix('RedisLayer.prefix', options.prefix ?? DEFAULT_REDIS_LAYER_OPTIONS.prefix);
-    this.ttl = toOptionalMilliseconds(options.ttl, 'RedisLayer.ttl');
-    if (this.ttl !== undefined && this.ttl < 1) {
-      throw new InvalidOptionError('RedisLayer.ttl', 'must be at least 1 ms (omit it for no cap)');
-    }
-    const name = options.name ?? DEFAULT_REDIS_LAYER_OPTIONS.name;
-    if (typeof name !== 'string' || name.length === 0) {
-      throw new InvalidOptionError('RedisLayer.name', `expected a non-empty string, got ${JSON.stringify(name)}`);
-    }
-    this.name = name;
-    const serializer = options.serializer ?? new MsgpackSerializer();
-    if (typeof serializer?.encode !== 'function' || typeof serializer.decode !== 'function') {
-      throw new InvalidOptionError('RedisLayer.serializer', 'expected an object with encode(value) and decode(bytes)');
-    }
-    this.serializer = serializer;
+    const resolved = resolveRedisLayerOptions(options);
+    this.client = resolved.client;
+    this.prefix = resolved.prefix;
+    this.ttl = resolved.ttl;
+    this.name = resolved.name;
+    this.serializer = resolved.serializer;
+    this.compression = resolved.compression;
+    this.maxInflatedBytes = resolved.maxInflatedBytes;
     // Every key of the library's own (tag store, revalidation lock, load leases) starts with prefix + U+001F,
     // which no entry key can (a namespace is non-empty before its U+001F): clear() keeps them all.
     this.reservedPrefixes = [this.prefix + INTERNAL_KEY_MARK].map((start) => Buffer.from(start, 'utf8'));
@@ -127,7 +99,7 @@ export class RedisLayer implements CacheLayer {
       if (isWrongType(error)) return undecodableEntry('another Redis type is stored under the key');
       throw error;
     }
-    return decodeEntry(bytes, this.serializer);
+    return decodeEntry(bytes, this.serializer, this.maxInflatedBytes);
   }
 
   /** One MGET; on a Redis Cluster, one MGET per hash slot, in parallel. */
@@ -142,13 +114,13 @@ export class RedisLayer implements CacheLayer {
       await Promise.all(
         groups.map(async (group) => {
           const replies = await client.mgetBuffer(group.map((index) => redisKeys[index] as string));
-          for (let j = 0; j < group.length; j++) out[group[j] as number] = decodeEntry(replies[j], this.serializer);
+          for (let j = 0; j < group.length; j++) out[group[j] as number] = decodeEntry(replies[j], this.serializer, this.maxInflatedBytes);
         }),
       );
       return out;
     }
     const replies = await client.mgetBuffer(redisKeys);
-    for (let i = 0; i < keys.length; i++) out[i] = decodeEntry(replies[i], this.serializer);
+    for (let i = 0; i < keys.length; i++) out[i] = decodeEntry(replies[i], this.serializer, this.maxInflatedBytes);
     return out;
   }
 
@@ -266,7 +238,7 @@ export class RedisLayer implements CacheLayer {
 
   private encode(key: string, entry: CacheEntry): Buffer {
     try {
-      return encodeEntry(entry, this.serializer);
+      return encodeEntry(entry, this.serializer, this.compression);
     } catch (error) {
       throw new EntryEncodeError(this.name, key, error);
     }

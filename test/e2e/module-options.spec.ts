@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
+import { zstdAvailable } from '../../lib/core/entry-compression.js';
 import {
   InvalidOptionError,
   LayerCacheModule,
@@ -36,6 +37,10 @@ describe('LayerCacheModule configuration errors', () => {
       ['redis: { client } that is not a client', { redis: { client: {} } }, 'redis.client', null],
       ['redisLayer without redis', { redisLayer: { prefix: 'x:' } }, 'redisLayer', null],
       ['an empty redisLayer.prefix', { redis: 'redis://127.0.0.1:1', redisLayer: { prefix: '' } }, 'redisLayer.prefix', null],
+      ['an unknown redisLayer.compression', { redis: 'redis://127.0.0.1:1', redisLayer: { compression: 'lz4' } }, 'redisLayer.compression', /'gzip', 'brotli' or 'zstd'/],
+      ['a redisLayer.compression.level out of range', { redis: 'redis://127.0.0.1:1', redisLayer: { compression: { algorithm: 'gzip', level: 11 } } }, 'redisLayer.compression.level', /from 1 to 9/],
+      ['an unknown redisLayer option', { redis: 'redis://127.0.0.1:1', redisLayer: { compress: 'gzip' } }, 'redisLayer.compress', /unknown option/],
+      ['redisLayer.compression zstd on a Node without it', { redis: 'redis://127.0.0.1:1', redisLayer: { compression: zstdAvailable() ? 'lz4' : 'zstd' } }, 'redisLayer.compression', zstdAvailable() ? null : /zstd needs Node 22.15\+/],
       ['an empty name', { name: '' }, 'name', null],
       ['a name that is not a string', { name: 42 }, 'name', null],
       ['isGlobal that is not a boolean', { isGlobal: 'yes' }, 'isGlobal', null],

@@ -5,7 +5,7 @@ import { ConfigModule, ConfigService } from '@nestjs/config';
 import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import request from 'supertest';
-import { CacheStack, LayerCacheModule, MemoryLayer, type LayerCacheModuleOptions } from '../../lib/index.js';
+import { CacheStack, LayerCacheModule, MemoryLayer, RedisLayer, type LayerCacheModuleOptions } from '../../lib/index.js';
 import { ADAPTERS, startApp } from '../support/nest-app.js';
 import { watchRedisClients, type RedisClientWatch } from '../support/redis-clients.js';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
@@ -193,6 +193,24 @@ describe('LayerCacheModule with Redis', () => {
       expect(await client.ping()).toBe('PONG');
     } finally {
       await client.quit();
+    }
+  });
+
+  it('redisLayer: { compression } compresses large values in Redis, read back by the app', async () => {
+    const prefix = `e2e:${randomUUID()}:`;
+    const app = await startApp({ imports: [LayerCacheModule.forRoot({ redis: server.url, distributed: false, redisLayer: { prefix, compression: 'gzip' } })] });
+    try {
+      const stack = app.get(CacheStack);
+      const value = { text: 'compressible '.repeat(500) };
+      await stack.set('big', value);
+      await stack.set('small', 'v');
+      expect((await admin.getBuffer(`${prefix}big`))?.[3]).toBe(8); // flag bit 3: compressed
+      expect(await admin.strlen(`${prefix}big`)).toBeLessThan(1000);
+      expect((await admin.getBuffer(`${prefix}small`))?.[3]).toBe(0); // below the threshold
+      // Another reader of the same prefix, without compression of its own, reads it.
+      expect((await new RedisLayer({ client: admin, prefix }).get('big'))?.value).toEqual(value);
+    } finally {
+      await app.close();
     }
   });
 
