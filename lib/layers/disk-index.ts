@@ -1,0 +1,146 @@
+/**
+ * What one `DiskLayer` instance knows of its directory: one row per record file (key, bytes, expiry), in order of
+ * last access by this process (a Map re-inserted on access: the first row is the least recently used), and the
+ * scan that builds and refreshes it from the directory.
+ * Hard part: other processes write the same directory, so the index is a view, never the truth: a scan adds the
+ * files it does not know (reading only their headers: bounded work, 28 bytes + the key per file) and forgets the
+ * ones that are gone; every read goes to the file itself.
+ */
+import { open, readdir, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { decodeRecordHeader, isFanOutDir, isRecordFile, RECORD_HEADER_BYTES, recordKeyLength } from './disk-record.js';
+
+/** One record file as this process knows it. */
+export interface IndexRow {
+  /** The sub-directory and the file name (`ab/ab12...`), relative to the layer's directory. */
+  readonly path: string;
+  readonly key: string;
+  readonly bytes: number;
+  readonly expiresAt: number;
+  /** The envelope's version and `freshUntil` when this process wrote or read it (NaN when only scanned). */
+  readonly version: number;
+  readonly freshUntil: number;
+}
+
+/** Temp files of writers that died are removed by a scan once they are this old (by their mtime). */
+const STALE_TEMP_MS = 60_000;
+/** The prefix of a temp file name (a dot: never a record name). */
+export const TEMP_PREFIX = '.tmp-';
+
+export class DiskIndex {
+  private readonly rows = new Map<string, IndexRow>();
+  /** Sum of the rows' bytes. */
+  bytes = 0;
+
+  get size(): number {
+    return this.rows.size;
+  }
+
+  peek(path: string): IndexRow | undefined {
+    return this.rows.get(path);
+  }
+
+  /** Records a row as the most recently used. */
+  put(row: IndexRow): void {
+    this.remove(row.path);
+    this.rows.set(row.path, row);
+    this.bytes += row.bytes;
+  }
+
+  /** Marks a row as the most recently used. */
+  used(path: string): void {
+    const row = this.rows.get(path);
+    if (row === undefined) return;
+    this.rows.delete(path);
+    this.rows.set(path, row);
+  }
+
+  remove(path: string): void {
+    const row = this.rows.get(path);
+    if (row === undefined) return;
+    this.rows.delete(path);
+    this.bytes -= row.bytes;
+  }
+
+  /** Rows from the least recently used on (a snapshot: the caller may change the index meanwhile). */
+  oldestFirst(): IndexRow[] {
+    return [...this.rows.values()];
+  }
+
+  /**
+   * Brings the index up to date with `root`: adds the record files it did not know (ordered among themselves by
+   * mtime, oldest first, after the known ones), forgets the rows whose file is gone, removes temp files of dead
+   * writers and files that are not records. Files are read only as far as their headers.
+   */
+  async scan(root: string, now: number): Promise<void> {
+    const seen = new Set<string>();
+    const found: { row: IndexRow; mtime: number }[] = [];
+    for (const dir of (await readdirQuiet(root)).filter(isFanOutDir)) {
+      for (const name of await readdirQuiet(join(root, dir))) {
+        const path = `${dir}/${name}`;
+        if (name.startsWith(TEMP_PREFIX)) {
+          await removeStaleTemp(join(root, path), now);
+          continue;
+        }
+        if (!isRecordFile(name)) continue;
+        seen.add(path);
+        if (this.rows.has(path)) continue;
+        const read = await readHeader(join(root, path));
+        if (read === 'gone') continue;
+        if (read === 'garbage') {
+          await unlink(join(root, path)).catch(() => undefined);
+          continue;
+        }
+        found.push({ row: { path, key: read.key, bytes: read.bytes, expiresAt: read.expiresAt, version: Number.NaN, freshUntil: Number.NaN }, mtime: read.mtime });
+      }
+    }
+    for (const path of [...this.rows.keys()]) if (!seen.has(path)) this.remove(path);
+    found.sort((a, b) => a.mtime - b.mtime);
+    for (const { row } of found) this.put(row);
+  }
+}
+
+async function readdirQuiet(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch {
+    return [];
+  }
+}
+
+/** The header fields of the record file at `file`, `'gone'` when it vanished, `'garbage'` when it is no record. */
+async function readHeader(file: string): Promise<{ key: string; expiresAt: number; bytes: number; mtime: number } | 'gone' | 'garbage'> {
+  let handle;
+  try {
+    handle = await open(file, 'r');
+  } catch {
+    return 'gone';
+  }
+  try {
+    const stat = await handle.stat();
+    const head = Buffer.alloc(RECORD_HEADER_BYTES);
+    const { bytesRead } = await handle.read(head, 0, RECORD_HEADER_BYTES, 0);
+    const keyLength = recordKeyLength(head.subarray(0, bytesRead));
+    if (keyLength < 0 || RECORD_HEADER_BYTES + keyLength > stat.size) return 'garbage';
+    const whole = Buffer.alloc(RECORD_HEADER_BYTES + keyLength);
+    head.copy(whole);
+    await handle.read(whole, RECORD_HEADER_BYTES, keyLength, RECORD_HEADER_BYTES);
+    const header = decodeRecordHeader(whole, false);
+    if (typeof header === 'string') return 'garbage';
+    return { key: header.key, expiresAt: header.expiresAt, bytes: stat.size, mtime: stat.mtimeMs };
+  } catch {
+    return 'gone';
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+}
+
+async function removeStaleTemp(file: string, now: number): Promise<void> {
+  try {
+    const handle = await open(file, 'r');
+    const stat = await handle.stat().finally(() => handle.close());
+    if (stat.mtimeMs < now - STALE_TEMP_MS) await unlink(file);
+  } catch {
+    // Renamed or removed meanwhile: nothing to do.
+  }
+}
