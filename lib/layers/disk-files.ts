@@ -68,6 +68,11 @@ export class DiskFiles {
     return run;
   }
 
+  /** Resolves once the operations of this process queued on `path` so far have settled. */
+  async idle(path: string): Promise<void> {
+    await this.chains.get(path);
+  }
+
   /** Resolves once every operation queued so far has settled. */
   async settled(): Promise<void> {
     await Promise.all([...this.chains.values()]);

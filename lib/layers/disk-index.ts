@@ -68,6 +68,23 @@ export class DiskIndex {
   }
 
   /**
+   * Forgets the rows expired at `now`, then the least recently used ones until at most `maxFiles` rows of at most
+   * `maxSize` bytes are left; returns their paths (the caller removes the files).
+   */
+  trim(now: number, maxFiles: number, maxSize: number): { expired: string[]; evicted: string[] } {
+    const expired: string[] = [];
+    const evicted: string[] = [];
+    for (const row of this.rows.values()) if (row.expiresAt <= now) expired.push(row.path);
+    for (const path of expired) this.remove(path);
+    for (const row of [...this.rows.values()]) {
+      if (this.rows.size <= maxFiles && this.bytes <= maxSize) break;
+      this.remove(row.path);
+      evicted.push(row.path);
+    }
+    return { expired, evicted };
+  }
+
+  /**
    * Brings the index up to date with `root`: adds the record files it did not know (ordered among themselves by
    * mtime, oldest first, after the known ones), forgets the rows whose file is gone, removes temp files of dead
    * writers and files that are not records. Files are read only as far as their headers.

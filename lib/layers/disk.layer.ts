@@ -19,22 +19,23 @@
  * lock (the stack takes Redis' when there is one). A peer on the same host dropping a key also drops the copy
  * it just wrote itself: a miss, never a stale read.
  *
- * Tags across restarts: entries keep their tags and `tagSeq`, but a tag sequence is only comparable within the
- * tag store that issued it. A record written by another instance (a previous run, another process) is read
- * with `tagSeq` 0 when it has tags, so any invalidation of its tags known here rejects it (at worst a miss);
- * invalidations made while no process of this stack ran, or before a restart with the in-process tag store,
- * are not known (docs/storage.md). The same holds for namespace generations with the in-process tag store.
+ * Tags across restarts: a tag sequence only compares within the tag store that issued it, so a tagged record
+ * written by another instance (a previous run, another process) is read with `tagSeq` 0: any invalidation of its
+ * tags known here rejects it (at worst a miss). What was invalidated while no process ran is not known
+ * (docs/storage.md, "Tags, namespaces and restarts").
  *
  * Bounds: `maxFiles` records and `maxSize` bytes (file sizes), as known to this process; expired rows go
  * first, then the least recently used by this process (after a restart: the oldest written, by mtime). Expired
  * records are removed when read and by a periodic sweep (`sweepInterval`, an unref'd timer on the stack's clock)
  * that also rescans the directory for what other processes wrote. Several processes each bound what they know.
  *
- * Hard parts: operations of this process on one file are serialized (a delete never overtakes a write that
- * started before it); `ifNewer` compares the version held before the rename, so within one process fencing
- * holds, between processes the compare and the rename are not atomic: two concurrent writers may leave the
- * older (last rename wins). `touch` rewrites the record (three deadlines and the ttl) like a write, and only
- * when the deadline moves by at least a tenth of the entry's ttl, as the stack does for shared layers.
+ * Hard parts: the stack does not wait for a local layer's `delete` / `clear` (nor catch their rejections), so
+ * neither rejects, and what is asked after them waits for them: operations of this process on one file are
+ * serialized (a delete never overtakes a write that started before it, a read waits for both), and every
+ * operation waits for the last `clear` (its rescan takes a while). `ifNewer` compares the version held before
+ * the rename: within one process fencing holds; between processes compare and rename are not atomic, so two
+ * concurrent writers may leave the older (last rename wins). `touch` rewrites the record (three deadlines and the
+ * ttl) only when the deadline moves by at least a tenth of the entry's ttl, as the stack does for shared layers.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
@@ -80,7 +81,8 @@ export class DiskLayer implements CacheLayer {
   private readonly files: DiskFiles;
   private clock: Clock = systemClock;
   private logger: CacheLogger = consoleLogger;
-  private started: Promise<void> | undefined;
+  /** What every operation waits for first: the startup scan, then the last `clear` asked. */
+  private gate: Promise<void> | undefined;
   private timer: TimerHandle | undefined;
   private sweeping: Promise<void> | undefined;
   private closed = false;
@@ -105,8 +107,9 @@ export class DiskLayer implements CacheLayer {
   }
 
   async get(key: string): Promise<CacheEntry | undefined> {
-    await this.start();
+    await this.ready();
     const path = pathOf(key);
+    await this.files.idle(path); // a write or delete of the key asked before this read
     const bytes = await this.readQuiet(path);
     return bytes === undefined ? undefined : this.decode(key, path, bytes);
   }
@@ -127,7 +130,7 @@ export class DiskLayer implements CacheLayer {
     } catch (error) {
       throw new EntryEncodeError(this.name, key, error);
     }
-    await this.start();
+    await this.ready();
     const now = this.clock.now();
     const expiresAt = ttlMs === Number.POSITIVE_INFINITY ? ttlMs : now + ttlMs;
     const record = encodeRecord(key, envelope, expiresAt, this.writer);
@@ -149,25 +152,37 @@ export class DiskLayer implements CacheLayer {
     await Promise.all(items.map((item) => this.set(item.key, item.entry, item.ttlMs, item.ifNewer)));
   }
 
+  /**
+   * Removes the records of `keys`; reads of those keys asked later wait for it. Never rejects (the stack does not
+   * wait for a local layer's delete): a failure is logged.
+   */
   async delete(keys: readonly string[]): Promise<void> {
-    await this.start();
-    await Promise.all(keys.map((key) => this.remove(pathOf(key))));
+    try {
+      await this.ready();
+      await Promise.all(keys.map((key) => this.remove(pathOf(key))));
+    } catch (error) {
+      this.failed('delete', error);
+    }
   }
 
   /**
    * Removes the records whose key starts with `prefix` (all when `undefined`), after a rescan of the directory
-   * (records other processes wrote included). Not atomic: a record written meanwhile may survive.
+   * (records other processes wrote included). Every operation asked later waits for it; a record another process
+   * writes meanwhile may survive. Never rejects (the stack does not wait for a local layer's clear): a failure is logged.
    */
   async clear(prefix: string | undefined): Promise<void> {
-    await this.start();
-    await this.index.scan(this.directory, this.clock.now());
-    const doomed = this.index.oldestFirst().filter((row) => prefix === undefined || row.key.startsWith(prefix));
-    await Promise.all(doomed.map((row) => this.remove(row.path)));
+    const run = this.ready().then(async () => {
+      await this.index.scan(this.directory, this.clock.now());
+      const doomed = this.index.oldestFirst().filter((row) => prefix === undefined || row.key.startsWith(prefix));
+      await Promise.all(doomed.map((row) => this.remove(row.path)));
+    });
+    this.gate = run.then(noop, noop);
+    await run.catch((error: unknown) => this.failed('clear', error));
   }
 
   /** The live keys under `prefix` whose rest matches `glob` (see `CacheLayer.findKeys`), after a rescan. */
   async findKeys(prefix: string, glob: string | undefined, limit: number): Promise<string[]> {
-    await this.start();
+    await this.ready();
     const now = this.clock.now();
     await this.index.scan(this.directory, now);
     const matches = globMatcher(glob);
@@ -187,7 +202,7 @@ export class DiskLayer implements CacheLayer {
    * entry's ttl (a smaller move answers false at no I/O cost when this process knows the record's deadline).
    */
   async touch(key: string, entry: CacheEntry, ttlMs: number): Promise<boolean> {
-    await this.start();
+    await this.ready();
     const path = pathOf(key);
     const known = this.index.peek(path);
     const ttl = entry.freshness?.ttl;
@@ -233,14 +248,14 @@ export class DiskLayer implements CacheLayer {
   }
 
   /** Creates the directory and builds the index once (on first use, after `attach`), then arms the sweep. */
-  private start(): Promise<void> {
-    this.started ??= (async () => {
+  private ready(): Promise<void> {
+    this.gate ??= (async () => {
       await mkdir(this.directory, { recursive: true });
       await this.index.scan(this.directory, this.clock.now());
       await this.enforceBounds();
       this.arm();
     })();
-    return this.started;
+    return this.gate;
   }
 
   private arm(): void {
@@ -248,13 +263,13 @@ export class DiskLayer implements CacheLayer {
     this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
       void this.sweep()
-        .catch((error: unknown) => this.logger.warn(`DiskLayer "${this.name}": sweep failed: ${error instanceof Error ? error.message : String(error)}`))
+        .catch((error: unknown) => this.failed('sweep', error))
         .finally(() => this.arm());
     }, this.sweepInterval);
   }
 
   private async runSweep(): Promise<void> {
-    await this.start();
+    await this.ready();
     await this.index.scan(this.directory, this.clock.now());
     await this.enforceBounds();
     this.counts.sweeps++;
@@ -262,21 +277,10 @@ export class DiskLayer implements CacheLayer {
 
   /** Removes expired rows, then the least recently used ones, until the index is within both bounds. */
   private async enforceBounds(): Promise<void> {
-    const now = this.clock.now();
-    const doomed: string[] = [];
-    for (const row of this.index.oldestFirst()) {
-      if (row.expiresAt > now) continue;
-      this.index.remove(row.path);
-      this.counts.expired++;
-      doomed.push(row.path);
-    }
-    for (const row of this.index.oldestFirst()) {
-      if (this.index.size <= this.maxFiles && this.index.bytes <= this.maxSize) break;
-      this.index.remove(row.path);
-      this.counts.evictions++;
-      doomed.push(row.path);
-    }
-    await Promise.all(doomed.map((path) => this.remove(path)));
+    const { expired, evicted } = this.index.trim(this.clock.now(), this.maxFiles, this.maxSize);
+    this.counts.expired += expired.length;
+    this.counts.evictions += evicted.length;
+    await Promise.all([...expired, ...evicted].map((path) => this.remove(path)));
   }
 
   /** The entry in a record read for `key`: a marker when it is not a whole record of `key`, nothing when expired. */
@@ -298,6 +302,10 @@ export class DiskLayer implements CacheLayer {
     // Another writer's tag sequence came from another tag store (or an earlier one): trust none of it.
     if (entry.tags !== undefined && entry.tagSeq !== 0 && !header.writer.equals(this.writer)) return { ...entry, tagSeq: 0 };
     return entry;
+  }
+
+  private failed(operation: string, error: unknown): void {
+    this.logger.warn(`DiskLayer "${this.name}": ${operation} failed: ${error instanceof Error ? error.message : String(error)}`);
   }
 
   private undecodable(reason: string): CacheEntry {
@@ -330,3 +338,5 @@ export class DiskLayer implements CacheLayer {
     return bytes;
   }
 }
+
+function noop(): void {}

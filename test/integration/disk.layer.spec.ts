@@ -247,6 +247,53 @@ describe('DiskLayer', () => {
     await stack.close();
   });
 
+  it('a read waits for the writes and deletes of its key asked before it (in this process)', async () => {
+    const directory = await tempDir();
+    const clock = new FakeClock();
+    const layer = diskLayer({ directory }, clock);
+    await layer.set('k', makeEntry('v1', clock.now()), 60_000);
+    const write = layer.set('k', makeEntry('v2'.repeat(50_000), clock.now()), 60_000);
+    const remove = layer.delete(['k']);
+    expect(await layer.get('k')).toBeUndefined();
+    const rewrite = layer.set('k', makeEntry('v3', clock.now()), 60_000);
+    expect((await layer.get('k'))?.value).toBe('v3');
+    await Promise.all([write, remove, rewrite]);
+  });
+
+  it('through a stack, a read right after delete() or clear() misses, and a write right after clear() is kept (the stack does not wait for local layers)', async () => {
+    const directory = await tempDir();
+    const clock = new FakeClock();
+    const stack = new CacheStack([new MemoryLayer(), new DiskLayer({ directory })], { clock, logger: new RecordingLogger() });
+    await stack.set('a', 'old-a', { ttl: 60 });
+    await stack.set('b', 'old-b', { ttl: 60 });
+    await stack.delete('a');
+    expect(await stack.get('a', () => 'loaded-a')).toBe('loaded-a');
+    await stack.clear();
+    expect(await stack.get('b', () => 'loaded-b')).toBe('loaded-b');
+    await stack.clear();
+    await stack.set('c', 'after-clear', { ttl: 60 });
+    await stack.close();
+    const reopened = diskLayer({ directory }, clock);
+    expect((await reopened.getMany(['a', 'b', 'c'])).map((e) => e?.value)).toEqual([undefined, undefined, 'after-clear']);
+  });
+
+  it('a directory it cannot use: reads and writes fail (the stack loads instead), delete and clear log and never reject', async () => {
+    const parent = await tempDir();
+    await writeFile(join(parent, 'file'), 'x');
+    const logger = new RecordingLogger();
+    const clock = new FakeClock();
+    const layer = diskLayer({ directory: join(parent, 'file', 'cache') }, clock, logger);
+    await expect(layer.get('k')).rejects.toThrow();
+    await expect(layer.delete(['k'])).resolves.toBeUndefined();
+    await expect(layer.clear(undefined)).resolves.toBeUndefined();
+    expect(logger.lines.map((l) => l.message).join('\n')).toMatch(/delete failed[\s\S]*clear failed/);
+    const stack = new CacheStack([new MemoryLayer(), new DiskLayer({ directory: join(parent, 'file', 'other') })], { clock, logger: new RecordingLogger() });
+    expect(await stack.get('k', () => 'loaded')).toBe('loaded');
+    await stack.delete('k');
+    await stack.clear();
+    await stack.close();
+  });
+
   it('a stack [MemoryLayer, DiskLayer] backfills L1 from disk after a restart', async () => {
     const directory = await tempDir();
     const clock = new FakeClock();
