@@ -3,8 +3,8 @@
  * last access by this process (a Map re-inserted on access: the first row is the least recently used), and the
  * scan that builds and refreshes it from the directory.
  * Hard part: other processes write the same directory, so the index is a view, never the truth: a scan adds the
- * files it does not know (reading only their headers: bounded work, 28 bytes + the key per file) and forgets the
- * ones that are gone; every read goes to the file itself.
+ * files it does not know (reading only their headers: bounded work, 28 bytes + the key per file, 64 files at a
+ * time) and forgets the ones that are gone; every read goes to the file itself.
  */
 import { open, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -29,6 +29,9 @@ export const TEMP_PREFIX = '.tmp-';
 
 export class DiskIndex {
   private readonly rows = new Map<string, IndexRow>();
+  /** Scans running, and the paths put or removed meanwhile (newer than what a scan found: it leaves them alone). */
+  private scans = 0;
+  private readonly changed = new Set<string>();
   /** Sum of the rows' bytes. */
   bytes = 0;
 
@@ -40,9 +43,23 @@ export class DiskIndex {
     return this.rows.get(path);
   }
 
+  /** `remove` / `put` of the scan itself (not changes made meanwhile). */
+  private forget(path: string): void {
+    const row = this.rows.get(path);
+    if (row === undefined) return;
+    this.rows.delete(path);
+    this.bytes -= row.bytes;
+  }
+
+  private insert(row: IndexRow): void {
+    this.rows.set(row.path, row);
+    this.bytes += row.bytes;
+  }
+
   /** Records a row as the most recently used. */
   put(row: IndexRow): void {
     this.remove(row.path);
+    if (this.scans > 0) this.changed.add(row.path);
     this.rows.set(row.path, row);
     this.bytes += row.bytes;
   }
@@ -56,10 +73,23 @@ export class DiskIndex {
   }
 
   remove(path: string): void {
+    if (this.scans > 0) this.changed.add(path);
     const row = this.rows.get(path);
     if (row === undefined) return;
     this.rows.delete(path);
     this.bytes -= row.bytes;
+  }
+
+  /** The keys of live rows under `prefix` whose rest `matches`, stopping after `limit + 1` (see `CacheLayer.findKeys`). */
+  find(prefix: string, matches: (rest: string) => boolean, limit: number, now: number): string[] {
+    const found: string[] = [];
+    for (const row of this.rows.values()) {
+      if (row.expiresAt > now && row.key.startsWith(prefix) && matches(row.key.slice(prefix.length))) {
+        found.push(row.key);
+        if (found.length > limit) break;
+      }
+    }
+    return found;
   }
 
   /** Rows from the least recently used on (a snapshot: the caller may change the index meanwhile). */
@@ -90,31 +120,46 @@ export class DiskIndex {
    * writers and files that are not records. Files are read only as far as their headers.
    */
   async scan(root: string, now: number): Promise<void> {
+    this.scans++;
+    try {
+      await this.scanOnce(root, now);
+    } finally {
+      if (--this.scans === 0) this.changed.clear();
+    }
+  }
+
+  private async scanOnce(root: string, now: number): Promise<void> {
     const seen = new Set<string>();
     const found: { row: IndexRow; mtime: number }[] = [];
     for (const dir of (await readdirQuiet(root)).filter(isFanOutDir)) {
-      for (const name of await readdirQuiet(join(root, dir))) {
+      await inBatches(await readdirQuiet(join(root, dir)), async (name) => {
         const path = `${dir}/${name}`;
-        if (name.startsWith(TEMP_PREFIX)) {
-          await removeStaleTemp(join(root, path), now);
-          continue;
-        }
-        if (!isRecordFile(name)) continue;
+        if (name.startsWith(TEMP_PREFIX)) return removeStaleTemp(join(root, path), now);
+        if (!isRecordFile(name)) return;
         seen.add(path);
-        if (this.rows.has(path)) continue;
+        if (this.rows.has(path)) return;
         const read = await readHeader(join(root, path));
-        if (read === 'gone') continue;
-        if (read === 'garbage') {
-          await unlink(join(root, path)).catch(() => undefined);
-          continue;
-        }
+        if (read === 'garbage') await unlink(join(root, path)).catch(() => undefined);
+        if (read === 'gone' || read === 'garbage') return;
         found.push({ row: { path, key: read.key, bytes: read.bytes, expiresAt: read.expiresAt, version: Number.NaN, freshUntil: Number.NaN }, mtime: read.mtime });
-      }
+      });
     }
-    for (const path of [...this.rows.keys()]) if (!seen.has(path)) this.remove(path);
+    // A row put or removed by a read, write or delete while the scan ran is newer than what the scan saw.
+    const changed = this.changed;
+    for (const path of [...this.rows.keys()]) if (!seen.has(path) && !changed.has(path)) this.forget(path);
     found.sort((a, b) => a.mtime - b.mtime);
-    for (const { row } of found) this.put(row);
+    for (const { row } of found) if (!changed.has(row.path) && !this.rows.has(row.path)) this.insert(row);
   }
+}
+
+/** Files opened at once by a scan or a bulk call (well under the usual limit of 1,024 open files). */
+export const BULK_PARALLEL = 64;
+
+/** `fn` of every item, at most {@link BULK_PARALLEL} at a time; results in order. */
+export async function inBatches<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += BULK_PARALLEL) out.push(...(await Promise.all(items.slice(i, i + BULK_PARALLEL).map(fn))));
+  return out;
 }
 
 async function readdirQuiet(dir: string): Promise<string[]> {

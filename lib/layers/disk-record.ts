@@ -18,7 +18,8 @@
 import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import type { CacheEntry } from '../core/entry.js';
-import { ENTRY_DEADLINES_OFFSET, ENTRY_EXTENSION_TTL_OFFSET, ENTRY_MAGIC, ENTRY_VERSION_OFFSET } from '../core/entry-codec.js';
+import { decodeEntry, ENTRY_DEADLINES_OFFSET, ENTRY_EXTENSION_TTL_OFFSET, ENTRY_MAGIC, ENTRY_VERSION_OFFSET, undecodableReason } from '../core/entry-codec.js';
+import type { Serializer } from '../core/serializer.js';
 
 const MAGIC = Buffer.from([0x4c, 0x43, 0x44, 0x01]);
 /** Bytes before the key. */
@@ -113,11 +114,15 @@ export function heldVersion(bytes: Buffer, key: string, now: number): number | u
 }
 
 /**
- * Moves the deadlines of the live record `bytes` (whose `header` was checked) to those of `entry` in place, with its
- * extension's ttl when it has one, and its physical expiry to `expiresAt`; then re-seals it. The value is untouched.
+ * When `bytes` is a live record of `key` with `entry`'s version and an earlier `freshUntil`: moves its deadlines to
+ * those of `entry` in place, with its extension's ttl when it has one, and its physical expiry to `expiresAt`, then
+ * re-seals it and returns true (the value is untouched). Else false, `bytes` unchanged.
  */
-export function rewriteDeadlines(bytes: Buffer, header: RecordHeader, entry: CacheEntry, expiresAt: number): void {
+export function extendRecord(bytes: Buffer, key: string, entry: CacheEntry, now: number, expiresAt: number): boolean {
+  const header = liveHeader(bytes, key, now);
+  if (header === undefined) return false;
   const at = header.envelopeAt;
+  if (bytes.readDoubleLE(at + ENTRY_VERSION_OFFSET) !== (entry.version ?? 0) || bytes.readDoubleLE(at + ENTRY_DEADLINES_OFFSET) >= entry.freshUntil) return false;
   bytes.writeDoubleLE(entry.freshUntil, at + ENTRY_DEADLINES_OFFSET);
   bytes.writeDoubleLE(entry.staleUntil, at + ENTRY_DEADLINES_OFFSET + 8);
   bytes.writeDoubleLE(entry.errorUntil, at + ENTRY_DEADLINES_OFFSET + 16);
@@ -126,4 +131,22 @@ export function rewriteDeadlines(bytes: Buffer, header: RecordHeader, entry: Cac
   if (hasExtension && ttl !== undefined) bytes.writeDoubleLE(ttl, at + ENTRY_EXTENSION_TTL_OFFSET);
   bytes.writeDoubleLE(expiresAt, 8);
   sealRecord(bytes);
+  return true;
+}
+
+/**
+ * The entry of a whole record of `key` read at `now`, with the record's expiry; `'expired'`; or why it is undecodable.
+ * A tagged entry written by another instance than `writer` comes with `tagSeq` 0: its sequence came from another
+ * tag store (or an earlier one), so none of it is trusted.
+ */
+export function readRecord(bytes: Buffer, key: string, now: number, serializer: Serializer, writer: Buffer): { entry: CacheEntry; expiresAt: number } | 'expired' | { undecodable: string } {
+  const header = decodeRecordHeader(bytes);
+  if (typeof header === 'string') return { undecodable: header };
+  if (header.key !== key) return { undecodable: 'a record of another key' };
+  if (header.expiresAt <= now) return 'expired';
+  const entry = decodeEntry(bytes.subarray(header.envelopeAt), serializer);
+  const reason = undecodableReason(entry);
+  if (entry === undefined || reason !== undefined) return { undecodable: reason ?? 'an empty record' };
+  const trusted = entry.tags === undefined || entry.tagSeq === 0 || header.writer.equals(writer);
+  return { entry: trusted ? entry : { ...entry, tagSeq: 0 }, expiresAt: header.expiresAt };
 }

@@ -41,16 +41,16 @@ import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
 import type { CacheEntry } from '../core/entry.js';
-import { decodeEntry, encodeEntry, ENTRY_DEADLINES_OFFSET, ENTRY_VERSION_OFFSET, undecodableEntry, undecodableReason } from '../core/entry-codec.js';
+import { encodeEntry, undecodableEntry } from '../core/entry-codec.js';
 import { EntryEncodeError } from '../core/errors.js';
 import { globMatcher } from '../core/key-glob.js';
 import type { CacheLayer, LayerContext, LayerWrite } from '../core/layer.js';
 import { consoleLogger, type CacheLogger } from '../core/logger.js';
 import type { Serializer } from '../core/serializer.js';
 import { DiskFiles } from './disk-files.js';
-import { DiskIndex } from './disk-index.js';
+import { DiskIndex, inBatches } from './disk-index.js';
 import { resolveDiskLayerOptions, type DiskLayerOptions, type DiskLayerStats } from './disk-layer.options.js';
-import { decodeRecordHeader, encodeRecord, heldVersion, liveHeader, pathOf, rewriteDeadlines, WRITER_ID_BYTES } from './disk-record.js';
+import { encodeRecord, extendRecord, heldVersion, pathOf, readRecord, WRITER_ID_BYTES } from './disk-record.js';
 
 export { DEFAULT_DISK_LAYER_OPTIONS, type DiskLayerOptions, type DiskLayerStats } from './disk-layer.options.js';
 
@@ -81,8 +81,10 @@ export class DiskLayer implements CacheLayer {
   private readonly files: DiskFiles;
   private clock: Clock = systemClock;
   private logger: CacheLogger = consoleLogger;
-  /** What every operation waits for first: the startup scan, then the last `clear` asked. */
-  private gate: Promise<void> | undefined;
+  /** The startup (directory, index scan, sweep timer): what needs the index waits for it, reads and writes do not. */
+  private started: Promise<void> | undefined;
+  /** What every operation waits for first: the last `clear` asked. */
+  private barrier: Promise<void> = Promise.resolve();
   private timer: TimerHandle | undefined;
   private sweeping: Promise<void> | undefined;
   private closed = false;
@@ -114,8 +116,9 @@ export class DiskLayer implements CacheLayer {
     return bytes === undefined ? undefined : this.decode(key, path, bytes);
   }
 
+  /** Reads in parallel, at most `BULK_PARALLEL` (disk-index.ts) files at a time. */
   async getMany(keys: readonly string[]): Promise<(CacheEntry | undefined)[]> {
-    return Promise.all(keys.map((key) => this.get(key)));
+    return inBatches(keys, (key) => this.get(key));
   }
 
   /**
@@ -148,8 +151,9 @@ export class DiskLayer implements CacheLayer {
     await this.enforceBounds();
   }
 
+  /** Writes in parallel, at most `BULK_PARALLEL` (disk-index.ts) files at a time. */
   async setMany(items: readonly LayerWrite[]): Promise<void> {
-    await Promise.all(items.map((item) => this.set(item.key, item.entry, item.ttlMs, item.ifNewer)));
+    await inBatches(items, (item) => this.set(item.key, item.entry, item.ttlMs, item.ifNewer));
   }
 
   /**
@@ -172,28 +176,22 @@ export class DiskLayer implements CacheLayer {
    */
   async clear(prefix: string | undefined): Promise<void> {
     const run = this.ready().then(async () => {
+      await this.start();
       await this.index.scan(this.directory, this.clock.now());
       const doomed = this.index.oldestFirst().filter((row) => prefix === undefined || row.key.startsWith(prefix));
       await Promise.all(doomed.map((row) => this.remove(row.path)));
     });
-    this.gate = run.then(noop, noop);
+    this.barrier = run.then(noop, noop);
     await run.catch((error: unknown) => this.failed('clear', error));
   }
 
   /** The live keys under `prefix` whose rest matches `glob` (see `CacheLayer.findKeys`), after a rescan. */
   async findKeys(prefix: string, glob: string | undefined, limit: number): Promise<string[]> {
     await this.ready();
+    await this.start();
     const now = this.clock.now();
     await this.index.scan(this.directory, now);
-    const matches = globMatcher(glob);
-    const found: string[] = [];
-    for (const row of this.index.oldestFirst()) {
-      if (row.expiresAt > now && row.key.startsWith(prefix) && matches(row.key.slice(prefix.length))) {
-        found.push(row.key);
-        if (found.length > limit) break;
-      }
-    }
-    return found;
+    return this.index.find(prefix, globMatcher(glob), limit, now);
   }
 
   /**
@@ -210,12 +208,8 @@ export class DiskLayer implements CacheLayer {
     return this.files.serial(path, async () => {
       const bytes = await this.readQuiet(path);
       const now = this.clock.now();
-      const header = bytes === undefined ? undefined : liveHeader(bytes, key, now);
-      if (bytes === undefined || header === undefined) return false;
-      const at = header.envelopeAt;
-      if (bytes.readDoubleLE(at + ENTRY_VERSION_OFFSET) !== (entry.version ?? 0) || bytes.readDoubleLE(at + ENTRY_DEADLINES_OFFSET) >= entry.freshUntil) return false;
       const expiresAt = ttlMs === Number.POSITIVE_INFINITY ? ttlMs : now + ttlMs;
-      rewriteDeadlines(bytes, header, entry, expiresAt);
+      if (bytes === undefined || !extendRecord(bytes, key, entry, now, expiresAt)) return false;
       await this.files.write(path, bytes);
       this.index.put({ path, key, bytes: bytes.length, expiresAt, version: entry.version ?? 0, freshUntil: entry.freshUntil });
       return true;
@@ -243,19 +237,29 @@ export class DiskLayer implements CacheLayer {
     this.closed = true;
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
-    await this.sweeping;
+    await this.started?.catch(noop);
+    await this.sweeping?.catch(noop);
     await this.files.settled();
   }
 
   /** Creates the directory and builds the index once (on first use, after `attach`), then arms the sweep. */
   private ready(): Promise<void> {
-    this.gate ??= (async () => {
-      await mkdir(this.directory, { recursive: true });
-      await this.index.scan(this.directory, this.clock.now());
-      await this.enforceBounds();
-      this.arm();
-    })();
-    return this.gate;
+    void this.start();
+    return this.barrier;
+  }
+
+  /** Creates the directory and builds the index once (on first use, after `attach`), then arms the sweep. */
+  private start(): Promise<void> {
+    if (this.started === undefined) {
+      this.started = (async () => {
+        await mkdir(this.directory, { recursive: true });
+        await this.index.scan(this.directory, this.clock.now());
+        await this.enforceBounds();
+        this.arm();
+      })();
+      this.started.catch((error: unknown) => this.failed('startup', error));
+    }
+    return this.started;
   }
 
   private arm(): void {
@@ -270,6 +274,7 @@ export class DiskLayer implements CacheLayer {
 
   private async runSweep(): Promise<void> {
     await this.ready();
+    await this.start();
     await this.index.scan(this.directory, this.clock.now());
     await this.enforceBounds();
     this.counts.sweeps++;
@@ -285,22 +290,15 @@ export class DiskLayer implements CacheLayer {
 
   /** The entry in a record read for `key`: a marker when it is not a whole record of `key`, nothing when expired. */
   private decode(key: string, path: string, bytes: Buffer): CacheEntry | undefined {
-    const header = decodeRecordHeader(bytes);
-    let reason = typeof header === 'string' ? header : header.key === key ? undefined : 'a record of another key';
-    if (typeof header === 'string' || reason !== undefined) return this.undecodable(reason ?? 'not a record');
-    const now = this.clock.now();
-    if (header.expiresAt <= now) {
-      this.index.remove(path);
+    const read = readRecord(bytes, key, this.clock.now(), this.serializer, this.writer);
+    if (read === 'expired') {
       this.counts.expired++;
-      void this.remove(path).catch(() => undefined);
+      void this.remove(path).catch(noop);
       return undefined;
     }
-    const entry = decodeEntry(bytes.subarray(header.envelopeAt), this.serializer);
-    reason = undecodableReason(entry);
-    if (entry === undefined || reason !== undefined) return this.undecodable(reason ?? 'an empty record');
-    this.index.put({ path, key, bytes: bytes.length, expiresAt: header.expiresAt, version: entry.version ?? 0, freshUntil: entry.freshUntil });
-    // Another writer's tag sequence came from another tag store (or an earlier one): trust none of it.
-    if (entry.tags !== undefined && entry.tagSeq !== 0 && !header.writer.equals(this.writer)) return { ...entry, tagSeq: 0 };
+    if ('undecodable' in read) return this.undecodable(read.undecodable);
+    const { entry, expiresAt } = read;
+    this.index.put({ path, key, bytes: bytes.length, expiresAt, version: entry.version ?? 0, freshUntil: entry.freshUntil });
     return entry;
   }
 

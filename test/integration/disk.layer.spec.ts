@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, truncate, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { undecodableReason } from '../../lib/core/entry-codec.js';
@@ -192,9 +192,12 @@ describe('DiskLayer', () => {
     const big = diskLayer({ directory }, clock);
     for (let i = 0; i < 5; i++) await big.set(`k${i}`, makeEntry(i, clock.now()), 60_000);
     await big.close();
+    // Distinct modification times, k0 the oldest (the file system's own may tie within a few ms).
+    for (let i = 0; i < 5; i++) await utimes(fileOf(directory, `k${i}`), 1_000_000 + i, 1_000_000 + i);
     const small = diskLayer({ directory, maxFiles: 2 }, clock);
-    await small.get('nothing');
-    expect((await recordFiles(directory)).length).toBe(2);
+    await small.sweep(); // waits for the startup scan (reads and writes do not)
+    expect((await recordFiles(directory)).sort()).toEqual([recordName('k3').file, recordName('k4').file].sort());
+    expect(small.stats()).toMatchObject({ files: 2, evictions: 3 });
   });
 
   it('expires records on the clock: a miss on read (file removed), and removed by the periodic sweep', async () => {
@@ -214,6 +217,21 @@ describe('DiskLayer', () => {
     expect(layer.stats()).toMatchObject({ files: 1, expired: 2 });
     await clock.advance(30_000); // re-armed
     await waitFor(() => layer.stats().sweeps === 2);
+  });
+
+  it('touch rewrites a sliding record only when its deadline moves by at least a tenth of the ttl (no I/O otherwise)', async () => {
+    const directory = await tempDir();
+    const clock = new FakeClock();
+    const layer = diskLayer({ directory }, clock);
+    const now = clock.now();
+    const written = makeEntry('v', now, { version: 7, freshness: { ttl: 60_000, sliding: true, maxUntil: now + 600_000, refreshAhead: 0, adaptive: undefined } });
+    await layer.set('s', written, 180_000);
+    const before = await readFile(fileOf(directory, 's'));
+    const moved = (by: number) => ({ ...written, freshUntil: written.freshUntil + by, staleUntil: written.staleUntil + by, errorUntil: written.errorUntil + by });
+    expect(await layer.touch('s', moved(5_999), 185_999)).toBe(false);
+    expect(await readFile(fileOf(directory, 's'))).toEqual(before);
+    expect(await layer.touch('s', moved(6_000), 186_000)).toBe(true);
+    expect((await layer.get('s'))?.freshUntil).toBe(written.freshUntil + 6_000);
   });
 
   it('rejects a value the serializer cannot encode with EntryEncodeError, writing nothing', async () => {
