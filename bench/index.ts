@@ -3,7 +3,7 @@
  *
  *   --quick     fewer rounds: a smoke run (every section runs, numbers are noisier), ~10-20 s
  *   --strict    exit with code 1 when a target FAILs (default: report only)
- *   --only=a,f  run only the listed sections (letters a-d, f-j; default: all)
+ *   --only=a,f  run only the listed sections (letters a-d, f-k; default: all)
  *
  * Starts its own redis-server on a free loopback port for the Redis cases and stops it at the end; without
  * a redis-server binary those cases are skipped with a message. Exit codes (run-guard.ts): 0 done, 1 a crash or a
@@ -13,6 +13,7 @@
 import { benchCompression } from './compression.bench.js';
 import { benchDecorators } from './decorators.bench.js';
 import { benchDistributedStampede } from './distributed-stampede.bench.js';
+import { benchDisk } from './disk.bench.js';
 import { benchPropagation, startDistributedPeers } from './distributed.bench.js';
 import { benchJitter } from './jitter.bench.js';
 import { benchL1 } from './l1.bench.js';
@@ -25,7 +26,7 @@ import { printTargets, section, type TargetResult } from './harness.js';
 import { parseArgs, runMain, UsageError, type RunGuard } from './run-guard.js';
 import { cpus } from 'node:os';
 
-const SECTIONS = ['a', 'b', 'c', 'd', 'f', 'g', 'h', 'i', 'j'];
+const SECTIONS = ['a', 'b', 'c', 'd', 'f', 'g', 'h', 'i', 'j', 'k'];
 /** The whole run is stopped past this (a hang, not a slow machine: a quick run takes ~10 s, a full one ~30 s here). */
 const WATCHDOG_MS = { quick: 5 * 60_000, full: 20 * 60_000 };
 
@@ -57,6 +58,11 @@ async function main(guard: RunGuard): Promise<number> {
   if (runs('d')) {
     section('(d) @Cacheable L1 hit vs the same method undecorated, median ns per op');
     targets.push(...(await benchDecorators({ rounds: quick ? 10 : 40 })));
+  }
+
+  if (runs('k')) {
+    section('(k) DiskLayer hit of a 20 KB JSON document vs a raw fs.readFile of the same bytes, per-op latency');
+    targets.push(...(await benchDisk({ rounds: quick ? 6 : 30 })));
   }
 
   let redis: BenchRedisServer | undefined;

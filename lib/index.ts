@@ -30,6 +30,8 @@ export { MAX_KEY_LENGTH } from './core/keys.js';
 // Layers and the collaborators of a distributed stack.
 export { MemoryLayer, DEFAULT_MEMORY_LAYER_OPTIONS, type MemoryLayerOptions, type MemoryLayerStats } from './layers/memory.layer.js';
 export { estimateSize } from './layers/estimate-size.js';
+/** A persistent layer for one host on plain files (L2 without Redis, or L3 behind it): docs/storage.md. */
+export { DiskLayer, DEFAULT_DISK_LAYER_OPTIONS, type DiskLayerOptions, type DiskLayerStats } from './layers/disk.layer.js';
 export { RedisLayer, DEFAULT_REDIS_LAYER_OPTIONS, type RedisLayerOptions } from './redis/redis.layer.js';
 export type { RedisClient } from './redis/redis-client.js';
 export { RedisTagStore, DEFAULT_REDIS_TAG_STORE_OPTIONS, type RedisTagStoreOptions } from './redis/redis-tag.store.js';
