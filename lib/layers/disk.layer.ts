@@ -29,7 +29,7 @@
  * records are removed when read and by a periodic sweep (`sweepInterval`, an unref'd timer on the stack's clock)
  * that also rescans the directory for what other processes wrote. Several processes each bound what they know.
  *
- * Hard parts: the stack does not wait for a local layer's `delete` / `clear` (nor catch their rejections), so
+ * Hard parts: reads may come while a `delete` / `clear` runs (the stack awaits them, other callers do not), so
  * neither rejects, and what is asked after them waits for them: operations of this process on one file are
  * serialized (a delete never overtakes a write that started before it, a read waits for both), and every
  * operation waits for the last `clear` (its rescan takes a while). `ifNewer` compares the version held before
@@ -172,7 +172,7 @@ export class DiskLayer implements CacheLayer {
   /**
    * Removes the records whose key starts with `prefix` (all when `undefined`), after a rescan of the directory
    * (records other processes wrote included). Every operation asked later waits for it; a record another process
-   * writes meanwhile may survive. Never rejects (the stack does not wait for a local layer's clear): a failure is logged.
+   * writes meanwhile may survive. Never rejects (a failure is logged): what is asked after it waits for it.
    */
   async clear(prefix: string | undefined): Promise<void> {
     const run = this.ready().then(async () => {

@@ -239,11 +239,17 @@ export class LayerSet {
       (this.metrics[i] as LayerMetrics).deletes += deletes;
       const guard = this.guards[i];
       if (guard === undefined) {
-        try {
-          void command(layer);
-        } catch (error) {
+        // Called at once (a synchronous layer is changed before anything is awaited: races (2) and (4) in
+        // read-path.ts); an asynchronous local layer (DiskLayer) is awaited like the shared ones.
+        const failed = (error: unknown) => {
           failures.push({ index: i, error });
           this.log.failure(`layer ${layer.name}`, `Layer "${layer.name}" failed on ${operation}`, error);
+        };
+        try {
+          const done = command(layer);
+          if (done instanceof Promise) pending.push(done.catch(failed));
+        } catch (error) {
+          failed(error);
         }
       } else {
         pending.push(
