@@ -22,6 +22,10 @@ export {
   type WarmTotals,
 } from './stack/warm-entries.js';
 export type { TagsOption, TagsFunction } from './core/tags.js';
+// Snapshots of the in-process layers: `CacheStack.exportSnapshot()` / `importSnapshot()` (errors: SnapshotError).
+export type { LayerCacheSnapshotOptions } from './module/layer-cache.snapshot.js';
+export type { ExportSnapshotOptions, ImportSnapshotOptions, SnapshotImportReport, SnapshotSource } from './stack/snapshots.js';
+export { SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC } from './stack/snapshot.format.js';
 export type { Duration, DurationUnit } from './core/duration.js';
 // Protecting the writes: `writePolicy: 'strict'` (rejects with WriteFailedError) and `writeBehind` (batched shared writes).
 export { DEFAULT_WRITE_BEHIND_OPTIONS, type WriteBehindOptions, type WritePolicy } from './stack/write-options.js';
@@ -92,6 +96,7 @@ export {
   CircuitOpenError,
   RateLimitError,
   WriteFailedError,
+  SnapshotError,
   type LayerCacheErrorCode,
 } from './core/errors.js';
 

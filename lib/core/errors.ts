@@ -16,6 +16,7 @@ export type LayerCacheErrorCode =
   | 'STACK_CLOSED'
   | 'CIRCUIT_OPEN'
   | 'RATE_LIMITED'
+  | 'INVALID_SNAPSHOT'
 
   | 'WRITE_FAILED';
 
@@ -171,5 +172,15 @@ export class WriteFailedError extends LayerCacheError {
     this.layers = layers;
     this.operation = operation;
     this.keys = keys;
+  }
+}
+
+/**
+ * A snapshot given to `importSnapshot` is not a whole snapshot of this library (another file, another format
+ * version, truncated or corrupt in its structure), or its file could not be read (`cause`). Nothing was imported.
+ */
+export class SnapshotError extends LayerCacheError {
+  constructor(problem: string, options?: { cause?: unknown }) {
+    super('INVALID_SNAPSHOT', `Invalid snapshot: ${problem}`, options);
   }
 }

@@ -183,6 +183,14 @@ export class MemoryLayer implements SyncCacheLayer {
     return found;
   }
 
+  /**
+   * The live entries held, most recently used first, without touching their recency (for snapshots,
+   * `CacheStack.exportSnapshot`). Entries past this layer's own ttl are left out.
+   */
+  *entries(): IterableIterator<[string, CacheEntry]> {
+    for (const [key, entry] of this.lru.entries()) yield [key, entry];
+  }
+
   /** Number of entries held (expired ones not yet purged included). */
   get size(): number {
     return this.lru.size;

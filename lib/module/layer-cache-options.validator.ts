@@ -14,6 +14,7 @@ import { CacheStack, checkConcurrency, checkWarmEntries } from '../stack/cache-s
 import { checkKey } from '../core/keys.js';
 import { toMilliseconds } from '../core/duration.js';
 import { checkPlugin } from '../core/plugin-check.js';
+import { checkSnapshotOption } from './layer-cache.snapshot.js';
 import { basePolicy, DEFAULT_CACHE_STACK_OPTIONS, resolvePolicy, type CacheStackOptions } from '../stack/cache-stack.options.js';
 import type {
   LayerCacheLayerOption,
@@ -37,12 +38,13 @@ export interface ModuleOnlyOptions {
   readonly http: LayerCacheModuleOptions['http'];
   readonly distributed: LayerCacheModuleOptions['distributed'];
   readonly warm: LayerCacheModuleOptions['warm'];
+  readonly snapshot: LayerCacheModuleOptions['snapshot'];
 }
 
 /** Splits module options into the module's own keys and the options of the `CacheStack`. */
 export function splitModuleOptions(options: LayerCacheModuleOptions): { module: ModuleOnlyOptions; stack: CacheStackOptions } {
-  const { layers, memory, redis, redisLayer, http, distributed, warm, ...stack } = options;
-  return { module: { layers, memory, redis, redisLayer, http, distributed, warm }, stack };
+  const { layers, memory, redis, redisLayer, http, distributed, warm, snapshot, ...stack } = options;
+  return { module: { layers, memory, redis, redisLayer, http, distributed, warm, snapshot }, stack };
 }
 
 /** Checks the registration's name and scope (static in `forRoot` and `forRootAsync`). */
@@ -101,6 +103,7 @@ export function checkModuleOptions(options: LayerCacheModuleOptions): LayerCache
   if (module.http !== undefined) checkHttpModuleOptions(module.http);
   if (module.distributed !== undefined) checkDistributedOption(module.distributed, module.redis !== undefined);
   if (module.warm !== undefined) checkWarmModuleOption(module.warm, stack.hashLongKeys);
+  if (module.snapshot !== undefined) checkSnapshotOption(module.snapshot);
   // The probe must not start the user's bus (a bus is started once, by its stack): its shape is checked alone.
   const { invalidationBus, singleFlight, ...probed } = stack;
   checkPlugin(invalidationBus, 'invalidationBus', ['start', 'publish', 'close']);

@@ -12,6 +12,7 @@ import type { RedisLayerOptions } from '../redis/redis.layer.js';
 import type { CacheStackOptions } from '../stack/cache-stack.options.js';
 import type { WarmEntry } from '../stack/cache-stack.js';
 import { DEFAULT_STACK_NAME } from '../common/layer-cache.tokens.js';
+import type { LayerCacheSnapshotOptions } from './layer-cache.snapshot.js';
 
 /**
  * One entry of `layers`: a layer instance, or a factory called once per application (so two apps in one
@@ -99,6 +100,11 @@ export interface LayerCacheModuleOptions extends CacheStackOptions {
    * `concurrency`); a failing warmer is logged and never stops the app. @default none
    */
   warm?: LayerCacheWarmOptions;
+  /**
+   * Warm restarts: the in-process layers are restored from `file` at startup (a missing file is a cold start, a bad
+   * one is logged) and written to it at shutdown, before the stack closes (`CacheStack.exportSnapshot`). @default none
+   */
+  snapshot?: LayerCacheSnapshotOptions;
 }
 
 /** Options of the registration itself, beside {@link LayerCacheModuleOptions} (static even in `forRootAsync`). */

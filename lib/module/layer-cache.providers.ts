@@ -11,6 +11,7 @@ import { checkModuleExtras } from './layer-cache-options.validator.js';
 import { LAYER_CACHE_MODULE_OPTIONS, LAYER_CACHE_STACK_RESOURCES } from './layer-cache.constants.js';
 import { LayerCacheLifecycle } from './layer-cache.lifecycle.js';
 import { LayerCacheWarmer } from './layer-cache.warmer.js';
+import { LayerCacheSnapshot } from './layer-cache.snapshot.js';
 import type { LayerCacheModuleExtras, LayerCacheModuleOptions } from './layer-cache.options.js';
 import { DEFAULT_STACK_NAME, getCacheStackToken } from '../common/layer-cache.tokens.js';
 import { LAYER_CACHE_HTTP_OPTIONS } from '../http/http-cache.options.js';
@@ -33,6 +34,11 @@ export function defineStackModule(definition: DynamicModule, extras: LayerCacheM
     {
       provide: LayerCacheWarmer,
       useFactory: (resources: StackResources, options: LayerCacheModuleOptions) => new LayerCacheWarmer(resources, options, name),
+      inject: [LAYER_CACHE_STACK_RESOURCES, LAYER_CACHE_MODULE_OPTIONS],
+    },
+    {
+      provide: LayerCacheSnapshot,
+      useFactory: (resources: StackResources, options: LayerCacheModuleOptions) => new LayerCacheSnapshot(resources.stack, options.snapshot, options.logger, name),
       inject: [LAYER_CACHE_STACK_RESOURCES, LAYER_CACHE_MODULE_OPTIONS],
     },
   ];

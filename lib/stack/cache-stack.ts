@@ -27,11 +27,13 @@ import type { ReadPath } from './read-path.js';
 import { CACHE_MISS, type ReadInfo } from './read-request.js';
 import { checkLimit, type CacheReadResult, type CacheSetItem, type InvalidateMatchingOptions } from './stack-calls.js';
 import { StackCore } from './stack-core.js';
+import type { ExportSnapshotOptions, ImportSnapshotOptions, SnapshotImportReport, SnapshotSource } from './snapshots.js';
 import type { WarmEntry, WarmOptions, WarmReport } from './warm-entries.js';
 
 export { CACHE_MISS, type ReadInfo } from './read-request.js';
 export type { CacheReadResult, CacheSetItem, InvalidateMatchingOptions } from './stack-calls.js';
 // For the module's `warm` option (outside lib/stack the engine is reached through this file and its options).
+export type { ExportSnapshotOptions, ImportSnapshotOptions, SnapshotImportReport, SnapshotSource } from './snapshots.js';
 export { checkConcurrency, checkWarmEntries, type WarmEntry, type WarmReport } from './warm-entries.js';
 
 /**
@@ -241,6 +243,16 @@ export class CacheStack {
     if (!Array.isArray(tags) || tags.length === 0) throw new InvalidOptionError('tags', 'expected a non-empty array of tag names');
     if (mode !== 'any' && mode !== 'all') throw new InvalidOptionError('mode', `expected 'any' or 'all', got ${JSON.stringify(mode)}`);
     await this.core.writes.invalidateTags([...new Set(tags.map((tag) => checkName('tag', tag)))], mode);
+  }
+
+  /** The live entries of the in-process layers (the whole stack's, from a view too) as snapshot bytes, or atomically to `{ file }`. */
+  exportSnapshot(options?: ExportSnapshotOptions): Promise<Buffer | undefined> {
+    return this.core.snapshots.export(options);
+  }
+
+  /** Restores a snapshot into the in-process layers minus what expired or was superseded; `SnapshotError`: nothing imported. */
+  importSnapshot(source: SnapshotSource, options?: ImportSnapshotOptions): Promise<SnapshotImportReport> {
+    return this.core.snapshots.import(source, options);
   }
 
   /** The stack's time source (the `clock` option, or the system clock): for `Age` headers and the like. */

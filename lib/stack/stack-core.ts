@@ -44,6 +44,7 @@ import { newBusMetrics, StackBus } from './stack-bus.js';
 import { StackEvents } from './stack-events.js';
 import { StackLifecycle } from './stack-lifecycle.js';
 import { StackTags } from './stack-tags.js';
+import { Snapshots } from './snapshots.js';
 import { StackWrites } from './stack-writes.js';
 import { StrictWrites } from './strict-writes.js';
 import { WriteBehind } from './write-behind.js';
@@ -69,6 +70,8 @@ export class StackCore {
   readonly writes: StackWrites;
   /** `warm()`: loads through the same `LoadRunner` as reads (single-flight in process and per cluster). */
   readonly warmer: Warmer;
+  /** `exportSnapshot` / `importSnapshot` of the in-process layers. */
+  readonly snapshots: Snapshots;
 
   private readonly log: BurstLogger;
   private readonly lifecycle = new StackLifecycle();
@@ -141,6 +144,7 @@ export class StackCore {
     const runner = new LoadRunner({ ...shared, entries, announce, loads: this.loads, reader: this.reader, protection });
     this.reads = new ReadPath({ ...shared, reader: this.reader, runner, renewals });
     this.warmer = new Warmer({ ...shared, reader: this.reader, runner });
+    this.snapshots = new Snapshots({ clock, layers: settings.layers, tags, sharedTags: settings.tagStore.shared });
     this.writes = new StackWrites({
       ...shared,
       entries,
