@@ -2,6 +2,7 @@
  * Options of `DiskLayer`, their defaults and their validation (errors name `DiskLayer.<option>`; an unknown
  * option is an error). The directory is taken as given (resolved to an absolute path); nothing is created here.
  */
+import { describeValue, positiveInteger } from '../core/option-values.js';
 import { resolve } from 'node:path';
 import { toMilliseconds, toOptionalMilliseconds, type Duration } from '../core/duration.js';
 import { InvalidOptionError } from '../core/errors.js';
@@ -71,17 +72,17 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set(['directory', 'maxFiles', 'ma
 /** Checks `options` and fills in the defaults. */
 export function resolveDiskLayerOptions(options: DiskLayerOptions): ResolvedDiskLayerOptions {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new InvalidOptionError('DiskLayer', `expected an options object: new DiskLayer({ directory }), got ${describe(options)}`);
+    throw new InvalidOptionError('DiskLayer', `expected an options object: new DiskLayer({ directory }), got ${describeValue(options)}`);
   }
   for (const key of Object.keys(options)) {
     if (!KNOWN_OPTIONS.has(key)) throw new InvalidOptionError(`DiskLayer.${key}`, `unknown option; expected one of ${[...KNOWN_OPTIONS].join(', ')}`);
   }
   const { directory } = options;
   if (typeof directory !== 'string' || directory.trim().length === 0 || directory.includes('\u0000')) {
-    throw new InvalidOptionError('DiskLayer.directory', `expected a non-empty path, got ${describe(directory)}`);
+    throw new InvalidOptionError('DiskLayer.directory', `expected a non-empty path, got ${describeValue(directory)}`);
   }
   const name = options.name ?? DEFAULT_DISK_LAYER_OPTIONS.name;
-  if (typeof name !== 'string' || name.length === 0) throw new InvalidOptionError('DiskLayer.name', `expected a non-empty string, got ${describe(name)}`);
+  if (typeof name !== 'string' || name.length === 0) throw new InvalidOptionError('DiskLayer.name', `expected a non-empty string, got ${describeValue(name)}`);
   const ttl = toOptionalMilliseconds(options.ttl, 'DiskLayer.ttl');
   if (ttl !== undefined && ttl < 1) throw new InvalidOptionError('DiskLayer.ttl', 'must be at least 1 ms (omit it for no cap)');
   const sweepInterval = toMilliseconds(options.sweepInterval ?? DEFAULT_DISK_LAYER_OPTIONS.sweepInterval, 'DiskLayer.sweepInterval');
@@ -92,26 +93,11 @@ export function resolveDiskLayerOptions(options: DiskLayerOptions): ResolvedDisk
   }
   return {
     directory: resolve(directory),
-    maxFiles: positiveInteger('maxFiles', options.maxFiles ?? DEFAULT_DISK_LAYER_OPTIONS.maxFiles, 'files'),
-    maxSize: positiveInteger('maxSize', options.maxSize ?? DEFAULT_DISK_LAYER_OPTIONS.maxSize, 'bytes'),
+    maxFiles: positiveInteger('DiskLayer.maxFiles', options.maxFiles ?? DEFAULT_DISK_LAYER_OPTIONS.maxFiles, 'files'),
+    maxSize: positiveInteger('DiskLayer.maxSize', options.maxSize ?? DEFAULT_DISK_LAYER_OPTIONS.maxSize, 'bytes'),
     ttl,
     serializer,
     name,
     sweepInterval,
   };
-}
-
-function positiveInteger(option: string, value: unknown, unit: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new InvalidOptionError(`DiskLayer.${option}`, `expected a positive integer number of ${unit}, got ${describe(value)}`);
-  }
-  return value;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return `${typeof value} ${String(value)}`;
-  if (Array.isArray(value)) return 'an array';
-  return typeof value;
 }

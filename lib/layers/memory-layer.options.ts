@@ -3,6 +3,7 @@
  * process: 64 MiB, or an eighth of V8's heap limit when that is smaller (a small container), read once
  * when this module is loaded.
  */
+import { describeValue, positiveInteger } from '../core/option-values.js';
 import { getHeapStatistics } from 'node:v8';
 import { toOptionalMilliseconds, type Duration } from '../core/duration.js';
 import { InvalidOptionError } from '../core/errors.js';
@@ -71,7 +72,7 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set(['ttl', 'maxSize', 'maxBytes'
 /** Checks `options` (errors name `MemoryLayer.<option>`) and fills in the defaults. */
 export function resolveMemoryLayerOptions(options: MemoryLayerOptions): ResolvedMemoryLayerOptions {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new InvalidOptionError('MemoryLayer', `expected an options object, got ${describe(options)}`);
+    throw new InvalidOptionError('MemoryLayer', `expected an options object, got ${describeValue(options)}`);
   }
   for (const key of Object.keys(options)) {
     if (!KNOWN_OPTIONS.has(key)) {
@@ -79,34 +80,19 @@ export function resolveMemoryLayerOptions(options: MemoryLayerOptions): Resolved
     }
   }
   const name = options.name === undefined ? DEFAULT_MEMORY_LAYER_OPTIONS.name : options.name;
-  if (typeof name !== 'string' || name.length === 0) throw new InvalidOptionError('MemoryLayer.name', `expected a non-empty string, got ${describe(name)}`);
+  if (typeof name !== 'string' || name.length === 0) throw new InvalidOptionError('MemoryLayer.name', `expected a non-empty string, got ${describeValue(name)}`);
   const ttl = toOptionalMilliseconds(options.ttl, 'MemoryLayer.ttl');
   if (ttl === 0) throw new InvalidOptionError('MemoryLayer.ttl', 'must be greater than 0');
-  const maxSize = positiveInteger('maxSize', options.maxSize === undefined ? DEFAULT_MEMORY_LAYER_OPTIONS.maxSize : options.maxSize, 'entries');
-  const maxBytes = positiveInteger('maxBytes', options.maxBytes === undefined ? DEFAULT_MEMORY_LAYER_OPTIONS.maxBytes : options.maxBytes, 'bytes');
+  const maxSize = positiveInteger('MemoryLayer.maxSize', options.maxSize === undefined ? DEFAULT_MEMORY_LAYER_OPTIONS.maxSize : options.maxSize, 'entries');
+  const maxBytes = positiveInteger('MemoryLayer.maxBytes', options.maxBytes === undefined ? DEFAULT_MEMORY_LAYER_OPTIONS.maxBytes : options.maxBytes, 'bytes');
   const entryDefault = Math.max(1, Math.floor(maxBytes / DEFAULT_ENTRY_BYTES_DIVISOR));
-  const maxEntryBytes = positiveInteger('maxEntryBytes', options.maxEntryBytes === undefined ? entryDefault : options.maxEntryBytes, 'bytes');
+  const maxEntryBytes = positiveInteger('MemoryLayer.maxEntryBytes', options.maxEntryBytes === undefined ? entryDefault : options.maxEntryBytes, 'bytes');
   if (maxEntryBytes > maxBytes) {
     throw new InvalidOptionError('MemoryLayer.maxEntryBytes', `must not exceed maxBytes (${maxBytes}), got ${maxEntryBytes}`);
   }
   const { sizeOf } = options;
   if (sizeOf !== undefined && typeof sizeOf !== 'function') {
-    throw new InvalidOptionError('MemoryLayer.sizeOf', `expected a function (value, key) => bytes, got ${describe(sizeOf)}`);
+    throw new InvalidOptionError('MemoryLayer.sizeOf', `expected a function (value, key) => bytes, got ${describeValue(sizeOf)}`);
   }
   return { name, ttl, maxSize, maxBytes, maxEntryBytes, sizeOf };
-}
-
-function positiveInteger(option: string, value: unknown, unit: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new InvalidOptionError(`MemoryLayer.${option}`, `expected a positive integer number of ${unit}, got ${describe(value)}`);
-  }
-  return value;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return `${typeof value} ${String(value)}`;
-  if (Array.isArray(value)) return 'an array';
-  return typeof value;
 }
