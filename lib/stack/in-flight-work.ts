@@ -49,6 +49,18 @@ export class InFlightWork {
     return this.lookups.get(key);
   }
 
+  /**
+   * The lookup of `key` a concurrent read runs, joined, or a new one started with `start` (given the lookup, whose
+   * `floor` it watches) and shared until it settles (or the key is invalidated).
+   */
+  joinOrStart(key: string, start: (started: Lookup) => Promise<LookupResult>): Lookup {
+    const running = this.lookups.get(key);
+    if (running !== undefined) return running;
+    const started: Lookup = { promise: undefined as unknown as Promise<LookupResult>, floor: 0 };
+    started.promise = start(started);
+    return this.share(key, started);
+  }
+
   /** Lets concurrent reads of `key` join `started` until it settles (or the key is invalidated); returns it. */
   share(key: string, started: Lookup): Lookup {
     this.lookups.set(key, started);

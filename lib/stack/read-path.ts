@@ -48,7 +48,7 @@ import type { CacheLayer } from '../core/layer.js';
 import type { BurstLogger } from '../core/logger.js';
 import type { LayerMetrics, StackMetrics } from '../core/metrics.js';
 import type { EntryPolicy, Loader } from './cache-stack.options.js';
-import type { InFlightWork, Lookup, LookupResult } from './in-flight-work.js';
+import type { InFlightWork } from './in-flight-work.js';
 import type { LayerReader } from './layer-reader.js';
 import type { LayerSet } from './layer-set.js';
 import type { LoadRunner } from './load-runner.js';
@@ -149,13 +149,7 @@ export class ReadPath {
   /** Reads the layers from `from` on (the lookup shared with concurrent callers of the key), then resolves. */
   private async readSlow<T>(request: ReadRequest<T>, from: number): Promise<T | undefined> {
     const key = request.key;
-    let lookup = this.inFlight.lookup(key);
-    if (lookup === undefined) {
-      const started: Lookup = { promise: undefined as unknown as Promise<LookupResult>, floor: 0 };
-      started.promise = this.reader.lookup(key, from, started);
-      lookup = this.inFlight.share(key, started);
-    }
-    const found = await lookup.promise;
+    const found = await this.inFlight.joinOrStart(key, (started) => this.reader.lookup(key, from, started)).promise;
     const entry = found.entry;
     // Re-checked per caller: an invalidation may have happened while the shared lookup ran.
     if (entry !== undefined && this.tags.isValid(entry)) {

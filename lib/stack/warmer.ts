@@ -20,7 +20,7 @@ import type { Clock } from '../core/clock.js';
 import { StackClosedError } from '../core/errors.js';
 import type { StackMetrics } from '../core/metrics.js';
 import type { CacheEntryOptions, EntryPolicy, Loader, LoaderContext } from './cache-stack.options.js';
-import type { InFlightWork, Lookup, LookupResult } from './in-flight-work.js';
+import type { InFlightWork } from './in-flight-work.js';
 import type { LayerReader } from './layer-reader.js';
 import type { LayerSet } from './layer-set.js';
 import type { LoadRunner } from './load-runner.js';
@@ -125,13 +125,7 @@ export class Warmer {
     const from = l1 === undefined ? 0 : 1;
     if (from < layers.size) {
       // The lookup a concurrent read of the key runs is joined, as `ReadPath` does.
-      let lookup = inFlight.lookup(key);
-      if (lookup === undefined) {
-        const started: Lookup = { promise: undefined as unknown as Promise<LookupResult>, floor: 0 };
-        started.promise = reader.lookup(key, from, started);
-        lookup = inFlight.share(key, started);
-      }
-      const entry = (await lookup.promise).entry;
+      const entry = (await inFlight.joinOrStart(key, (started) => reader.lookup(key, from, started)).promise).entry;
       if (entry !== undefined && clock.now() < entry.freshUntil && tags.isValid(entry)) return 'skipped';
     }
     let ran = false;
