@@ -36,6 +36,8 @@ export { MemoryLayer, DEFAULT_MEMORY_LAYER_OPTIONS, type MemoryLayerOptions, typ
 export { estimateSize } from './layers/estimate-size.js';
 /** A persistent layer for one host on plain files (L2 without Redis, or L3 behind it): docs/storage.md. */
 export { DiskLayer, DEFAULT_DISK_LAYER_OPTIONS, type DiskLayerOptions, type DiskLayerStats } from './layers/disk.layer.js';
+export { MemcachedLayer, DEFAULT_MEMCACHED_LAYER_OPTIONS, type MemcachedLayerOptions } from './layers/memcached.layer.js';
+export type { MemcachedClient } from './layers/memcached-client.js';
 export { RedisLayer, DEFAULT_REDIS_LAYER_OPTIONS, type RedisLayerOptions } from './redis/redis.layer.js';
 export type { RedisClient } from './redis/redis-client.js';
 export { RedisTagStore, DEFAULT_REDIS_TAG_STORE_OPTIONS, type RedisTagStoreOptions } from './redis/redis-tag.store.js';

@@ -25,6 +25,14 @@ export interface CacheLayer {
   readonly shared: boolean;
   /** The layer's own ttl cap in ms, or `undefined` when it has none. */
   readonly ttl: number | undefined;
+  /**
+   * `false` when the layer cannot find its entries by key prefix (Memcached lists no keys): the stack then clears a
+   * scope (`clear()`, a namespace's `clear()`) by also moving it to a new generation (`bumpGeneration`), which makes
+   * the layer's old entries unreachable in every process; and `invalidateByPrefix` / `invalidateByPattern` reject
+   * with `InvalidationScanError` instead of deleting what the other layers list and leaving this one's copies.
+   * @default true
+   */
+  readonly clearsByPrefix?: boolean;
 
   /**
    * The entry under `key`, or `undefined`. Undecodable data is a miss, never an error: `undefined`, or the

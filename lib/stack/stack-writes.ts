@@ -11,6 +11,8 @@
  * rejected. With write-behind (write-behind.ts), step 3 of a set writes the local layers and queues the entries
  * for the shared ones, and step 4 happens after their flush; a delete or clear first cancels the queued writes
  * of its keys.
+ * A layer that cannot clear by prefix (`clearsByPrefix: false`, Memcached) makes a clear also bump the scope's
+ * generation, and a pattern invalidation reject before it changes anything.
  * A pattern invalidation (`invalidateMatching`) first lists the keys in every layer that can, and changes
  * nothing when that fails or finds too many; then it deletes them as `delete` does (for a bare prefix, the
  * work in flight and the peers' copies are dropped by prefix: theirs may hold keys no layer here listed).
@@ -119,6 +121,8 @@ export class StackWrites {
     const version = parts.versions.next();
     await parts.layers.clear(prefix);
     parts.announce({ kind: 'clear', prefix, version });
+    // A layer that cannot clear by prefix (Memcached) is cleared by moving the scope to its next generation.
+    if (parts.layers.layers.some((layer) => layer.clearsByPrefix === false)) await this.bumpGeneration(prefix ?? '');
   }
 
   /**
@@ -130,6 +134,8 @@ export class StackWrites {
   async invalidateMatching(prefix: string, glob: string | undefined, limit: number, what: string): Promise<number> {
     const parts = this.parts;
     parts.lifecycle.assertOpen();
+    const blind = parts.layers.layers.find((layer) => layer.clearsByPrefix === false);
+    if (blind !== undefined) throw new InvalidationScanError(what, blind.name, new Error('the layer cannot list its keys (Memcached): invalidate by tags or bumpGeneration() instead'));
     const found = new Set<string>();
     for (let i = 0; i < parts.layers.size; i++) {
       const layer = parts.layers.layers[i] as CacheLayer;

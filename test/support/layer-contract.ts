@@ -21,6 +21,15 @@ export interface LayerHarness {
   teardown?(): Promise<void>;
 }
 
+/**
+ * What a layer declares it cannot do. `clearsByPrefix: false` (Memcached): instead of the findKeys and clear(prefix)
+ * tests, the suite checks that the layer says so and has no `findKeys`; the stack's
+ * clear by generation is tested with the stack.
+ */
+export interface LayerKind {
+  readonly clearsByPrefix?: false;
+}
+
 /** Builds an envelope fresh for a minute from `now`. */
 export function makeEntry<T>(value: T, now: number, extra: Partial<CacheEntry<T>> = {}): CacheEntry<T> {
   return {
@@ -67,7 +76,12 @@ export function everyTypeValue(): Record<string, unknown> {
  * `setup` runs before each test; keys are plain strings as the stack hands them over (namespaces joined
  * with U+001F).
  */
-export function describeLayerContract(title: string, setup: () => LayerHarness | Promise<LayerHarness>): void {
+export function describeLayerContract(title: string, setup: () => LayerHarness | Promise<LayerHarness>, kind: LayerKind = {}): void {
+  const byPrefix = kind.clearsByPrefix !== false;
+  // Registered only for layers that clear by prefix; the others get the test below instead.
+  const itByPrefix = (name: string, test: () => Promise<void>): void => {
+    if (byPrefix) it(name, test);
+  };
   describe(`${title} (layer contract)`, () => {
     let h: LayerHarness;
     let layer: CacheLayer;
@@ -112,7 +126,7 @@ export function describeLayerContract(title: string, setup: () => LayerHarness |
       expect((await layer.get('g'))?.value).toBe('bulk-new');
     });
 
-    it('findKeys lists the keys under a prefix whose rest matches a glob, never nested namespaces, and stops after limit + 1', async () => {
+    itByPrefix('findKeys lists the keys under a prefix whose rest matches a glob, never nested namespaces, and stops after limit + 1', async () => {
       const find = layer.findKeys?.bind(layer);
       if (find === undefined) throw new Error('the layer does not list keys');
       const now = h.now();
@@ -125,6 +139,13 @@ export function describeLayerContract(title: string, setup: () => LayerHarness |
       expect(await sorted(find('ns\u001f', '*', 100))).toEqual(['ns\u001fuser:3']);
       expect((await find('user:', undefined, 1)).length).toBe(2);
     });
+
+    if (!byPrefix) {
+      it('declares that it cannot clear by prefix, and lists no keys', () => {
+        expect(layer.clearsByPrefix).toBe(false);
+        expect(layer.findKeys).toBeUndefined();
+      });
+    }
 
     it('keeps a negative entry (value undefined) apart from a miss, and null as a value', async () => {
       const now = h.now();
@@ -184,7 +205,7 @@ export function describeLayerContract(title: string, setup: () => LayerHarness |
       expect((await layer.get('c'))?.value).toBe('c');
     });
 
-    it('clear(prefix) removes that namespace only, not a longer namespace nor root keys', async () => {
+    itByPrefix('clear(prefix) removes that namespace only, not a longer namespace nor root keys', async () => {
       const now = h.now();
       const keys = ['a\u001f1', 'a\u001f2', 'ab\u001f1', 'a', 'a1', 'root', 'b\u001fa\u001f1'];
       await layer.setMany(keys.map((key) => ({ key, entry: makeEntry(key, now), ttlMs: 60_000 })));
@@ -193,7 +214,7 @@ export function describeLayerContract(title: string, setup: () => LayerHarness |
       expect(got.map((entry) => entry?.value)).toEqual([undefined, undefined, 'ab\u001f1', 'a', 'a1', 'root', 'b\u001fa\u001f1']);
     });
 
-    it('clear(prefix) treats glob characters literally', async () => {
+    itByPrefix('clear(prefix) treats glob characters literally', async () => {
       const now = h.now();
       // Unescaped, the patterns `n*<US>*` and `n?[a]\<US>*` would also match `nX<US>1` and `nZa<US>1`.
       const keys = ['n*\u001f1', 'nX\u001f1', 'n?[a]\\\u001f1', 'nZa\u001f1'];
@@ -204,7 +225,7 @@ export function describeLayerContract(title: string, setup: () => LayerHarness |
       expect(got.map((entry) => entry?.value)).toEqual([undefined, 'nX\u001f1', undefined, 'nZa\u001f1']);
     });
 
-    it('clear(undefined) removes every entry of the layer', async () => {
+    itByPrefix('clear(undefined) removes every entry of the layer', async () => {
       const now = h.now();
       const keys = ['a\u001f1', 'root', 'ключ 🔑', '\u001ehashed'];
       await layer.setMany(keys.map((key) => ({ key, entry: makeEntry(key, now), ttlMs: 60_000 })));

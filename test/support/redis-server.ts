@@ -109,7 +109,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
 class PortInUseError extends Error {}
 
 /** A port that was free a moment ago (the OS picks it; the probe socket is closed before returning). */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();

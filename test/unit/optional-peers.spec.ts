@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-// ioredis is an optional peer: the library must load without it. Only `import type` may name it in lib/.
+// ioredis and memjs are optional peers: the library must load without them. Only `import type` may name them in lib/.
 const LIB = join(process.cwd(), 'lib');
 
 function sources(dir: string): string[] {
@@ -28,5 +28,27 @@ describe('optional peers', () => {
     const loader = readFileSync(join(LIB, 'module', 'redis-connection.factory.ts'), 'utf8');
     expect(loader.match(/\bimport\(\s*'ioredis'\s*\)/g)).toHaveLength(1);
     expect(loader).toMatch(/async function openRedisConnection[\s\S]*await import\('ioredis'\)/);
+  });
+
+  it('lib/ contains no import.meta (a CommonJS app\'s Jest transforms the package to CommonJS and cannot compile it)', () => {
+    expect(sources(LIB).filter((file) => readFileSync(file, 'utf8').includes('import.meta'))).toEqual([]);
+  });
+
+  it('lib/ names memjs for its types only, and loads it inside functions of memcached-client.ts', () => {
+    const offenders: string[] = [];
+    for (const file of sources(LIB)) {
+      const text = readFileSync(file, 'utf8');
+      for (const match of text.matchAll(/^\s*(import|export)\b([^;]*?)from\s+['"]memjs['"]/gms)) {
+        if (!/^\s*(import|export)\s+type\b/.test(match[0])) offenders.push(`${file}: ${match[0].trim()}`);
+      }
+      const loader = file.endsWith(join('lib', 'layers', 'memcached-client.ts'));
+      if (!loader && /\b(require|import|requireOptionalPeer(<[^>]*>)?)\(\s*['"]memjs['"]\s*\)/.test(text)) offenders.push(`${file}: memjs loaded`);
+    }
+    expect(offenders).toEqual([]);
+    const loader = readFileSync(join(LIB, 'layers', 'memcached-client.ts'), 'utf8');
+    // Every load sits in an indented function body, never at the top level of the module.
+    const loads = [...loader.matchAll(/^(\s*).*requireOptionalPeer<[^>]*>\('memjs'\)/gm)];
+    expect(loads.length).toBeGreaterThan(0);
+    for (const load of loads) expect(load[1]?.length).toBeGreaterThan(0);
   });
 });
