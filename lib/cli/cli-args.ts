@@ -118,7 +118,7 @@ export function parseCliArgs(argv: readonly string[], env: Readonly<Record<strin
     parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    const option = /'(-[^']+)'/.exec(message)?.[1] ?? 'arguments';
+    const option = /'(-[^' ]+)[^']*'/.exec(message)?.[1] ?? 'arguments';
     throw new InvalidOptionError(option, message.replace(/\. To specify.*$/s, ''));
   }
   const { values, positionals } = parsed;
