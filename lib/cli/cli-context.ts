@@ -29,8 +29,6 @@ export interface CliContext {
   readonly connection: CliConnection;
   readonly tagStore: RedisTagStore;
   readonly io: CliIo;
-  /** A progress line on stderr (only when stderr is a terminal and the output is not `--json`). */
-  progress(text: string): void;
 }
 
 /** What a command produced. */

@@ -9,7 +9,7 @@ import { InvalidKeyError, InvalidOptionError } from '../core/errors.js';
 import { RedisTagStore } from '../redis/redis-tag.store.js';
 import { CLI_USAGE, HELP, parseCliArgs, type CliCommand } from './cli-args.js';
 import { CliConnectionError, openCliConnection, type CliConnection } from './cli-connection.js';
-import { CLI_EXIT, progressLine, type CliContext, type CliIo, type CliResult } from './cli-context.js';
+import { CLI_EXIT, type CliContext, type CliIo, type CliResult } from './cli-context.js';
 import { runInspect } from './cli-inspect.js';
 import { runInvalidate } from './cli-invalidate.js';
 import { runKeys } from './cli-keys.js';
@@ -38,7 +38,6 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       connection,
       tagStore: new RedisTagStore({ client: connection.client, prefix: command.connection.prefix }),
       io,
-      progress: (text) => progressLine(io.stderr, !command.json).update(text),
     };
     const result: CliResult = await RUNNERS[command.name](context);
     if (command.json) io.stdout.write(`${JSON.stringify(result.document)}\n`);
