@@ -23,7 +23,7 @@ export interface CliConnection {
 
 /** Opens the connection of `settings` and waits until it is ready. @throws CliConnectionError */
 export async function openCliConnection(settings: CliConnectionSettings): Promise<CliConnection> {
-  let ioredis: Pick<typeof import('ioredis'), 'Redis' | 'Cluster'>;
+  let ioredis: { Redis: typeof Redis; Cluster: typeof Cluster };
   try {
     ioredis = await import('ioredis');
   } catch (error) {
