@@ -6,6 +6,7 @@
 //   common                    what the Nest-side folders share: DI tokens, @CacheTags metadata
 //   decorators | http         method decorators | the HTTP interceptor (both use the stack's public surface)
 //   module                    LayerCacheModule: picks the concrete classes and wires the rest
+//   cli                       the `nestjs-layercache` admin executable: core, layers, redis, the stack's surface
 //   index.ts                  the public surface
 /** A rule forbidding imports from `from` into any of the folders in `to`. */
 const forbid = (name, from, to, comment) => ({
@@ -39,11 +40,19 @@ module.exports = {
     forbid('common-below-nest-folders', 'common', ['layers', 'redis', 'module', 'decorators', 'http'], 'lib/common is shared by decorators, http and module, and imports none of them.'),
     forbid('decorators-not-http-or-module', 'decorators', ['layers', 'redis', 'module', 'http'], 'Decorators use core, the stack and common.'),
     forbid('http-not-decorators-or-module', 'http', ['layers', 'redis', 'module', 'decorators'], 'The HTTP interceptor uses core, the stack and common.'),
+    forbid('cli-not-nest-folders', 'cli', ['common', 'module', 'decorators', 'http'], 'The admin CLI (lib/cli) uses core, layers, redis and the stack\'s public surface; never Nest.'),
+    {
+      name: 'nothing-imports-cli',
+      severity: 'error',
+      comment: 'lib/cli is the `nestjs-layercache` executable: no library file imports it, so importing the library never loads it.',
+      from: { path: '^lib/', pathNot: '^lib/cli/' },
+      to: { path: '^lib/cli/' },
+    },
     {
       name: 'stack-public-surface-only',
       severity: 'error',
       comment: 'Outside lib/stack, the engine is reached through CacheStack and its options only.',
-      from: { path: '^lib/(common|decorators|http|module)/' },
+      from: { path: '^lib/(common|decorators|http|module|cli)/' },
       to: { path: STACK_INTERNALS },
     },
     {

@@ -109,6 +109,14 @@ describe('npm pack', () => {
     }
   });
 
+  it('declares the nestjs-layercache executable: a built file in the tarball that starts with a node shebang', () => {
+    const manifest = JSON.parse(readFileSync(join(unpacked, 'package', 'package.json'), 'utf8')) as { bin?: Record<string, string> };
+    expect(manifest.bin).toEqual({ 'nestjs-layercache': './dist/cli/main.js' });
+    const target = posix.normalize(manifest.bin?.['nestjs-layercache'] as string);
+    expect(files).toContain(target);
+    expect(readFileSync(join(unpacked, 'package', target), 'utf8')).toMatch(/^#!\/usr\/bin\/env node\n/);
+  });
+
   it('carries the MIT license of the contributors', () => {
     const license = readFileSync(join(unpacked, 'package', 'LICENSE'), 'utf8');
     expect(license).toMatch(/^MIT License\n\nCopyright \(c\) 2026 nestjs-layercache contributors\n/);

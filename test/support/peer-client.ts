@@ -56,7 +56,7 @@ export class Peer {
   }
 
   /** Starts a peer on `redisUrl` under `prefix`; resolves once its stack is ready (bus subscribed). */
-  static async start(name: string, env: { redisUrl: string; prefix: string; leaseSeconds?: number }): Promise<Peer> {
+  static async start(name: string, env: { redisUrl: string; prefix: string; leaseSeconds?: number; secret?: string }): Promise<Peer> {
     const here = dirname(fileURLToPath(import.meta.url));
     const child = fork(join(here, 'peer-process.ts'), [], {
       execArgv: ['--import', 'tsx'],
@@ -66,6 +66,7 @@ export class Peer {
         PEER_PREFIX: env.prefix,
         PEER_LEASE: String(env.leaseSeconds ?? 5),
         PEER_NAME: name,
+        ...(env.secret !== undefined && { PEER_SECRET: env.secret }),
       },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

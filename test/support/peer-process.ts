@@ -4,7 +4,8 @@
  * `RedisSingleFlightCoordinator` on the Redis URL and prefix given in its environment, then answers requests
  * `{ id, op, ... }` with `{ id, ok, value | error }`. Started with `node --import tsx` (see `startPeer`).
  *
- * Environment: PEER_REDIS_URL (a redis:// URL, or `cluster:host:port,...`), PEER_PREFIX, PEER_LEASE (singleFlightLease, seconds), PEER_NAME.
+ * Environment: PEER_REDIS_URL (a redis:// URL, or `cluster:host:port,...`), PEER_PREFIX, PEER_LEASE (singleFlightLease, seconds), PEER_NAME,
+ * PEER_SECRET (the bus's `secret`, optional).
  *
  * Timed ops (for bench/distributed.bench.ts) report instants as {@link MonoNs}: `process.hrtime.bigint()`,
  * i.e. CLOCK_MONOTONIC, one clock shared by every process of the host, so instants taken in two processes can be
@@ -53,11 +54,12 @@ export interface TimedLoad {
 
 /** A request from the parent. */
 export type PeerRequest =
-  | { id: number; op: 'set'; key: string; value: unknown; tags?: string[] }
+  /** `namespace` (set, peek, get): the call goes to `stack.namespace(namespace)`. */
+  | { id: number; op: 'set'; key: string; value: unknown; tags?: string[]; namespace?: string }
   | { id: number; op: 'delete'; key: string }
   | { id: number; op: 'invalidateTag'; tag: string }
-  | { id: number; op: 'peek'; key: string }
-  | { id: number; op: 'get'; key: string }
+  | { id: number; op: 'peek'; key: string; namespace?: string }
+  | { id: number; op: 'get'; key: string; namespace?: string }
   /** `count` concurrent `get(key, loader)`; the loader waits `delayMs` (forever when -1) and returns `value`. */
   | { id: number; op: 'load'; key: string; count: number; delayMs: number; value: unknown }
   /** The peer's loader calls and its stack's metrics. */
@@ -95,6 +97,7 @@ export interface PeerReply {
 const url = process.env['PEER_REDIS_URL'];
 const prefix = process.env['PEER_PREFIX'] ?? 'lc:';
 const lease = Number(process.env['PEER_LEASE'] ?? '5');
+const secret = process.env['PEER_SECRET'];
 if (url === undefined) throw new Error('PEER_REDIS_URL is not set');
 
 // PEER_REDIS_URL is a redis:// URL, or `cluster:host:port,host:port` for a Redis Cluster.
@@ -140,7 +143,7 @@ function checkDropWatches(via: 'hook' | 'poll'): void {
 const stack = new CacheStack([new WatchedMemoryLayer(), new RedisLayer({ client, prefix })], {
   ttl: 300,
   logger: quiet,
-  invalidationBus: new RedisInvalidationBus({ client, prefix, logger: quiet }),
+  invalidationBus: new RedisInvalidationBus({ client, prefix, logger: quiet, ...(secret !== undefined && { secret }) }),
   singleFlight: new RedisSingleFlightCoordinator({ client, prefix, logger: quiet, pollInterval: '200ms' }),
   singleFlightLease: lease,
 });
@@ -183,6 +186,11 @@ async function waitUntil(atNs: bigint): Promise<void> {
   }
 }
 
+/** The stack, or its namespace view `name`. */
+function view(name: string | undefined): CacheStack {
+  return name === undefined ? stack : stack.namespace(name);
+}
+
 function send(reply: PeerReply): void {
   process.send?.(reply);
 }
@@ -190,7 +198,7 @@ function send(reply: PeerReply): void {
 async function handle(request: PeerRequest): Promise<unknown> {
   switch (request.op) {
     case 'set':
-      await stack.set(request.key, request.value, request.tags === undefined ? undefined : { tags: request.tags });
+      await view(request.namespace).set(request.key, request.value, request.tags === undefined ? undefined : { tags: request.tags });
       return undefined;
     case 'delete':
       await stack.delete(request.key);
@@ -199,11 +207,11 @@ async function handle(request: PeerRequest): Promise<unknown> {
       await stack.invalidateByTag(request.tag);
       return undefined;
     case 'peek': {
-      const value = stack.peek(request.key);
+      const value = view(request.namespace).peek(request.key);
       return value === CACHE_MISS ? { miss: true } : { value };
     }
     case 'get':
-      return stack.get(request.key);
+      return view(request.namespace).get(request.key);
     case 'load': {
       const loader = async () => {
         loaderCalls++;
