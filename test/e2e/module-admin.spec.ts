@@ -131,6 +131,17 @@ describe.each(ADAPTERS)('LayerCacheModule admin (%s)', (adapter) => {
     expect((second.body as LayerCacheAdminStats).metrics.stack.misses).toBe((first.body as LayerCacheAdminStats).metrics.stack.misses + 1);
   });
 
+  it('mounts from forRootAsync too (admin is static there)', async () => {
+    const app = await startApp(
+      { imports: [LayerCacheModule.forRootAsync({ useFactory: () => ({ layers: [new MemoryLayer()], logger: silentLogger }), admin: { path: 'async-admin', guard: TokenGuard } })] },
+      adapter,
+    );
+    apps.push(app);
+    await request(app.getHttpServer()).get('/async-admin').expect(403);
+    const stats = (await request(app.getHttpServer()).get('/async-admin/stats').set(AUTH).expect(200)).body as LayerCacheAdminStats;
+    expect(stats.metrics.layers).toHaveProperty('memory');
+  });
+
   it('stops its sampling timer when the app closes', async () => {
     const clock = new FakeClock();
     const app = await start(clock);
