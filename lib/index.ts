@@ -119,6 +119,9 @@ export {
   type LayerCacheWarmOptions,
 } from './module/layer-cache.options.js';
 export { DEFAULT_STACK_NAME, getCacheStackToken, InjectCacheStack } from './common/layer-cache.tokens.js';
+// The stats endpoint and dashboard page of `admin: { path, guard }` (docs/observability.md, "Stats page").
+export { DEFAULT_LAYER_CACHE_ADMIN_OPTIONS, type LayerCacheAdminOptions } from './module/layer-cache-admin.options.js';
+export type { LayerCacheAdminStats, LayerCacheStatsPoint } from './module/layer-cache-admin.stats.js';
 
 // Method decorators.
 export { Cacheable } from './decorators/cacheable.decorator.js';

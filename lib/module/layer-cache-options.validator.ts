@@ -15,6 +15,7 @@ import { checkKey } from '../core/keys.js';
 import { toMilliseconds } from '../core/duration.js';
 import { checkPlugin } from '../core/plugin-check.js';
 import { checkSnapshotOption } from './layer-cache.snapshot.js';
+import { checkAdminOption, type ResolvedAdminOptions } from './layer-cache-admin.options.js';
 import { basePolicy, DEFAULT_CACHE_STACK_OPTIONS, resolvePolicy, type CacheStackOptions } from '../stack/cache-stack.options.js';
 import type {
   LayerCacheLayerOption,
@@ -47,14 +48,14 @@ export function splitModuleOptions(options: LayerCacheModuleOptions): { module: 
   return { module: { layers, memory, redis, redisLayer, http, distributed, warm, snapshot }, stack };
 }
 
-/** Checks the registration's name and scope (static in `forRoot` and `forRootAsync`). */
-export function checkModuleExtras(extras: LayerCacheModuleExtras): LayerCacheModuleExtras {
-  const { name, isGlobal } = extras;
+/** Checks the registration's name, scope and admin routes (static in `forRoot` and `forRootAsync`). */
+export function checkModuleExtras(extras: LayerCacheModuleExtras): LayerCacheModuleExtras & { resolvedAdmin: ResolvedAdminOptions | undefined } {
+  const { name, isGlobal, admin } = extras;
   if (typeof name !== 'string' || name.trim().length === 0 || /\p{Cc}/u.test(name)) {
     throw new InvalidOptionError('name', `expected a non-empty stack name without control characters, got ${describe(name)}`);
   }
   if (typeof isGlobal !== 'boolean') throw new InvalidOptionError('isGlobal', `expected a boolean, got ${describe(isGlobal)}`);
-  return extras;
+  return { ...extras, resolvedAdmin: admin === undefined ? undefined : checkAdminOption(admin) };
 }
 
 /** Checks that `forRootAsync` got exactly one way to produce the options. */

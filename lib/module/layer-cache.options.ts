@@ -1,6 +1,6 @@
 /**
  * What users write in `LayerCacheModule.forRoot` / `forRootAsync`: layers, the `redis` shortcut, the
- * distributed features, the interceptor's `http` defaults, startup warming, and the module extras (`name`, `isGlobal`).
+ * distributed features, the interceptor's `http` defaults, startup warming, and the module extras (`name`, `isGlobal`, `admin`).
  */
 import type { LayerCacheHttpOptions } from '../http/http-cache.options.js';
 import type { ConfigurableModuleAsyncOptions } from '@nestjs/common';
@@ -13,6 +13,7 @@ import type { CacheStackOptions } from '../stack/cache-stack.options.js';
 import type { WarmEntry } from '../stack/cache-stack.js';
 import { DEFAULT_STACK_NAME } from '../common/layer-cache.tokens.js';
 import type { LayerCacheSnapshotOptions } from './layer-cache.snapshot.js';
+import type { LayerCacheAdminOptions } from './layer-cache-admin.options.js';
 
 /**
  * One entry of `layers`: a layer instance, or a factory called once per application (so two apps in one
@@ -113,12 +114,19 @@ export interface LayerCacheModuleExtras {
   isGlobal: boolean;
   /** The stack's name: `'default'` is injected as `CacheStack`, others with `@InjectCacheStack(name)`. @default 'default' */
   name: string;
+  /**
+   * Mounts a JSON stats endpoint (`GET <path>/stats`) and a dashboard page (`GET <path>`) of this stack, both behind
+   * `guard` (required); static in `forRootAsync` too ({@link LayerCacheAdminOptions}). @default none (no routes)
+   */
+  admin?: LayerCacheAdminOptions | undefined;
 }
 
 /** Defaults of {@link LayerCacheModuleExtras}. */
 export const DEFAULT_LAYER_CACHE_MODULE_EXTRAS: Readonly<LayerCacheModuleExtras> = Object.freeze({
   isGlobal: true,
   name: DEFAULT_STACK_NAME,
+  // Listed (undefined) so the module builder keeps `admin` out of the stack's options.
+  admin: undefined,
 });
 
 /**

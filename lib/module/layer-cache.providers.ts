@@ -1,10 +1,12 @@
 /**
  * The providers of one registration: the stack under its token, its resources and lifecycle, its startup
- * warmer, the decorators' binder and, for the default stack, the interceptor's app-wide options.
+ * warmer, the decorators' binder, the admin routes (`admin`) and, for the default stack, the interceptor's app-wide options.
  * Hard part: the interceptor's options come with the default registration only; an app's own provider under the
  * same token, closer to the interceptor, still wins.
  */
-import type { DynamicModule, Provider } from '@nestjs/common';
+import type { DynamicModule, Provider, Type } from '@nestjs/common';
+import { createAdminController, LAYER_CACHE_ADMIN_SAMPLER } from './layer-cache-admin.controller.js';
+import { AdminStatsSampler } from './layer-cache-admin.stats.js';
 import { DiscoveryModule } from '@nestjs/core';
 import { LayerCacheStackBinder } from '../decorators/stack-binder.js';
 import { checkModuleExtras } from './layer-cache-options.validator.js';
@@ -23,7 +25,7 @@ import { createStackResources, type StackResources } from './stack-resources.fac
  * stack binder, and the scope (`global: isGlobal`). Used as the `ConfigurableModuleBuilder` extras transform.
  */
 export function defineStackModule(definition: DynamicModule, extras: LayerCacheModuleExtras): DynamicModule {
-  const { name, isGlobal } = checkModuleExtras(extras);
+  const { name, isGlobal, resolvedAdmin } = checkModuleExtras(extras);
   const token = getCacheStackToken(name);
   const providers: Provider[] = [
     ...(definition.providers ?? []),
@@ -42,6 +44,15 @@ export function defineStackModule(definition: DynamicModule, extras: LayerCacheM
       inject: [LAYER_CACHE_STACK_RESOURCES, LAYER_CACHE_MODULE_OPTIONS],
     },
   ];
+  const controllers: Type[] = [];
+  if (resolvedAdmin !== undefined) {
+    providers.push({
+      provide: LAYER_CACHE_ADMIN_SAMPLER,
+      useFactory: (resources: StackResources) => new AdminStatsSampler(resources.stack, resolvedAdmin, name),
+      inject: [LAYER_CACHE_STACK_RESOURCES],
+    });
+    controllers.push(createAdminController(resolvedAdmin));
+  }
   const exports: (string | symbol | typeof token)[] = [token];
   if (name === DEFAULT_STACK_NAME) {
     // The interceptor's app-wide options come with the default registration (`http`); a provider of the app's
@@ -58,6 +69,7 @@ export function defineStackModule(definition: DynamicModule, extras: LayerCacheM
     global: isGlobal,
     imports: [...(definition.imports ?? []), DiscoveryModule],
     providers,
+    controllers: [...(definition.controllers ?? []), ...controllers],
     exports,
   };
 }
