@@ -29,4 +29,9 @@ describe('optional peers', () => {
     expect(loader.match(/\bimport\(\s*'ioredis'\s*\)/g)).toHaveLength(1);
     expect(loader).toMatch(/async function openRedisConnection[\s\S]*await import\('ioredis'\)/);
   });
+
+  it('lib/ never names @nestjs/terminus: the health indicator is structural, so importing the library never loads it', () => {
+    const offenders = sources(LIB).filter((file) => /['"]@nestjs\/terminus['"]/.test(readFileSync(file, 'utf8')));
+    expect(offenders).toEqual([]);
+  });
 });
