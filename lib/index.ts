@@ -82,6 +82,18 @@ export type { CacheLogger } from './core/logger.js';
 // Observability: events and metrics.
 export type { CacheEventMap, CacheEventName, CacheEventListener } from './core/events.js';
 export type { CacheMetrics, LayerMetrics, StackMetrics, BusMetrics, SingleFlightMetrics, WriteBehindMetrics } from './core/metrics.js';
+// Health: `CacheStack.health()` and its report, and the @nestjs/terminus indicator of a registration (docs/observability.md).
+export type { BusHealth, CacheHealthOptions, CacheHealthReport, CacheHealthStatus, LayerHealth } from './stack/cache-stack.js';
+export type { BusSubscriptionState } from './core/invalidation-bus.js';
+export {
+  LayerCacheHealthIndicator,
+  getCacheHealthIndicatorToken,
+  InjectCacheHealthIndicator,
+  type LayerCacheDegradedStatus,
+  type LayerCacheHealthCheckOptions,
+  type LayerCacheHealthDetails,
+  type LayerCacheLayerHealthDetails,
+} from './module/layer-cache.health-indicator.js';
 
 // Errors.
 export {

@@ -31,6 +31,13 @@ export interface InvalidationBusHandlers {
   onResubscribed(): void;
 }
 
+/**
+ * Where a bus's subscription stands (`InvalidationBus.subscription()`, `CacheStack.health()`): `subscribing` before the
+ * first subscription is confirmed, `subscribed` while peers' messages arrive, `interrupted` while the subscription is
+ * lost or could not be made (the bus is trying again; the L1 does not hear peers meanwhile), `closed` after `close()`.
+ */
+export type BusSubscriptionState = 'subscribing' | 'subscribed' | 'interrupted' | 'closed';
+
 /** The contract of an invalidation bus (Redis pub/sub: `RedisInvalidationBus`). */
 export interface InvalidationBus {
   /** This stack's origin id, unique per bus instance; messages carrying it are not delivered back. */
@@ -41,4 +48,9 @@ export interface InvalidationBus {
   publish(message: InvalidationMessage): Promise<void>;
   /** Unsubscribes and closes the connections the bus opened itself (never a client passed in). */
   close(): Promise<void>;
+  /**
+   * Where the subscription stands now, for health checks. Optional: without it the stack judges by what it saw
+   * (`start()` pending, resolved or rejected; `onResubscribed()`), which cannot tell a subscription lost later.
+   */
+  subscription?(): BusSubscriptionState;
 }

@@ -1,6 +1,7 @@
 /**
- * The providers of one registration: the stack under its token, its resources and lifecycle, its startup
- * warmer, the decorators' binder, the admin routes (`admin`) and, for the default stack, the interceptor's app-wide options.
+ * The providers of one registration: the stack under its token, its health indicator, its resources and
+ * lifecycle, its startup warmer, the decorators' binder, the admin routes (`admin`) and, for the default stack, the
+ * interceptor's app-wide options.
  * Hard part: the interceptor's options come with the default registration only; an app's own provider under the
  * same token, closer to the interceptor, still wins.
  */
@@ -18,19 +19,24 @@ import type { LayerCacheModuleExtras, LayerCacheModuleOptions } from './layer-ca
 import { DEFAULT_STACK_NAME, getCacheStackToken } from '../common/layer-cache.tokens.js';
 import { LAYER_CACHE_HTTP_OPTIONS } from '../http/http-cache.options.js';
 import { createStackResources, type StackResources } from './stack-resources.factory.js';
+import { getCacheHealthIndicatorToken, LayerCacheHealthIndicator } from './layer-cache.health-indicator.js';
 
 /**
  * Completes the dynamic module `forRoot` / `forRootAsync` generated (it holds the options provider): the
- * stack under `getCacheStackToken(name)` (the only export), its resources and lifecycle, the decorators'
+ * stack under `getCacheStackToken(name)` and its health indicator under `getCacheHealthIndicatorToken(name)` (the
+ * exports), its resources and lifecycle, the decorators'
  * stack binder, and the scope (`global: isGlobal`). Used as the `ConfigurableModuleBuilder` extras transform.
  */
 export function defineStackModule(definition: DynamicModule, extras: LayerCacheModuleExtras): DynamicModule {
   const { name, isGlobal, resolvedAdmin } = checkModuleExtras(extras);
   const token = getCacheStackToken(name);
+  const healthToken = getCacheHealthIndicatorToken(name);
   const providers: Provider[] = [
     ...(definition.providers ?? []),
-    { provide: LAYER_CACHE_STACK_RESOURCES, useFactory: createStackResources, inject: [LAYER_CACHE_MODULE_OPTIONS] },
+    { provide: LAYER_CACHE_STACK_RESOURCES, useFactory: (options: LayerCacheModuleOptions) => createStackResources(options, name), inject: [LAYER_CACHE_MODULE_OPTIONS] },
     { provide: token, useFactory: (resources: StackResources) => resources.stack, inject: [LAYER_CACHE_STACK_RESOURCES] },
+    // For @nestjs/terminus (an optional peer: the indicator does not import it).
+    { provide: healthToken, useFactory: (resources: StackResources) => new LayerCacheHealthIndicator(resources.stack, name), inject: [LAYER_CACHE_STACK_RESOURCES] },
     LayerCacheLifecycle,
     LayerCacheStackBinder,
     {
@@ -40,7 +46,7 @@ export function defineStackModule(definition: DynamicModule, extras: LayerCacheM
     },
     {
       provide: LayerCacheSnapshot,
-      useFactory: (resources: StackResources, options: LayerCacheModuleOptions) => new LayerCacheSnapshot(resources.stack, options.snapshot, options.logger, name),
+      useFactory: (resources: StackResources, options: LayerCacheModuleOptions) => new LayerCacheSnapshot(resources.stack, options.snapshot, resources.logger, name),
       inject: [LAYER_CACHE_STACK_RESOURCES, LAYER_CACHE_MODULE_OPTIONS],
     },
   ];
@@ -53,7 +59,7 @@ export function defineStackModule(definition: DynamicModule, extras: LayerCacheM
     });
     controllers.push(createAdminController(resolvedAdmin));
   }
-  const exports: (string | symbol | typeof token)[] = [token];
+  const exports: (string | symbol | typeof token | typeof healthToken)[] = [token, healthToken];
   if (name === DEFAULT_STACK_NAME) {
     // The interceptor's app-wide options come with the default registration (`http`); a provider of the app's
     // own under LAYER_CACHE_HTTP_OPTIONS, closer to the interceptor, still wins.

@@ -6,7 +6,7 @@
  */
 import type { BeforeApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { InvalidOptionError } from '../core/errors.js';
-import { consoleLogger, type CacheLogger } from '../core/logger.js';
+import type { CacheLogger } from '../core/logger.js';
 import type { CacheStack } from '../stack/cache-stack.js';
 
 /** The module's `snapshot` option. */
@@ -28,17 +28,14 @@ export function checkSnapshotOption(snapshot: unknown): void {
 
 /** Restores and writes the snapshot of one registration (a factory provider of `defineStackModule`). */
 export class LayerCacheSnapshot implements OnModuleInit, BeforeApplicationShutdown {
-  private readonly logger: CacheLogger;
-
   constructor(
     private readonly stack: CacheStack,
     private readonly options: LayerCacheSnapshotOptions | undefined,
-    logger: CacheLogger | undefined,
+    /** The registration's logger (`StackResources.logger`). */
+    private readonly logger: CacheLogger,
     /** The registration's name, for log lines. */
     private readonly name: string,
-  ) {
-    this.logger = logger ?? consoleLogger;
-  }
+  ) {}
 
   /** Restores the snapshot; a missing file is fine, a bad one is logged. Never throws. */
   async onModuleInit(): Promise<void> {

@@ -3,12 +3,12 @@
  * a `forRootAsync` factory's loaders can use injected services; the app can listen), awaited only with
  * `blockStartup: true`. Each registration (`forRoot({ name })`) warms its own stack.
  * Hard part: nothing here may stop or fail the app — a throwing factory, bad entries it returned, failing loaders
- * and Redis being down are logged through the stack's logger; an app shut down while warming closes the stack,
+ * and Redis being down are logged through the stack's logger (the `logger` option, else Nest's `Logger`); an app shut down while warming closes the stack,
  * which aborts the loads (their entries fail with `StackClosedError`), logged as a stop, not as failures.
  */
 import type { OnApplicationBootstrap } from '@nestjs/common';
 import { StackClosedError } from '../core/errors.js';
-import { consoleLogger, type CacheLogger } from '../core/logger.js';
+import type { CacheLogger } from '../core/logger.js';
 import type { WarmReport } from '../stack/cache-stack.js';
 import type { LayerCacheModuleOptions, LayerCacheWarmOptions } from './layer-cache.options.js';
 import type { StackResources } from './stack-resources.factory.js';
@@ -26,7 +26,7 @@ export class LayerCacheWarmer implements OnApplicationBootstrap {
     /** The registration's name, for log lines. */
     private readonly name: string,
   ) {
-    this.logger = options.logger ?? consoleLogger;
+    this.logger = resources.logger;
   }
 
   /** Starts warming; waits for it only with `blockStartup: true`. Never throws. */

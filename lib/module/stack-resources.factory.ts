@@ -1,11 +1,12 @@
 /**
- * Builds what one `LayerCacheModule` registration owns in one app: its `CacheStack` and the Redis
- * connections the `redis` shortcut opened. Runs once per app (a provider factory), so two apps in one
+ * Builds what one `LayerCacheModule` registration owns in one app: its `CacheStack`, the Redis connections the
+ * `redis` shortcut opened, and the logger all of them (and the warmer, the snapshot) write to: the user's `logger`,
+ * else Nest's `Logger` (nest-cache.logger.ts). Runs once per app (a provider factory), so two apps in one
  * process never share a stack, a default memory layer or a module-opened connection.
  */
 import type { Redis } from 'ioredis';
 import type { CacheLayer } from '../core/layer.js';
-import { consoleLogger } from '../core/logger.js';
+import type { CacheLogger } from '../core/logger.js';
 import type { MemoryLayerOptions } from '../layers/memory.layer.js';
 import { RedisInvalidationBus } from '../redis/redis-invalidation.bus.js';
 import { RedisSingleFlightCoordinator } from '../redis/redis-single-flight.coordinator.js';
@@ -15,6 +16,8 @@ import type { CacheStackOptions } from '../stack/cache-stack.options.js';
 import { checkLayer, checkModuleOptions, createMemoryLayer, createRedisLayer, isRedisClientOption, splitModuleOptions } from './layer-cache-options.validator.js';
 import type { LayerCacheLayerOption, LayerCacheModuleOptions } from './layer-cache.options.js';
 import { closeRedisConnection, openRedisConnection } from './redis-connection.factory.js';
+import { layerCacheLogContext, nestCacheLogger } from './nest-cache.logger.js';
+import { DEFAULT_STACK_NAME } from '../common/layer-cache.tokens.js';
 
 /** A registration's stack and the connections it must close on shutdown (never clients passed in). */
 export class StackResources {
@@ -25,6 +28,8 @@ export class StackResources {
     readonly stack: CacheStack,
     /** Connections the module opened for the `redis` shortcut. */
     private readonly connections: readonly Redis[],
+    /** Where the stack and the registration's providers log: the `logger` option, else Nest's `Logger`. */
+    readonly logger: CacheLogger,
   ) {}
 
   /** Closes the stack (aborts loads, waits for background refreshes), then the module's connections. Idempotent. */
@@ -44,10 +49,13 @@ export class StackResources {
 
 /**
  * Validates `options`, resolves the layers (factories are called now, in order), appends the `RedisLayer`
- * of the `redis` shortcut and builds the stack. On failure, whatever was opened is closed again.
+ * of the `redis` shortcut and builds the stack of registration `name`, logging through Nest's `Logger` unless
+ * the options give a `logger`. On failure, whatever was opened is closed again.
  */
-export async function createStackResources(options: LayerCacheModuleOptions): Promise<StackResources> {
+export async function createStackResources(options: LayerCacheModuleOptions, name: string = DEFAULT_STACK_NAME): Promise<StackResources> {
   const { module, stack: stackOptions } = splitModuleOptions(checkModuleOptions(options));
+  const logger = stackOptions.logger ?? nestCacheLogger(layerCacheLogContext(name));
+  stackOptions.logger = logger;
   const connections: Redis[] = [];
   const layers: CacheLayer[] = [];
   try {
@@ -57,7 +65,7 @@ export async function createStackResources(options: LayerCacheModuleOptions): Pr
       if (isRedisClientOption(module.redis)) {
         client = module.redis.client;
       } else {
-        client = await openRedisConnection(module.redis, stackOptions.logger ?? consoleLogger);
+        client = await openRedisConnection(module.redis, logger);
         connections.push(client);
       }
       const redisLayer = createRedisLayer(module.redisLayer ?? {}, client);
@@ -66,7 +74,7 @@ export async function createStackResources(options: LayerCacheModuleOptions): Pr
     }
     const stack = new CacheStack(layers, stackOptions);
     await stack.ready();
-    return new StackResources(stack, connections);
+    return new StackResources(stack, connections, logger);
   } catch (error) {
     await Promise.allSettled(layers.map(async (layer) => layer.close()));
     await Promise.allSettled(connections.map(closeRedisConnection));
@@ -86,7 +94,7 @@ function distributedOptions(
 ): Pick<CacheStackOptions, 'invalidationBus' | 'singleFlight'> {
   if (option === false) return {};
   const settings = option === true || option === undefined ? {} : option;
-  const logger = stack.logger ?? consoleLogger;
+  const logger = stack.logger as CacheLogger; // set by createStackResources
   const out: Pick<CacheStackOptions, 'invalidationBus' | 'singleFlight'> = {};
   if (stack.invalidationBus === undefined && settings.invalidationBus !== false) {
     out.invalidationBus = new RedisInvalidationBus({ client, prefix, logger, ...(settings.secret !== undefined && { secret: settings.secret }) });

@@ -70,6 +70,11 @@ export class BusHeartbeat {
     this.timer = undefined;
   }
 
+  /** True from a silence until a heartbeat is heard again: the subscription may be lost. */
+  get silenced(): boolean {
+    return this.silent;
+  }
+
   /** The bus heard its own heartbeat `seq`. */
   heard(seq: number): void {
     if (seq > this.lastHeard) this.lastHeard = seq;

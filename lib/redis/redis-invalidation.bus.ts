@@ -37,7 +37,7 @@
  * to another node by itself when that one fails; such a move is not visible on the connection, which is why
  * the heartbeat is on by default for Cluster clients: a gap longer than its interval is reported.
  */
-import type { InvalidationBus, InvalidationBusHandlers, InvalidationMessage } from '../core/invalidation-bus.js';
+import type { BusSubscriptionState, InvalidationBus, InvalidationBusHandlers, InvalidationMessage } from '../core/invalidation-bus.js';
 import { BurstLogger, type CacheLogger } from '../core/logger.js';
 import type { RedisClient } from './redis-client.js';
 import { BusFrameFilter } from './bus-frame-filter.js';
@@ -111,6 +111,22 @@ export class RedisInvalidationBus implements InvalidationBus {
   /** The counters, as plain numbers (a snapshot). */
   stats(): RedisInvalidationBusStats {
     return { ...this.counters };
+  }
+
+  /**
+   * Where the subscription stands: `interrupted` while the subscriber connection is down (or could not subscribe
+   * yet) and while its own heartbeats go unheard; see `BusSubscriptionState`.
+   */
+  subscription(): BusSubscriptionState {
+    switch (this.state) {
+      case 'new':
+      case 'starting':
+        return 'subscribing';
+      case 'closed':
+        return 'closed';
+      case 'started':
+        return this.interrupted || this.heartbeat?.silenced === true ? 'interrupted' : 'subscribed';
+    }
   }
 
   async start(handlers: InvalidationBusHandlers): Promise<void> {

@@ -27,6 +27,7 @@ import type { ReadPath } from './read-path.js';
 import { CACHE_MISS, type ReadInfo } from './read-request.js';
 import { checkLimit, type CacheReadResult, type CacheSetItem, type InvalidateMatchingOptions } from './stack-calls.js';
 import { StackCore } from './stack-core.js';
+import { checkHealthOptions, type CacheHealthOptions, type CacheHealthReport } from './stack-health.js';
 import type { ExportSnapshotOptions, ImportSnapshotOptions, SnapshotImportReport, SnapshotSource } from './snapshots.js';
 import type { WarmEntry, WarmOptions, WarmReport } from './warm-entries.js';
 
@@ -35,6 +36,7 @@ export type { CacheReadResult, CacheSetItem, InvalidateMatchingOptions } from '.
 // For the module's `warm` option (outside lib/stack the engine is reached through this file and its options).
 export type { ExportSnapshotOptions, ImportSnapshotOptions, SnapshotImportReport, SnapshotSource } from './snapshots.js';
 export { checkConcurrency, checkWarmEntries, type WarmEntry, type WarmReport } from './warm-entries.js';
+export type { BusHealth, CacheHealthOptions, CacheHealthReport, CacheHealthStatus, LayerHealth } from './stack-health.js';
 
 /**
  * A multi-layer cache: layers ordered fastest first (e.g. `MemoryLayer`, then `RedisLayer`).
@@ -258,6 +260,16 @@ export class CacheStack {
   /** The stack's time source (the `clock` option, or the system clock): for `Age` headers and the like. */
   get clock(): Clock {
     return this.core.clock;
+  }
+
+  /**
+   * A health check (read-only): each layer pinged in parallel with its latency (its `probe()`, Redis PING, else a
+   * read of a reserved key; bounded by `timeout`, default `layerTimeout`) and the bus's subscription. `degraded`
+   * while a layer is down or the bus unsubscribed (the stack still answers), `down` once closed. Never rejects but
+   * for bad options (`InvalidOptionError`).
+   */
+  async health(options?: CacheHealthOptions): Promise<CacheHealthReport> {
+    return this.core.health(checkHealthOptions(options, this.core.layerTimeout));
   }
 
   /** Counters of the stack and of each layer (a snapshot). */

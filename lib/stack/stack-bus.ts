@@ -19,7 +19,7 @@
  * Versions make a late message harmless: a copy at least as new as the message's version is kept. Counters
  * beyond what peers and the store can have produced are rejected (`PeerCounters`, peer-counters.ts).
  */
-import type { InvalidationBus, InvalidationMessage } from '../core/invalidation-bus.js';
+import type { BusSubscriptionState, InvalidationBus, InvalidationMessage } from '../core/invalidation-bus.js';
 import type { BurstLogger, CacheLogger } from '../core/logger.js';
 import type { BusMetrics } from '../core/metrics.js';
 import type { TagMatchMode } from '../core/tag-store.js';
@@ -44,6 +44,8 @@ export function newBusMetrics(): BusMetrics {
 
 export class StackBus {
   private readonly started: Promise<void>;
+  /** What this side saw of the subscription, for a bus without `subscription()`. */
+  private seen: BusSubscriptionState = 'subscribing';
 
   constructor(
     private readonly bus: InvalidationBus,
@@ -61,16 +63,32 @@ export class StackBus {
         },
         onResubscribed: () => {
           this.metrics.resyncs++;
+          if (this.seen !== 'closed') this.seen = 'subscribed';
           this.log.success('invalidation bus');
           (logger.log ?? logger.warn).call(logger, 'Invalidation bus resubscribed: messages may have been missed, the in-process layer was cleared');
           target.resync();
         },
       })
       .then(
-        () => this.log.success('invalidation bus'),
-        (error: unknown) =>
-          this.log.failure('invalidation bus', 'The invalidation bus is not subscribed; until it is, peers\' invalidations do not reach this process\'s L1', error),
+        () => {
+          if (this.seen !== 'closed') this.seen = 'subscribed';
+          this.log.success('invalidation bus');
+        },
+        (error: unknown) => {
+          if (this.seen === 'subscribing') this.seen = 'interrupted';
+          this.log.failure('invalidation bus', 'The invalidation bus is not subscribed; until it is, peers\' invalidations do not reach this process\'s L1', error);
+        },
       );
+  }
+
+  /** Where the subscription stands: the bus's own answer when it has one, else what this side saw. Never throws. */
+  subscription(): BusSubscriptionState {
+    if (this.seen === 'closed' || this.bus.subscription === undefined) return this.seen;
+    try {
+      return this.bus.subscription();
+    } catch {
+      return 'interrupted';
+    }
   }
 
   /** Resolves once the subscription is up (or failed: logged). */
@@ -91,6 +109,7 @@ export class StackBus {
   }
 
   async close(): Promise<void> {
+    this.seen = 'closed';
     await this.started;
     await this.bus.close();
   }

@@ -11,7 +11,7 @@
  *   - `LocalInvalidation` (local-invalidation.ts): what peers' announcements do here (`StackBus`);
  *   - `Warmer` (warmer.ts): `warm()`, over the reader's lookups and the runner's loads (a miss's load path).
  * `CacheStack` (and its namespace views) holds one `StackCore` and calls those parts directly; what is left
- * here is what belongs to the whole: `ready`, `idle`, `close` and the metrics snapshot.
+ * here is what belongs to the whole: `ready`, `idle`, `close`, `health` (stack-health.ts) and the metrics snapshot.
  *
  * Hard parts: the order of construction (a tag store or revalidation lock on a layer's connection shares that
  * layer's guard, so the layers come first; the bus target exists before the bus starts delivering), and
@@ -42,6 +42,7 @@ import { Renewals } from './renewals.js';
 import { RevalidationCoordinator } from './revalidation.js';
 import { newBusMetrics, StackBus } from './stack-bus.js';
 import { StackEvents } from './stack-events.js';
+import { checkStackHealth, type CacheHealthReport } from './stack-health.js';
 import { StackLifecycle } from './stack-lifecycle.js';
 import { StackTags } from './stack-tags.js';
 import { Snapshots } from './snapshots.js';
@@ -90,12 +91,15 @@ export class StackCore {
   /** `writePolicy: 'strict'` (`undefined`: best-effort) and write-behind's queue (`undefined`: none). */
   private readonly strict: StrictWrites | undefined;
   private readonly writeBehind: WriteBehind | undefined;
+  /** The stack's `layerTimeout` (ms): the default bound of a health check's pings. */
+  readonly layerTimeout: number;
 
   constructor(settings: EngineSettings) {
     const clock = settings.clock;
     const log = settings.log;
     const lifecycle = this.lifecycle;
     this.policy = settings.policy;
+    this.layerTimeout = settings.guard.timeout;
     this.clock = clock;
     this.log = log;
     const events = new StackEvents(log);
@@ -164,6 +168,19 @@ export class StackCore {
   /** Resolves once no background work (refreshes, backfills, replays) is pending. */
   idle(): Promise<void> {
     return this.lifecycle.idle();
+  }
+
+  /** Pings every layer (bounded by `timeoutMs`) and reads the bus's subscription (stack-health.ts). */
+  health(timeoutMs: number): Promise<CacheHealthReport> {
+    const bus = this.bus;
+    const parts = {
+      clock: this.clock,
+      layers: this.layers.layers,
+      guards: this.layers.guards,
+      bus: bus === undefined ? undefined : () => bus.subscription(),
+      closed: () => this.lifecycle.closed,
+    };
+    return checkStackHealth(parts, timeoutMs);
   }
 
   /** Counters of the stack and of each layer (a snapshot). */

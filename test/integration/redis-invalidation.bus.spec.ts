@@ -373,9 +373,12 @@ describe('RedisInvalidationBus on a real Redis', () => {
     opened.push(bus);
     const inbox = new Inbox();
     try {
+      expect(bus.subscription()).toBe('subscribing');
       await expect(bus.start(inbox)).rejects.toThrow('subscribes when the connection is back');
+      expect(bus.subscription()).toBe('interrupted'); // what a health check reports
       await server.restart();
       await inbox.until(() => inbox.resubscribed === 1, 'the late subscription');
+      expect(bus.subscription()).toBe('subscribed');
       const publisher = new Redis(server.url);
       try {
         const codec = new InvalidationMessageCodec();
@@ -387,6 +390,7 @@ describe('RedisInvalidationBus on a real Redis', () => {
       }
     } finally {
       await bus.close();
+      expect(bus.subscription()).toBe('closed');
       subscriberClient.disconnect();
       await server.stop();
     }

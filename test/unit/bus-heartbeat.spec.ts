@@ -34,14 +34,17 @@ describe('BusHeartbeat', () => {
     state.deaf = true; // the subscription is lost; publishing still works
     await clock.advance(1_000); // beat 2 sent, not heard
     expect(events).toEqual([]);
+    expect(heartbeat.silenced).toBe(false);
     await clock.advance(1_000); // judged at the next tick
     expect(events).toEqual(['silent']);
+    expect(heartbeat.silenced).toBe(true); // RedisInvalidationBus.subscription() says 'interrupted' meanwhile
     await clock.advance(5_000);
     expect(events).toEqual(['silent']); // once per silence
     state.deaf = false;
     await clock.advance(1_000);
     await flushMicrotasks();
     expect(events).toEqual(['silent', 'heard-again']);
+    expect(heartbeat.silenced).toBe(false);
     await clock.advance(5_000);
     expect(events).toEqual(['silent', 'heard-again']);
     heartbeat.stop();

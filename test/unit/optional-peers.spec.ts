@@ -55,4 +55,9 @@ describe('optional peers', () => {
     expect(loads.length).toBeGreaterThan(0);
     for (const load of loads) expect(load[1]?.length).toBeGreaterThan(0);
   });
+
+  it('lib/ never names @nestjs/terminus: the health indicator is structural, so importing the library never loads it', () => {
+    const offenders = sources(LIB).filter((file) => /['"]@nestjs\/terminus['"]/.test(readFileSync(file, 'utf8')));
+    expect(offenders).toEqual([]);
+  });
 });
