@@ -79,7 +79,8 @@ export type { CacheLogger } from './core/logger.js';
 
 // Observability: events and metrics.
 export type { CacheEventMap, CacheEventName, CacheEventListener } from './core/events.js';
-export type { CacheMetrics, LayerMetrics, StackMetrics, BusMetrics, SingleFlightMetrics, WriteBehindMetrics } from './core/metrics.js';
+export type { CacheMetrics, LayerMetrics, StackMetrics, BusMetrics, SingleFlightMetrics, WriteBehindMetrics, LatencyMetrics, LayerOperation } from './core/metrics.js';
+export { LATENCY_BUCKETS_MS, L1_READ_SAMPLE, LAYER_OPERATIONS } from './core/metrics.js';
 
 // Errors.
 export {
