@@ -24,6 +24,7 @@ export {
 export type { TagsOption, TagsFunction } from './core/tags.js';
 // Snapshots of the in-process layers: `CacheStack.exportSnapshot()` / `importSnapshot()` (errors: SnapshotError).
 export type { LayerCacheSnapshotOptions } from './module/layer-cache.snapshot.js';
+export type { LayerCacheMetricsOptions, LayerCachePrometheusOptions, LayerCachePrometheusRegistry } from './module/layer-cache.prometheus.js';
 export type { ExportSnapshotOptions, ImportSnapshotOptions, SnapshotImportReport, SnapshotSource } from './stack/snapshots.js';
 export { SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC } from './stack/snapshot.format.js';
 export type { Duration, DurationUnit } from './core/duration.js';
