@@ -3,7 +3,7 @@
  *
  *   --quick     fewer rounds: a smoke run (every section runs, numbers are noisier), ~10-20 s
  *   --strict    exit with code 1 when a target FAILs (default: report only)
- *   --only=a,f  run only the listed sections (letters a-d, f-k; default: all)
+ *   --only=a,f  run only the listed sections (letters a-d, f-l; default: all)
  *
  * Starts its own redis-server on a free loopback port for the Redis cases and stops it at the end; without
  * a redis-server binary those cases are skipped with a message. Exit codes (run-guard.ts): 0 done, 1 a crash or a
@@ -18,6 +18,7 @@ import { benchPropagation, startDistributedPeers } from './distributed.bench.js'
 import { benchJitter } from './jitter.bench.js';
 import { benchL1 } from './l1.bench.js';
 import { benchL2 } from './l2.bench.js';
+import { benchMetrics } from './metrics.bench.js';
 import { benchRefreshAhead } from './refresh-ahead.bench.js';
 import { benchWriteBehind } from './write-behind.bench.js';
 import { redisServerAvailable as hasRedisServer, startRedisServer, type RedisServerHandle as BenchRedisServer } from '../test/support/redis-server.js';
@@ -26,7 +27,7 @@ import { printTargets, section, type TargetResult } from './harness.js';
 import { parseArgs, runMain, UsageError, type RunGuard } from './run-guard.js';
 import { cpus } from 'node:os';
 
-const SECTIONS = ['a', 'b', 'c', 'd', 'f', 'g', 'h', 'i', 'j', 'k'];
+const SECTIONS = ['a', 'b', 'c', 'd', 'f', 'g', 'h', 'i', 'j', 'k', 'l'];
 /** The whole run is stopped past this (a hang, not a slow machine: a quick run takes ~10 s, a full one ~30 s here). */
 const WATCHDOG_MS = { quick: 5 * 60_000, full: 20 * 60_000 };
 
@@ -58,6 +59,11 @@ async function main(guard: RunGuard): Promise<number> {
   if (runs('d')) {
     section('(d) @Cacheable L1 hit vs the same method undecorated, median ns per op');
     targets.push(...(await benchDecorators({ rounds: quick ? 10 : 40 })));
+  }
+
+  if (runs('l')) {
+    section('(l) L1 hit with metrics + Prometheus on vs off (OpenTelemetry: TODO, see metrics.bench.ts), median ns per op');
+    targets.push(...(await benchMetrics({ rounds: quick ? 10 : 40 })));
   }
 
   if (runs('k')) {

@@ -24,6 +24,7 @@ export {
 export type { TagsOption, TagsFunction } from './core/tags.js';
 // Snapshots of the in-process layers: `CacheStack.exportSnapshot()` / `importSnapshot()` (errors: SnapshotError).
 export type { LayerCacheSnapshotOptions } from './module/layer-cache.snapshot.js';
+export type { LayerCacheMetricsOptions, LayerCachePrometheusOptions, LayerCachePrometheusRegistry } from './module/layer-cache.prometheus.js';
 export type { ExportSnapshotOptions, ImportSnapshotOptions, SnapshotImportReport, SnapshotSource } from './stack/snapshots.js';
 export { SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC } from './stack/snapshot.format.js';
 export type { Duration, DurationUnit } from './core/duration.js';
@@ -81,7 +82,8 @@ export type { CacheLogger } from './core/logger.js';
 
 // Observability: events and metrics.
 export type { CacheEventMap, CacheEventName, CacheEventListener } from './core/events.js';
-export type { CacheMetrics, LayerMetrics, StackMetrics, BusMetrics, SingleFlightMetrics, WriteBehindMetrics } from './core/metrics.js';
+export type { CacheMetrics, LayerMetrics, StackMetrics, BusMetrics, SingleFlightMetrics, WriteBehindMetrics, LatencyMetrics, LayerOperation } from './core/metrics.js';
+export { LATENCY_BUCKETS_MS, L1_READ_SAMPLE, LAYER_OPERATIONS } from './core/metrics.js';
 // Health: `CacheStack.health()` and its report, and the @nestjs/terminus indicator of a registration (docs/observability.md).
 export type { BusHealth, CacheHealthOptions, CacheHealthReport, CacheHealthStatus, LayerHealth } from './stack/cache-stack.js';
 export type { BusSubscriptionState } from './core/invalidation-bus.js';

@@ -22,8 +22,11 @@ export type InvalidationMessage =
 
 /** What a bus calls back into the stack that owns it. */
 export interface InvalidationBusHandlers {
-  /** A valid message from another stack (own messages are never delivered). */
-  onMessage(message: InvalidationMessage): void;
+  /**
+   * A valid message from another stack (own messages are never delivered). `sentAt`: the sender's wall clock when
+   * it published (ms since 1970), when the message carries one; the stack measures the bus lag from it.
+   */
+  onMessage(message: InvalidationMessage, sentAt?: number): void;
   /**
    * The subscription was interrupted and is back: messages may have been missed, so the stack clears its
    * in-process layer. Not called for the first subscription.

@@ -1,15 +1,28 @@
 /**
  * The counters `CacheStack.getMetrics()` returns (per layer, stack, bus, single-flight) and their zeroed sets.
- * Plain numbers, incremented in place on the hot path and copied into a snapshot when read.
+ * Plain numbers, incremented in place on the hot path and copied into a snapshot when read; latency
+ * distributions (per layer and operation, loader runs, bus lag) are `LatencyMetrics` (latency.ts).
  */
+import { LatencyRecorder, newRecorders, type LatencyMetrics } from './latency.js';
+
+export { LATENCY_BUCKETS_MS, type LatencyMetrics } from './latency.js';
+
+/** The layer commands whose latency is measured (`getMany` counts as one `get`, `setMany` as one `set`). */
+export type LayerOperation = 'get' | 'set' | 'delete' | 'clear' | 'touch';
+
+/** Every {@link LayerOperation}, in a fixed order. */
+export const LAYER_OPERATIONS: readonly LayerOperation[] = Object.freeze(['get', 'set', 'delete', 'clear', 'touch'] as const);
+
 /** Counters of one layer, as returned by `CacheStack.getMetrics()`. */
 export interface LayerMetrics {
   /** Reads answered with a usable (fresh or stale) entry. */
   hits: number;
   /** Reads that found nothing usable. */
   misses: number;
-  /** Entries written (including backfills). */
+  /** Entries the layer confirmed writing (including backfills); see `setAttempts`. */
   sets: number;
+  /** Entries written to the layer, confirmed or not (a shared layer down or in its back-off window counts here, not in `sets`). */
+  setAttempts: number;
   /** Keys deleted. */
   deletes: number;
   /** Copies written into this layer from a slower one. */
@@ -24,7 +37,16 @@ export interface LayerMetrics {
    * miss; the next write of the key replaces the data.
    */
   undecodable: number;
+  /**
+   * Duration of the layer's commands per operation (ms): from the call to its answer or failure, a timeout included;
+   * a command skipped in the back-off window is not timed. The synchronous first layer's reads (the L1 hit path) are
+   * sampled: one read in {@link L1_READ_SAMPLE} is timed, so their `count` is that share of the reads.
+   */
+  latency: Readonly<Record<LayerOperation, LatencyMetrics>>;
 }
+
+/** One synchronous L1 read in this many is timed (timing every one would cost more than the hit itself). */
+export const L1_READ_SAMPLE = 64;
 
 /** Counters of the stack as a whole. */
 export interface StackMetrics {
@@ -104,6 +126,8 @@ export interface CacheMetrics {
   readonly writeBehind: Readonly<WriteBehindMetrics> | undefined;
   /** Writes under `writePolicy: 'strict'` that a layer did not confirm (rejected with `WriteFailedError`). */
   readonly strictWriteFailures: number;
+  /** Duration of every loader run (misses, background refreshes, `warm()`), failed and timed-out ones included (ms). */
+  readonly loaderDuration: Readonly<LatencyMetrics>;
 }
 
 /** Counters of write-behind (`writeBehind`). */
@@ -138,6 +162,12 @@ export interface BusMetrics {
   rejected: number;
   /** Times the in-process layer was cleared because the subscription was interrupted. */
   resyncs: number;
+  /**
+   * Publish → receive delay of peers' messages (ms): this process's clock at delivery minus the timestamp the sender
+   * stamped (so it includes the clock difference of the two machines; a negative one counts as 0). Only messages
+   * that carry a timestamp are timed: `RedisInvalidationBus` stamps signed messages (`secret`), not unsigned ones.
+   */
+  lag: LatencyMetrics;
 }
 
 /** Counters of distributed single-flight. */
@@ -156,9 +186,25 @@ export interface SingleFlightMetrics {
   skipped: number;
 }
 
+/** A layer's counters as kept in place: its latencies are recorders (they read as `LatencyMetrics`). */
+export interface LiveLayerMetrics extends LayerMetrics {
+  readonly latency: Readonly<Record<LayerOperation, LatencyRecorder>>;
+}
+
 /** A zeroed set of layer counters. */
-export function newLayerMetrics(): LayerMetrics {
-  return { hits: 0, misses: 0, sets: 0, deletes: 0, backfills: 0, errors: 0, skipped: 0, undecodable: 0 };
+export function newLayerMetrics(): LiveLayerMetrics {
+  return {
+    hits: 0,
+    misses: 0,
+    sets: 0,
+    setAttempts: 0,
+    deletes: 0,
+    backfills: 0,
+    errors: 0,
+    skipped: 0,
+    undecodable: 0,
+    latency: newRecorders(LAYER_OPERATIONS),
+  };
 }
 
 /** A zeroed set of stack counters. */

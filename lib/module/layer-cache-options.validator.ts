@@ -16,6 +16,7 @@ import { toMilliseconds } from '../core/duration.js';
 import { checkPlugin } from '../core/plugin-check.js';
 import { checkSnapshotOption } from './layer-cache.snapshot.js';
 import { checkAdminOption, type ResolvedAdminOptions } from './layer-cache-admin.options.js';
+import { checkMetricsOption } from './layer-cache.prometheus.js';
 import { basePolicy, DEFAULT_CACHE_STACK_OPTIONS, resolvePolicy, type CacheStackOptions } from '../stack/cache-stack.options.js';
 import type {
   LayerCacheLayerOption,
@@ -40,12 +41,13 @@ export interface ModuleOnlyOptions {
   readonly distributed: LayerCacheModuleOptions['distributed'];
   readonly warm: LayerCacheModuleOptions['warm'];
   readonly snapshot: LayerCacheModuleOptions['snapshot'];
+  readonly metrics: LayerCacheModuleOptions['metrics'];
 }
 
 /** Splits module options into the module's own keys and the options of the `CacheStack`. */
 export function splitModuleOptions(options: LayerCacheModuleOptions): { module: ModuleOnlyOptions; stack: CacheStackOptions } {
-  const { layers, memory, redis, redisLayer, http, distributed, warm, snapshot, ...stack } = options;
-  return { module: { layers, memory, redis, redisLayer, http, distributed, warm, snapshot }, stack };
+  const { layers, memory, redis, redisLayer, http, distributed, warm, snapshot, metrics, ...stack } = options;
+  return { module: { layers, memory, redis, redisLayer, http, distributed, warm, snapshot, metrics }, stack };
 }
 
 /** Checks the registration's name, scope and admin routes (static in `forRoot` and `forRootAsync`). */
@@ -105,6 +107,7 @@ export function checkModuleOptions(options: LayerCacheModuleOptions): LayerCache
   if (module.distributed !== undefined) checkDistributedOption(module.distributed, module.redis !== undefined);
   if (module.warm !== undefined) checkWarmModuleOption(module.warm, stack.hashLongKeys);
   if (module.snapshot !== undefined) checkSnapshotOption(module.snapshot);
+  if (module.metrics !== undefined) checkMetricsOption(module.metrics);
   // The probe must not start the user's bus (a bus is started once, by its stack): its shape is checked alone.
   const { invalidationBus, singleFlight, ...probed } = stack;
   checkPlugin(invalidationBus, 'invalidationBus', ['start', 'publish', 'close']);

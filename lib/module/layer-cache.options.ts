@@ -14,6 +14,7 @@ import type { WarmEntry } from '../stack/cache-stack.js';
 import { DEFAULT_STACK_NAME } from '../common/layer-cache.tokens.js';
 import type { LayerCacheSnapshotOptions } from './layer-cache.snapshot.js';
 import type { LayerCacheAdminOptions } from './layer-cache-admin.options.js';
+import type { LayerCacheMetricsOptions } from './layer-cache.prometheus.js';
 
 /**
  * One entry of `layers`: a layer instance, or a factory called once per application (so two apps in one
@@ -106,6 +107,12 @@ export interface LayerCacheModuleOptions extends CacheStackOptions {
    * one is logged) and written to it at shutdown, before the stack closes (`CacheStack.exportSnapshot`). @default none
    */
   snapshot?: LayerCacheSnapshotOptions;
+  /**
+   * Metrics export: `{ prometheus: true }` registers `layercache_*` counters and histograms in prom-client's default
+   * registry (`{ prometheus: { registry, prefix } }`: another registry or prefix), read from `getMetrics()` at scrape
+   * time (docs/observability.md, "Prometheus"). prom-client is an optional peer. @default none
+   */
+  metrics?: LayerCacheMetricsOptions;
 }
 
 /** Options of the registration itself, beside {@link LayerCacheModuleOptions} (static even in `forRootAsync`). */

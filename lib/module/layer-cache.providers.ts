@@ -15,6 +15,7 @@ import { LAYER_CACHE_MODULE_OPTIONS, LAYER_CACHE_STACK_RESOURCES } from './layer
 import { LayerCacheLifecycle } from './layer-cache.lifecycle.js';
 import { LayerCacheWarmer } from './layer-cache.warmer.js';
 import { LayerCacheSnapshot } from './layer-cache.snapshot.js';
+import { LAYER_CACHE_PROMETHEUS_SETTINGS, LayerCachePrometheus } from './layer-cache.prometheus.js';
 import type { LayerCacheModuleExtras, LayerCacheModuleOptions } from './layer-cache.options.js';
 import { DEFAULT_STACK_NAME, getCacheStackToken } from '../common/layer-cache.tokens.js';
 import { LAYER_CACHE_HTTP_OPTIONS } from '../http/http-cache.options.js';
@@ -49,6 +50,12 @@ export function defineStackModule(definition: DynamicModule, extras: LayerCacheM
       useFactory: (resources: StackResources, options: LayerCacheModuleOptions) => new LayerCacheSnapshot(resources.stack, options.snapshot, resources.logger, name),
       inject: [LAYER_CACHE_STACK_RESOURCES, LAYER_CACHE_MODULE_OPTIONS],
     },
+    {
+      provide: LAYER_CACHE_PROMETHEUS_SETTINGS,
+      useFactory: (resources: StackResources, options: LayerCacheModuleOptions) => ({ stack: resources.stack, name, option: options.metrics?.prometheus }),
+      inject: [LAYER_CACHE_STACK_RESOURCES, LAYER_CACHE_MODULE_OPTIONS],
+    },
+    LayerCachePrometheus,
   ];
   const controllers: Type[] = [];
   if (resolvedAdmin !== undefined) {

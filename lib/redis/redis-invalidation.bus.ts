@@ -223,7 +223,7 @@ export class RedisInvalidationBus implements InvalidationBus {
     this.frames.delivered();
     this.counters.received++;
     try {
-      handlers.onMessage(result.message);
+      handlers.onMessage(result.message, result.stamp?.timestampMs);
       this.burst.success(this.handlerSource);
     } catch (error) {
       this.burst.failure(this.handlerSource, `RedisInvalidationBus: the onMessage handler threw on channel ${this.channelLabel}`, error);

@@ -6,6 +6,7 @@
  * deletes resolve to the layers that did not confirm them (`LayerFailure`), for `writePolicy: 'strict'`
  * (strict-writes.ts); with write-behind (write-behind.ts) the queued entries answer the shared layers' reads
  * (`pending`), so a read that misses L1 still gets this process's last write.
+ * Every command is timed into its layer's `latency` (`LayerTimer`, layer-timing.ts).
  */
 import type { Clock } from '../core/clock.js';
 import type { CacheEntry } from '../core/entry.js';
@@ -13,8 +14,10 @@ import { physicalTtl } from '../core/entry.js';
 import { EntryEncodeError } from '../core/errors.js';
 import { isSyncLayer, type CacheLayer, type LayerWrite, type SyncCacheLayer } from '../core/layer.js';
 import type { BurstLogger } from '../core/logger.js';
-import { newLayerMetrics, type LayerMetrics } from '../core/metrics.js';
+import { newLayerMetrics, type LayerMetrics, type LiveLayerMetrics } from '../core/metrics.js';
+import { snapshotRecorders } from '../core/latency.js';
 import { LayerGuard, type GuardSettings, type LayerErrorSink } from './layer-guard.js';
+import { LayerTimer } from './layer-timing.js';
 import { RecoveryQueue } from './recovery-queue.js';
 
 /** An entry to write under a key. */
@@ -47,7 +50,7 @@ export interface LayerSetSettings {
 export class LayerSet {
   /** The first layer when it answers synchronously: the hot path. */
   readonly l1: SyncCacheLayer | undefined;
-  readonly metrics: readonly LayerMetrics[];
+  readonly metrics: readonly LiveLayerMetrics[];
   /** Per layer: its guard when shared, `undefined` for local layers. */
   readonly guards: readonly (LayerGuard | undefined)[];
   private readonly recovery: readonly RecoveryQueue[];
@@ -56,6 +59,8 @@ export class LayerSet {
   private readonly sharedTouches: readonly number[];
   /** Write-behind's queue, when the stack has one: it answers reads of the shared layers first. */
   pending: PendingWrites | undefined;
+  /** Times every command into its layer's `latency` (layer-timing.ts). */
+  private readonly timer: LayerTimer;
 
   constructor(
     readonly layers: readonly CacheLayer[],
@@ -78,6 +83,7 @@ export class LayerSet {
         ? new LayerGuard(layer.name, this.metrics[i] as LayerMetrics, settings.guard, clock, log, onError, () => onRecover(i), layer.probe?.bind(layer))
         : undefined,
     );
+    this.timer = new LayerTimer(this.metrics, this.guards, this.l1, clock);
   }
 
   get size(): number {
@@ -88,13 +94,18 @@ export class LayerSet {
     return (this.layers[index] as CacheLayer).name;
   }
 
+  /** The synchronous L1's entry for `key`: the hit path (one read in `L1_READ_SAMPLE` is timed). */
+  l1Get(key: string): CacheEntry | undefined {
+    return this.timer.l1Get(key);
+  }
+
   /** The entry layer `index` holds for `key`, or `undefined` (also when the layer fails). */
   async get(index: number, key: string): Promise<CacheEntry | undefined> {
     const layer = this.layers[index] as CacheLayer;
     const guard = this.guards[index];
     try {
-      if (guard === undefined) return await layer.get(key);
-      return this.pending?.get(key) ?? (await guard.run('get', () => layer.get(key)));
+      const queued = guard === undefined ? undefined : this.pending?.get(key);
+      return queued ?? (await this.timer.run(index, 'get', 'get', () => layer.get(key)));
     } catch {
       return undefined; // counted and logged by the guard
     }
@@ -106,7 +117,7 @@ export class LayerSet {
     const guard = this.guards[index];
     let found: (CacheEntry | undefined)[] | undefined;
     try {
-      found = guard === undefined ? await layer.getMany(keys) : await guard.run('getMany', () => layer.getMany(keys));
+      found = await this.timer.run(index, 'get', 'getMany', () => layer.getMany(keys));
     } catch {
       found = undefined;
     }
@@ -141,23 +152,28 @@ export class LayerSet {
         if (ttlMs > 0) writes.push({ key, entry, ttlMs, ifNewer });
       }
       if (writes.length === 0) continue;
-      (this.metrics[i] as LayerMetrics).sets += writes.length;
+      const metrics = this.metrics[i] as LayerMetrics;
+      metrics.setAttempts += writes.length;
       const single = writes.length === 1 ? (writes[0] as LayerWrite) : undefined;
       const command = () => (single === undefined ? layer.setMany(writes) : layer.set(single.key, single.entry, single.ttlMs, ifNewer));
       const guard = this.guards[i];
       if (guard === undefined) {
         try {
-          await command();
+          await this.timer.run(i, 'set', 'set', command);
+          metrics.sets += writes.length;
         } catch (error) {
           failures.push({ index: i, error });
           this.log.failure(`layer ${layer.name}`, `Layer "${layer.name}" failed on set`, error);
         }
       } else {
         pending.push(
-          guard.run('set', command).catch((error: unknown) => {
-            failures.push({ index: i, error });
-            return this.writeFailed(i, writes, error);
-          }),
+          Promise.resolve(this.timer.run(i, 'set', 'set', command)).then(
+            () => void (metrics.sets += writes.length),
+            (error: unknown) => {
+              failures.push({ index: i, error });
+              return this.writeFailed(i, writes, error);
+            },
+          ),
         );
       }
     }
@@ -186,8 +202,9 @@ export class LayerSet {
       const layer = this.layers[i] as CacheLayer;
       const ttlMs = physicalTtl(entry, now, layer.ttl);
       if (ttlMs <= 0) continue;
+      const touch = () => layer.touch?.(key, entry, ttlMs);
       try {
-        const done = layer.touch?.(key, entry, ttlMs);
+        const done = this.timer.sampleTouch() ? this.timer.run(i, 'touch', 'touch', touch) : touch();
         if (done instanceof Promise) done.catch((error: unknown) => this.log.failure(`layer ${layer.name}`, `Layer "${layer.name}" failed on touch`, error));
       } catch (error) {
         this.log.failure(`layer ${layer.name}`, `Layer "${layer.name}" failed on touch`, error);
@@ -212,7 +229,7 @@ export class LayerSet {
       const guard = this.guards[i] as LayerGuard;
       const ttlMs = physicalTtl(entry, now, layer.ttl);
       if (ttlMs <= 0 || guard.open) continue;
-      pending.push(guard.run('touch', () => layer.touch?.(key, entry, ttlMs)).catch(() => undefined));
+      pending.push(Promise.resolve(this.timer.run(i, 'touch', 'touch', () => layer.touch?.(key, entry, ttlMs))).catch(() => undefined));
     }
     if (pending.length > 0) await Promise.all(pending);
   }
@@ -228,7 +245,7 @@ export class LayerSet {
   }
 
   private async each(
-    operation: string,
+    operation: 'delete' | 'clear',
     command: (layer: CacheLayer) => void | Promise<void>,
     deletes: number,
     onFailure: (queue: RecoveryQueue) => void,
@@ -246,14 +263,14 @@ export class LayerSet {
           this.log.failure(`layer ${layer.name}`, `Layer "${layer.name}" failed on ${operation}`, error);
         };
         try {
-          const done = command(layer);
+          const done = this.timer.run(i, operation, operation, () => command(layer));
           if (done instanceof Promise) pending.push(done.catch(failed));
         } catch (error) {
           failed(error);
         }
       } else {
         pending.push(
-          guard.run(operation, () => command(layer)).catch((error: unknown) => {
+          Promise.resolve(this.timer.run(i, operation, operation, () => command(layer))).catch((error: unknown) => {
             failures.push({ index: i, error });
             onFailure(this.recovery[i] as RecoveryQueue);
           }),
@@ -288,7 +305,10 @@ export class LayerSet {
   /** A copy of every layer's counters, by name. */
   snapshot(): Record<string, LayerMetrics> {
     const out: Record<string, LayerMetrics> = {};
-    this.layers.forEach((layer, i) => (out[layer.name] = { ...(this.metrics[i] as LayerMetrics) }));
+    this.layers.forEach((layer, i) => {
+      const metrics = this.metrics[i] as LiveLayerMetrics;
+      out[layer.name] = { ...metrics, latency: snapshotRecorders(metrics.latency) };
+    });
     return out;
   }
 

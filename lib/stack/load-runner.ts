@@ -28,6 +28,7 @@ import type { StackMetrics } from '../core/metrics.js';
 import type { Flight } from '../core/single-flight.js';
 import type { Clock } from '../core/clock.js';
 import type { VersionClock } from '../core/version-clock.js';
+import type { Stopwatch } from '../core/latency.js';
 import { callLoader } from './call-loader.js';
 import type { DistributedLoads } from './distributed-loads.js';
 import type { EntryFactory } from './entry-builder.js';
@@ -60,6 +61,8 @@ export interface LoadRunnerParts {
   readonly reader: Pick<LayerReader, 'reread'>;
   /** Circuit breakers and rate limits of loader runs. */
   readonly protection: LoaderProtection;
+  /** Where every loader run's duration goes (`CacheMetrics.loaderDuration`). */
+  readonly loaderDuration: Stopwatch;
 }
 
 export class LoadRunner {
@@ -195,12 +198,15 @@ export class LoadRunner {
         : await parts.protection.admit(request, request.stale !== undefined && !background, flight.controller.signal);
     parts.metrics.loads++;
     let value: T;
+    const started = parts.loaderDuration.start();
     try {
       value = await callLoader(parts.clock, flight, request.userKey, request.loader, policy.loaderTimeout, request.stale?.value as T | undefined, background);
     } catch (error) {
       parts.metrics.loadErrors++;
       parts.protection.settle(ticket, !parts.lifecycle.closed);
       throw error;
+    } finally {
+      parts.loaderDuration.stop(started);
     }
     parts.protection.settle(ticket, false);
     flight.result = value;

@@ -44,7 +44,6 @@ import type { Clock } from '../core/clock.js';
 import type { CacheEntry } from '../core/entry.js';
 import { entryState, EntryState, expiresAt, refreshDueAt } from '../core/entry.js';
 import { CircuitOpenError, RateLimitError } from '../core/errors.js';
-import type { CacheLayer } from '../core/layer.js';
 import type { BurstLogger } from '../core/logger.js';
 import type { LayerMetrics, StackMetrics } from '../core/metrics.js';
 import type { EntryPolicy, Loader } from './cache-stack.options.js';
@@ -110,7 +109,7 @@ export class ReadPath {
     const request: ReadRequest<T> = { key, userKey, scope, loader, policy, info, stale: undefined, staleLayer: -1 };
     const l1 = this.layers.l1;
     if (l1 !== undefined) {
-      const entry = l1.get(key);
+      const entry = this.layers.l1Get(key);
       const now = this.clock.now();
       if (entry !== undefined && now < expiresAt(entry) && this.tags.isValid(entry)) {
         request.stale = entry;
@@ -131,7 +130,8 @@ export class ReadPath {
   peek(key: string, info?: ReadInfo): unknown {
     this.lifecycle.assertOpen();
     const l1 = this.layers.l1;
-    const entry = l1?.get(key);
+    if (l1 === undefined) return CACHE_MISS;
+    const entry = this.layers.l1Get(key);
     if (entry === undefined) return CACHE_MISS;
     const now = this.clock.now();
     if (now >= entry.freshUntil || !this.tags.isValid(entry)) return CACHE_MISS;
@@ -142,7 +142,7 @@ export class ReadPath {
     if (info !== undefined) report(info, 'hit', entry);
     this.l1Metrics.hits++;
     this.metrics.hits++;
-    if (this.events.listened.hit === true) this.events.emit('hit', { key, layer: (l1 as CacheLayer).name });
+    if (this.events.listened.hit === true) this.events.emit('hit', { key, layer: l1.name });
     return entry.value;
   }
 

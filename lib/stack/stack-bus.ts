@@ -16,10 +16,13 @@
  *   clear(prefix)        → drop L1 copies under prefix;
  *   generation(scope, g) → learn g (keys under scope move to new names), drop L1 copies under scope;
  *   resubscribed         → messages may have been lost while disconnected: clear the whole L1.
+ * Lag: a message carrying the sender's timestamp (`sentAt`) is timed into `metrics.lag` on arrival.
  * Versions make a late message harmless: a copy at least as new as the message's version is kept. Counters
  * beyond what peers and the store can have produced are rejected (`PeerCounters`, peer-counters.ts).
  */
+import type { Clock } from '../core/clock.js';
 import type { BusSubscriptionState, InvalidationBus, InvalidationMessage } from '../core/invalidation-bus.js';
+import { LatencyRecorder } from '../core/latency.js';
 import type { BurstLogger, CacheLogger } from '../core/logger.js';
 import type { BusMetrics } from '../core/metrics.js';
 import type { TagMatchMode } from '../core/tag-store.js';
@@ -37,9 +40,19 @@ export interface BusTarget {
 /** Announces a change made here to the peers (in the background; never fails the caller). */
 export type Announce = (message: InvalidationMessage) => void;
 
+/** A bus's counters as kept in place: its lag is a recorder. */
+export interface LiveBusMetrics extends BusMetrics {
+  readonly lag: LatencyRecorder;
+}
+
 /** Fresh counters of a bus. */
-export function newBusMetrics(): BusMetrics {
-  return { published: 0, publishErrors: 0, received: 0, rejected: 0, resyncs: 0 };
+export function newBusMetrics(): LiveBusMetrics {
+  return { published: 0, publishErrors: 0, received: 0, rejected: 0, resyncs: 0, lag: new LatencyRecorder() };
+}
+
+/** A plain copy of a bus's counters (`getMetrics()`). */
+export function snapshotBusMetrics(metrics: LiveBusMetrics): BusMetrics {
+  return { ...metrics, lag: metrics.lag.snapshot() };
 }
 
 export class StackBus {
@@ -50,15 +63,18 @@ export class StackBus {
   constructor(
     private readonly bus: InvalidationBus,
     /** Its counters (`rejected` is counted by `PeerCounters`). */
-    readonly metrics: BusMetrics,
+    readonly metrics: LiveBusMetrics,
     target: BusTarget,
     private readonly log: BurstLogger,
     logger: CacheLogger,
+    /** The wall clock the lag is measured against (the sender stamps with its own). */
+    clock: Clock,
   ) {
     this.started = bus
       .start({
-        onMessage: (message) => {
+        onMessage: (message, sentAt) => {
           this.metrics.received++;
+          if (typeof sentAt === 'number') this.metrics.lag.record(clock.now() - sentAt);
           apply(target, message);
         },
         onResubscribed: () => {

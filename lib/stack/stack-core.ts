@@ -25,6 +25,7 @@ import type { InvalidationMessage } from '../core/invalidation-bus.js';
 import type { BurstLogger } from '../core/logger.js';
 import { newStackMetrics, type CacheMetrics, type StackMetrics } from '../core/metrics.js';
 import { VersionClock } from '../core/version-clock.js';
+import { Stopwatch } from '../core/latency.js';
 import type { EntryPolicy } from './cache-stack.options.js';
 import { DistributedLoads } from './distributed-loads.js';
 import type { EngineSettings } from './engine-settings.js';
@@ -40,7 +41,7 @@ import { LocalInvalidation } from './local-invalidation.js';
 import { ReadPath } from './read-path.js';
 import { Renewals } from './renewals.js';
 import { RevalidationCoordinator } from './revalidation.js';
-import { newBusMetrics, StackBus } from './stack-bus.js';
+import { newBusMetrics, snapshotBusMetrics, StackBus } from './stack-bus.js';
 import { StackEvents } from './stack-events.js';
 import { checkStackHealth, type CacheHealthReport } from './stack-health.js';
 import { StackLifecycle } from './stack-lifecycle.js';
@@ -77,6 +78,8 @@ export class StackCore {
   private readonly log: BurstLogger;
   private readonly lifecycle = new StackLifecycle();
   private readonly metrics: StackMetrics = newStackMetrics();
+  /** Every loader run's duration (`LoadRunner`). */
+  private readonly loaderDuration: Stopwatch;
   private readonly layers: LayerSet;
   private readonly tags: StackTags;
   private readonly tagCounters: GuardCounters = { errors: 0, skipped: 0 };
@@ -102,6 +105,7 @@ export class StackCore {
     this.layerTimeout = settings.guard.timeout;
     this.clock = clock;
     this.log = log;
+    this.loaderDuration = new Stopwatch(clock);
     const events = new StackEvents(log);
     this.events = events;
     const onError = (layer: string, operation: string, error: unknown) => events.emit('layer-error', { layer, operation, error });
@@ -138,14 +142,14 @@ export class StackCore {
     // The bus target exists before the bus starts delivering; its rejections are counted with the bus's counters.
     const busMetrics = newBusMetrics();
     const local = new LocalInvalidation({ ...shared, pendingWrites: this.writeBehind, countRejected: () => void busMetrics.rejected++ });
-    if (settings.bus !== undefined) this.bus = new StackBus(settings.bus, busMetrics, local, log, settings.logger);
+    if (settings.bus !== undefined) this.bus = new StackBus(settings.bus, busMetrics, local, log, settings.logger, clock);
     const bus = this.bus;
     const announce = bus === undefined ? () => undefined : (message: InvalidationMessage) => lifecycle.track(bus.publish(message));
     const renewals = new Renewals({ layers, lifecycle, metrics: this.metrics });
     const entries = new EntryFactory(clock, log, renewals);
     this.reader = new LayerReader({ ...shared, renewals });
     const protection = new LoaderProtection({ clock, log, metrics: this.metrics, events });
-    const runner = new LoadRunner({ ...shared, entries, announce, loads: this.loads, reader: this.reader, protection });
+    const runner = new LoadRunner({ ...shared, entries, announce, loads: this.loads, reader: this.reader, protection, loaderDuration: this.loaderDuration });
     this.reads = new ReadPath({ ...shared, reader: this.reader, runner, renewals });
     this.warmer = new Warmer({ ...shared, reader: this.reader, runner });
     this.snapshots = new Snapshots({ clock, layers: settings.layers, tags, sharedTags: settings.tagStore.shared });
@@ -190,10 +194,11 @@ export class StackCore {
       layers: this.layers.snapshot(),
       tagStore: { ...this.tagCounters },
       revalidationLock: { ...this.lockCounters },
-      bus: this.bus === undefined ? undefined : { ...this.bus.metrics },
+      bus: this.bus === undefined ? undefined : snapshotBusMetrics(this.bus.metrics),
       singleFlight: this.loads === undefined ? undefined : { ...this.loads.metrics, ...this.loadCounters },
       writeBehind: this.writeBehind?.snapshot(),
       strictWriteFailures: this.strict?.failures ?? 0,
+      loaderDuration: this.loaderDuration.snapshot(),
     };
   }
 

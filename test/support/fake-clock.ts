@@ -27,6 +27,11 @@ export class FakeClock implements Clock {
     return this.time;
   }
 
+  /** Durations move with `advance()` only, like `now()`. */
+  monotonic(): number {
+    return this.time;
+  }
+
   setTimeout(fn: () => void, ms: number): TimerHandle {
     const timer = { id: this.nextId++, at: this.time + Math.max(0, ms), fn };
     this.timers.push(timer);

@@ -61,3 +61,14 @@ describe('optional peers', () => {
     expect(offenders).toEqual([]);
   });
 });
+
+// prom-client is an optional peer too: only the module's Prometheus export loads it, lazily, for `prometheus: true`.
+describe('optional peer prom-client', () => {
+  it('lib/ never imports prom-client statically; the Prometheus export imports it inside a function', () => {
+    const offenders = sources(LIB).filter((file) => /^\s*(import|export)\b[^;]*?from\s+['"]prom-client['"]/ms.test(readFileSync(file, 'utf8')));
+    expect(offenders).toEqual([]);
+    const dynamic = sources(LIB).filter((file) => /\bimport\(\s*'prom-client'\s*\)/.test(readFileSync(file, 'utf8')));
+    expect(dynamic).toEqual([join(LIB, 'module', 'layer-cache.prometheus.ts')]);
+    expect(readFileSync(dynamic[0] as string, 'utf8')).toMatch(/async function defaultRegistry[\s\S]*await import\('prom-client'\)/);
+  });
+});
