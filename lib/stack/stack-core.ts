@@ -141,7 +141,7 @@ export class StackCore {
     const entries = new EntryFactory(clock, log, renewals);
     this.reader = new LayerReader({ ...shared, renewals });
     const protection = new LoaderProtection({ clock, log, metrics: this.metrics, events });
-    const runner = new LoadRunner({ ...shared, entries, announce, loads: this.loads, reader: this.reader, protection });
+    const runner = new LoadRunner({ ...shared, entries, announce, loads: this.loads, reader: this.reader, protection, tracing: settings.tracing });
     this.reads = new ReadPath({ ...shared, reader: this.reader, runner, renewals });
     this.warmer = new Warmer({ ...shared, reader: this.reader, runner });
     this.snapshots = new Snapshots({ clock, layers: settings.layers, tags, sharedTags: settings.tagStore.shared });
