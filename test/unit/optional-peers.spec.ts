@@ -1,7 +1,9 @@
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-// ioredis is an optional peer: the library must load without it. Only `import type` may name it in lib/.
+// ioredis and @opentelemetry/api are optional peers: the library must load without them. Only `import type` may
+// name ioredis in lib/; @opentelemetry/api is not named at all outside its lazy loader (its types are structural).
 const LIB = join(process.cwd(), 'lib');
 
 function sources(dir: string): string[] {
@@ -28,5 +30,37 @@ describe('optional peers', () => {
     const loader = readFileSync(join(LIB, 'module', 'redis-connection.factory.ts'), 'utf8');
     expect(loader.match(/\bimport\(\s*'ioredis'\s*\)/g)).toHaveLength(1);
     expect(loader).toMatch(/async function openRedisConnection[\s\S]*await import\('ioredis'\)/);
+  });
+
+  it('lib/ loads @opentelemetry/api only in the tracing seam, inside the function that needs it', () => {
+    const seam = join('lib', 'stack', 'tracing.ts');
+    const offenders: string[] = [];
+    for (const file of sources(LIB)) {
+      const text = readFileSync(file, 'utf8');
+      if (/from\s+['"]@opentelemetry\//.test(text)) offenders.push(`${file}: static @opentelemetry import`);
+      if (!file.endsWith(seam) && /['"]@opentelemetry\/api['"]/.test(text)) offenders.push(`${file}: names @opentelemetry/api`);
+    }
+    expect(offenders).toEqual([]);
+    const loader = readFileSync(join(LIB, 'stack', 'tracing.ts'), 'utf8');
+    expect(loader.match(/'@opentelemetry\/api'\)/g)).toHaveLength(1);
+    expect(loader).toMatch(/function globalTracer\(\)[^{]*\{[\s\S]*createRequire\(import\.meta\.url\)\('@opentelemetry\/api'\)/);
+  });
+
+  it('importing the library and using a stack without tracing does not load @opentelemetry/api; tracing: true does', () => {
+    // A fresh process: Jest's own module registry would hide what Node loaded.
+    const script = `
+      const { createRequire } = await import('node:module');
+      const lib = await import(${JSON.stringify(join(LIB, 'index.ts'))});
+      const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((path) => path.includes('@opentelemetry'));
+      const plain = new lib.CacheStack([new lib.MemoryLayer()], { tracing: false });
+      await plain.get('k', () => 1);
+      const before = loaded();
+      const traced = new lib.CacheStack([new lib.MemoryLayer()], { tracing: true });
+      await traced.get('k', () => 1);
+      console.log(JSON.stringify({ before, after: loaded() }));
+      await plain.close();
+      await traced.close();`;
+    const output = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(JSON.parse(output.trim())).toEqual({ before: false, after: true });
   });
 });
