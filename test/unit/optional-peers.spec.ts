@@ -63,4 +63,28 @@ describe('optional peers', () => {
     const output = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
     expect(JSON.parse(output.trim())).toEqual({ before: false, after: true });
   });
+
+  it('tracing: true without @opentelemetry/api installed: an InvalidOptionError naming tracing; a given tracer needs no package', () => {
+    // A fresh process in which resolving @opentelemetry/api fails, as in an app that does not have it.
+    const script = `
+      const { default: Module } = await import('node:module');
+      const resolve = Module._resolveFilename;
+      Module._resolveFilename = function (request, ...rest) {
+        if (request === '@opentelemetry/api') throw Object.assign(new Error("Cannot find module '@opentelemetry/api'"), { code: 'MODULE_NOT_FOUND' });
+        return resolve.call(this, request, ...rest);
+      };
+      const lib = await import(${JSON.stringify(join(LIB, 'index.ts'))});
+      let error;
+      try { new lib.CacheStack([new lib.MemoryLayer()], { tracing: true }); } catch (e) { error = e; }
+      const names = [];
+      const tracer = { startActiveSpan: (name, options, fn) => (names.push(name), fn({ setAttribute() {}, setStatus() {}, recordException() {}, end() {} })) };
+      const own = new lib.CacheStack([new lib.MemoryLayer()], { tracing: { tracer } });
+      const value = await own.get('k', () => 1);
+      await own.close();
+      console.log(JSON.stringify({ isOption: error instanceof lib.InvalidOptionError, option: error?.option, message: error?.message, value, names }));`;
+    const output = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    const result = JSON.parse(output.trim()) as { isOption: boolean; option: string; message: string; value: number; names: string[] };
+    expect(result).toMatchObject({ isOption: true, option: 'tracing', value: 1, names: ['layercache.load'] });
+    expect(result.message).toContain('npm install @opentelemetry/api');
+  });
 });
