@@ -1,7 +1,10 @@
 /**
  * OpenTelemetry spans of a stack (docs/observability.md, "OpenTelemetry"), behind the `tracing` option: off by
  * default, and then nothing here runs and `@opentelemetry/api` (an optional peer) is never loaded. On, it is
- * loaded once when the stack is built (`createRequire`, synchronous), unless the user gives a tracer.
+ * loaded once when the stack is built (`createRequire`, synchronous), unless the user gives a tracer. It is resolved
+ * from the app's entry script (then the working directory), where a peer dependency is installed, and not from this
+ * module's own URL: a CommonJS app's Jest (ts-jest transforming this package to CommonJS, as the Nest 11 consumer
+ * check does) cannot compile the ESM-only meta property, and would fail on importing the library at all.
  *
  * The engine's sites each call one function of `StackTracing`, which runs their work inside an active span
  * (`Tracer.startActiveSpan`), so the spans the work makes (a loader's database calls, an instrumented Redis
@@ -20,6 +23,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { join, resolve } from 'node:path';
 import { InvalidOptionError } from '../core/errors.js';
 import { NAMESPACE_SEPARATOR } from '../core/keys.js';
 
@@ -180,12 +184,17 @@ function checkTracingOptions(option: unknown): TracingOptions {
 
 /** The tracer of the global provider, from `@opentelemetry/api` loaded now (a no-op tracer until an SDK registers one). */
 function globalTracer(): CacheTracer {
-  let api: { trace: { getTracer(name: string): CacheTracer } };
-  try {
-    api = createRequire(import.meta.url)('@opentelemetry/api') as typeof api;
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new InvalidOptionError('tracing', `needs the optional peer dependency @opentelemetry/api (npm install @opentelemetry/api), or a tracer: ${reason}`);
+  type Api = { trace: { getTracer(name: string): CacheTracer } };
+  const entry = process.argv[1];
+  const bases = [...(entry === undefined || entry === '' ? [] : [resolve(entry)]), join(process.cwd(), 'index.js')];
+  let failure: unknown;
+  for (const base of bases) {
+    try {
+      return (createRequire(base)('@opentelemetry/api') as Api).trace.getTracer(TRACER_NAME);
+    } catch (error) {
+      failure = error;
+    }
   }
-  return api.trace.getTracer(TRACER_NAME);
+  const reason = failure instanceof Error ? failure.message : String(failure);
+  throw new InvalidOptionError('tracing', `needs the optional peer dependency @opentelemetry/api (npm install @opentelemetry/api), or a tracer: ${reason}`);
 }
