@@ -3,7 +3,7 @@
  *
  *   --quick     fewer rounds: a smoke run (every section runs, numbers are noisier), ~10-20 s
  *   --strict    exit with code 1 when a target FAILs (default: report only)
- *   --only=a,f  run only the listed sections (letters a-d, f-l; default: all)
+ *   --only=a,f  run only the listed sections (letters a-d, f-l, o; default: all)
  *
  * Starts its own redis-server on a free loopback port for the Redis cases and stops it at the end; without
  * a redis-server binary those cases are skipped with a message. Exit codes (run-guard.ts): 0 done, 1 a crash or a
@@ -23,11 +23,12 @@ import { benchRefreshAhead } from './refresh-ahead.bench.js';
 import { benchWriteBehind } from './write-behind.bench.js';
 import { redisServerAvailable as hasRedisServer, startRedisServer, type RedisServerHandle as BenchRedisServer } from '../test/support/redis-server.js';
 import { benchStampede } from './stampede.bench.js';
+import { benchTracing } from './tracing.bench.js';
 import { printTargets, section, type TargetResult } from './harness.js';
 import { parseArgs, runMain, UsageError, type RunGuard } from './run-guard.js';
 import { cpus } from 'node:os';
 
-const SECTIONS = ['a', 'b', 'c', 'd', 'f', 'g', 'h', 'i', 'j', 'k', 'l'];
+const SECTIONS = ['a', 'b', 'c', 'd', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'o'];
 /** The whole run is stopped past this (a hang, not a slow machine: a quick run takes ~10 s, a full one ~30 s here). */
 const WATCHDOG_MS = { quick: 5 * 60_000, full: 20 * 60_000 };
 
@@ -54,6 +55,11 @@ async function main(guard: RunGuard): Promise<number> {
   if (runs('a')) {
     section('(a) L1 hit: interleaved, median ns per op (batches of 1,000 sequential ops)');
     targets.push(...(await benchL1({ rounds: quick ? 10 : 40 })).targets);
+  }
+
+  if (runs('o')) {
+    section('(o) tracing (OpenTelemetry) off / on without an SDK / on with an SDK: L1 hit and miss, median ns per op');
+    targets.push(...(await benchTracing({ rounds: quick ? 10 : 40 })));
   }
 
   if (runs('d')) {

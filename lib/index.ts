@@ -11,6 +11,8 @@ export { DEFAULT_CACHE_STACK_OPTIONS, type AdaptiveTtlOptions, type CacheEntryOp
 export type { CircuitBreakerOptions, LoaderRateLimitOptions, LoaderScopeFunction } from './stack/cache-stack.options.js';
 // Write-time freshness: `ttl: 'until-midnight' | 'next-hour'` (in `timeZone`), or a function of (value, key).
 export type { CalendarTtl, TtlFunction } from './stack/cache-stack.options.js';
+export type { CacheSpan, CacheSpanAttributes, CacheTracer, TracingKeys, TracingOptions } from './stack/cache-stack.options.js';
+export { DEFAULT_TRACING_OPTIONS, TRACER_NAME } from './stack/tracing.js';
 // Warming: `CacheStack.warm(entries, { concurrency })`, its entries and its report.
 export {
   DEFAULT_WARM_CONCURRENCY,

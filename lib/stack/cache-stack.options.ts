@@ -26,6 +26,7 @@ import {
   type RateLimitPolicy,
 } from './loader-protection.options.js';
 import type { WriteBehindOptions, WritePolicy } from './write-options.js';
+import type { TracingOptions } from './tracing.js';
 import { checkBoolean, checkFraction, resolveAdaptive, type AdaptivePolicy, type AdaptiveTtlOptions } from './freshness.options.js';
 
 export type { CalendarTtl } from '../core/calendar-boundary.js';
@@ -33,6 +34,7 @@ export type { TtlFunction } from './ttl-policy.js';
 export type { CircuitBreakerOptions, LoaderRateLimitOptions, LoaderScopeFunction } from './loader-protection.options.js';
 export type { WriteBehindOptions, WritePolicy } from './write-options.js';
 export type { AdaptiveTtlOptions } from './freshness.options.js';
+export type { CacheSpan, CacheSpanAttributes, CacheTracer, TracingKeys, TracingOptions } from './tracing.js';
 
 /** What a loader receives. */
 export interface LoaderContext<T = unknown> {
@@ -171,6 +173,13 @@ export interface CacheStackOptions extends CacheEntryOptions {
    * no effect without a shared layer; not with `writePolicy: 'strict'`. @default off
    */
   writeBehind?: WriteBehindOptions | false;
+  /**
+   * OpenTelemetry spans (docs/observability.md): `layercache.load` per loader run, `layercache.refresh` per background
+   * refresh, `layercache.<layer>.<operation>` per shared-layer command, children of the caller's active span.
+   * `true` uses the global tracer of `@opentelemetry/api` (an optional peer, loaded only then); `{ tracer, name, keys }`
+   * picks the tracer, the `cache.stack` attribute and the `cache.key` attribute. @default false (no spans, nothing loaded)
+   */
+  tracing?: boolean | TracingOptions;
 }
 
 /** Defaults of {@link CacheStackOptions}, in the units users write (numbers are seconds). */

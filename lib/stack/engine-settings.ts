@@ -17,6 +17,7 @@ import { checkPlugin } from '../core/plugin-check.js';
 import { MemoryTagStore } from '../core/memory-tag.store.js';
 import { basePolicy, DEFAULT_CACHE_STACK_OPTIONS, resolvePolicy, type CacheStackOptions, type EntryPolicy } from './cache-stack.options.js';
 import type { GuardSettings } from './layer-guard.js';
+import { resolveTracing, type StackTracing } from './tracing.js';
 import { resolveWriteSettings, type WriteSettings } from './write-options.js';
 
 /** Everything the engine needs, resolved by `CacheStack`. */
@@ -41,6 +42,8 @@ export interface EngineSettings {
   readonly logger: CacheLogger;
   /** `writePolicy` and `writeBehind`. */
   readonly writes: WriteSettings;
+  /** The stack's spans (`tracing`), `undefined` when off. */
+  readonly tracing: StackTracing | undefined;
 }
 
 /** The revalidation lock of a stack, resolved by `CacheStack`. */
@@ -77,6 +80,7 @@ export function resolveEngineSettings(layers: readonly CacheLayer[], options: Ca
   const backoff = toMilliseconds(options.layerBackoff ?? DEFAULT_CACHE_STACK_OPTIONS.layerBackoff, 'layerBackoff');
   const timeout = toMilliseconds(options.layerTimeout ?? DEFAULT_CACHE_STACK_OPTIONS.layerTimeout, 'layerTimeout');
   if (timeout <= 0) throw new InvalidOptionError('layerTimeout', 'must be greater than 0');
+  const tracing = resolveTracing(options.tracing);
   const storeLayer = options.tagStore === undefined ? layers.findIndex((l) => l.shared && l.createTagStore !== undefined) : -1;
   return {
     layers,
@@ -89,6 +93,7 @@ export function resolveEngineSettings(layers: readonly CacheLayer[], options: Ca
       timeout,
       backoff,
       maxBackoff: Math.max(backoff, toMilliseconds(DEFAULT_CACHE_STACK_OPTIONS.maxLayerBackoff, 'layerBackoff')),
+      tracing,
     },
     recoveryQueueSize: DEFAULT_CACHE_STACK_OPTIONS.recoveryQueueSize,
     revalidation: resolveRevalidation(layers, options),
@@ -96,6 +101,7 @@ export function resolveEngineSettings(layers: readonly CacheLayer[], options: Ca
     singleFlight: resolveSingleFlight(options),
     logger,
     writes: resolveWriteSettings(options),
+    tracing,
   };
 }
 

@@ -19,6 +19,7 @@
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { EntryEncodeError, LayerTimeoutError, LayerUnavailableError } from '../core/errors.js';
 import type { BurstLogger } from '../core/logger.js';
+import type { StackTracing } from './tracing.js';
 
 /** Longest time between two background probes of a layer in its back-off window (ms). */
 export const PROBE_INTERVAL_MS = 500;
@@ -30,6 +31,8 @@ export interface GuardSettings {
   readonly timeout: number;
   readonly backoff: number;
   readonly maxBackoff: number;
+  /** The stack's spans: each command runs in one (tracing.ts); `undefined` when off. */
+  readonly tracing?: StackTracing | undefined;
 }
 
 /** Called when a layer command fails or is skipped (for the stack's `layer-error` event). */
@@ -108,6 +111,12 @@ export class LayerGuard {
    * means (a miss for reads, a skipped write).
    */
   run<T>(operation: string, command: () => T | Promise<T>): Promise<T> {
+    const tracing = this.settings.tracing;
+    return tracing === undefined ? this.attempt(operation, command) : tracing.command(this.name, operation, () => this.attempt(operation, command));
+  }
+
+  /** One command of {@link run}, untraced. */
+  private attempt<T>(operation: string, command: () => T | Promise<T>): Promise<T> {
     if (this.openUntil > this.clock.now()) {
       this.metrics.skipped++;
       const error = new LayerUnavailableError(this.name);

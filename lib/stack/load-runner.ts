@@ -20,6 +20,8 @@
  *   rate-limit bucket first, inside the flight (one admission per flight, whatever the number of callers); an
  *   open circuit refuses a miss before any flight starts and skips a refresh. A load with a stale-if-error value
  *   to fall back on does not wait for a rate-limit slot. A refresh refused so is dropped, not a refresh failure.
+ * - Tracing (tracing.ts): with the `tracing` option a load runs in a `layercache.load` span and a refresh in a
+ *   `layercache.refresh` span (its load a child of it), each active while the loader runs.
  */
 import { CircuitOpenError, RateLimitError, StackClosedError } from '../core/errors.js';
 import type { LoadLease } from '../core/load-coordinator.js';
@@ -41,6 +43,7 @@ import type { Announce } from './stack-bus.js';
 import type { StackEvents } from './stack-events.js';
 import type { StackLifecycle } from './stack-lifecycle.js';
 import type { StackTags } from './stack-tags.js';
+import type { StackTracing } from './tracing.js';
 
 /** What `LoadRunner` works on (given by `StackCore`). */
 export interface LoadRunnerParts {
@@ -63,6 +66,8 @@ export interface LoadRunnerParts {
   readonly protection: LoaderProtection;
   /** Where every loader run's duration goes (`CacheMetrics.loaderDuration`). */
   readonly loaderDuration: Stopwatch;
+  /** The stack's spans (`layercache.load`, `layercache.refresh`), `undefined` when off. */
+  readonly tracing: StackTracing | undefined;
 }
 
 export class LoadRunner {
@@ -118,7 +123,7 @@ export class LoadRunner {
     const { inFlight, metrics, log, events, lifecycle, reader } = this.parts;
     const key = request.key;
     let landed = false;
-    const flight = inFlight.flights.start<T>(key, async (f) => {
+    const work = async (f: Flight<T>): Promise<T> => {
       if (underLease) {
         // A peer's refresh landed before this process took the lease: a fresh entry newer than the one being
         // refreshed (for a refresh-ahead, the entry being refreshed is itself still fresh).
@@ -130,7 +135,9 @@ export class LoadRunner {
         }
       }
       return this.runLoad(f, request, true);
-    });
+    };
+    const tracing = this.parts.tracing;
+    const flight = inFlight.flights.start<T>(key, tracing === undefined ? work : (f) => tracing.refresh(request, () => work(f), () => landed));
     return flight.promise.then(
       () => {
         if (landed) {
@@ -151,7 +158,13 @@ export class LoadRunner {
     );
   }
 
-  private async runLoad<T>(flight: Flight<T>, request: LoadRequest<T>, background = false): Promise<T> {
+  /** Runs a load of the request's key: its lease when distributed, the loader, the store (in a span when tracing). */
+  private runLoad<T>(flight: Flight<T>, request: LoadRequest<T>, background = false): Promise<T> {
+    const tracing = this.parts.tracing;
+    return tracing === undefined ? this.leaseAndLoad(flight, request, background) : tracing.load(request, background, () => this.leaseAndLoad(flight, request, background));
+  }
+
+  private async leaseAndLoad<T>(flight: Flight<T>, request: LoadRequest<T>, background: boolean): Promise<T> {
     const { loads, reader } = this.parts;
     const key = request.key;
     let lease: LoadLease | undefined;

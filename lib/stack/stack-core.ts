@@ -149,7 +149,7 @@ export class StackCore {
     const entries = new EntryFactory(clock, log, renewals);
     this.reader = new LayerReader({ ...shared, renewals });
     const protection = new LoaderProtection({ clock, log, metrics: this.metrics, events });
-    const runner = new LoadRunner({ ...shared, entries, announce, loads: this.loads, reader: this.reader, protection, loaderDuration: this.loaderDuration });
+    const runner = new LoadRunner({ ...shared, entries, announce, loads: this.loads, reader: this.reader, protection, loaderDuration: this.loaderDuration, tracing: settings.tracing });
     this.reads = new ReadPath({ ...shared, reader: this.reader, runner, renewals });
     this.warmer = new Warmer({ ...shared, reader: this.reader, runner });
     this.snapshots = new Snapshots({ clock, layers: settings.layers, tags, sharedTags: settings.tagStore.shared });
