@@ -1,15 +1,15 @@
 /**
  * (l) The cost of observability on the L1 hit (issue 16): `await stack.get(key)` on a MemoryLayer-only stack with
- * the Prometheus export on (a prom-client Registry, scraped between rounds) against the same stack without it, side
- * by side; the target: the instrumented hit stays within +10%. The counters and the sampled L1 latency (one read in
- * L1_READ_SAMPLE timed) are always on, in both. A micro case shows why the L1 reads are sampled: a MemoryLayer.get
- * timed every time (two performance.now() and a record) against untimed and sampled.
- *
- * TODO(otel): the OpenTelemetry variants (no SDK; the SDK with its no-op exporter) are added by the lead when the
- * OTel helper's work is merged: add their stacks to `variants()` below, each a case of its own in the same table.
+ * everything on — the Prometheus export (a prom-client Registry, scraped after the rounds) and `tracing`, once with
+ * no SDK (the `@opentelemetry/api` no-op tracer) and once with an SDK tracer whose processor hands every span to a
+ * no-op exporter — against the same stack with them off, side by side (plus Prometheus alone); the target: the
+ * instrumented hit stays within +10%. The counters and the sampled L1 latency (one read in L1_READ_SAMPLE timed) are
+ * always on, in every stack. A micro case shows why the L1 reads are sampled: a MemoryLayer.get timed every time
+ * (two performance.now() and a record) against untimed and sampled.
  */
+import { BasicTracerProvider, SimpleSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { Registry } from 'prom-client';
-import { CacheStack, L1_READ_SAMPLE, MemoryLayer } from '../lib/index.js';
+import { CacheStack, L1_READ_SAMPLE, MemoryLayer, type CacheStackOptions } from '../lib/index.js';
 import { LatencyRecorder } from '../lib/core/latency.js';
 import { exportToPrometheus } from '../lib/module/layer-cache.prometheus.js';
 import { makeValue } from './fixtures.js';
@@ -19,20 +19,41 @@ const KEY = 'user:42';
 const CASE = {
   off: 'stack.get L1 hit, no export',
   prometheus: 'stack.get L1 hit, Prometheus export on',
+  allNoSdk: 'stack.get L1 hit, Prometheus + tracing on (no SDK)',
+  allSdk: 'stack.get L1 hit, Prometheus + tracing on (SDK, no-op exporter)',
   layerGet: 'MemoryLayer.get (untimed)',
   layerTimed: 'MemoryLayer.get timed every time',
   layerSampled: `MemoryLayer.get timed 1 in ${L1_READ_SAMPLE}`,
 } as const;
 
+/** An exporter that drops what it is given: the SDK's whole span pipeline runs, nothing leaves the process. */
+class NoopSpanExporter implements SpanExporter {
+  exported = 0;
+  export(spans: ReadableSpan[], done: (result: { code: 0 }) => void): void {
+    this.exported += spans.length;
+    done({ code: 0 });
+  }
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
 export async function benchMetrics(options: { readonly rounds: number }): Promise<TargetResult[]> {
   const value = makeValue();
-  const plain = new CacheStack([new MemoryLayer({ maxSize: 10_000 })], { ttl: '1h' });
-  const exported = new CacheStack([new MemoryLayer({ maxSize: 10_000 })], { ttl: '1h' });
+  const exporter = new NoopSpanExporter();
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  const stackOf = (tracing: CacheStackOptions['tracing'] = false): CacheStack => new CacheStack([new MemoryLayer({ maxSize: 10_000 })], { ttl: '1h', tracing });
+  const plain = stackOf();
+  const exported = stackOf();
+  const allNoSdk = stackOf(true);
+  const allSdk = stackOf({ tracer: provider.getTracer('bench') });
   const registry = new Registry();
-  const unexport = exportToPrometheus(exported, 'bench', registry);
-  for (const stack of [plain, exported]) await stack.set(KEY, value);
+  const unexports = [exported, allNoSdk, allSdk].map((stack, i) => exportToPrometheus(stack, `bench${i}`, registry));
+  for (const stack of [plain, exported, allNoSdk, allSdk]) await stack.set(KEY, value);
   const scrape = await registry.metrics();
-  if (!scrape.includes('layercache_hits_total{stack="bench"}')) throw new Error('(l) the Prometheus export is not registered');
+  if (!scrape.includes('layercache_hits_total{stack="bench0"}')) throw new Error('(l) the Prometheus export is not registered');
+  await allSdk.get('bench:load', () => value); // one loader run: a span through the SDK's pipeline
+  if (exporter.exported === 0) throw new Error('(l) the SDK variant exported no span');
 
   const layer = new MemoryLayer({ maxSize: 10_000 });
   layer.set(KEY, { value, createdAt: 0, freshUntil: Number.MAX_SAFE_INTEGER, staleUntil: Number.MAX_SAFE_INTEGER, errorUntil: Number.MAX_SAFE_INTEGER, tags: undefined, tagSeq: 0, version: 1 }, 3_600_000);
@@ -41,6 +62,8 @@ export async function benchMetrics(options: { readonly rounds: number }): Promis
   const cases: ThroughputCase[] = [
     awaitedCase(CASE.off, () => plain.get(KEY)),
     awaitedCase(CASE.prometheus, () => exported.get(KEY)),
+    awaitedCase(CASE.allNoSdk, () => allNoSdk.get(KEY)),
+    awaitedCase(CASE.allSdk, () => allSdk.get(KEY)),
     { name: CASE.layerGet, batch: (n) => { for (let i = 0; i < n; i++) blackhole.value = layer.get(KEY); } },
     {
       name: CASE.layerTimed,
@@ -68,9 +91,9 @@ export async function benchMetrics(options: { readonly rounds: number }): Promis
   ];
   const results = await runThroughput(cases, { opsPerSample: 1_000, samplesPerSlice: 10, rounds: options.rounds, warmupRounds: Math.max(3, Math.round(options.rounds / 10)) });
   await registry.metrics(); // a scrape after the traffic still reads the stack
-  unexport();
-  await plain.close();
-  await exported.close();
+  for (const unexport of unexports) unexport();
+  await Promise.all([plain, exported, allNoSdk, allSdk].map((stack) => stack.close()));
+  await provider.shutdown();
 
   const off = byName(results, CASE.off).medianNs;
   const raw = byName(results, CASE.layerGet).medianNs;
@@ -81,12 +104,12 @@ export async function benchMetrics(options: { readonly rounds: number }): Promis
   const timedExtra = byName(results, CASE.layerTimed).medianNs - raw;
   const sampledExtra = byName(results, CASE.layerSampled).medianNs - raw;
   console.log(`  timing every L1 read would add ${formatNs(timedExtra)} per hit (${formatRatio((off + timedExtra) / off)} the hit); sampled 1 in ${L1_READ_SAMPLE}: ${formatNs(sampledExtra)}`);
-  const on = byName(results, CASE.prometheus).medianNs;
-  return [
-    {
-      target: 'L1 hit with metrics + Prometheus on stays within +10% of the same stack without the export',
+  return [CASE.prometheus, CASE.allNoSdk, CASE.allSdk].map((name) => {
+    const on = byName(results, name).medianNs;
+    return {
+      target: `L1 hit with ${name.replace('stack.get L1 hit, ', '')} stays within +10% of the same stack with them off`,
       measured: `${formatRatio(on / off)} (${formatNs(on)} vs ${formatNs(off)})`,
       pass: on <= off * 1.1,
-    },
-  ];
+    };
+  });
 }
