@@ -4,7 +4,7 @@
  * no SDK (the `@opentelemetry/api` no-op tracer) and once with an SDK tracer whose processor hands every span to a
  * no-op exporter — against the same stack with them off, side by side (plus Prometheus alone); the target: the
  * instrumented hit stays within +10%. The counters and the sampled L1 latency (one read in L1_READ_SAMPLE timed) are
- * always on, in every stack. A micro case shows why the L1 reads are sampled: a MemoryLayer.get timed every time
+ * always on, in every stack. The baseline is an uninstrumented stack that is not the first case (see `off`). A micro case shows why the L1 reads are sampled: a MemoryLayer.get timed every time
  * (two performance.now() and a record) against untimed and sampled.
  */
 import { BasicTracerProvider, SimpleSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
@@ -17,7 +17,8 @@ import { awaitedCase, blackhole, byName, formatNs, formatRatio, printTable, runT
 
 const KEY = 'user:42';
 const CASE = {
-  off: 'stack.get L1 hit, no export',
+  off: 'stack.get L1 hit, all off',
+  offFirst: 'stack.get L1 hit, all off (first case, not the baseline)',
   prometheus: 'stack.get L1 hit, Prometheus export on',
   allNoSdk: 'stack.get L1 hit, Prometheus + tracing on (no SDK)',
   allSdk: 'stack.get L1 hit, Prometheus + tracing on (SDK, no-op exporter)',
@@ -47,9 +48,10 @@ export async function benchMetrics(options: { readonly rounds: number }): Promis
   const exported = stackOf();
   const allNoSdk = stackOf(true);
   const allSdk = stackOf({ tracer: provider.getTracer('bench') });
+  const plain2 = stackOf(); // the same stack as `plain`, measured as the first case: see `off` below
   const registry = new Registry();
   const unexports = [exported, allNoSdk, allSdk].map((stack, i) => exportToPrometheus(stack, `bench${i}`, registry));
-  for (const stack of [plain, exported, allNoSdk, allSdk]) await stack.set(KEY, value);
+  for (const stack of [plain, exported, allNoSdk, allSdk, plain2]) await stack.set(KEY, value);
   const scrape = await registry.metrics();
   if (!scrape.includes('layercache_hits_total{stack="bench0"}')) throw new Error('(l) the Prometheus export is not registered');
   await allSdk.get('bench:load', () => value); // one loader run: a span through the SDK's pipeline
@@ -60,6 +62,7 @@ export async function benchMetrics(options: { readonly rounds: number }): Promis
   const recorder = new LatencyRecorder();
   let reads = 0;
   const cases: ThroughputCase[] = [
+    awaitedCase(CASE.offFirst, () => plain2.get(KEY)),
     awaitedCase(CASE.off, () => plain.get(KEY)),
     awaitedCase(CASE.prometheus, () => exported.get(KEY)),
     awaitedCase(CASE.allNoSdk, () => allNoSdk.get(KEY)),
@@ -92,9 +95,13 @@ export async function benchMetrics(options: { readonly rounds: number }): Promis
   const results = await runThroughput(cases, { opsPerSample: 1_000, samplesPerSlice: 10, rounds: options.rounds, warmupRounds: Math.max(3, Math.round(options.rounds / 10)) });
   await registry.metrics(); // a scrape after the traffic still reads the stack
   for (const unexport of unexports) unexport();
-  await Promise.all([plain, exported, allNoSdk, allSdk].map((stack) => stack.close()));
+  await Promise.all([plain, exported, allNoSdk, allSdk, plain2].map((stack) => stack.close()));
   await provider.shutdown();
 
+  // The first case built with `awaitedCase` runs ~8-10% faster than the same stack as any later case (V8 optimizes
+  // its loop while the harness's `op()` call site still sees one target; later cases find it polymorphic). Whichever
+  // stack comes first, so an uninstrumented stack takes that place and is reported but not compared: the baseline is
+  // an identical uninstrumented stack in the same position as the instrumented ones.
   const off = byName(results, CASE.off).medianNs;
   const raw = byName(results, CASE.layerGet).medianNs;
   printTable(
