@@ -162,6 +162,8 @@ export {
   DEFAULT_HTTP_CACHE_OPTIONS,
   type HttpCacheOptions,
   type HttpCacheKeyFn,
+  type HttpCacheIdentityFn,
+  type HttpCacheTtlFn,
   type HttpCacheRequest,
   type LayerCacheHttpOptions,
 } from './http/http-cache.options.js';

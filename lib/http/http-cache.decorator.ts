@@ -3,7 +3,8 @@
  * They only record metadata; the interceptor does the work (apply it with `@UseInterceptors` or globally).
  */
 import { InvalidOptionError } from '../core/errors.js';
-import { checkHttpCacheOptions, type HttpCacheOptions } from './http-cache.options.js';
+import { checkHttpCacheOptions } from './http-cache.checks.js';
+import type { HttpCacheOptions } from './http-cache.options.js';
 
 /** Metadata key of `@HttpCache` options, on a handler or a controller class. */
 export const HTTP_CACHE_METADATA = 'nestjs-layercache:http-cache';
@@ -24,8 +25,12 @@ export const HTTP_SKIP_CACHE_METADATA = 'nestjs-layercache:http-skip-cache';
  *   findOne(@Param('id') id: string) { ... }
  *
  *   @Get('me')
- *   @HttpCache({ ttl: 10, key: (req) => (req.user as User | undefined)?.id })   // per user, private
+ *   @HttpCache({ ttl: 10, identity: (req) => (req.user as User | undefined)?.id })   // per user, private
  *   me(@Req() req: Request) { ... }
+ *
+ *   @Get()
+ *   @HttpCache({ key: 'users:all', ttl: (req, body) => ((body as User[]).length > 0 ? 60 : 5) })   // cache.delete('users:all')
+ *   findAll() { ... }
  * }
  * ```
  */

@@ -7,11 +7,9 @@
  */
 import type { Clock } from '../core/clock.js';
 import type { Duration } from '../core/duration.js';
-import { InvalidOptionError } from '../core/errors.js';
-import { checkName } from '../core/keys.js';
 import type { TagsOption } from '../core/tags.js';
 import type { CalendarTtl } from '../core/calendar-boundary.js';
-import { basePolicy, resolvePolicy, type CacheEntryOptions } from '../stack/cache-stack.options.js';
+import type { CacheEntryOptions } from '../stack/cache-stack.options.js';
 
 /** The route options that are entry options, handed to the stack as written. */
 export const ROUTE_ENTRY_OPTIONS = [
@@ -35,9 +33,6 @@ export function routeEntryOptions(options: HttpCacheOptions): CacheEntryOptions 
   return entry as CacheEntryOptions;
 }
 
-/** A resolvable policy, to check route entry options eagerly. */
-const ROUTE_CHECK_BASE = basePolicy(0);
-
 /** The request as the key functions see it (Express and Fastify requests both fit). */
 export interface HttpCacheRequest {
   readonly method: string;
@@ -48,19 +43,30 @@ export interface HttpCacheRequest {
 }
 
 /**
- * A per-user (or per-anything) key input: a function of the request. Returning `undefined` or `null`
- * makes that request bypass the cache (e.g. no user).
+ * A declared key: a function of the request building the entry's key in the stack's own key space (e.g.
+ * `` (req) => `items:${req.params.id}` ``). Returning `undefined` or `null` (or throwing) makes that request bypass.
  */
 export type HttpCacheKeyFn = (request: HttpCacheRequest) => string | number | undefined | null;
+
+/**
+ * Who a response is for: a function of the request (e.g. `(req) => req.user.id`). Returning `undefined` or `null`
+ * (or throwing) makes that request bypass the cache (e.g. no user).
+ */
+export type HttpCacheIdentityFn = (request: HttpCacheRequest) => string | number | undefined | null;
+
+/** A ttl computed per request: a duration (a number is seconds) from the request and the handler's response body. */
+export type HttpCacheTtlFn = (request: HttpCacheRequest, body: unknown) => Duration;
 
 /** Options of one route, given to `@HttpCache`. Durations: a number is seconds, a string carries its unit. */
 export interface HttpCacheOptions {
   /**
-   * How long a response stays fresh (`X-Cache: HIT`): a duration, or a calendar ttl (`'until-midnight'`,
-   * `'next-hour'` in `timeZone`; `Cache-Control: max-age` then counts down to that boundary). A function of the
-   * value is not accepted here: the value is the stored response record, not the handler's result. @default the stack's `ttl`
+   * How long a response stays fresh (`X-Cache: HIT`): a duration, a calendar ttl (`'until-midnight'`, `'next-hour'`
+   * in `timeZone`), or a function of the request and the response body returning a duration, called once per
+   * stored response (`(req, body) => (body.final ? '1h' : 10)`). With a calendar ttl or a function,
+   * `Cache-Control: max-age` counts down the served entry's own freshness. A function that throws or returns no
+   * duration: the response is not stored (`ttl-failed`). @default the stack's `ttl`
    */
-  ttl?: Duration | CalendarTtl;
+  ttl?: Duration | CalendarTtl | HttpCacheTtlFn;
   /** Randomizes each stored response's ttl: a fraction in [0, 1) (`0.1`: ±10%) or a duration (`'5s'`); see `CacheEntryOptions.ttlJitter`. @default the stack's (off) */
   ttlJitter?: number | Duration;
   /** The IANA time zone of a calendar `ttl`. @default the stack's, else the process's */
@@ -89,11 +95,29 @@ export interface HttpCacheOptions {
   /** Rate limit of the handler's cache-filling runs (see `CacheEntryOptions.loaderRateLimit`); over it: `503`. @default the stack's (off) */
   loaderRateLimit?: CacheEntryOptions['loaderRateLimit'];
   /**
-   * A per-user key: a function of the request (e.g. `(req) => req.user.id`). Requests carrying
-   * `Authorization` or `Cookie` are cached only on routes that declare one; their responses get
-   * `Cache-Control: private` when `cacheControl` is on. @default none (such requests bypass)
+   * The entry's key, declared: a string (`'items:all'`) or a function of the request
+   * (`` (req) => `items:${req.params.id}` ``), used as is in the stack's key space, so `cache.delete('items:1')`,
+   * `@CacheEvict({ keys: ['items:1'] })`, `cache.ttl`/`inspect` and the admin CLI reach the route's entry. It
+   * replaces the computed `http:` key: the route's params, query and headers are not added to it (GET and HEAD
+   * share the entry), so the key must name everything the body depends on. One declared key is one entry: `vary`
+   * and `identity` are refused beside it, and a string key on a handler reading `@Param`, `@Query`,
+   * `@Headers(name)` or a host-routed controller is refused (docs/http-caching.md, "Declared keys"). @default the computed key
    */
-  key?: HttpCacheKeyFn;
+  key?: string | HttpCacheKeyFn;
+  /**
+   * Who the response is for: a function of the request (e.g. `(req) => req.user.id`), added to the computed key.
+   * Requests carrying `Authorization` (or cookies not ignored) are cached only on routes that declare one; their
+   * responses get `Cache-Control: private`. (Named `key` before 0.x: see the CHANGELOG.) @default none (such requests bypass)
+   */
+  identity?: HttpCacheIdentityFn;
+  /**
+   * Cookies that do not change the response: a request whose only cookies are these is cached as a cookieless
+   * one (`['connect.sid', '_ga']`), or `true` for every cookie. Safe only when the handler reads neither them nor
+   * what they carry (a session): not applied to handlers taking `@Req()`, `@Headers()`, `@Session()` or a custom
+   * parameter decorator (their requests with cookies bypass; one warning). A response setting a cookie is never
+   * stored. Replaces the app-wide `ignoreCookies` of `forRoot({ http })`. @default the app-wide list, else none
+   */
+  ignoreCookies?: readonly string[] | true;
   /**
    * Request header names whose values are part of the key (and sent back in `Vary`), normalised for `Accept-*`,
    * `Forwarded` and `X-Forwarded-*` (docs/http-caching.md). Headers the handler reads with `@Headers(name)` are
@@ -124,7 +148,9 @@ export interface HttpCacheOptions {
 /** App-wide options of the interceptor: `LayerCacheModule.forRoot({ http })` (the module provides them). */
 export interface LayerCacheHttpOptions {
   /** Defaults for every cached route (below `@HttpCache`, above the stack's own defaults). @default none */
-  defaults?: Omit<HttpCacheOptions, 'key' | 'tags'>;
+  defaults?: Omit<HttpCacheOptions, 'key' | 'identity' | 'tags'>;
+  /** Cookies every route ignores (see `HttpCacheOptions.ignoreCookies`; a route's own list replaces it). @default none */
+  ignoreCookies?: readonly string[] | true;
   /** Cache every GET route of the interceptor's scope, also without `@HttpCache`. @default true */
   cacheUndecoratedRoutes?: boolean;
   /** Time source for `Age` and `Cache-Control: max-age`. @default the default stack's clock */
@@ -133,6 +159,24 @@ export interface LayerCacheHttpOptions {
 
 /** DI token of the optional {@link LayerCacheHttpOptions}. */
 export const LAYER_CACHE_HTTP_OPTIONS = 'nestjs-layercache:http-options';
+
+/** The names of {@link HttpCacheOptions}, for `checkOptionKeys`. */
+export const HTTP_CACHE_OPTION_NAMES: readonly (keyof HttpCacheOptions)[] = [
+  ...ROUTE_ENTRY_OPTIONS,
+  'key',
+  'identity',
+  'ignoreCookies',
+  'vary',
+  'stack',
+  'shared',
+  'cacheControl',
+  'tags',
+  'maxBodySize',
+  'cacheableStatus',
+];
+
+/** The names of {@link LayerCacheHttpOptions}, for `checkOptionKeys`. */
+export const LAYER_CACHE_HTTP_OPTION_NAMES: readonly (keyof LayerCacheHttpOptions)[] = ['defaults', 'ignoreCookies', 'cacheUndecoratedRoutes', 'clock'];
 
 /** Defaults of {@link HttpCacheOptions} and {@link LayerCacheHttpOptions}. */
 export const DEFAULT_HTTP_CACHE_OPTIONS = Object.freeze({
@@ -143,53 +187,3 @@ export const DEFAULT_HTTP_CACHE_OPTIONS = Object.freeze({
   cacheUndecoratedRoutes: true,
   cacheableStatus: (status: number): boolean => status >= 200 && status < 300 && status !== 206,
 } as const);
-
-/**
- * Validates route options, naming the option in an `InvalidOptionError`.
- * @param label e.g. `@HttpCache`, used in error messages.
- */
-export function checkHttpCacheOptions(label: string, options: HttpCacheOptions | undefined): HttpCacheOptions {
-  if (options === undefined) return {};
-  if (options === null || typeof options !== 'object') throw new InvalidOptionError(label, 'expected an options object');
-  if (typeof options.ttl === 'function') {
-    throw new InvalidOptionError(`${label}.ttl`, 'expected a duration or a calendar ttl (a ttl function is not accepted on routes: it would get the stored response record)');
-  }
-  try {
-    resolvePolicy(routeEntryOptions(options), ROUTE_CHECK_BASE);
-  } catch (error) {
-    if (error instanceof InvalidOptionError) throw new InvalidOptionError(`${label}.${error.option}`, error.message.replace(/^Invalid option "[^"]*": /, ''));
-    throw error;
-  }
-  if (options.key !== undefined && typeof options.key !== 'function') throw new InvalidOptionError(`${label}.key`, 'expected a function of the request');
-  if (options.vary !== undefined) {
-    if (!Array.isArray(options.vary)) throw new InvalidOptionError(`${label}.vary`, 'expected an array of request header names');
-    for (const header of options.vary) {
-      if (typeof header !== 'string' || !/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(header)) {
-        throw new InvalidOptionError(`${label}.vary`, `not a header name: ${JSON.stringify(header)}`);
-      }
-    }
-  }
-  if (options.stack !== undefined && (typeof options.stack !== 'string' || options.stack === '')) {
-    throw new InvalidOptionError(`${label}.stack`, 'expected the name of a registered stack');
-  }
-  if (options.shared === true && options.key !== undefined) {
-    throw new InvalidOptionError(`${label}.shared`, 'a route with a per-user key cannot be shared (its responses are private)');
-  }
-  if (options.maxBodySize !== undefined && (!Number.isSafeInteger(options.maxBodySize) || options.maxBodySize < 0)) {
-    throw new InvalidOptionError(`${label}.maxBodySize`, 'expected a non-negative integer number of bytes');
-  }
-  if (options.cacheableStatus !== undefined && typeof options.cacheableStatus !== 'function') {
-    throw new InvalidOptionError(`${label}.cacheableStatus`, 'expected a function of the status');
-  }
-  if (options.tags !== undefined && typeof options.tags !== 'function') {
-    if (!Array.isArray(options.tags)) throw new InvalidOptionError(`${label}.tags`, 'expected an array of tag names or a function');
-    for (const tag of options.tags) {
-      try {
-        checkName('tag', tag);
-      } catch (error) {
-        throw new InvalidOptionError(`${label}.tags`, (error as Error).message);
-      }
-    }
-  }
-  return options;
-}

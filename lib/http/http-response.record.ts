@@ -22,12 +22,14 @@ export interface StoredResponse {
   readonly etag: string;
   /** The entry's tags. */
   readonly tags: readonly string[];
+  /** The fresh ttl (ms) the route's per-request `ttl` function gave this response; absent on other routes. */
+  readonly ttlMs?: number;
 }
 
 /**
  * Why a response was not stored: a streaming body, `Set-Cookie`, `Cache-Control: no-store`, `Cache-Control:
- * private` on a route without a per-user key, a status the route does not store, a body that does not
- * serialize, an entry over the route's byte budget (`maxBodySize`), tags that could not be computed, a
+ * private` on a route without an identity, a status the route does not store, a body that does not
+ * serialize, an entry over the route's byte budget (`maxBodySize`), tags or a per-request ttl that could not be computed, a
  * response that could not be replayed (a status outside 200-599).
  */
 export type NotStoredReason =
@@ -39,6 +41,7 @@ export type NotStoredReason =
   | 'not-serializable'
   | 'over-budget'
   | 'tags-failed'
+  | 'ttl-failed'
   | 'not-replayable';
 
 /** A response that is handed to its request but not stored (a stream, a Set-Cookie, too large, ...). */

@@ -9,11 +9,14 @@ import { toMilliseconds, type Duration } from '../core/duration.js';
 import { getCacheTags, type CacheTagValue } from '../common/cache-tags.metadata.js';
 import type { CacheEntryOptions } from '../stack/cache-stack.options.js';
 import { getHttpCacheOptions, isSkipCacheRoute } from './http-cache.decorator.js';
+import { InvalidOptionError } from '../core/errors.js';
+import { checkHttpCacheOptions } from './http-cache.checks.js';
 import {
-  checkHttpCacheOptions,
   DEFAULT_HTTP_CACHE_OPTIONS,
+  type HttpCacheIdentityFn,
   type HttpCacheKeyFn,
   type HttpCacheOptions,
+  type HttpCacheTtlFn,
   type LayerCacheHttpOptions,
   routeEntryOptions,
 } from './http-cache.options.js';
@@ -47,7 +50,14 @@ export interface HttpRoutePlan {
   /** The status Nest sends (`@HttpCode`, else 200). */
   readonly status: number;
   readonly statusCacheable: boolean;
-  readonly perUserKey: HttpCacheKeyFn | undefined;
+  /** Who a response is for (`identity`): in the computed key, and what lets requests with credentials be cached. */
+  readonly identity: HttpCacheIdentityFn | undefined;
+  /** The declared key (`key`): the entry's key in the stack's key space, instead of the computed one. */
+  readonly declaredKey: string | HttpCacheKeyFn | undefined;
+  /** Cookies a request may carry and still be cached as a cookieless one (`true`: any); `undefined` for none. */
+  readonly ignoreCookies: ReadonlySet<string> | true | undefined;
+  /** The route's per-request ttl (`ttl` as a function), called once per stored response. */
+  readonly ttlFn: HttpCacheTtlFn | undefined;
   /** Lower-case names of the request headers in the key: declared in `vary`, then read with `@Headers(name)`. */
   readonly vary: readonly string[];
   /** The same headers with their normalisers (declared ones normalised, those the handler reads kept as received). */
@@ -62,10 +72,10 @@ export interface HttpRoutePlan {
   readonly urlKeyed: boolean;
   readonly shared: boolean;
   readonly cacheControl: boolean;
-  /** The route's own fixed ttl in ms, when it (or the defaults) gives one. */
+  /** The route's own fixed ttl in ms, when it (or the defaults) gives one (not a calendar ttl nor a function). */
   readonly ttlMs: number | undefined;
   /**
-   * The route's ttl is a calendar ttl or jittered (route or defaults): `max-age` comes from the served entry's
+   * The route's ttl is a calendar ttl, a function or jittered (route or defaults): `max-age` comes from the served entry's
    * own freshness, not from a fixed ttl.
    */
   readonly freshnessOfEntry: boolean;
@@ -78,6 +88,8 @@ export interface HttpRoutePlan {
 }
 
 const isStored = (outcome: HandlerOutcome): boolean => outcome.type === 'stored';
+/** The stack's ttl function of a route with a per-request ttl: what the response's capture computed (seconds). */
+const ttlOfResponse = (outcome: HandlerOutcome): number => (outcome.type === 'stored' && outcome.ttlMs !== undefined ? outcome.ttlMs / 1000 : 0);
 const tagsOf = (outcome: HandlerOutcome): readonly string[] => (outcome.type === 'stored' ? outcome.tags : []);
 
 /**
@@ -88,7 +100,8 @@ export type RouteExclusion = 'skip-cache' | 'not-cacheable-route' | 'undecorated
 
 /**
  * Resolves the plan of a route, or the reason it is never cached.
- * @throws InvalidOptionError when merged options are invalid (named after the route).
+ * @throws InvalidOptionError when merged options are invalid, or a constant declared key cannot describe what the
+ * handler reads (named after the route).
  */
 export function resolveRoutePlan(
   controller: abstract new (...args: never[]) => unknown,
@@ -106,12 +119,26 @@ export function resolveRoutePlan(
   if (own === undefined && httpOptions.cacheUndecoratedRoutes === false) return 'undecorated';
   const label = `${controller.name}.${handler.name}`;
   const options = checkHttpCacheOptions(`@HttpCache on ${label}`, { ...httpOptions.defaults, ...own });
-  if (args.opaque.length > 0 && options.key === undefined && (options.vary ?? []).length === 0) {
+  if (args.opaque.length > 0 && options.key === undefined && options.identity === undefined && (options.vary ?? []).length === 0) {
     warn(
       `${label} is not cached: it takes ${args.opaque.join(', ')}, whose value no part of the key describes; ` +
-        'declare what it depends on with @HttpCache({ vary }) or ({ key }) to cache it',
+        'declare what it depends on with @HttpCache({ vary }), ({ identity }) or ({ key }) to cache it',
     );
     return 'undeclared-arguments';
+  }
+  if (typeof options.key === 'string') {
+    const reads = [...args.urlReads, ...args.headers.map((name) => `@Headers('${name}')`), ...args.opaque, ...(args.hostRouted ? ['a host-routed controller'] : [])];
+    if (reads.length > 0) {
+      throw new InvalidOptionError(
+        `@HttpCache on ${label}.key`,
+        `the constant key ${JSON.stringify(options.key)} cannot describe ${reads.join(', ')}: use a function of the request that builds them into the key`,
+      );
+    }
+  }
+  let ignoreCookies = options.ignoreCookies ?? httpOptions.ignoreCookies;
+  if (ignoreCookies !== undefined && args.seesCookies.length > 0 && options.identity === undefined) {
+    warn(`${label} takes ${args.seesCookies.join(', ')}, which can read the cookies it would ignore: ignoreCookies is not applied (requests with cookies bypass)`);
+    ignoreCookies = undefined;
   }
   const httpCode = Reflect.getMetadata(NEST_METADATA.httpCode, handler) as number | undefined;
   const status = typeof httpCode === 'number' ? httpCode : 200;
@@ -119,6 +146,8 @@ export function resolveRoutePlan(
   const vary = [...new Set([...declared, ...args.headers])];
   const keyedHeaders = vary.map((name): KeyedHeader => ({ name, normalize: args.headers.includes(name) ? undefined : normalizerOf(name) }));
   const entryOptions: CacheEntryOptions<HandlerOutcome> = { ...(routeEntryOptions(options) as CacheEntryOptions<HandlerOutcome>), shouldCache: isStored };
+  const ttlFn = typeof options.ttl === 'function' ? options.ttl : undefined;
+  if (ttlFn !== undefined) entryOptions.ttl = ttlOfResponse;
   const breaker = options.circuitBreaker;
   // One circuit per route unless the route names its scope (as `@Cacheable` has one per decorated method).
   if (breaker !== undefined && breaker !== false && breaker.scope === undefined) entryOptions.circuitBreaker = { ...breaker, scope: () => label };
@@ -132,17 +161,20 @@ export function resolveRoutePlan(
     stack: options.stack,
     status,
     statusCacheable: (options.cacheableStatus ?? DEFAULT_HTTP_CACHE_OPTIONS.cacheableStatus)(status),
-    perUserKey: options.key,
+    identity: options.identity,
+    declaredKey: options.key,
+    ignoreCookies: ignoreCookies === undefined || ignoreCookies === true ? ignoreCookies : new Set(ignoreCookies),
+    ttlFn,
     vary,
     keyedHeaders,
     varyHeader: vary.length === 0 ? undefined : vary.join(', '),
     hostKeyed: args.hostRouted,
     readsBody: args.readsBody,
-    urlKeyed: vary.length === 0 && options.key === undefined,
+    urlKeyed: vary.length === 0 && options.identity === undefined && options.key === undefined,
     shared: options.shared ?? DEFAULT_HTTP_CACHE_OPTIONS.shared,
     cacheControl: options.cacheControl ?? DEFAULT_HTTP_CACHE_OPTIONS.cacheControl,
-    ttlMs: options.ttl === undefined || isCalendarTtl(options.ttl) ? undefined : toMilliseconds(options.ttl, 'ttl'),
-    freshnessOfEntry: options.ttl !== undefined && (isCalendarTtl(options.ttl) || isJittered(options.ttlJitter)),
+    ttlMs: options.ttl === undefined || ttlFn !== undefined || isCalendarTtl(options.ttl) ? undefined : toMilliseconds(options.ttl as Duration, 'ttl'),
+    freshnessOfEntry: ttlFn !== undefined || (options.ttl !== undefined && (isCalendarTtl(options.ttl) || isJittered(options.ttlJitter))),
     maxBodySize: options.maxBodySize ?? DEFAULT_HTTP_CACHE_OPTIONS.maxBodySize,
     tagValues,
     tagsOption: options.tags,
@@ -151,13 +183,13 @@ export function resolveRoutePlan(
 }
 
 /**
- * The `Cache-Control` of a replayed response: `private` on per-user routes; with `cacheControl`, `public` (shared
+ * The `Cache-Control` of a replayed response: `private` on routes with an identity; with `cacheControl`, `public` (shared
  * routes) or `private`, and `max-age` = the freshness left (0 when stale), or `no-cache` without a route ttl.
  * The freshness left: the route's fixed ttl minus the age, or, for a calendar or jittered route ttl, the served
  * entry's own (`freshLeftMs`; `no-cache` when it is not known, e.g. a response that was not stored).
  */
 export function cacheControlOf(plan: HttpRoutePlan, stale: boolean, ageMs: number, freshLeftMs?: number): string | undefined {
-  if (!plan.cacheControl) return plan.perUserKey === undefined ? undefined : 'private';
+  if (!plan.cacheControl) return plan.identity === undefined ? undefined : 'private';
   const scope = plan.shared ? 'public' : 'private';
   let leftMs: number;
   if (plan.freshnessOfEntry) {

@@ -2,7 +2,7 @@
  * `LayerCacheInterceptor`: HTTP response caching on the layered stack (docs/architecture.md, "HTTP caching").
  *
  * ## One request of a cached route: at most one stack call
- * 1. Not cacheable (not GET/HEAD, `Range`, `Authorization`/`Cookie` without a per-user key, a body on a route
+ * 1. Not cacheable (not GET/HEAD, `Range`, `Authorization` or cookies not ignored without an identity, a body on a route
  *    reading it, `@SkipCache`, arguments no key describes): the handler runs, `X-Cache: BYPASS`. The key covers
  *    what the handler reads (see `route-arguments.ts` and `route-request.key.ts`).
  * 2. A fresh response in the in-process layer (`stack.peek`, synchronous, no shared read): replayed (`HIT`),
@@ -33,7 +33,7 @@ import { lastValue, type HandlerOutcome, type NotStoredReason, type StoredRespon
 import { resolveRoutePlan, type HttpRoutePlan, type RouteExclusion } from './http-route.plan.js';
 import { installNotModifiedHook } from './not-modified.hook.js';
 import { isReplayable, replayStored, type ServedEntry, type XCacheStatus } from './response-replay.js';
-import { carriesBody, RequestKeys } from './route-request.key.js';
+import { carriesBody, onlyIgnoredCookies, RequestKeys } from './route-request.key.js';
 import { nextTurn, RouteLoad, type HttpCacheCall, type RouteLoadHost } from './route-load.js';
 
 export type { HttpCacheCall } from './route-load.js';
@@ -64,7 +64,8 @@ export class LayerCacheInterceptor implements NestInterceptor, OnModuleInit {
     adapter: () => this.adapterHost.httpAdapter,
     notStored: (plan, outcome) => {
       this.notStored[outcome.reason] = (this.notStored[outcome.reason] ?? 0) + 1;
-      if (outcome.error !== undefined) this.logger.warn(`Tags of ${plan.label} failed; the response is not stored: ${String(outcome.error)}`);
+      const what = outcome.reason === 'ttl-failed' ? 'The ttl function' : 'Tags';
+      if (outcome.error !== undefined) this.logger.warn(`${what} of ${plan.label} failed; the response is not stored: ${String(outcome.error)}`);
     },
     revalidationFailed: (plan, error) => this.onRevalidationError(plan, error),
   };
@@ -99,7 +100,7 @@ export class LayerCacheInterceptor implements NestInterceptor, OnModuleInit {
     try {
       key = this.isRequestCacheable(context, request, plan) ? this.trackBy(context, request, plan) : undefined;
     } catch {
-      key = undefined; // e.g. a per-user key function reading a missing user
+      key = undefined; // e.g. an identity or key function reading a missing user
     }
     const stack = key === undefined ? undefined : this.getStack(plan);
     if (key === undefined || stack === undefined) {
@@ -132,10 +133,11 @@ export class LayerCacheInterceptor implements NestInterceptor, OnModuleInit {
     const headers = request.headers;
     if (headers.range !== undefined) return false;
     if (plan.readsBody && carriesBody(request)) return false;
-    return plan.perUserKey !== undefined || (headers.authorization === undefined && headers.cookie === undefined);
+    if (plan.identity !== undefined) return true;
+    return headers.authorization === undefined && (headers.cookie === undefined || onlyIgnoredCookies(headers.cookie, plan.ignoreCookies));
   }
 
-  /** The key of a request (a hash, see `buildRequestKey`), or `undefined` to bypass the cache. */
+  /** The key of a request (the declared key, else a hash, see `buildRequestKey`), or `undefined` to bypass the cache. */
   protected trackBy(_context: ExecutionContext, request: HttpCacheRequest, plan: HttpRoutePlan): string | undefined {
     return this.keys.keyOf(plan, request, this.adapterHost.httpAdapter);
   }

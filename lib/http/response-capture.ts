@@ -1,11 +1,12 @@
 /**
  * Decides what to keep of one handler run: a `StoredResponse`, or a passthrough (handed to its own request,
  * never stored) naming why. Never stored: streaming bodies, `Set-Cookie`, `Cache-Control: no-store`, `private`
- * on routes without a per-user key, statuses the route does not store, bodies that do not serialize, entries
+ * on routes without an identity, statuses the route does not store, bodies that do not serialize, entries
  * over the route's byte budget (`maxBodySize`: the body as sent plus the content type, ETag and headers stored
- * with it), and responses whose tags cannot be computed.
+ * with it), and responses whose tags or per-request ttl cannot be computed.
  */
 import { resolveCacheTags } from '../common/cache-tags.metadata.js';
+import { requestTtlMs } from './http-cache.checks.js';
 import type { HttpCacheRequest } from './http-cache.options.js';
 import {
   bodyBytes,
@@ -27,7 +28,7 @@ export function captureResponse(plan: HttpRoutePlan, request: HttpCacheRequest, 
   if (headers.setsCookie) return pass('set-cookie');
   const cacheControl = headers.cacheControl;
   if (cacheControl !== undefined && cacheControl.includes('no-store')) return pass('no-store');
-  if (cacheControl !== undefined && cacheControl.includes('private') && plan.perUserKey === undefined) return pass('private');
+  if (cacheControl !== undefined && cacheControl.includes('private') && plan.identity === undefined) return pass('private');
   if (!plan.statusCacheable) return pass('status');
   const bytes = bodyBytes(value);
   if (bytes === undefined) return pass('not-serializable');
@@ -40,7 +41,24 @@ export function captureResponse(plan: HttpRoutePlan, request: HttpCacheRequest, 
   } catch (error) {
     return pass('tags-failed', error);
   }
-  const stored: StoredResponse = { type: 'stored', status: plan.status, body: value, contentType: headers.contentType, headers: headers.headers, etag, tags };
+  let ttlMs: number | undefined;
+  if (plan.ttlFn !== undefined) {
+    try {
+      ttlMs = requestTtlMs(plan.ttlFn(request, value));
+    } catch (error) {
+      return pass('ttl-failed', error);
+    }
+  }
+  const stored: StoredResponse = {
+    type: 'stored',
+    status: plan.status,
+    body: value,
+    contentType: headers.contentType,
+    headers: headers.headers,
+    etag,
+    tags,
+    ...(ttlMs !== undefined && { ttlMs }),
+  };
   // Checked (and remembered) here, so a response that could not be replayed is never stored (e.g. a status
   // outside 200-599 allowed by `cacheableStatus`) and in-process hits of this object check nothing again.
   return isReplayable(stored) ? stored : pass('not-replayable');

@@ -7,7 +7,8 @@
  * read by name is keyed; the host is keyed on host-routed controllers; the whole request (`@Req()`) and all
  * headers (`@Headers()`) are keyed only by what the route declares; arguments that depend on the client in a way
  * no request header describes (`@Ip()`, `@Session()`, custom decorators, which see the whole request) make the
- * route uncacheable unless it declares `vary` or `key`; a request body (`@Body()`, files) makes a request that
+ * route uncacheable unless it declares `vary`, `key` or `identity`; arguments that can see cookies (`@Req()`,
+ * `@Headers()`, `@Session()`, custom decorators) keep `ignoreCookies` off the route; a request body (`@Body()`, files) makes a request that
  * carries one bypass.
  */
 
@@ -17,10 +18,13 @@ const PARAM = Object.freeze({
   response: '1',
   next: '2',
   body: '3',
+  query: '4',
+  param: '5',
   headers: '6',
   session: '7',
   file: '8',
   files: '9',
+  host: '10',
   ip: '11',
   rawBody: '12',
 });
@@ -43,6 +47,10 @@ export interface RouteArguments {
   readonly readsBody: boolean;
   /** Arguments whose value depends on the client beyond the URL and headers, e.g. `@Ip()`, for messages. */
   readonly opaque: readonly string[];
+  /** Arguments that can see the request's cookies (or the session they carry): `@Req()`, `@Headers()`, `@Session()`, custom decorators. */
+  readonly seesCookies: readonly string[];
+  /** Arguments read from the URL or the host: `@Param`, `@Query`, `@HostParam` (a constant declared key cannot describe them). */
+  readonly urlReads: readonly string[];
 }
 
 interface ArgumentMetadata {
@@ -55,13 +63,17 @@ export function readRouteArguments(controller: object, handler: { readonly name:
   const args = Reflect.getMetadata(ROUTE_ARGUMENTS_METADATA, controller, handler.name) as Record<string, ArgumentMetadata> | undefined;
   const headers: string[] = [];
   const opaque: string[] = [];
+  const seesCookies: string[] = [];
+  const urlReads: string[] = [];
   let takesResponse = false;
   let readsBody = false;
   for (const [key, meta] of Object.entries(args ?? {})) {
     const type = key.slice(0, key.lastIndexOf(':'));
     if (type.includes(CUSTOM_ARGUMENT_MARK)) {
       const name = meta?.factory?.name;
-      opaque.push(`a custom parameter decorator${name === undefined || name === '' ? '' : ` (${name})`}`);
+      const label = `a custom parameter decorator${name === undefined || name === '' ? '' : ` (${name})`}`;
+      opaque.push(label);
+      seesCookies.push(label);
       continue;
     }
     switch (type) {
@@ -73,7 +85,20 @@ export function readRouteArguments(controller: object, handler: { readonly name:
         if (typeof meta?.data === 'string' && meta.data !== '') {
           const name = meta.data.toLowerCase();
           if (!headers.includes(name)) headers.push(name);
-        }
+          if (name === 'cookie') seesCookies.push("@Headers('cookie')");
+        } else seesCookies.push('@Headers()');
+        break;
+      case PARAM.request:
+        seesCookies.push('@Req()');
+        break;
+      case PARAM.query:
+        urlReads.push('@Query()');
+        break;
+      case PARAM.param:
+        urlReads.push('@Param()');
+        break;
+      case PARAM.host:
+        urlReads.push('@HostParam()');
         break;
       case PARAM.body:
       case PARAM.rawBody:
@@ -86,9 +111,10 @@ export function readRouteArguments(controller: object, handler: { readonly name:
         break;
       case PARAM.session:
         opaque.push('@Session()');
+        seesCookies.push('@Session()');
         break;
       default:
-        break; // REQUEST (keyed by what the route declares), QUERY, PARAM, HOST (keyed), cookies (bypassed without a key)
+        break;
     }
   }
   return {
@@ -97,5 +123,7 @@ export function readRouteArguments(controller: object, handler: { readonly name:
     hostRouted: Reflect.getMetadata(CONTROLLER_HOST_METADATA, controller) !== undefined,
     readsBody,
     opaque,
+    seesCookies,
+    urlReads,
   };
 }

@@ -4,7 +4,8 @@
  * `ttl`, `name`, `warm.entries[0].key`). `forRoot` runs these checks when it is called (the app's module file
  * is evaluated); `forRootAsync` options are checked when their factory has run, before any connection is opened.
  */
-import { checkHttpCacheOptions, type HttpCacheOptions } from '../http/http-cache.options.js';
+import { checkLayerCacheHttpOptions } from '../http/http-cache.checks.js';
+import type { LayerCacheHttpOptions } from '../http/http-cache.options.js';
 import { InvalidOptionError } from '../core/errors.js';
 import type { CacheLayer } from '../core/layer.js';
 import { MemoryLayer, type MemoryLayerOptions } from '../layers/memory.layer.js';
@@ -263,14 +264,10 @@ function describe(value: unknown): string {
   return typeof value;
 }
 
-/** Checks the `http` option: an object whose `defaults` are valid route options. */
+/** Checks the `http` option: its names, `ignoreCookies`, and `defaults` as route options (lib/http/http-cache.checks.ts). */
 function checkHttpModuleOptions(http: unknown): void {
   if (http === null || typeof http !== 'object' || Array.isArray(http)) {
-    throw new InvalidOptionError('http', `expected an object ({ defaults, cacheUndecoratedRoutes }), got ${describe(http)}`);
+    throw new InvalidOptionError('http', `expected an object ({ defaults, ignoreCookies, cacheUndecoratedRoutes }), got ${describe(http)}`);
   }
-  const { defaults, cacheUndecoratedRoutes } = http as { defaults?: unknown; cacheUndecoratedRoutes?: unknown };
-  if (cacheUndecoratedRoutes !== undefined && typeof cacheUndecoratedRoutes !== 'boolean') {
-    throw new InvalidOptionError('http.cacheUndecoratedRoutes', `expected a boolean, got ${describe(cacheUndecoratedRoutes)}`);
-  }
-  if (defaults !== undefined) checkHttpCacheOptions('http.defaults', defaults as HttpCacheOptions);
+  checkLayerCacheHttpOptions('http', http as LayerCacheHttpOptions);
 }

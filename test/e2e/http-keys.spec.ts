@@ -45,7 +45,7 @@ class KeysController {
 
   @Get('me')
   @UseGuards(BearerGuard)
-  @HttpCache({ ttl: 30, key: userKey })
+  @HttpCache({ ttl: 30, identity: userKey })
   me() {
     this.store.runs++;
     return { runs: this.store.runs };

@@ -7,7 +7,7 @@ import 'reflect-metadata';
 import { Controller, Get, Inject, Injectable, Param, UseInterceptors } from '@nestjs/common';
 import request from 'supertest';
 import { Cacheable, HttpCache, InvalidOptionError, LayerCacheInterceptor } from '../../lib/index.js';
-import { checkHttpCacheOptions } from '../../lib/http/http-cache.options.js';
+import { checkHttpCacheOptions } from '../../lib/http/http-cache.checks.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { afterRevalidation, startHttpApp } from '../support/http-app.js';
 import { ADAPTERS } from '../support/nest-app.js';
