@@ -5,7 +5,16 @@
  */
 
 // The engine: a stack of layers, its options and answers.
-export { CacheStack, CACHE_MISS, type CacheSetItem, type CacheReadResult, type InvalidateMatchingOptions, type ReadInfo } from './stack/cache-stack.js';
+export {
+  CacheStack,
+  CACHE_MISS,
+  type CacheEntryInspection,
+  type CacheEntryState,
+  type CacheSetItem,
+  type CacheReadResult,
+  type InvalidateMatchingOptions,
+  type ReadInfo,
+} from './stack/cache-stack.js';
 export { DEFAULT_CACHE_STACK_OPTIONS, type AdaptiveTtlOptions, type CacheEntryOptions, type CacheStackOptions, type Loader, type LoaderContext } from './stack/cache-stack.options.js';
 // Protecting the upstream: `circuitBreaker` and `loaderRateLimit` entry options (errors: CircuitOpenError, RateLimitError).
 export type { CircuitBreakerOptions, LoaderRateLimitOptions, LoaderScopeFunction } from './stack/cache-stack.options.js';

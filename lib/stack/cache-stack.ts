@@ -27,12 +27,14 @@ import type { ReadPath } from './read-path.js';
 import { CACHE_MISS, type ReadInfo } from './read-request.js';
 import { checkLimit, type CacheReadResult, type CacheSetItem, type InvalidateMatchingOptions } from './stack-calls.js';
 import { StackCore } from './stack-core.js';
+import type { CacheEntryInspection } from './stack-inspect.js';
 import { checkHealthOptions, type CacheHealthOptions, type CacheHealthReport } from './stack-health.js';
 import type { ExportSnapshotOptions, ImportSnapshotOptions, SnapshotImportReport, SnapshotSource } from './snapshots.js';
 import type { WarmEntry, WarmOptions, WarmReport } from './warm-entries.js';
 
 export { CACHE_MISS, type ReadInfo } from './read-request.js';
 export type { CacheReadResult, CacheSetItem, InvalidateMatchingOptions } from './stack-calls.js';
+export type { CacheEntryInspection, CacheEntryState } from './stack-inspect.js';
 // For the module's `warm` option (outside lib/stack the engine is reached through this file and its options).
 export type { ExportSnapshotOptions, ImportSnapshotOptions, SnapshotImportReport, SnapshotSource } from './snapshots.js';
 export { checkConcurrency, checkWarmEntries, type WarmEntry, type WarmReport } from './warm-entries.js';
@@ -118,6 +120,19 @@ export class CacheStack {
   /** Removes `key` from every layer; a load of it running meanwhile will not store its result. */
   async delete(key: string): Promise<void> {
     await this.core.writes.delete([this.space.key(key)]);
+  }
+
+  /**
+   * Seconds of freshness `key` has left (ms precision): `> 0` fresh, `0` stale or within its stale-if-error window,
+   * `undefined` absent. Loads nothing, counts no hit (stack-inspect.ts).
+   */
+  ttl(key: string): Promise<number | undefined> {
+    return this.core.inspector.ttl(this.space.key(key));
+  }
+
+  /** The state of `key` (fresh, stale, error-window, absent), its windows left, tags and version, read as `ttl` is. */
+  inspect(key: string): Promise<CacheEntryInspection> {
+    return this.core.inspector.inspect(this.space.key(key));
   }
 
   /** Whether `get(key)` would return a value (fresh or stale) without a loader. */

@@ -44,6 +44,7 @@ import { RevalidationCoordinator } from './revalidation.js';
 import { newBusMetrics, snapshotBusMetrics, StackBus } from './stack-bus.js';
 import { StackEvents } from './stack-events.js';
 import { checkStackHealth, type CacheHealthReport } from './stack-health.js';
+import { StackInspector } from './stack-inspect.js';
 import { StackLifecycle } from './stack-lifecycle.js';
 import { StackTags } from './stack-tags.js';
 import { Snapshots } from './snapshots.js';
@@ -74,6 +75,8 @@ export class StackCore {
   readonly warmer: Warmer;
   /** `exportSnapshot` / `importSnapshot` of the in-process layers. */
   readonly snapshots: Snapshots;
+  /** `ttl(key)` / `inspect(key)`: an entry's state read without loading or counting (stack-inspect.ts). */
+  readonly inspector: StackInspector;
 
   private readonly log: BurstLogger;
   private readonly lifecycle = new StackLifecycle();
@@ -152,6 +155,7 @@ export class StackCore {
     const runner = new LoadRunner({ ...shared, entries, announce, loads: this.loads, reader: this.reader, protection, loaderDuration: this.loaderDuration, tracing: settings.tracing });
     this.reads = new ReadPath({ ...shared, reader: this.reader, runner, renewals });
     this.warmer = new Warmer({ ...shared, reader: this.reader, runner });
+    this.inspector = new StackInspector({ clock, layers, tags, lifecycle });
     this.snapshots = new Snapshots({ clock, layers: settings.layers, tags, sharedTags: settings.tagStore.shared });
     this.writes = new StackWrites({
       ...shared,
