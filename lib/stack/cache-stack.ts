@@ -126,12 +126,12 @@ export class CacheStack {
    * Seconds of freshness `key` has left (ms precision): `> 0` fresh, `0` stale or within its stale-if-error window,
    * `undefined` absent. Loads nothing, counts no hit (stack-inspect.ts).
    */
-  ttl(key: string): Promise<number | undefined> {
+  async ttl(key: string): Promise<number | undefined> {
     return this.core.inspector.ttl(this.space.key(key));
   }
 
   /** The state of `key` (fresh, stale, error-window, absent), its windows left, tags and version, read as `ttl` is. */
-  inspect(key: string): Promise<CacheEntryInspection> {
+  async inspect(key: string): Promise<CacheEntryInspection> {
     return this.core.inspector.inspect(this.space.key(key));
   }
 
