@@ -128,7 +128,7 @@ function checkDeclaredKey(label: string, options: HttpCacheOptions): void {
   if (options.identity !== undefined) {
     throw new InvalidOptionError(
       `${label}.identity`,
-      "a declared key names one entry for every user: drop `identity` and build the user into the key (a per-user route without a declared key is invalidated through tags: `tags: (req) => [`user:${id}`]`)",
+      "a declared key names one entry for every user: drop `identity` and build the user into the key (a per-user route keeps its computed key and is invalidated through tags: `tags: (req) => ['user:' + req.user.id]`)",
     );
   }
 }
