@@ -1,7 +1,7 @@
 /**
  * The cache key of a request: a SHA-256 hash of a structured, length-prefixed encoding of the method, the
  * route (controller, handler and declared path patterns), the route parameters, the canonical query and the
- * vary inputs (host name of host-routed routes, keyed headers, per-user key; see `route-request.key.ts`).
+ * vary inputs (host name of host-routed routes, keyed headers, identity; see `route-request.key.ts`).
  * Every string is written as `<length>:<text>` and every value carries a type tag, so no choice of input can
  * make two different requests encode alike (no delimiter injection), and the key has a fixed length whatever
  * the request.
@@ -18,7 +18,7 @@ export interface RequestKeyParts {
   readonly params: unknown;
   /** The parsed query (`req.query`), nested objects kept; its key order does not matter. */
   readonly query: unknown;
-  /** The vary inputs: the host name (host-routed routes), header names and values, then the per-user key. */
+  /** The vary inputs: the host name (host-routed routes), header names and values, then the identity. */
   readonly vary: readonly unknown[];
 }
 
