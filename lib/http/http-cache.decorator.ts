@@ -39,6 +39,9 @@ export function HttpCache(options: HttpCacheOptions = {}): ClassDecorator & Meth
   const decorator = (target: object, propertyKey?: string | symbol, descriptor?: PropertyDescriptor): void => {
     const host: unknown = propertyKey === undefined ? target : descriptor?.value;
     if (typeof host !== 'function') throw new InvalidOptionError('@HttpCache', `${String(propertyKey)} is not a method`);
+    if (propertyKey === undefined && typeof checked.key === 'string') {
+      throw new InvalidOptionError('@HttpCache.key', `a constant key on a controller would make all its routes one entry (${JSON.stringify(checked.key)}): declare it on each handler`);
+    }
     Reflect.defineMetadata(HTTP_CACHE_METADATA, checked, host);
   };
   return decorator as ClassDecorator & MethodDecorator;

@@ -122,10 +122,7 @@ export class CacheStack {
     await this.core.writes.delete([this.space.key(key)]);
   }
 
-  /**
-   * Seconds of freshness `key` has left (ms precision): `> 0` fresh, `0` stale or within its stale-if-error window,
-   * `undefined` absent. Loads nothing, counts no hit (stack-inspect.ts).
-   */
+  /** Seconds of freshness `key` has left (ms precision), `0` stale or in its error window, `undefined` absent; no load, no hit counted. */
   async ttl(key: string): Promise<number | undefined> {
     return this.core.inspector.ttl(this.space.key(key));
   }

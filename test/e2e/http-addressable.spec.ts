@@ -205,6 +205,11 @@ describe('declared keys and per-request ttls: option checks', () => {
     expect(() => HttpCache({ identity: 'user' as never })).toThrow(/"@HttpCache.identity"/);
     expect(() => HttpCache({ shared: true, identity: () => 'u' })).toThrow(/"@HttpCache.shared"/);
     expect(HttpCache({ key: 'items:all', ttl: (_req, body) => (body === null ? 1 : '1m') })).toBeInstanceOf(Function);
+    expect(() => {
+      @HttpCache({ key: 'one-for-all' })
+      class Shared {}
+      return Shared;
+    }).toThrow(/"@HttpCache.key".*all its routes one entry/);
   });
 
   it('rejects unknown route and app-wide option names with the closest known one', () => {
