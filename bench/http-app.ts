@@ -1,7 +1,8 @@
 /**
  * The Nest app of the HTTP benchmark (`npm run bench:http`): routes returning the same constant JSON body,
- * one plain, one cached by `LayerCacheInterceptor` on the memory layer, and one behind a minimal caching
- * interceptor (the ceiling of any interceptor, for reference).
+ * one plain, one cached by `LayerCacheInterceptor` on the memory layer, one behind a minimal caching
+ * interceptor (the ceiling of any interceptor, for reference), and one cached by @nestjs/cache-manager's
+ * `CacheInterceptor` (cache-manager 7, its default in-memory Keyv store: what users migrate from).
  *
  * It mirrors the sample's `/catalogue` route (`sample/catalogue/catalogue.controller.ts`): the same decorators
  * on the handler (`@UseInterceptors(LayerCacheInterceptor)`, `@HttpCache`, `@CacheTags('products')`) and the
@@ -14,6 +15,7 @@
  * module use explicit `@Inject` tokens and factories, so they need no metadata.
  */
 import 'reflect-metadata';
+import { CacheInterceptor, CacheModule, CacheTTL } from '@nestjs/cache-manager';
 import { Controller, Get, Inject, Injectable, Module, UseInterceptors, type CallHandler, type ExecutionContext, type INestApplication, type NestInterceptor } from '@nestjs/common';
 import { HttpAdapterHost, NestFactory } from '@nestjs/core';
 import { of, tap, type Observable } from 'rxjs';
@@ -87,10 +89,22 @@ export class BenchCatalogueController {
   minimal() {
     return CATALOGUE_BODY;
   }
+
+  /** The same handler behind @nestjs/cache-manager's `CacheInterceptor` (keyed by URL), fresh for an hour (ms). */
+  @Get('catalogue-cache-manager')
+  @UseInterceptors(CacheInterceptor)
+  @CacheTTL(3_600_000)
+  cacheManager() {
+    return CATALOGUE_BODY;
+  }
 }
 
 @Module({
-  imports: [LayerCacheModule.forRoot({ layers: [() => new MemoryLayer({ maxSize: 10_000 })], ttl: 60 })],
+  imports: [
+    LayerCacheModule.forRoot({ layers: [() => new MemoryLayer({ maxSize: 10_000 })], ttl: 60 }),
+    // cache-manager 7 on its default store (Keyv's in-memory Map), as `CacheModule.register()` sets it up.
+    CacheModule.register({ ttl: 60_000 }),
+  ],
   controllers: [BenchCatalogueController],
 })
 class BenchHttpModule {}

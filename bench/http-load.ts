@@ -154,7 +154,7 @@ export async function probe(url: string, when: string): Promise<void> {
   const plain = await fetch(url + ROUTES.plain);
   const plainBody = await plain.text();
   if (plain.headers.get('x-cache') !== null) throw new Error(`${when}: ${ROUTES.plain} went through an interceptor`);
-  for (const path of [ROUTES.cached, ROUTES.minimal]) {
+  for (const path of [ROUTES.cached, ROUTES.minimal, ROUTES.nest]) {
     const cached = await fetch(url + path);
     const xCache = cached.headers.get('x-cache');
     if (xCache !== 'HIT') throw new Error(`${when}: ${path} answered X-Cache: ${String(xCache)}, expected HIT`);

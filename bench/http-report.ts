@@ -36,10 +36,14 @@ export interface AdapterRun {
   readonly cached: RouteStats;
   /** The minimal interceptor's route, when the setup loads it. */
   readonly minimal: RouteStats | undefined;
+  /** @nestjs/cache-manager's `CacheInterceptor` route, when the setup loads it. */
+  readonly nest: RouteStats | undefined;
   /** cached / plain req/s of each round (paired slices of one round). */
   readonly cachedRatios: readonly number[];
   /** minimal / plain req/s of each round (empty when the setup does not load it). */
   readonly minimalRatios: readonly number[];
+  /** cache-manager / plain req/s of each round (empty when the setup does not load it). */
+  readonly nestRatios: readonly number[];
   /** plain / cached CPU per request of each round (what cachedRatios tends to when the server bounds req/s). */
   readonly cpuRatios: readonly number[];
   /** Whether each round was quiet (see `QUIET_OTHERS`); all `true` where other processes' CPU time is unknown. */
@@ -99,6 +103,7 @@ export function printRun(run: AdapterRun): void {
       row(`${ROUTES.plain} (no interceptor, baseline)`, run.plain),
       row(`${ROUTES.cached} (LayerCacheInterceptor HIT)`, run.cached),
       ...(run.minimal === undefined ? [] : [row(`${ROUTES.minimal} (minimal interceptor HIT, ceiling)`, run.minimal)]),
+      ...(run.nest === undefined ? [] : [row(`${ROUTES.nest} (@nestjs/cache-manager CacheInterceptor HIT)`, run.nest)]),
     ],
   );
   console.log(
@@ -115,13 +120,21 @@ export function printRun(run: AdapterRun): void {
     );
     console.log(`    per round: ${run.minimalRatios.map((r, i) => `${r.toFixed(2)}${run.quiet[i] ? '' : '*'}`).join(' ')}`);
   }
+  if (run.nest !== undefined) {
+    console.log(
+      `  cache-manager / plain req/s, paired per round: ${spread(run.nestRatios)}, CPU ${signed(run.nest.cpuUsPerReq - run.plain.cpuUsPerReq)} µs/req; ` +
+        `cached (LayerCacheInterceptor) / cache-manager: ${formatRatio(median(run.cachedRatios) / median(run.nestRatios))}`,
+    );
+    console.log(`    per round: ${run.nestRatios.map((r, i) => `${r.toFixed(2)}${run.quiet[i] ? '' : '*'}`).join(' ')}`);
+  }
   const quiet = run.quiet.filter(Boolean).length;
   if (quiet < run.quiet.length) {
     const { rounds, note } = judged(run);
     console.log(
       `  * not quiet: other processes used more than ${QUIET_OTHERS * 100}% of a core in a slice of the round. ${quiet} of ${run.quiet.length} rounds quiet; ` +
         `on ${note}: cached / plain ${spread(pick(run.cachedRatios, rounds))}` +
-        (run.minimal === undefined ? '' : `, minimal / plain ${spread(pick(run.minimalRatios, rounds))}`),
+        (run.minimal === undefined ? '' : `, minimal / plain ${spread(pick(run.minimalRatios, rounds))}`) +
+        (run.nest === undefined ? '' : `, cache-manager / plain ${spread(pick(run.nestRatios, rounds))}`),
     );
   }
 }
@@ -152,6 +165,7 @@ export function summarize(run: AdapterRun): { ratio: number; measured: string } 
     `${(ratio * 100).toFixed(1)}% (median of paired per-round ratios, ${note}; IQR ${spreadPercent(cachedRatios)}; ` +
     `${fmt(run.cached.reqPerSec)} vs ${fmt(run.plain.reqPerSec)} req/s), ` +
     `server CPU ${fmt(run.cached.cpuUsPerReq, 1)} vs ${fmt(run.plain.cpuUsPerReq, 1)} µs/req (${signed(run.cached.cpuUsPerReq - run.plain.cpuUsPerReq)}); ` +
-    `minimal interceptor ${(median(pick(run.minimalRatios, rounds)) * 100).toFixed(1)}%, CPU ${run.minimal === undefined ? 'n/a' : signed(run.minimal.cpuUsPerReq - run.plain.cpuUsPerReq)} µs/req`;
+    `minimal interceptor ${(median(pick(run.minimalRatios, rounds)) * 100).toFixed(1)}%, CPU ${run.minimal === undefined ? 'n/a' : signed(run.minimal.cpuUsPerReq - run.plain.cpuUsPerReq)} µs/req; ` +
+    `@nestjs/cache-manager ${run.nest === undefined ? 'n/a' : `${(median(pick(run.nestRatios, rounds)) * 100).toFixed(1)}%, CPU ${signed(run.nest.cpuUsPerReq - run.plain.cpuUsPerReq)} µs/req`}`;
   return { ratio, measured };
 }

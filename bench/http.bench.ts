@@ -14,7 +14,9 @@
  * interceptor returning the same constant ~1 KB JSON body (`bench/http-app.ts`, a mirror of the sample's
  * `/catalogue`), loaded with autocannon (50 connections, pipelining 1) on loopback, on Fastify and Express,
  * in one run; for reference, the same body behind a minimal caching interceptor (`Map` lookup, `of(body)`: the
- * ceiling of any interceptor-based HIT). Target (issue 4): on Nest 12 + Fastify a HIT reaches at least 85% of the uncached route's req/s.
+ * ceiling of any interceptor-based HIT), and behind @nestjs/cache-manager's `CacheInterceptor` (cache-manager 7, its
+ * default in-memory Keyv store, every measured request a HIT: the interceptor users migrate from; child setup only).
+ * Target (issue 4): on Nest 12 + Fastify a HIT reaches at least 85% of the uncached route's req/s.
  *
  * The app (`http-app.ts`) and server (`http-server.ts`) are compiled with tsc first (`bench/tsconfig.http.json`
  * to `.tmp/bench-build`, incremental), so that the servers run the library as tsc emits it for users (`dist/`), with
@@ -22,7 +24,7 @@
  *
  * Two setups per adapter, each interleaved: every round loads each route once for a 1 s slice, back to back,
  * the first route rotating from round to round (so no route always follows another). The ratios are **paired**:
- * each round gives cached / plain (and minimal / plain) from its own slices, seconds apart, so a slow phase of the
+ * each round gives cached / plain (and minimal / plain, cache-manager / plain) from its own slices, seconds apart, so a slow phase of the
  * shared machine lowers both sides of a ratio; the reported ratio is the median of the per-round ratios (with
  * their interquartile range), not a ratio of medians.
  * 1. **server in a child process** (the target's numbers): the compiled `http-server.js` is forked and autocannon runs
@@ -99,7 +101,7 @@ function plan(argv: readonly string[]): Plan {
   const all: Setup[] = [
     {
       name: 'child',
-      routes: ['plain', 'cached', 'minimal'],
+      routes: ['plain', 'cached', 'minimal', 'nest'],
       rounds: rounds !== undefined ? { fastify: rounds, express: rounds } : quick ? { fastify: 2, express: 2 } : { fastify: 15, express: 6 },
       sliceSeconds: 1,
       warmupSeconds: quick ? 1 : 2,
@@ -129,7 +131,7 @@ async function benchAdapter(adapter: AdapterName, setup: Setup, guard: RunGuard)
   const server = setup.name === 'child' ? await forkServer(adapter, BUILT, guard) : await inProcessServer(adapter, BUILT);
   try {
     let bodyBytes = 0;
-    for (const path of [ROUTES.cached, ROUTES.minimal]) {
+    for (const path of [ROUTES.cached, ROUTES.minimal, ROUTES.nest]) {
       const first = await fetch(server.url + path);
       bodyBytes = (await first.arrayBuffer()).byteLength;
       if (first.headers.get('x-cache') !== 'MISS') throw new Error(`the first request of ${path} was ${String(first.headers.get('x-cache'))}, not MISS`);
@@ -137,7 +139,7 @@ async function benchAdapter(adapter: AdapterName, setup: Setup, guard: RunGuard)
     await probe(server.url, `${adapter}, before the run`);
     for (const route of setup.routes) await load(server.url + ROUTES[route], setup.warmupSeconds);
 
-    const slices: Record<RouteName, Slice[]> = { plain: [], cached: [], minimal: [] };
+    const slices: Record<RouteName, Slice[]> = { plain: [], cached: [], minimal: [], nest: [] };
     const rounds = setup.rounds[adapter];
     for (let round = 0; round < rounds; round++) {
       for (let offset = 0; offset < setup.routes.length; offset++) {
@@ -158,8 +160,10 @@ async function benchAdapter(adapter: AdapterName, setup: Setup, guard: RunGuard)
       plain: stats(slices.plain),
       cached,
       minimal: slices.minimal.length === 0 ? undefined : stats(slices.minimal),
+      nest: slices.nest.length === 0 ? undefined : stats(slices.nest),
       cachedRatios: slices.cached.map((s, i) => s.reqPerSec / plainOf(i).reqPerSec),
       minimalRatios: slices.minimal.map((s, i) => s.reqPerSec / plainOf(i).reqPerSec),
+      nestRatios: slices.nest.map((s, i) => s.reqPerSec / plainOf(i).reqPerSec),
       cpuRatios: slices.cached.map((s, i) => plainOf(i).cpuUsPerReq / s.cpuUsPerReq),
       quiet: slices.plain.map((_, i) => setup.routes.every((route) => (slices[route][i]?.othersBusy ?? 0) <= QUIET_OTHERS)),
       bodyBytes,
