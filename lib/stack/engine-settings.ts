@@ -5,7 +5,7 @@
  * options, else a shared layer's own, else the in-process defaults.
  */
 import { systemClock, type Clock } from '../core/clock.js';
-import { toMilliseconds } from '../core/duration.js';
+import { likelyMillisecondsWarning, takeLikelyMillisecondsWarnings, toMilliseconds } from '../core/duration.js';
 import { InvalidOptionError } from '../core/errors.js';
 import type { InvalidationBus } from '../core/invalidation-bus.js';
 import type { CacheLayer } from '../core/layer.js';
@@ -19,6 +19,7 @@ import { basePolicy, DEFAULT_CACHE_STACK_OPTIONS, resolvePolicy, type CacheStack
 import type { GuardSettings } from './layer-guard.js';
 import { resolveTracing, type StackTracing } from './tracing.js';
 import { resolveWriteSettings, type WriteSettings } from './write-options.js';
+import { checkStackOptionNames } from './option-names.js';
 
 /** Everything the engine needs, resolved by `CacheStack`. */
 export interface EngineSettings {
@@ -72,9 +73,11 @@ export function resolveEngineSettings(layers: readonly CacheLayer[], options: Ca
     names.add(layer.name);
   }
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'expected an object');
+  checkStackOptionNames(options);
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? consoleLogger;
   for (const layer of layers) layer.attach?.({ clock, logger });
+  warnLikelyMilliseconds(layers, options, logger);
   const layerTtls = layers.map((l) => l.ttl).filter((ttl): ttl is number => ttl !== undefined);
   const fallbackTtl = layerTtls.length > 0 ? Math.max(...layerTtls) : toMilliseconds(DEFAULT_CACHE_STACK_OPTIONS.fallbackTtl, 'ttl');
   const backoff = toMilliseconds(options.layerBackoff ?? DEFAULT_CACHE_STACK_OPTIONS.layerBackoff, 'layerBackoff');
@@ -84,7 +87,7 @@ export function resolveEngineSettings(layers: readonly CacheLayer[], options: Ca
   const storeLayer = options.tagStore === undefined ? layers.findIndex((l) => l.shared && l.createTagStore !== undefined) : -1;
   return {
     layers,
-    policy: resolvePolicy(options, basePolicy(fallbackTtl)),
+    policy: resolvePolicy(options, basePolicy(fallbackTtl), false),
     clock,
     log: new BurstLogger(logger),
     tagStore: options.tagStore ?? layers[storeLayer]?.createTagStore?.() ?? new MemoryTagStore(),
@@ -128,4 +131,19 @@ function resolveSingleFlight(options: CacheStackOptions): EngineSettings['single
   const leaseTtl = toMilliseconds(options.singleFlightLease ?? DEFAULT_CACHE_STACK_OPTIONS.singleFlightLease, 'singleFlightLease');
   if (leaseTtl <= 0) throw new InvalidOptionError('singleFlightLease', 'must be greater than 0');
   return { coordinator, leaseTtl };
+}
+
+/**
+ * Logs, once per stack, each duration written without a unit that looks like milliseconds (duration.ts): the stack's
+ * `ttl`, `staleWhileRevalidate`, `staleIfError`, and the `ttl` its layers were built with. Per-call options are not
+ * checked (they would warn per call).
+ */
+function warnLikelyMilliseconds(layers: readonly CacheLayer[], options: CacheStackOptions, logger: CacheLogger): void {
+  const warnings: string[] = [];
+  for (const option of ['ttl', 'staleWhileRevalidate', 'staleIfError'] as const) {
+    const warning = likelyMillisecondsWarning(options[option], option);
+    if (warning !== undefined) warnings.push(warning);
+  }
+  for (const layer of layers) warnings.push(...takeLikelyMillisecondsWarnings(layer));
+  for (const warning of warnings) logger.warn(warning);
 }
