@@ -8,6 +8,7 @@ import 'reflect-metadata';
 import { InvalidOptionError } from '../../lib/core/errors.js';
 import { likelyMillisecondsWarning, toMilliseconds } from '../../lib/core/duration.js';
 import { MemoryLayer } from '../../lib/layers/memory.layer.js';
+import { MemoryRevalidationLock } from '../../lib/core/memory-revalidation.lock.js';
 import { DiskLayer } from '../../lib/layers/disk.layer.js';
 import { MemcachedLayer } from '../../lib/layers/memcached.layer.js';
 import { RedisLayer } from '../../lib/redis/redis.layer.js';
@@ -72,6 +73,8 @@ describe('an unknown option name is an InvalidOptionError naming it and the clos
     ['health options', () => stackOf().health({ tiemout: 1 } as never), 'options.tiemout', 'timeout'],
     ['exportSnapshot options', () => stackOf().exportSnapshot({ fiel: 'x' } as never), 'exportSnapshot.fiel', 'file'],
     ['importSnapshot options', () => stackOf().importSnapshot(new Uint8Array(), { serialiser: {} } as never), 'importSnapshot.serialiser', 'serializer'],
+    ['invalidateByPrefix options', () => stackOf().invalidateByPrefix('a', { limt: 1 } as never), 'options.limt', 'limit'],
+    ['MemoryRevalidationLock', () => new MemoryRevalidationLock({ clokc: undefined } as never), 'MemoryRevalidationLock.clokc', 'clock'],
     ['MemoryLayer', () => new MemoryLayer({ maxSzie: 1 } as never), 'MemoryLayer.maxSzie', 'maxSize'],
     ['DiskLayer', () => new DiskLayer({ directory: '/tmp/x', maxFiels: 1 } as never), 'DiskLayer.maxFiels', 'maxFiles'],
     ['MemcachedLayer', () => new MemcachedLayer({ servers: ['localhost:1'], prefx: 'a' } as never), 'MemcachedLayer.prefx', 'prefix'],
