@@ -112,6 +112,15 @@ const TARGET_NAMES = ['stack', 'namespace'] as const;
 const PUT_NAMES: ReadonlySet<string> = new Set<string>([...TARGET_NAMES, ...DECORATOR_ENTRY_OPTIONS, 'key', 'tags', 'condition', 'unless']);
 const CACHEABLE_NAMES: ReadonlySet<string> = new Set<string>([...PUT_NAMES, 'loaderTimeout']);
 const EVICT_NAMES: ReadonlySet<string> = new Set<string>([...TARGET_NAMES, 'keys', 'tags', 'allEntries', 'beforeInvocation']);
+// Every option of the decorators' interfaces is listed above (a missing one is a type error here).
+const NAMES_LISTED: [
+  Exclude<keyof CacheableOptions, (typeof TARGET_NAMES)[number] | (typeof DECORATOR_ENTRY_OPTIONS)[number] | 'key' | 'tags' | 'condition' | 'unless' | 'loaderTimeout'>,
+  Exclude<keyof CacheEvictOptions, (typeof TARGET_NAMES)[number] | 'keys' | 'tags' | 'allEntries' | 'beforeInvocation'>,
+] extends [never, never]
+  ? true
+  : false = true;
+void NAMES_LISTED;
+
 /** Names Spring's and @nestjs/cache-manager's users bring to the decorators. */
 const DECORATOR_RENAMED = Object.freeze({
   ...FOREIGN_ENTRY_OPTIONS,
