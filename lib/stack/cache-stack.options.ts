@@ -9,7 +9,7 @@ import type { Clock } from '../core/clock.js';
 import { toMilliseconds, type Duration } from '../core/duration.js';
 import { InvalidOptionError } from '../core/errors.js';
 import { checkName } from '../core/keys.js';
-import { checkEntryOptionNames, type EntryOptionName, type StackOptionName } from './option-names.js';
+import { checkEntryOptionNames } from './option-names.js';
 import type { CacheLogger } from '../core/logger.js';
 import type { InvalidationBus } from '../core/invalidation-bus.js';
 import type { LoadCoordinator } from '../core/load-coordinator.js';
@@ -183,10 +183,6 @@ export interface CacheStackOptions extends CacheEntryOptions {
    */
   tracing?: boolean | TracingOptions;
 }
-
-// The names option-names.ts checks are exactly these interfaces' keys (either way, a difference is a type error).
-const NAMES_MATCH: [Exclude<keyof CacheEntryOptions | EntryOptionName, keyof CacheEntryOptions & EntryOptionName>, Exclude<keyof CacheStackOptions | StackOptionName, keyof CacheStackOptions & StackOptionName>] extends [never, never] ? true : false = true;
-void NAMES_MATCH;
 
 /** Defaults of {@link CacheStackOptions}, in the units users write (numbers are seconds). */
 export const DEFAULT_CACHE_STACK_OPTIONS = Object.freeze({

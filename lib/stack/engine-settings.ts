@@ -15,11 +15,15 @@ import type { RevalidationLock } from '../core/revalidation-lock.js';
 import type { TagStore } from '../core/tag-store.js';
 import { checkPlugin } from '../core/plugin-check.js';
 import { MemoryTagStore } from '../core/memory-tag.store.js';
-import { basePolicy, DEFAULT_CACHE_STACK_OPTIONS, resolvePolicy, type CacheStackOptions, type EntryPolicy } from './cache-stack.options.js';
+import { basePolicy, DEFAULT_CACHE_STACK_OPTIONS, resolvePolicy, type CacheEntryOptions, type CacheStackOptions, type EntryPolicy } from './cache-stack.options.js';
 import type { GuardSettings } from './layer-guard.js';
 import { resolveTracing, type StackTracing } from './tracing.js';
 import { resolveWriteSettings, type WriteSettings } from './write-options.js';
-import { checkStackOptionNames } from './option-names.js';
+import { checkStackOptionNames, type EntryOptionName, type StackOptionName } from './option-names.js';
+
+// The names option-names.ts checks are exactly these interfaces' keys (either way, a difference is a type error).
+const NAMES_MATCH: [Exclude<keyof CacheEntryOptions | EntryOptionName, keyof CacheEntryOptions & EntryOptionName>, Exclude<keyof CacheStackOptions | StackOptionName, keyof CacheStackOptions & StackOptionName>] extends [never, never] ? true : false = true;
+void NAMES_MATCH;
 
 /** Everything the engine needs, resolved by `CacheStack`. */
 export interface EngineSettings {
@@ -77,7 +81,6 @@ export function resolveEngineSettings(layers: readonly CacheLayer[], options: Ca
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? consoleLogger;
   for (const layer of layers) layer.attach?.({ clock, logger });
-  warnLikelyMilliseconds(layers, options, logger);
   const layerTtls = layers.map((l) => l.ttl).filter((ttl): ttl is number => ttl !== undefined);
   const fallbackTtl = layerTtls.length > 0 ? Math.max(...layerTtls) : toMilliseconds(DEFAULT_CACHE_STACK_OPTIONS.fallbackTtl, 'ttl');
   const backoff = toMilliseconds(options.layerBackoff ?? DEFAULT_CACHE_STACK_OPTIONS.layerBackoff, 'layerBackoff');
@@ -85,7 +88,7 @@ export function resolveEngineSettings(layers: readonly CacheLayer[], options: Ca
   if (timeout <= 0) throw new InvalidOptionError('layerTimeout', 'must be greater than 0');
   const tracing = resolveTracing(options.tracing);
   const storeLayer = options.tagStore === undefined ? layers.findIndex((l) => l.shared && l.createTagStore !== undefined) : -1;
-  return {
+  const settings: EngineSettings = {
     layers,
     policy: resolvePolicy(options, basePolicy(fallbackTtl), false),
     clock,
@@ -106,6 +109,8 @@ export function resolveEngineSettings(layers: readonly CacheLayer[], options: Ca
     writes: resolveWriteSettings(options),
     tracing,
   };
+  warnLikelyMilliseconds(layers, options, logger); // once every option is valid: a stack that throws warns nothing
+  return settings;
 }
 
 /** The stack's revalidation lock: the option, else the first shared layer's own, else none. */

@@ -3,7 +3,7 @@
  * (`CacheEntryOptions`, given per call, per namespace and as the stack's defaults) and the stack's own
  * (`CacheStackOptions`). An unknown name is an `InvalidOptionError` naming it and the closest known one, or the
  * hint of another library's name (core/foreign-options.ts). Hard part: the lists must follow the interfaces; a
- * compile-time check in cache-stack.options.ts fails the build when an option is added to an interface and not here
+ * compile-time check in engine-settings.ts fails the build when an option is added to an interface and not here
  * (or listed here and not there).
  */
 import { FOREIGN_ENTRY_OPTIONS, FOREIGN_STACK_OPTIONS } from '../core/foreign-options.js';
