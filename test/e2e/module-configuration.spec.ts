@@ -156,6 +156,20 @@ describe.each(ADAPTERS)('a ttl that looks like milliseconds is logged once per r
     }
   });
 
+  it('not when forRoot checks its options (its probe stack is silent): once, when the app builds the stack', async () => {
+    const lines: string[] = [];
+    const logger: CacheLogger = { warn: (message) => lines.push(message), error: () => undefined };
+    const module = LayerCacheModule.forRoot({ logger, ttl: 60_000, memory: { ttl: 1_000_000 } });
+    expect(lines).toEqual([]);
+    const app = await start(new RecordingNestLogger(), [module]);
+    try {
+      await request(app.getHttpServer()).get('/ttl').expect(200);
+      expect(lines.map((line) => line.split(' is read')[0])).toEqual(['ttl: 60000', 'MemoryLayer.ttl: 1000000']);
+    } finally {
+      await app.close();
+    }
+  });
+
   it("through the logger option: a forRootAsync factory's unitless string, and nothing for values with a unit", async () => {
     const lines: string[] = [];
     const logger: CacheLogger = { warn: (message) => lines.push(message), error: () => undefined };

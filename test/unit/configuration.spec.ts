@@ -116,6 +116,7 @@ describe('names from other cache libraries get directions', () => {
     ['layercache writeBehind.batchSize', () => new CacheStack([new MemoryLayer()], { writeBehind: { batchSize: 1 } } as never), 'writeBehind.batchSize', /renamed maxBatch/],
     ['layercache RedisInvalidationBus publisher', () => new RedisInvalidationBus({ publisher: {} } as never), 'RedisInvalidationBus.publisher', /renamed client/],
     ['layercache RedisLayer decompressionMaxBytes', () => new RedisLayer({ client: {}, decompressionMaxBytes: 1 } as never), 'RedisLayer.decompressionMaxBytes', /renamed maxInflatedBytes/],
+    ['layercache warm entry fetcher', () => stackOf().warm([{ key: 'k', fetcher: loader }] as never), 'entries[0].fetcher', /renamed loader/],
     ['cache-manager max on a layer', () => new MemoryLayer({ max: 100 } as never), 'MemoryLayer.max', /renamed maxSize/],
     ['cache-manager stores', () => new CacheStack([new MemoryLayer()], { stores: [] } as never), 'CacheStack.stores', /layers are given as instances/],
     ['cache-manager refreshThreshold on @Cacheable', () => decorate(Cacheable({ refreshThreshold: 1 } as never)), 'Cacheable.refreshThreshold', /use refreshAhead/],
