@@ -16,6 +16,7 @@
 import { constants as bufferConstants } from 'node:buffer';
 import * as zlib from 'node:zlib';
 import { InvalidOptionError } from './errors.js';
+import { checkOptionKeys } from './option-keys.js';
 
 /** A compression algorithm of {@link CompressionOptions}. `zstd` needs a Node whose `node:zlib` has it (22.15+, 23.8+). */
 export type CompressionAlgorithm = 'gzip' | 'brotli' | 'zstd';
@@ -83,8 +84,7 @@ export function resolveCompression(value: unknown, option: string): EntryCompres
   if (given === null || typeof given !== 'object' || Array.isArray(given)) {
     throw new InvalidOptionError(option, `expected 'gzip', 'brotli', 'zstd' or { algorithm, threshold, level }, got ${describe(value)}`);
   }
-  const unknown = Object.keys(given).find((key) => !KNOWN_KEYS.has(key));
-  if (unknown !== undefined) throw new InvalidOptionError(`${option}.${unknown}`, 'unknown option (expected algorithm, threshold, level)');
+  checkOptionKeys(given, KNOWN_KEYS, { at: option });
   const { algorithm, threshold = DEFAULT_COMPRESSION_THRESHOLD, level } = given as Partial<Record<string, unknown>>;
   if (algorithm !== 'gzip' && algorithm !== 'brotli' && algorithm !== 'zstd') {
     throw new InvalidOptionError(typeof value === 'string' ? option : `${option}.algorithm`, `expected 'gzip', 'brotli' or 'zstd', got ${describe(algorithm)}`);

@@ -4,6 +4,7 @@
  * releases it.
  */
 import { systemClock, type Clock } from './clock.js';
+import { checkOptionKeys } from './option-keys.js';
 import type { LockLease, RevalidationLock } from './revalidation-lock.js';
 
 /** Options of {@link MemoryRevalidationLock}. */
@@ -24,6 +25,7 @@ export class MemoryRevalidationLock implements RevalidationLock {
   private readonly leases = new Map<string, { owner: object; until: number }>();
 
   constructor(options: MemoryRevalidationLockOptions = {}) {
+    if (options !== null && typeof options === 'object') checkOptionKeys(options, ['clock'], { at: 'MemoryRevalidationLock' });
     this.clock = options.clock ?? systemClock;
   }
 

@@ -4,6 +4,8 @@
  */
 import { InvalidOptionError } from '../core/errors.js';
 import { checkName } from '../core/keys.js';
+import { FOREIGN_ENTRY_OPTIONS } from '../core/foreign-options.js';
+import { checkOptionKeys } from '../core/option-keys.js';
 import { basePolicy, resolvePolicy, type CacheEntryOptions } from '../stack/cache-stack.options.js';
 import type { TagsOption } from '../core/tags.js';
 import type { CacheTagValue } from '../common/cache-tags.metadata.js';
@@ -106,9 +108,35 @@ export function describeSite(decorator: string, className: string, method: strin
 
 const ENTRY_CHECK_BASE = basePolicy(0);
 
-/** Checks the options of `@Cacheable`/`@CachePut` eagerly. */
-export function checkWriteOptions(site: string, options: CacheableOptions | undefined): CacheableOptions {
+const TARGET_NAMES = ['stack', 'namespace'] as const;
+const PUT_NAMES: ReadonlySet<string> = new Set<string>([...TARGET_NAMES, ...DECORATOR_ENTRY_OPTIONS, 'key', 'tags', 'condition', 'unless']);
+const CACHEABLE_NAMES: ReadonlySet<string> = new Set<string>([...PUT_NAMES, 'loaderTimeout']);
+const EVICT_NAMES: ReadonlySet<string> = new Set<string>([...TARGET_NAMES, 'keys', 'tags', 'allEntries', 'beforeInvocation']);
+// Every option of the decorators' interfaces is listed above (a missing one is a type error here).
+const NAMES_LISTED: [
+  Exclude<keyof CacheableOptions, (typeof TARGET_NAMES)[number] | (typeof DECORATOR_ENTRY_OPTIONS)[number] | 'key' | 'tags' | 'condition' | 'unless' | 'loaderTimeout'>,
+  Exclude<keyof CacheEvictOptions, (typeof TARGET_NAMES)[number] | 'keys' | 'tags' | 'allEntries' | 'beforeInvocation'>,
+] extends [never, never]
+  ? true
+  : false = true;
+void NAMES_LISTED;
+
+/** Names Spring's and @nestjs/cache-manager's users bring to the decorators. */
+const DECORATOR_RENAMED = Object.freeze({
+  ...FOREIGN_ENTRY_OPTIONS,
+  cacheNames: 'use namespace (a namespace of the stack) or stack (a named registration)',
+  value: 'use namespace (a namespace of the stack) or stack (a named registration)',
+  keyGenerator: 'give key as a function of the arguments',
+  sync: 'always on: concurrent calls with one key run the method once',
+});
+
+/**
+ * Checks the options of `@Cacheable`/`@CachePut` eagerly; `decorator`: which, for the names it accepts
+ * (`loaderTimeout` is `@Cacheable`'s only) and its errors (`Cacheable.ttll`).
+ */
+export function checkWriteOptions(site: string, options: CacheableOptions | undefined, decorator: 'Cacheable' | 'CachePut' = 'Cacheable'): CacheableOptions {
   const o = checkObject(site, options);
+  checkNames(site, o, decorator === 'Cacheable' ? CACHEABLE_NAMES : PUT_NAMES, decorator);
   checkTarget(site, o);
   if (o.key !== undefined && typeof o.key !== 'string' && typeof o.key !== 'function') {
     fail('key', site, 'expected a key template string or a function of the arguments');
@@ -131,6 +159,7 @@ export function checkWriteOptions(site: string, options: CacheableOptions | unde
 /** Checks the options of `@CacheEvict` eagerly; at least one of `keys`, `tags`, `allEntries`. */
 export function checkEvictOptions(site: string, options: CacheEvictOptions | undefined): CacheEvictOptions {
   const o = checkObject(site, options);
+  checkNames(site, o, EVICT_NAMES, 'CacheEvict');
   checkTarget(site, o);
   const keys = listOf(o.keys);
   const tags = listOf<CacheTagValue>(o.tags);
@@ -157,6 +186,16 @@ function checkObject<O extends object>(site: string, options: O | undefined): O 
   if (options === undefined) return {} as O;
   if (typeof options !== 'object' || options === null) fail('options', site, `expected an object, got ${typeof options}`);
   return options;
+}
+
+/** Unknown option names: `InvalidOptionError` naming `<decorator>.<option>`, the site in the message. */
+function checkNames(site: string, o: object, names: ReadonlySet<string>, decorator: string): void {
+  try {
+    checkOptionKeys(o, names, { at: decorator, renamed: DECORATOR_RENAMED });
+  } catch (error) {
+    if (error instanceof InvalidOptionError) fail(error.option, site, error.message.replace(/^Invalid option "[^"]*": /, ''));
+    throw error;
+  }
 }
 
 function checkTarget(site: string, o: CacheTargetOptions): void {

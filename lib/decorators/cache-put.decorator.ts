@@ -29,7 +29,7 @@ export function CachePut<A extends unknown[] = unknown[], R = unknown>(options?:
       target,
       propertyKey,
       descriptor,
-      (label) => checkWriteOptions(label, options as CachePutOptions | undefined),
+      (label) => checkWriteOptions(label, options as CachePutOptions | undefined, 'CachePut'),
       (original, site, checked) => writeThrough(original, site, new WritePlans(site, checked), checked.condition),
     );
   };

@@ -6,6 +6,8 @@ import { describeValue, positiveInteger } from '../core/option-values.js';
 import { resolve } from 'node:path';
 import { toMilliseconds, toOptionalMilliseconds, type Duration } from '../core/duration.js';
 import { InvalidOptionError } from '../core/errors.js';
+import { FOREIGN_LAYER_OPTIONS } from '../core/foreign-options.js';
+import { checkOptionKeys } from '../core/option-keys.js';
 import type { Serializer } from '../core/serializer.js';
 import { MsgpackSerializer } from '../core/msgpack.serializer.js';
 
@@ -74,9 +76,7 @@ export function resolveDiskLayerOptions(options: DiskLayerOptions): ResolvedDisk
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new InvalidOptionError('DiskLayer', `expected an options object: new DiskLayer({ directory }), got ${describeValue(options)}`);
   }
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(key)) throw new InvalidOptionError(`DiskLayer.${key}`, `unknown option; expected one of ${[...KNOWN_OPTIONS].join(', ')}`);
-  }
+  checkOptionKeys(options, KNOWN_OPTIONS, { at: 'DiskLayer', renamed: FOREIGN_LAYER_OPTIONS });
   const { directory } = options;
   if (typeof directory !== 'string' || directory.trim().length === 0 || directory.includes('\u0000')) {
     throw new InvalidOptionError('DiskLayer.directory', `expected a non-empty path, got ${describeValue(directory)}`);

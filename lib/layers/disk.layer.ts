@@ -37,6 +37,7 @@
  * concurrent writers may leave the older (last rename wins). `touch` rewrites the record (three deadlines and the
  * ttl) only when the deadline moves by at least a tenth of the entry's ttl, as the stack does for shared layers.
  */
+import { noteLikelyMilliseconds } from '../core/duration.js';
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
@@ -93,6 +94,7 @@ export class DiskLayer implements CacheLayer {
 
   constructor(options: DiskLayerOptions) {
     const resolved = resolveDiskLayerOptions(options);
+    noteLikelyMilliseconds(this, options.ttl, 'DiskLayer.ttl');
     this.name = resolved.name;
     this.ttl = resolved.ttl;
     this.directory = resolved.directory;

@@ -5,6 +5,8 @@
 import { toOptionalMilliseconds, type Duration } from '../core/duration.js';
 import { checkMaxInflatedBytes, resolveCompression, type CompressionAlgorithm, type CompressionOptions, type EntryCompression } from '../core/entry-compression.js';
 import { InvalidOptionError } from '../core/errors.js';
+import { FOREIGN_LAYER_OPTIONS } from '../core/foreign-options.js';
+import { checkOptionKeys } from '../core/option-keys.js';
 import { MsgpackSerializer } from '../core/msgpack.serializer.js';
 import { describeValue } from '../core/option-values.js';
 import type { Serializer } from '../core/serializer.js';
@@ -66,10 +68,7 @@ export function resolveMemcachedLayerOptions(options: MemcachedLayerOptions): Re
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('MemcachedLayer', "expected an options object: new MemcachedLayer({ servers: ['localhost:11211'] })");
   }
-  const unknown = Object.keys(options).find((key) => !MEMCACHED_LAYER_OPTION_KEYS.has(key));
-  if (unknown !== undefined) {
-    throw new InvalidOptionError(`MemcachedLayer.${unknown}`, `unknown option; expected one of ${[...MEMCACHED_LAYER_OPTION_KEYS].join(', ')}`);
-  }
+  checkOptionKeys(options, MEMCACHED_LAYER_OPTION_KEYS, { at: 'MemcachedLayer', renamed: FOREIGN_LAYER_OPTIONS });
   const { servers, client } = checkConnection(options);
   const prefix = options.prefix ?? DEFAULT_MEMCACHED_LAYER_OPTIONS.prefix;
   if (typeof prefix !== 'string' || Buffer.byteLength(prefix) > MAX_PREFIX_BYTES || hasSpaceOrControl(prefix)) {

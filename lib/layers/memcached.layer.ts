@@ -26,6 +26,7 @@
  * then writes with that token (or ADD where nothing is held) and starts over when another write came between;
  * after `MAX_CAS_ROUNDS` contended rounds it deletes the key (a miss is never stale).
  */
+import { noteLikelyMilliseconds } from '../core/duration.js';
 import { createHash } from 'node:crypto';
 import type { CacheEntry } from '../core/entry.js';
 import { decodeEntry, encodeEntry, ENTRY_DEADLINES_OFFSET, ENTRY_EXTENSION_TTL_OFFSET, ENTRY_MAGIC, ENTRY_VERSION_OFFSET } from '../core/entry-codec.js';
@@ -76,6 +77,7 @@ export class MemcachedLayer implements CacheLayer {
 
   constructor(options: MemcachedLayerOptions) {
     const resolved = resolveMemcachedLayerOptions(options);
+    noteLikelyMilliseconds(this, options.ttl, 'MemcachedLayer.ttl');
     this.name = resolved.name;
     this.ttl = resolved.ttl;
     this.prefix = resolved.prefix;

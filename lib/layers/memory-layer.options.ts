@@ -7,6 +7,8 @@ import { describeValue, positiveInteger } from '../core/option-values.js';
 import { getHeapStatistics } from 'node:v8';
 import { toOptionalMilliseconds, type Duration } from '../core/duration.js';
 import { InvalidOptionError } from '../core/errors.js';
+import { FOREIGN_LAYER_OPTIONS } from '../core/foreign-options.js';
+import { checkOptionKeys } from '../core/option-keys.js';
 
 /** Options of `MemoryLayer`. */
 export interface MemoryLayerOptions {
@@ -74,11 +76,7 @@ export function resolveMemoryLayerOptions(options: MemoryLayerOptions): Resolved
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new InvalidOptionError('MemoryLayer', `expected an options object, got ${describeValue(options)}`);
   }
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(key)) {
-      throw new InvalidOptionError(`MemoryLayer.${key}`, `unknown option; expected one of ${[...KNOWN_OPTIONS].join(', ')}`);
-    }
-  }
+  checkOptionKeys(options, KNOWN_OPTIONS, { at: 'MemoryLayer', renamed: FOREIGN_LAYER_OPTIONS });
   const name = options.name === undefined ? DEFAULT_MEMORY_LAYER_OPTIONS.name : options.name;
   if (typeof name !== 'string' || name.length === 0) throw new InvalidOptionError('MemoryLayer.name', `expected a non-empty string, got ${describeValue(name)}`);
   const ttl = toOptionalMilliseconds(options.ttl, 'MemoryLayer.ttl');

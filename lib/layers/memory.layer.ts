@@ -4,6 +4,7 @@
  * and an entry over `maxEntryBytes` is refused (and any older copy of its key dropped, so L1 never serves a
  * value older than the slower layers hold); the least recently used entries make room for the others.
  */
+import { noteLikelyMilliseconds } from '../core/duration.js';
 import { LRUCache } from 'lru-cache';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { CacheEntry } from '../core/entry.js';
@@ -58,6 +59,7 @@ export class MemoryLayer implements SyncCacheLayer {
 
   constructor(options: MemoryLayerOptions = {}) {
     const resolved = resolveMemoryLayerOptions(options);
+    noteLikelyMilliseconds(this, options.ttl, 'MemoryLayer.ttl');
     this.name = resolved.name;
     this.ttl = resolved.ttl;
     this.maxBytes = resolved.maxBytes;

@@ -6,6 +6,7 @@
 import type { CanActivate, Type } from '@nestjs/common';
 import { toMilliseconds, type Duration } from '../core/duration.js';
 import { InvalidOptionError } from '../core/errors.js';
+import { checkOptionKeys } from '../core/option-keys.js';
 import { describeValue, positiveInteger } from '../core/option-values.js';
 
 /** The `admin` option of `LayerCacheModule.forRoot` / `forRootAsync` (static in both). */
@@ -45,8 +46,7 @@ export function checkAdminOption(admin: unknown): ResolvedAdminOptions {
   if (admin === null || typeof admin !== 'object' || Array.isArray(admin)) {
     throw new InvalidOptionError('admin', `expected { path, guard, interval?, history? }, got ${describeValue(admin)}`);
   }
-  const unknown = Object.keys(admin).find((name) => !ADMIN_KEYS.has(name));
-  if (unknown !== undefined) throw new InvalidOptionError(`admin.${unknown}`, 'unknown option (expected path, guard, interval, history)');
+  checkOptionKeys(admin, ADMIN_KEYS, { at: 'admin' });
   const { path, guard, interval, history } = admin as Partial<LayerCacheAdminOptions>;
   const intervalMs = toMilliseconds(interval ?? DEFAULT_LAYER_CACHE_ADMIN_OPTIONS.interval, 'admin.interval');
   if (intervalMs < MIN_INTERVAL_MS) throw new InvalidOptionError('admin.interval', `expected at least ${MIN_INTERVAL_MS} ms, got ${intervalMs} ms`);

@@ -7,6 +7,9 @@
 import { checkLayerCacheHttpOptions } from '../http/http-cache.checks.js';
 import type { LayerCacheHttpOptions } from '../http/http-cache.options.js';
 import { InvalidOptionError } from '../core/errors.js';
+import type { CacheLogger } from '../core/logger.js';
+import { checkOptionKeys } from '../core/option-keys.js';
+import { checkDistributedOptionNames, checkModuleOptionNames } from './layer-cache-option-names.js';
 import type { CacheLayer } from '../core/layer.js';
 import { MemoryLayer, type MemoryLayerOptions } from '../layers/memory.layer.js';
 import { checkRedisClient, type RedisClient } from '../redis/redis-client.js';
@@ -19,6 +22,7 @@ import { checkSnapshotOption } from './layer-cache.snapshot.js';
 import { checkAdminOption, type ResolvedAdminOptions } from './layer-cache-admin.options.js';
 import { checkMetricsOption } from './layer-cache.prometheus.js';
 import { basePolicy, DEFAULT_CACHE_STACK_OPTIONS, resolvePolicy, type CacheStackOptions } from '../stack/cache-stack.options.js';
+import { DEFAULT_LAYER_CACHE_MODULE_EXTRAS } from './layer-cache.options.js';
 import type {
   LayerCacheLayerOption,
   LayerCacheModuleAsyncOptions,
@@ -76,13 +80,15 @@ export function checkAsyncOptions(options: LayerCacheModuleAsyncOptions): void {
 }
 
 /**
- * Checks module options: `layers`, `redis`, `redisLayer`, and every `CacheStack` option, by the stack's own
- * rules (a probe stack on a memory layer is built and dropped: nothing is opened).
+ * Checks module options: their names (`extras`: `forRoot`'s argument, which carries `name`, `isGlobal`, `admin`
+ * too), `layers`, `redis`, `redisLayer`, and every `CacheStack` option, by the stack's own rules (a probe stack on
+ * a memory layer is built and dropped: nothing is opened, nothing is logged).
  */
-export function checkModuleOptions(options: LayerCacheModuleOptions): LayerCacheModuleOptions {
+export function checkModuleOptions(options: LayerCacheModuleOptions, extras = false): LayerCacheModuleOptions {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new InvalidOptionError('options', `expected an options object, got ${describe(options)}`);
   }
+  checkModuleOptionNames(options, extras);
   const { module, stack } = splitModuleOptions(options);
   if (module.layers !== undefined) {
     if (!Array.isArray(module.layers)) {
@@ -111,9 +117,10 @@ export function checkModuleOptions(options: LayerCacheModuleOptions): LayerCache
   if (module.metrics !== undefined) checkMetricsOption(module.metrics);
   // The probe must not start the user's bus (a bus is started once, by its stack): its shape is checked alone.
   const { invalidationBus, singleFlight, ...probed } = stack;
+  if (extras) for (const name of Object.keys(DEFAULT_LAYER_CACHE_MODULE_EXTRAS)) delete (probed as Record<string, unknown>)[name];
   checkPlugin(invalidationBus, 'invalidationBus', ['start', 'publish', 'close']);
   checkPlugin(singleFlight, 'singleFlight', ['acquire', 'close']);
-  new CacheStack([new MemoryLayer({ maxSize: 1 })], probed);
+  new CacheStack([new MemoryLayer({ maxSize: 1 })], { ...probed, logger: SILENT_LOGGER });
   return options;
 }
 
@@ -126,6 +133,7 @@ function checkDistributedOption(distributed: unknown, hasRedis: boolean): void {
   if (distributed === null || typeof distributed !== 'object' || Array.isArray(distributed)) {
     throw new InvalidOptionError('distributed', `expected a boolean or { invalidationBus, singleFlight, secret }, got ${describe(distributed)}`);
   }
+  checkDistributedOptionNames(distributed);
   if (!hasRedis) throw new InvalidOptionError('distributed', 'needs the redis option (or pass invalidationBus / singleFlight instances)');
   const { invalidationBus, singleFlight, secret } = distributed as Record<string, unknown>;
   for (const [name, value] of [['invalidationBus', invalidationBus], ['singleFlight', singleFlight]] as const) {
@@ -226,6 +234,9 @@ function unused(): never {
   throw new Error('probe client: never called');
 }
 
+/** The probe stack's logger: the probe's warnings (a ttl that looks like milliseconds) are the real stack's to log. */
+const SILENT_LOGGER: CacheLogger = Object.freeze({ warn: () => undefined, error: () => undefined });
+
 const WARM_KEYS: ReadonlySet<string> = new Set(['entries', 'factory', 'blockStartup', 'concurrency']);
 
 /** Checks the `warm` option; `hashLongKeys`: the stack's, for the entries' keys. */
@@ -233,8 +244,7 @@ export function checkWarmModuleOption(warm: unknown, hashLongKeys: boolean | und
   if (warm === null || typeof warm !== 'object' || Array.isArray(warm)) {
     throw new InvalidOptionError('warm', `expected { entries | factory, blockStartup?, concurrency? }, got ${describe(warm)}`);
   }
-  const unknown = Object.keys(warm).find((name) => !WARM_KEYS.has(name));
-  if (unknown !== undefined) throw new InvalidOptionError(`warm.${unknown}`, 'unknown option (expected entries, factory, blockStartup, concurrency)');
+  checkOptionKeys(warm, WARM_KEYS, { at: 'warm' });
   const { entries, factory, blockStartup, concurrency } = warm as LayerCacheWarmOptions;
   if ((entries === undefined) === (factory === undefined)) {
     throw new InvalidOptionError('warm', entries === undefined ? 'expected entries or factory' : 'give entries or factory, not both');

@@ -11,6 +11,7 @@
  */
 import { Inject } from '@nestjs/common';
 import { InvalidOptionError } from '../core/errors.js';
+import { checkOptionKeys } from '../core/option-keys.js';
 import type { Duration } from '../core/duration.js';
 import { DEFAULT_STACK_NAME } from '../common/layer-cache.tokens.js';
 import type { CacheHealthReport, CacheHealthStatus, CacheStack, LayerHealth } from '../stack/cache-stack.js';
@@ -111,8 +112,7 @@ export class LayerCacheHealthIndicator {
 
 function checkOptions(options: LayerCacheHealthCheckOptions): LayerCacheDegradedStatus {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new InvalidOptionError('options', 'expected { whenDegraded?, timeout? }');
-  const unknown = Object.keys(options).find((name) => !OPTION_KEYS.has(name));
-  if (unknown !== undefined) throw new InvalidOptionError(`options.${unknown}`, 'unknown option (expected whenDegraded, timeout)');
+  checkOptionKeys(options, OPTION_KEYS, { at: 'options' });
   const whenDegraded = options.whenDegraded ?? 'up';
   if (!DEGRADED_STATUSES.includes(whenDegraded)) {
     throw new InvalidOptionError('whenDegraded', `expected 'up', 'degraded' or 'down', got ${JSON.stringify(whenDegraded) ?? String(whenDegraded)}`);

@@ -19,7 +19,7 @@ import type { LayerCacheModuleAsyncOptions, LayerCacheModuleRootOptions } from '
 export class LayerCacheModule extends ConfigurableLayerCacheModule {
   /** Registers a stack from static options, validated now (an `InvalidOptionError` names a wrong option). */
   static override forRoot(options: LayerCacheModuleRootOptions = {}): DynamicModule {
-    checkModuleOptions(options);
+    checkModuleOptions(options, true);
     return super.forRoot(options);
   }
 

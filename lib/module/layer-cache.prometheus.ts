@@ -12,6 +12,7 @@
  */
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { InvalidOptionError } from '../core/errors.js';
+import { checkOptionKeys } from '../core/option-keys.js';
 import { LATENCY_BUCKETS_MS, type CacheMetrics, type LatencyMetrics } from '../core/metrics.js';
 import type { CacheStack } from '../stack/cache-stack.js';
 
@@ -43,15 +44,13 @@ export function checkMetricsOption(metrics: unknown): void {
   if (metrics === null || typeof metrics !== 'object' || Array.isArray(metrics)) {
     throw new InvalidOptionError('metrics', 'expected an object ({ prometheus })');
   }
-  const unknown = Object.keys(metrics).find((name) => name !== 'prometheus');
-  if (unknown !== undefined) throw new InvalidOptionError(`metrics.${unknown}`, 'unknown option (expected prometheus)');
+  checkOptionKeys(metrics, ['prometheus'], { at: 'metrics' });
   const prometheus = (metrics as LayerCacheMetricsOptions).prometheus;
   if (prometheus === undefined || typeof prometheus === 'boolean') return;
   if (prometheus === null || typeof prometheus !== 'object' || Array.isArray(prometheus)) {
     throw new InvalidOptionError('metrics.prometheus', 'expected true, false or { registry, prefix }');
   }
-  const extra = Object.keys(prometheus).find((name) => name !== 'registry' && name !== 'prefix');
-  if (extra !== undefined) throw new InvalidOptionError(`metrics.prometheus.${extra}`, 'unknown option (expected registry, prefix)');
+  checkOptionKeys(prometheus, ['registry', 'prefix'], { at: 'metrics.prometheus' });
   const { registry, prefix } = prometheus;
   if (registry !== undefined && (registry === null || typeof registry.registerMetric !== 'function' || typeof registry.removeSingleMetric !== 'function')) {
     throw new InvalidOptionError('metrics.prometheus.registry', 'expected a prom-client Registry');

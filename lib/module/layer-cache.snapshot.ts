@@ -6,6 +6,7 @@
  */
 import type { BeforeApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { InvalidOptionError } from '../core/errors.js';
+import { checkOptionKeys } from '../core/option-keys.js';
 import type { CacheLogger } from '../core/logger.js';
 import type { CacheStack } from '../stack/cache-stack.js';
 
@@ -20,8 +21,7 @@ const SNAPSHOT_KEYS = new Set(['file']);
 /** Checks the `snapshot` option (eagerly, in `forRoot`). */
 export function checkSnapshotOption(snapshot: unknown): void {
   if (snapshot === null || typeof snapshot !== 'object' || Array.isArray(snapshot)) throw new InvalidOptionError('snapshot', 'expected { file }');
-  const unknown = Object.keys(snapshot).find((name) => !SNAPSHOT_KEYS.has(name));
-  if (unknown !== undefined) throw new InvalidOptionError(`snapshot.${unknown}`, 'unknown option (expected file)');
+  checkOptionKeys(snapshot, SNAPSHOT_KEYS, { at: 'snapshot' });
   const { file } = snapshot as { file?: unknown };
   if (typeof file !== 'string' || file.trim().length === 0) throw new InvalidOptionError('snapshot.file', `expected a file path, got ${JSON.stringify(file) ?? String(file)}`);
 }

@@ -7,6 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock } from '../core/clock.js';
 import { toMilliseconds, type Duration } from '../core/duration.js';
 import { InvalidOptionError } from '../core/errors.js';
+import { FOREIGN_REDIS_OPTIONS } from '../core/foreign-options.js';
+import { checkOptionKeys } from '../core/option-keys.js';
 import { consoleLogger, type CacheLogger } from '../core/logger.js';
 import { checkRedisPrefix, isRedisCluster, type RedisClient } from './redis-client.js';
 import { heartbeatInterval } from './bus-heartbeat.js';
@@ -48,6 +50,12 @@ export interface RedisInvalidationBusOptions {
 
 /** Defaults of {@link RedisInvalidationBusOptions}. */
 export const DEFAULT_REDIS_INVALIDATION_BUS_OPTIONS = Object.freeze({ prefix: 'lc:', replayWindow: '30s' as Duration });
+
+/** The option names of `RedisInvalidationBus` (checked: an unknown one is an `InvalidOptionError` naming it). */
+const REDISINVALIDATIONBUS_OPTION_NAMES = ['client', 'prefix', 'channel', 'secret', 'replayWindow', 'logger', 'originId', 'heartbeat', 'clock'] as const satisfies readonly (keyof RedisInvalidationBusOptions)[];
+// Every option of the interface is listed (a missing one is a type error here).
+const REDISINVALIDATIONBUS_NAMES_LISTED: [Exclude<keyof RedisInvalidationBusOptions, (typeof REDISINVALIDATIONBUS_OPTION_NAMES)[number]>] extends [never] ? true : false = true;
+void REDISINVALIDATIONBUS_NAMES_LISTED;
 
 /** The `replayWindow` option in ms (checked: at least 1 ms, and only with a secret). */
 export function replayWindowMs(option: Duration | undefined, signed: boolean): number {
@@ -106,6 +114,7 @@ export function resolveBusOptions(options: RedisInvalidationBusOptions): Resolve
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('RedisInvalidationBus', 'expected an options object: new RedisInvalidationBus({ client })');
   }
+  checkOptionKeys(options, REDISINVALIDATIONBUS_OPTION_NAMES, { at: 'RedisInvalidationBus', renamed: FOREIGN_REDIS_OPTIONS });
   const client = checkPubSubClient('RedisInvalidationBus.client', options.client);
   const prefix = checkRedisPrefix('RedisInvalidationBus.prefix', options.prefix ?? DEFAULT_REDIS_INVALIDATION_BUS_OPTIONS.prefix);
   if (options.channel !== undefined && (typeof options.channel !== 'string' || options.channel.length === 0)) {

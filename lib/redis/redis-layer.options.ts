@@ -4,6 +4,8 @@
 import { toOptionalMilliseconds, type Duration } from '../core/duration.js';
 import { checkMaxInflatedBytes, resolveCompression, type CompressionAlgorithm, type CompressionOptions, type EntryCompression } from '../core/entry-compression.js';
 import { InvalidOptionError } from '../core/errors.js';
+import { FOREIGN_LAYER_OPTIONS } from '../core/foreign-options.js';
+import { checkOptionKeys } from '../core/option-keys.js';
 import { MsgpackSerializer } from '../core/msgpack.serializer.js';
 import type { Serializer } from '../core/serializer.js';
 import { checkRedisClient, checkRedisPrefix, type RedisClient } from './redis-client.js';
@@ -63,10 +65,7 @@ export function resolveRedisLayerOptions(options: RedisLayerOptions): ResolvedRe
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('RedisLayer', 'expected an options object: new RedisLayer({ client })');
   }
-  const unknown = Object.keys(options).find((key) => !REDIS_LAYER_OPTION_KEYS.has(key));
-  if (unknown !== undefined) {
-    throw new InvalidOptionError(`RedisLayer.${unknown}`, `unknown option; expected one of ${[...REDIS_LAYER_OPTION_KEYS].join(', ')}`);
-  }
+  checkOptionKeys(options, REDIS_LAYER_OPTION_KEYS, { at: 'RedisLayer', renamed: FOREIGN_LAYER_OPTIONS });
   const client = checkRedisClient('RedisLayer.client', options.client);
   const prefix = checkRedisPrefix('RedisLayer.prefix', options.prefix ?? DEFAULT_REDIS_LAYER_OPTIONS.prefix);
   const ttl = toOptionalMilliseconds(options.ttl, 'RedisLayer.ttl');

@@ -5,6 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { InvalidOptionError } from '../core/errors.js';
+import { FOREIGN_REDIS_OPTIONS } from '../core/foreign-options.js';
+import { checkOptionKeys } from '../core/option-keys.js';
 import type { LockLease, RevalidationLock } from '../core/revalidation-lock.js';
 import { checkRedisClient, checkRedisPrefix, luaScript, runScript, type RedisClient } from './redis-client.js';
 
@@ -18,6 +20,12 @@ export interface RedisRevalidationLockOptions {
 
 /** Defaults of {@link RedisRevalidationLockOptions}. */
 export const DEFAULT_REDIS_REVALIDATION_LOCK_OPTIONS = Object.freeze({ prefix: 'lc:' });
+
+/** The option names of `RedisRevalidationLock` (checked: an unknown one is an `InvalidOptionError` naming it). */
+const REDISREVALIDATIONLOCK_OPTION_NAMES = ['client', 'prefix'] as const satisfies readonly (keyof RedisRevalidationLockOptions)[];
+// Every option of the interface is listed (a missing one is a type error here).
+const REDISREVALIDATIONLOCK_NAMES_LISTED: [Exclude<keyof RedisRevalidationLockOptions, (typeof REDISREVALIDATIONLOCK_OPTION_NAMES)[number]>] extends [never] ? true : false = true;
+void REDISREVALIDATIONLOCK_NAMES_LISTED;
 
 /**
  * Marks the lock's keys right after the prefix. Like the tag store's `\x1f{tags}:`, U+001F cannot start a key
@@ -61,6 +69,7 @@ export class RedisRevalidationLock implements RevalidationLock {
     if (typeof options !== 'object' || options === null) {
       throw new InvalidOptionError('RedisRevalidationLock', 'expected an options object: new RedisRevalidationLock({ client })');
     }
+    checkOptionKeys(options, REDISREVALIDATIONLOCK_OPTION_NAMES, { at: 'RedisRevalidationLock', renamed: FOREIGN_REDIS_OPTIONS });
     this.client = checkRedisClient('RedisRevalidationLock.client', options.client);
     this.prefix = checkRedisPrefix('RedisRevalidationLock.prefix', options.prefix ?? DEFAULT_REDIS_REVALIDATION_LOCK_OPTIONS.prefix);
     this.keyStart = this.prefix + LOCK_KEY_MARK;

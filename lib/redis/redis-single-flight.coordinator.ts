@@ -75,6 +75,8 @@ import { randomBytes } from 'node:crypto';
 import { systemClock, type Clock } from '../core/clock.js';
 import { toMilliseconds, type Duration } from '../core/duration.js';
 import { InvalidOptionError, LayerCacheError } from '../core/errors.js';
+import { FOREIGN_REDIS_OPTIONS } from '../core/foreign-options.js';
+import { checkOptionKeys } from '../core/option-keys.js';
 import type { LoadCoordinator, LoadTicket } from '../core/load-coordinator.js';
 import { BurstLogger, consoleLogger, type CacheLogger } from '../core/logger.js';
 import { checkRedisPrefix, runScript, type RedisClient } from './redis-client.js';
@@ -119,6 +121,12 @@ export interface RedisSingleFlightCoordinatorOptions {
 /** Defaults of {@link RedisSingleFlightCoordinatorOptions}. */
 export const DEFAULT_REDIS_SINGLE_FLIGHT_OPTIONS = Object.freeze({ prefix: 'lc:', pollInterval: '1s' });
 
+/** The option names of `RedisSingleFlightCoordinator` (checked: an unknown one is an `InvalidOptionError` naming it). */
+const REDISSINGLEFLIGHTCOORDINATOR_OPTION_NAMES = ['client', 'prefix', 'pollInterval', 'clock', 'logger', 'secret', 'replayWindow'] as const satisfies readonly (keyof RedisSingleFlightCoordinatorOptions)[];
+// Every option of the interface is listed (a missing one is a type error here).
+const REDISSINGLEFLIGHTCOORDINATOR_NAMES_LISTED: [Exclude<keyof RedisSingleFlightCoordinatorOptions, (typeof REDISSINGLEFLIGHTCOORDINATOR_OPTION_NAMES)[number]>] extends [never] ? true : false = true;
+void REDISSINGLEFLIGHTCOORDINATOR_NAMES_LISTED;
+
 /** The Redis {@link LoadCoordinator}: leases, notices and polling (protocol and races in this file's header). */
 export class RedisSingleFlightCoordinator implements LoadCoordinator {
   readonly shared = true;
@@ -149,6 +157,7 @@ export class RedisSingleFlightCoordinator implements LoadCoordinator {
     if (typeof options !== 'object' || options === null) {
       throw new InvalidOptionError('RedisSingleFlightCoordinator', 'expected an options object: new RedisSingleFlightCoordinator({ client })');
     }
+    checkOptionKeys(options, REDISSINGLEFLIGHTCOORDINATOR_OPTION_NAMES, { at: 'RedisSingleFlightCoordinator', renamed: FOREIGN_REDIS_OPTIONS });
     this.client = checkPubSubClient('RedisSingleFlightCoordinator.client', options.client);
     this.prefix = checkRedisPrefix('RedisSingleFlightCoordinator.prefix', options.prefix ?? DEFAULT_REDIS_SINGLE_FLIGHT_OPTIONS.prefix);
     const pollIntervalMs = toMilliseconds(options.pollInterval ?? DEFAULT_REDIS_SINGLE_FLIGHT_OPTIONS.pollInterval, 'RedisSingleFlightCoordinator.pollInterval');

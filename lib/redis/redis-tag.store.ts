@@ -5,6 +5,8 @@
  * U+001F mark keeps user keys from ever colliding with tag keys and lets `RedisLayer.clear()` keep them.
  */
 import { InvalidOptionError } from '../core/errors.js';
+import { FOREIGN_REDIS_OPTIONS } from '../core/foreign-options.js';
+import { checkOptionKeys } from '../core/option-keys.js';
 import { groupKey, type TagGroup, type TagMatchMode, type TagState, type TagStore } from '../core/tag-store.js';
 import { checkRedisClient, checkRedisPrefix, luaScript, pipelineReplies, runScript, type LuaScript, type RedisClient } from './redis-client.js';
 
@@ -18,6 +20,12 @@ export interface RedisTagStoreOptions {
 
 /** Defaults of {@link RedisTagStoreOptions}. */
 export const DEFAULT_REDIS_TAG_STORE_OPTIONS = Object.freeze({ prefix: 'lc:' });
+
+/** The option names of `RedisTagStore` (checked: an unknown one is an `InvalidOptionError` naming it). */
+const REDISTAGSTORE_OPTION_NAMES = ['client', 'prefix'] as const satisfies readonly (keyof RedisTagStoreOptions)[];
+// Every option of the interface is listed (a missing one is a type error here).
+const REDISTAGSTORE_NAMES_LISTED: [Exclude<keyof RedisTagStoreOptions, (typeof REDISTAGSTORE_OPTION_NAMES)[number]>] extends [never] ? true : false = true;
+void REDISTAGSTORE_NAMES_LISTED;
 
 /**
  * Marks the tag store's keys right after the prefix. U+001F cannot start a key the stack writes (a namespace
@@ -73,6 +81,7 @@ export class RedisTagStore implements TagStore {
     if (typeof options !== 'object' || options === null) {
       throw new InvalidOptionError('RedisTagStore', 'expected an options object: new RedisTagStore({ client })');
     }
+    checkOptionKeys(options, REDISTAGSTORE_OPTION_NAMES, { at: 'RedisTagStore', renamed: FOREIGN_REDIS_OPTIONS });
     this.client = checkRedisClient('RedisTagStore.client', options.client);
     this.prefix = checkRedisPrefix('RedisTagStore.prefix', options.prefix ?? DEFAULT_REDIS_TAG_STORE_OPTIONS.prefix);
     this.seqKey = `${tagKeyPrefix(this.prefix)}seq`;

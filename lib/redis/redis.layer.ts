@@ -6,6 +6,7 @@
  * (compression leaves the header as it is, so it and the sliding `touch` work on compressed entries too);
  * `clear` must keep the library's own keys (prefix + U+001F), see redis-keyspace.ts for the scans.
  */
+import { noteLikelyMilliseconds } from '../core/duration.js';
 import type { CacheEntry } from '../core/entry.js';
 import { decodeEntry, encodeEntry, ENTRY_MAGIC, ENTRY_VERSION_OFFSET, undecodableEntry } from '../core/entry-codec.js';
 import type { EntryCompression } from '../core/entry-compression.js';
@@ -77,6 +78,7 @@ export class RedisLayer implements CacheLayer {
 
   constructor(options: RedisLayerOptions) {
     const resolved = resolveRedisLayerOptions(options);
+    noteLikelyMilliseconds(this, options.ttl, 'RedisLayer.ttl');
     this.client = resolved.client;
     this.prefix = resolved.prefix;
     this.ttl = resolved.ttl;

@@ -9,6 +9,7 @@ import type { Clock } from '../core/clock.js';
 import { toMilliseconds, type Duration } from '../core/duration.js';
 import { InvalidOptionError } from '../core/errors.js';
 import { checkName } from '../core/keys.js';
+import { checkEntryOptionNames } from './option-names.js';
 import type { CacheLogger } from '../core/logger.js';
 import type { InvalidationBus } from '../core/invalidation-bus.js';
 import type { LoadCoordinator } from '../core/load-coordinator.js';
@@ -34,6 +35,7 @@ export type { TtlFunction } from './ttl-policy.js';
 export type { CircuitBreakerOptions, LoaderRateLimitOptions, LoaderScopeFunction } from './loader-protection.options.js';
 export type { WriteBehindOptions, WritePolicy } from './write-options.js';
 export type { AdaptiveTtlOptions } from './freshness.options.js';
+export { ENTRY_OPTION_NAMES, STACK_OPTION_NAMES, type EntryOptionName, type StackOptionName } from './option-names.js';
 export type { CacheSpan, CacheSpanAttributes, CacheTracer, TracingKeys, TracingOptions } from './tracing.js';
 
 /** What a loader receives. */
@@ -226,13 +228,15 @@ export interface EntryPolicy {
 
 /**
  * Resolves entry options over `base` (the stack's policy, or nothing for the stack itself), validating each
- * option and naming it in the error.
+ * option and naming it in the error; an unknown option name is one too, unless `checkNames` is false (the stack's
+ * own options, whose names the stack checks against its longer list).
  */
-export function resolvePolicy(options: CacheEntryOptions | undefined, base: EntryPolicy): EntryPolicy {
+export function resolvePolicy(options: CacheEntryOptions | undefined, base: EntryPolicy, checkNames = true): EntryPolicy {
   if (options === undefined) return base;
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options', `expected an object, got ${typeof options}`);
   }
+  if (checkNames) checkEntryOptionNames(options);
   const policy: EntryPolicy = {
     ttl: options.ttl === undefined || !isFixedTtl(options.ttl) ? base.ttl : fixedTtlMs(options.ttl),
     write: resolveWriteTtl(options, base.write),

@@ -22,6 +22,7 @@ import {
   type Loader,
 } from './cache-stack.options.js';
 import { resolveEngineSettings } from './engine-settings.js';
+import { checkSetItemNames } from './option-names.js';
 import { KeySpace } from './key-space.js';
 import type { ReadPath } from './read-path.js';
 import { CACHE_MISS, type ReadInfo } from './read-request.js';
@@ -145,8 +146,8 @@ export class CacheStack {
   /** Stores many values, one bulk write per layer (one round trip on Redis). */
   async setMany<T = unknown>(items: readonly CacheSetItem<T>[]): Promise<void> {
     if (!Array.isArray(items)) throw new InvalidOptionError('items', 'expected an array of { key, value, options? }');
-    const writes = items.map((item) => ({
-      key: this.space.key(item.key),
+    const writes = items.map((item, index) => ({
+      key: this.space.key(checkSetItem(item, index).key),
       userKey: item.key,
       value: item.value,
       policy: item.options === undefined ? this.base : this.policy(item.options),
@@ -327,4 +328,10 @@ export class CacheStack {
     }
     return policy;
   }
+}
+
+/** `item` of `setMany`, its option names checked (`items[2].vlaue`: did you mean "value"?). */
+function checkSetItem<T>(item: CacheSetItem<T>, index: number): CacheSetItem<T> {
+  if (item !== null && typeof item === 'object') checkSetItemNames(item, index);
+  return item;
 }

@@ -5,7 +5,7 @@
  * options, else a shared layer's own, else the in-process defaults.
  */
 import { systemClock, type Clock } from '../core/clock.js';
-import { toMilliseconds } from '../core/duration.js';
+import { likelyMillisecondsWarning, takeLikelyMillisecondsWarnings, toMilliseconds } from '../core/duration.js';
 import { InvalidOptionError } from '../core/errors.js';
 import type { InvalidationBus } from '../core/invalidation-bus.js';
 import type { CacheLayer } from '../core/layer.js';
@@ -15,10 +15,15 @@ import type { RevalidationLock } from '../core/revalidation-lock.js';
 import type { TagStore } from '../core/tag-store.js';
 import { checkPlugin } from '../core/plugin-check.js';
 import { MemoryTagStore } from '../core/memory-tag.store.js';
-import { basePolicy, DEFAULT_CACHE_STACK_OPTIONS, resolvePolicy, type CacheStackOptions, type EntryPolicy } from './cache-stack.options.js';
+import { basePolicy, DEFAULT_CACHE_STACK_OPTIONS, resolvePolicy, type CacheEntryOptions, type CacheStackOptions, type EntryPolicy } from './cache-stack.options.js';
 import type { GuardSettings } from './layer-guard.js';
 import { resolveTracing, type StackTracing } from './tracing.js';
 import { resolveWriteSettings, type WriteSettings } from './write-options.js';
+import { checkStackOptionNames, type EntryOptionName, type StackOptionName } from './option-names.js';
+
+// The names option-names.ts checks are exactly these interfaces' keys (either way, a difference is a type error).
+const NAMES_MATCH: [Exclude<keyof CacheEntryOptions | EntryOptionName, keyof CacheEntryOptions & EntryOptionName>, Exclude<keyof CacheStackOptions | StackOptionName, keyof CacheStackOptions & StackOptionName>] extends [never, never] ? true : false = true;
+void NAMES_MATCH;
 
 /** Everything the engine needs, resolved by `CacheStack`. */
 export interface EngineSettings {
@@ -72,6 +77,7 @@ export function resolveEngineSettings(layers: readonly CacheLayer[], options: Ca
     names.add(layer.name);
   }
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'expected an object');
+  checkStackOptionNames(options);
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? consoleLogger;
   for (const layer of layers) layer.attach?.({ clock, logger });
@@ -82,9 +88,9 @@ export function resolveEngineSettings(layers: readonly CacheLayer[], options: Ca
   if (timeout <= 0) throw new InvalidOptionError('layerTimeout', 'must be greater than 0');
   const tracing = resolveTracing(options.tracing);
   const storeLayer = options.tagStore === undefined ? layers.findIndex((l) => l.shared && l.createTagStore !== undefined) : -1;
-  return {
+  const settings: EngineSettings = {
     layers,
-    policy: resolvePolicy(options, basePolicy(fallbackTtl)),
+    policy: resolvePolicy(options, basePolicy(fallbackTtl), false),
     clock,
     log: new BurstLogger(logger),
     tagStore: options.tagStore ?? layers[storeLayer]?.createTagStore?.() ?? new MemoryTagStore(),
@@ -103,6 +109,8 @@ export function resolveEngineSettings(layers: readonly CacheLayer[], options: Ca
     writes: resolveWriteSettings(options),
     tracing,
   };
+  warnLikelyMilliseconds(layers, options, logger); // once every option is valid: a stack that throws warns nothing
+  return settings;
 }
 
 /** The stack's revalidation lock: the option, else the first shared layer's own, else none. */
@@ -128,4 +136,19 @@ function resolveSingleFlight(options: CacheStackOptions): EngineSettings['single
   const leaseTtl = toMilliseconds(options.singleFlightLease ?? DEFAULT_CACHE_STACK_OPTIONS.singleFlightLease, 'singleFlightLease');
   if (leaseTtl <= 0) throw new InvalidOptionError('singleFlightLease', 'must be greater than 0');
   return { coordinator, leaseTtl };
+}
+
+/**
+ * Logs, once per stack, each duration written without a unit that looks like milliseconds (duration.ts): the stack's
+ * `ttl`, `staleWhileRevalidate`, `staleIfError`, and the `ttl` its layers were built with. Per-call options are not
+ * checked (they would warn per call).
+ */
+function warnLikelyMilliseconds(layers: readonly CacheLayer[], options: CacheStackOptions, logger: CacheLogger): void {
+  const warnings: string[] = [];
+  for (const option of ['ttl', 'staleWhileRevalidate', 'staleIfError'] as const) {
+    const warning = likelyMillisecondsWarning(options[option], option);
+    if (warning !== undefined) warnings.push(warning);
+  }
+  for (const layer of layers) warnings.push(...takeLikelyMillisecondsWarnings(layer));
+  for (const warning of warnings) logger.warn(warning);
 }

@@ -4,6 +4,8 @@
  */
 import { toMilliseconds, type Duration } from '../core/duration.js';
 import { InvalidOptionError } from '../core/errors.js';
+import { FOREIGN_ADAPTIVE_OPTIONS } from '../core/foreign-options.js';
+import { checkOptionKeys } from '../core/option-keys.js';
 
 /** Options of an adaptive ttl (`adaptiveTtl`). */
 export interface AdaptiveTtlOptions {
@@ -25,11 +27,14 @@ export interface AdaptivePolicy {
 /** Default of `adaptiveTtl.hits`. */
 const DEFAULT_ADAPTIVE_HITS = 10;
 
+const ADAPTIVE_KEYS: ReadonlySet<string> = new Set(['max', 'hits', 'step']);
+
 export function resolveAdaptive(option: AdaptiveTtlOptions | false): AdaptivePolicy | undefined {
   if (option === false) return undefined;
   if (option === null || typeof option !== 'object') {
     throw new InvalidOptionError('adaptiveTtl', 'expected { max, hits?, step? } or false');
   }
+  checkOptionKeys(option, ADAPTIVE_KEYS, { at: 'adaptiveTtl', renamed: FOREIGN_ADAPTIVE_OPTIONS });
   if (option.max === undefined) throw new InvalidOptionError('adaptiveTtl.max', 'is required (the ceiling of the ttl)');
   const hits = option.hits ?? DEFAULT_ADAPTIVE_HITS;
   if (!Number.isSafeInteger(hits) || hits < 1) throw new InvalidOptionError('adaptiveTtl.hits', `expected a positive integer, got ${String(hits)}`);

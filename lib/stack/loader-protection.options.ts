@@ -6,6 +6,8 @@
  */
 import { toMilliseconds, type Duration } from '../core/duration.js';
 import { InvalidOptionError } from '../core/errors.js';
+import { FOREIGN_BREAKER_OPTIONS, FOREIGN_RATE_LIMIT_OPTIONS } from '../core/foreign-options.js';
+import { checkOptionKeys } from '../core/option-keys.js';
 
 /**
  * Which loads share one circuit or one rate-limit bucket: every load of the namespace (of the root stack for
@@ -105,9 +107,7 @@ function checkFields<O extends object>(option: O, name: string, fields: Readonly
   if (option === null || typeof option !== 'object' || Array.isArray(option)) {
     throw new InvalidOptionError(name, `expected ${expected}, got ${describe(option)}`);
   }
-  for (const field of Object.keys(option)) {
-    if (!fields.has(field)) throw new InvalidOptionError(`${name}.${field}`, `unknown option; expected one of ${[...fields].join(', ')}`);
-  }
+  checkOptionKeys(option, fields, { at: name, renamed: name === 'circuitBreaker' ? FOREIGN_BREAKER_OPTIONS : FOREIGN_RATE_LIMIT_OPTIONS });
   return option;
 }
 

@@ -14,6 +14,7 @@ import type { Clock } from '../core/clock.js';
 import { decodeEntry, encodeEntry, undecodableReason } from '../core/entry-codec.js';
 import { expiresAt, physicalTtl, type CacheEntry } from '../core/entry.js';
 import { InvalidOptionError, SnapshotError } from '../core/errors.js';
+import { checkOptionKeys } from '../core/option-keys.js';
 import type { CacheLayer, SyncCacheLayer } from '../core/layer.js';
 import { MsgpackSerializer } from '../core/msgpack.serializer.js';
 import type { Serializer } from '../core/serializer.js';
@@ -55,6 +56,7 @@ interface ListingLayer extends SyncCacheLayer {
 }
 
 const EXPORT_KEYS = new Set(['file', 'serializer']);
+const IMPORT_KEYS = new Set(['serializer']);
 const defaultSerializer = new MsgpackSerializer();
 
 /** What the snapshots of a stack use. */
@@ -101,9 +103,11 @@ export class Snapshots {
 
   async import(source: SnapshotSource, options: ImportSnapshotOptions = {}): Promise<SnapshotImportReport> {
     let bytes: Uint8Array;
+    if (options !== null && typeof options === 'object') checkOptionKeys(options, IMPORT_KEYS, { at: 'importSnapshot' });
     let serializer = options.serializer ?? defaultSerializer;
     if (source instanceof Uint8Array) bytes = source;
     else if (source !== null && typeof source === 'object' && typeof source.file === 'string') {
+      checkOptionKeys(source, EXPORT_KEYS, { at: 'importSnapshot' });
       serializer = source.serializer ?? serializer;
       try {
         bytes = await readFile(source.file);
@@ -156,8 +160,7 @@ function isListing(layer: CacheLayer): layer is ListingLayer {
 
 function checkOptions(options: ExportSnapshotOptions): void {
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'expected { file?, serializer? }');
-  const unknown = Object.keys(options).find((name) => !EXPORT_KEYS.has(name));
-  if (unknown !== undefined) throw new InvalidOptionError(unknown, 'unknown option (expected file, serializer)');
+  checkOptionKeys(options, EXPORT_KEYS, { at: 'exportSnapshot' });
   if (options.file !== undefined && (typeof options.file !== 'string' || options.file.length === 0)) throw new InvalidOptionError('file', 'expected a file path');
 }
 

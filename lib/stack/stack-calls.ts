@@ -3,6 +3,7 @@
  * `getDetailed`'s answer, the options of pattern invalidations and their check. Re-exported by cache-stack.ts.
  */
 import { InvalidOptionError } from '../core/errors.js';
+import { checkOptionKeys } from '../core/option-keys.js';
 import { DEFAULT_CACHE_STACK_OPTIONS, type CacheEntryOptions } from './cache-stack.options.js';
 import type { ReadInfo } from './read-request.js';
 
@@ -32,6 +33,7 @@ export interface CacheReadResult<T> {
 /** The `limit` of pattern invalidation options, checked. */
 export function checkLimit(options: InvalidateMatchingOptions): number {
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'expected an object');
+  checkOptionKeys(options, ['limit'], { at: 'options' });
   const limit = options.limit ?? DEFAULT_CACHE_STACK_OPTIONS.invalidationLimit;
   if (!Number.isSafeInteger(limit) || limit < 0) throw new InvalidOptionError('limit', `expected a non-negative integer, got ${String(limit)}`);
   return limit;

@@ -12,6 +12,7 @@
 import type { Clock } from '../core/clock.js';
 import { toMilliseconds, type Duration } from '../core/duration.js';
 import { InvalidOptionError } from '../core/errors.js';
+import { checkOptionKeys } from '../core/option-keys.js';
 import type { BusSubscriptionState } from '../core/invalidation-bus.js';
 import type { CacheLayer } from '../core/layer.js';
 import type { LayerGuard } from './layer-guard.js';
@@ -73,12 +74,13 @@ export interface StackHealthParts {
   readonly closed: () => boolean;
 }
 
+const HEALTH_KEYS: ReadonlySet<string> = new Set(['timeout']);
+
 /** Checks the options of `CacheStack.health()`; resolves the timeout in milliseconds. */
 export function checkHealthOptions(options: CacheHealthOptions | undefined, fallback: number): number {
   if (options === undefined) return fallback;
   if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new InvalidOptionError('options', 'expected { timeout? }');
-  const unknown = Object.keys(options).find((name) => name !== 'timeout');
-  if (unknown !== undefined) throw new InvalidOptionError(`options.${unknown}`, 'unknown option (expected timeout)');
+  checkOptionKeys(options, HEALTH_KEYS, { at: 'options' });
   if (options.timeout === undefined) return fallback;
   const timeout = toMilliseconds(options.timeout, 'timeout');
   if (timeout <= 0) throw new InvalidOptionError('timeout', 'must be greater than 0');

@@ -21,6 +21,7 @@
  */
 import { createHash } from 'node:crypto';
 import { InvalidOptionError } from '../core/errors.js';
+import { checkOptionKeys } from '../core/option-keys.js';
 import { NAMESPACE_SEPARATOR } from '../core/keys.js';
 import { requireOptionalPeer } from '../core/optional-peer.js';
 
@@ -164,8 +165,7 @@ function checkTracingOptions(option: unknown): TracingOptions {
   if (option === null || typeof option !== 'object' || Array.isArray(option)) {
     throw new InvalidOptionError('tracing', `expected true, false or { tracer, name, keys }, got ${option === null ? 'null' : typeof option}`);
   }
-  const unknownKey = Object.keys(option).find((key) => !OPTION_KEYS.has(key));
-  if (unknownKey !== undefined) throw new InvalidOptionError(`tracing.${unknownKey}`, 'unknown option (expected tracer, name, keys)');
+  checkOptionKeys(option, OPTION_KEYS, { at: 'tracing' });
   const { tracer, name, keys } = option as Record<string, unknown>;
   if (tracer !== undefined && (tracer === null || typeof (tracer as Partial<CacheTracer>).startActiveSpan !== 'function')) {
     throw new InvalidOptionError('tracing.tracer', 'expected an OpenTelemetry Tracer (an object with startActiveSpan)');

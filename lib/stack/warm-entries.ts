@@ -7,6 +7,7 @@
  * under the entry's path so a list of a hundred entries says which one is wrong.
  */
 import { InvalidKeyError, InvalidOptionError } from '../core/errors.js';
+import { checkOptionKeys } from '../core/option-keys.js';
 import type { WarmTotals } from '../core/events.js';
 import type { CacheEntryOptions, Loader } from './cache-stack.options.js';
 
@@ -60,6 +61,8 @@ export interface WarmReport extends WarmTotals {
 
 const ENTRY_KEYS: ReadonlySet<string> = new Set(['key', 'loader', 'options', 'priority']);
 const OPTION_KEYS: ReadonlySet<string> = new Set(['concurrency']);
+/** layercache's warm entries name the loader `fetcher`. */
+const WARM_ENTRY_RENAMED = Object.freeze({ fetcher: 'renamed loader' });
 
 /**
  * Checks a list of warm entries (`path`: how the caller named it, e.g. `entries`); `checkEntry` checks one
@@ -72,8 +75,7 @@ export function checkWarmEntries(entries: unknown, path: string, checkEntry: (ke
     if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
       throw new InvalidOptionError(at, `expected { key, loader, options?, priority? }, got ${describeValue(entry)}`);
     }
-    const unknown = Object.keys(entry).find((name) => !ENTRY_KEYS.has(name));
-    if (unknown !== undefined) throw new InvalidOptionError(`${at}.${unknown}`, 'unknown option (expected key, loader, options, priority)');
+    checkOptionKeys(entry, ENTRY_KEYS, { at, renamed: WARM_ENTRY_RENAMED });
     const { key, loader, options, priority } = entry as Partial<WarmEntry>;
     if (typeof loader !== 'function') throw new InvalidOptionError(`${at}.loader`, `expected a function, got ${describeValue(loader)}`);
     if (priority !== undefined && !(typeof priority === 'number' && Number.isFinite(priority))) {
@@ -99,8 +101,7 @@ export function checkWarmOptions(options: unknown): number {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new InvalidOptionError('options', `expected { concurrency? }, got ${describeValue(options)}`);
   }
-  const unknown = Object.keys(options).find((name) => !OPTION_KEYS.has(name));
-  if (unknown !== undefined) throw new InvalidOptionError(unknown, 'unknown option of warm() (expected concurrency)');
+  checkOptionKeys(options, OPTION_KEYS);
   return checkConcurrency((options as WarmOptions).concurrency, 'concurrency');
 }
 

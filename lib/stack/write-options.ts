@@ -6,6 +6,8 @@
  */
 import { toMilliseconds, type Duration } from '../core/duration.js';
 import { InvalidOptionError } from '../core/errors.js';
+import { FOREIGN_WRITE_BEHIND_OPTIONS } from '../core/foreign-options.js';
+import { checkOptionKeys } from '../core/option-keys.js';
 
 /**
  * How a `set`/`setMany`/`delete` treats a layer that does not confirm it: `best-effort` (the default) logs and
@@ -64,9 +66,7 @@ function resolveWriteBehind(option: unknown): WriteBehindSettings | undefined {
   if (option === null || typeof option !== 'object' || Array.isArray(option)) {
     throw new InvalidOptionError('writeBehind', 'expected { flushInterval?, maxBatch?, maxQueue? } or false');
   }
-  for (const key of Object.keys(option)) {
-    if (!WRITE_BEHIND_KEYS.has(key)) throw new InvalidOptionError(`writeBehind.${key}`, `unknown option; expected one of ${[...WRITE_BEHIND_KEYS].join(', ')}`);
-  }
+  checkOptionKeys(option, WRITE_BEHIND_KEYS, { at: 'writeBehind', renamed: FOREIGN_WRITE_BEHIND_OPTIONS });
   const given = option as WriteBehindOptions;
   const flushInterval = toMilliseconds(given.flushInterval ?? DEFAULT_WRITE_BEHIND_OPTIONS.flushInterval, 'writeBehind.flushInterval');
   if (!(flushInterval >= 1)) throw new InvalidOptionError('writeBehind.flushInterval', `must be at least 1 ms, got ${flushInterval} ms`);

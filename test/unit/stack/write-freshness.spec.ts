@@ -88,7 +88,7 @@ describe('ttlJitter', () => {
     [5, /for ±5 seconds write '5s'/],
     [-0.1, /fraction of the ttl/],
     [Number.NaN, /fraction of the ttl/],
-    ['5', /ttlJitter/],
+    ['5x', /ttlJitter/], // a string is a duration ('5': 5 s, test/unit/configuration.spec.ts)
     ['-5s', /ttlJitter/],
     [{}, /ttlJitter/],
   ])('rejects ttlJitter %p with an InvalidOptionError naming it', (value, message) => {
