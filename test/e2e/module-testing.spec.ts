@@ -199,6 +199,11 @@ describe.each(ADAPTERS)('test mode and overriding, on %s', (adapter) => {
     expect(items.removals).toBe(1);
     expect(await items.session('s')).toEqual({ id: 's', read: 4 });
     expect(await items.session('s')).toEqual({ id: 's', read: 5 });
+    // Bypassed, not merely uncached: concurrent calls of one key run the method each (no single-flight either).
+    expect(await Promise.all([items.find('c'), items.find('c')])).toEqual([
+      { id: 'c', read: 6 },
+      { id: 'c', read: 7 },
+    ]);
 
     const stack = app.get(CacheStack);
     let loads = 0;
