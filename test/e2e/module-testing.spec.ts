@@ -16,9 +16,11 @@ import {
   CacheEvict,
   CachePut,
   CacheStack,
+  getCacheHealthIndicatorToken,
   getCacheLayerToken,
   getCacheStackToken,
   HttpCache,
+  LayerCacheHealthIndicator,
   LayerCacheInterceptor,
   LayerCacheModule,
   MemoryLayer,
@@ -212,6 +214,8 @@ describe.each(ADAPTERS)('test mode and overriding, on %s', (adapter) => {
     await stack.set('k', 'v');
     expect(await stack.get('k')).toBeUndefined();
     expect(await app.get(getCacheStackToken('sessions')).get('k', () => 'loaded')).toBe('loaded');
+    expect(Object.keys(stack.getMetrics().layers)).toEqual(['pass-through']);
+    expect((await app.get<LayerCacheHealthIndicator>(getCacheHealthIndicatorToken()).isHealthy('cache')).cache.status).toBe('up');
     if (layerTokens) expect(app.get(getCacheLayerToken('memory', 'sessions'))).toBeInstanceOf(PassThroughLayer);
 
     await new Promise((resolve) => setTimeout(resolve, 50)); // a connection attempt would have reached the server
