@@ -143,7 +143,14 @@ export {
   type LayerCacheRedisOption,
   type LayerCacheWarmOptions,
 } from './module/layer-cache.options.js';
-export { DEFAULT_STACK_NAME, getCacheStackToken, InjectCacheStack } from './common/layer-cache.tokens.js';
+export { DEFAULT_STACK_NAME, getCacheLayerToken, getCacheStackToken, InjectCacheLayer, InjectCacheStack } from './common/layer-cache.tokens.js';
+export type {
+  LayerCacheLayerClassProvider,
+  LayerCacheLayerExistingProvider,
+  LayerCacheLayerFactoryProvider,
+  LayerCacheLayerProvider,
+} from './module/layer-cache.layer-providers.js';
+export { PassThroughLayer } from './module/pass-through.layer.js';
 // The stats endpoint and dashboard page of `admin: { path, guard }` (docs/observability.md, "Stats page").
 export { DEFAULT_LAYER_CACHE_ADMIN_OPTIONS, type LayerCacheAdminOptions } from './module/layer-cache-admin.options.js';
 export type { LayerCacheAdminStats, LayerCacheStatsPoint } from './module/layer-cache-admin.stats.js';

@@ -2,9 +2,11 @@
  * DI tokens of the cache stacks (docs/architecture.md, "Nest wiring"): the default stack is injected by its
  * class, `CacheStack`;
  * a named stack (`forRoot({ name: 'sessions' })`) by `getCacheStackToken('sessions')` or
- * `@InjectCacheStack('sessions')`.
+ * `@InjectCacheStack('sessions')`; a layer of a stack by `getCacheLayerToken(layerName, stackName)` or
+ * `@InjectCacheLayer(layerName, stackName)`.
  */
 import { Inject } from '@nestjs/common';
+import { InvalidOptionError } from '../core/errors.js';
 import { CacheStack } from '../stack/cache-stack.js';
 
 /** The name of the stack registered without a `name`. */
@@ -30,4 +32,25 @@ export function InjectCacheStack(name: string = DEFAULT_STACK_NAME): PropertyDec
  */
 export function stackPropertyKey(name: string = DEFAULT_STACK_NAME): symbol {
   return Symbol.for(`nestjs-layercache:stack:${name}`);
+}
+
+/**
+ * The DI token of one layer of a stack, by the layer's name (as in `getMetrics().layers`: `'memory'`, `'redis'`)
+ * and the stack's registration name (docs/testing.md, "Layers as providers").
+ */
+export function getCacheLayerToken(layerName: string, stackName: string = DEFAULT_STACK_NAME): string {
+  if (typeof layerName !== 'string' || layerName.length === 0) {
+    throw new InvalidOptionError('layerName', `expected the name of a layer (as in getMetrics().layers), got ${String(layerName)}`);
+  }
+  return `nestjs-layercache:layer:${stackName}:${layerName}`;
+}
+
+/**
+ * Injects one layer of a stack: the layer named `layerName` of the default stack, or of the stack registered with
+ * `forRoot({ name: stackName })`.
+ * @example
+ * constructor(@InjectCacheLayer('redis') private readonly redis: RedisLayer) {}
+ */
+export function InjectCacheLayer(layerName: string, stackName: string = DEFAULT_STACK_NAME): PropertyDecorator & ParameterDecorator {
+  return Inject(getCacheLayerToken(layerName, stackName));
 }

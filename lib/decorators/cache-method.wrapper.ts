@@ -12,6 +12,7 @@
  */
 import { Inject, Logger, Optional } from '@nestjs/common';
 import { getCacheStackToken, stackPropertyKey, DEFAULT_STACK_NAME } from '../common/layer-cache.tokens.js';
+import { isPassThroughStack } from '../common/pass-through-stack.js';
 import type { CacheStack } from '../stack/cache-stack.js';
 import { describeSite, type CacheTargetOptions } from './cache-decorator.options.js';
 import { declaresStack, recordCacheMethod } from './cache-metadata.accessor.js';
@@ -55,8 +56,8 @@ export class CacheSite {
   }
 
   /**
-   * The stack (or namespace view) of `self`, or `undefined` when `self` has none (logged once per class).
-   * Hot path: one property read, and for a namespace one comparison with the last stack seen.
+   * The stack (or namespace view) of `self`, or `undefined` when `self` has none (logged once per class) or has the
+   * pass-through stack of test mode. Hot path: one property read and one comparison with the last stack seen.
    */
   stackOf(self: unknown): CacheStack | undefined {
     const stack = self === null || self === undefined ? undefined : (self as Record<symbol, CacheStack | undefined>)[this.stackKey];
@@ -64,8 +65,13 @@ export class CacheSite {
       this.warnUnbound(self);
       return undefined;
     }
-    if (this.namespace === undefined) return stack;
     if (stack === this.lastStack) return this.lastView;
+    if (isPassThroughStack(stack)) return undefined; // test mode (`enabled: false`): the method runs on every call
+    if (this.namespace === undefined) {
+      this.lastStack = stack;
+      this.lastView = stack;
+      return stack;
+    }
     let view = this.views.get(stack);
     if (view === undefined) {
       view = stack.namespace(this.namespace);

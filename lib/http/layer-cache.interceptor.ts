@@ -2,7 +2,8 @@
  * `LayerCacheInterceptor`: HTTP response caching on the layered stack (docs/architecture.md, "HTTP caching").
  *
  * ## One request of a cached route: at most one stack call
- * 1. Not cacheable (not GET/HEAD, `Range`, `Authorization` or cookies not ignored without an identity, a body on a route
+ * 1. Not cacheable (the pass-through stack of `enabled: false`, not GET/HEAD, `Range`, `Authorization` or cookies not
+ *    ignored without an identity, a body on a route
  *    reading it, `@SkipCache`, arguments no key describes): the handler runs, `X-Cache: BYPASS`. The key covers
  *    what the handler reads (see `route-arguments.ts` and `route-request.key.ts`).
  * 2. A fresh response in the in-process layer (`stack.peek`, synchronous, no shared read): replayed (`HIT`),
@@ -27,6 +28,7 @@ import { from, of, type Observable } from 'rxjs';
 import { systemClock, type Clock } from '../core/clock.js';
 import { CircuitOpenError, LayerCacheError, LoaderTimeoutError, RateLimitError } from '../core/errors.js';
 import { DEFAULT_STACK_NAME, getCacheStackToken } from '../common/layer-cache.tokens.js';
+import { isPassThroughStack } from '../common/pass-through-stack.js';
 import { CACHE_MISS, CacheStack, type CacheReadResult, type ReadInfo } from '../stack/cache-stack.js';
 import { LAYER_CACHE_HTTP_OPTIONS, type HttpCacheRequest, type LayerCacheHttpOptions } from './http-cache.options.js';
 import { lastValue, type HandlerOutcome, type NotStoredReason, type StoredResponse } from './http-response.record.js';
@@ -103,7 +105,7 @@ export class LayerCacheInterceptor implements NestInterceptor, OnModuleInit {
       key = undefined; // e.g. an identity or key function reading a missing user
     }
     const stack = key === undefined ? undefined : this.getStack(plan);
-    if (key === undefined || stack === undefined) {
+    if (key === undefined || stack === undefined || isPassThroughStack(stack)) {
       this.setHeader(response, 'X-Cache', 'BYPASS');
       return next.handle();
     }

@@ -11,7 +11,7 @@ import { STACK_OPTION_NAMES, type StackOptionName } from '../stack/cache-stack.o
 import { DEFAULT_LAYER_CACHE_MODULE_EXTRAS, type LayerCacheModuleOptions } from './layer-cache.options.js';
 
 /** The keys of `LayerCacheModuleOptions` that are not `CacheStack` options. */
-export const MODULE_ONLY_OPTION_NAMES = ['layers', 'memory', 'redis', 'redisLayer', 'http', 'distributed', 'warm', 'snapshot', 'metrics'] as const;
+export const MODULE_ONLY_OPTION_NAMES = ['enabled', 'layers', 'memory', 'redis', 'redisLayer', 'http', 'distributed', 'warm', 'snapshot', 'metrics'] as const;
 
 // Every option of LayerCacheModuleOptions is listed here or in the stack's names (a missing one is a type error).
 const MODULE_NAMES_LISTED: [Exclude<keyof LayerCacheModuleOptions, (typeof MODULE_ONLY_OPTION_NAMES)[number] | StackOptionName>] extends [never] ? true : false = true;

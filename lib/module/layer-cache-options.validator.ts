@@ -21,6 +21,7 @@ import { checkPlugin } from '../core/plugin-check.js';
 import { checkSnapshotOption } from './layer-cache.snapshot.js';
 import { checkAdminOption, type ResolvedAdminOptions } from './layer-cache-admin.options.js';
 import { checkMetricsOption } from './layer-cache.prometheus.js';
+import { checkLayerProvider, isLayerProvider } from './layer-cache.layer-providers.js';
 import { basePolicy, DEFAULT_CACHE_STACK_OPTIONS, resolvePolicy, type CacheStackOptions } from '../stack/cache-stack.options.js';
 import { DEFAULT_LAYER_CACHE_MODULE_EXTRAS } from './layer-cache.options.js';
 import type {
@@ -38,6 +39,7 @@ const LAYER_METHODS = ['get', 'getMany', 'set', 'setMany', 'delete', 'clear', 'c
 
 /** The keys of {@link LayerCacheModuleOptions} that are not `CacheStack` options. */
 export interface ModuleOnlyOptions {
+  readonly enabled: boolean | undefined;
   readonly layers: LayerCacheLayerOption[] | undefined;
   readonly memory: MemoryLayerOptions | undefined;
   readonly redis: LayerCacheRedisOption | undefined;
@@ -51,8 +53,8 @@ export interface ModuleOnlyOptions {
 
 /** Splits module options into the module's own keys and the options of the `CacheStack`. */
 export function splitModuleOptions(options: LayerCacheModuleOptions): { module: ModuleOnlyOptions; stack: CacheStackOptions } {
-  const { layers, memory, redis, redisLayer, http, distributed, warm, snapshot, metrics, ...stack } = options;
-  return { module: { layers, memory, redis, redisLayer, http, distributed, warm, snapshot, metrics }, stack };
+  const { enabled, layers, memory, redis, redisLayer, http, distributed, warm, snapshot, metrics, ...stack } = options;
+  return { module: { enabled, layers, memory, redis, redisLayer, http, distributed, warm, snapshot, metrics }, stack };
 }
 
 /** Checks the registration's name, scope and admin routes (static in `forRoot` and `forRootAsync`). */
@@ -90,9 +92,10 @@ export function checkModuleOptions(options: LayerCacheModuleOptions, extras = fa
   }
   checkModuleOptionNames(options, extras);
   const { module, stack } = splitModuleOptions(options);
+  if (module.enabled !== undefined && typeof module.enabled !== 'boolean') throw new InvalidOptionError('enabled', `expected a boolean, got ${describe(module.enabled)}`);
   if (module.layers !== undefined) {
     if (!Array.isArray(module.layers)) {
-      throw new InvalidOptionError('layers', `expected an array of layers or layer factories, fastest first; got ${describe(module.layers)}`);
+      throw new InvalidOptionError('layers', `expected an array of layers, layer factories or layer provider definitions, fastest first; got ${describe(module.layers)}`);
     }
     if (module.layers.length === 0 && module.redis === undefined) {
       throw new InvalidOptionError('layers', 'expected at least one layer (or the redis shortcut)');
@@ -144,8 +147,9 @@ function checkDistributedOption(distributed: unknown, hasRedis: boolean): void {
   }
 }
 
-/** Checks one entry of `layers`: a layer, or a factory (a function that is not a class). */
+/** Checks one entry of `layers`: a layer, a factory (a function that is not a class), or a provider definition. */
 export function checkLayerOption(entry: unknown, option: string): void {
+  if (isLayerProvider(entry)) return checkLayerProvider(entry, option);
   if (typeof entry === 'function') {
     if (/^class\b/.test(Function.prototype.toString.call(entry))) {
       const name = (entry as { name?: string }).name || 'Layer';

@@ -15,12 +15,15 @@ import { DEFAULT_STACK_NAME } from '../common/layer-cache.tokens.js';
 import type { LayerCacheSnapshotOptions } from './layer-cache.snapshot.js';
 import type { LayerCacheAdminOptions } from './layer-cache-admin.options.js';
 import type { LayerCacheMetricsOptions } from './layer-cache.prometheus.js';
+import type { LayerCacheLayerProvider } from './layer-cache.layer-providers.js';
 
 /**
- * One entry of `layers`: a layer instance, or a factory called once per application (so two apps in one
- * process, e.g. two test apps, get layers of their own instead of sharing one instance).
+ * One entry of `layers`: a layer instance, a factory called once per application (so two apps in one
+ * process, e.g. two test apps, get layers of their own instead of sharing one instance), or a Nest provider
+ * definition (`{ name, useFactory, inject }`, `{ name, useClass }`, `{ name, useExisting }`: docs/testing.md,
+ * "Layers as providers").
  */
-export type LayerCacheLayerOption = CacheLayer | (() => CacheLayer | Promise<CacheLayer>);
+export type LayerCacheLayerOption = CacheLayer | (() => CacheLayer | Promise<CacheLayer>) | LayerCacheLayerProvider;
 
 /**
  * The `redis` shortcut: a URL (`'redis://host:6379/0'`), ioredis `RedisOptions` (the module opens the
@@ -71,9 +74,17 @@ export type LayerCacheRedisLayerOptions = Omit<RedisLayerOptions, 'client'>;
  */
 export interface LayerCacheModuleOptions extends CacheStackOptions {
   /**
-   * The layers, fastest first: instances or factories (`() => new MemoryLayer({ ttl: 60 })`). A layer
+   * `false`: test mode (docs/testing.md). Nothing is opened (no Redis connection, bus, coordinator, layer, timer);
+   * `CacheStack` is a pass-through stack that stores nothing (`get(key, loader)` runs the loader); decorated methods
+   * and `@HttpCache` routes run on every call (`X-Cache: BYPASS`); `warm`, `snapshot` and `metrics` are skipped;
+   * layer tokens resolve to layers that store nothing. The options are still checked. @default true
+   */
+  enabled?: boolean;
+  /**
+   * The layers, fastest first: instances, factories (`() => new MemoryLayer({ ttl: 60 })`) or provider definitions
+   * (`{ name: 'redis', useFactory: (client) => new RedisLayer({ client }), inject: [REDIS] }`). A layer
    * instance belongs to one stack: when one module class is imported by several apps in one process, pass
-   * factories. `[]` with `redis` gives a Redis-only stack. @default [new MemoryLayer()] (the `redis` layer comes after it)
+   * factories. `[]` with `redis` gives a Redis-only stack. Layer names must be unique in a stack. @default [new MemoryLayer()] (the `redis` layer comes after it)
    */
   layers?: LayerCacheLayerOption[];
   /**
@@ -160,4 +171,11 @@ export type LayerCacheModuleRootOptions = LayerCacheModuleOptions & Partial<Laye
  * or `useExisting` producing {@link LayerCacheModuleOptions}; `name` and `isGlobal` stay static.
  */
 export type LayerCacheModuleAsyncOptions = ConfigurableModuleAsyncOptions<LayerCacheModuleOptions, typeof LAYER_CACHE_OPTIONS_FACTORY_METHOD> &
-  Partial<LayerCacheModuleExtras>;
+  Partial<LayerCacheModuleExtras> & {
+    /**
+     * The layers, declared statically (instances, factories, provider definitions): each named one is injectable by
+     * `getCacheLayerToken(name)`, which the layers a factory returns are not (their names are only known once it ran).
+     * Then the factory must not return `layers`. @default the factory's `layers`
+     */
+    layers?: LayerCacheLayerOption[];
+  };

@@ -214,7 +214,8 @@ export const LAYER_CACHE_PROMETHEUS_SETTINGS = Symbol('LAYER_CACHE_PROMETHEUS_SE
 
 /** What {@link LayerCachePrometheus} is given. */
 export interface PrometheusSettings {
-  readonly stack: CacheStack;
+  /** The stack the module built; `undefined` in test mode or under an overridden stack provider (nothing is exported). */
+  readonly stack: CacheStack | undefined;
   readonly name: string;
   readonly option: LayerCacheMetricsOptions['prometheus'];
 }
@@ -228,10 +229,11 @@ export class LayerCachePrometheus implements OnModuleInit, OnApplicationShutdown
 
   async onModuleInit(): Promise<void> {
     const option = this.settings.option;
-    if (option === undefined || option === false) return;
+    const stack = this.settings.stack;
+    if (option === undefined || option === false || stack === undefined) return;
     const given = option === true ? {} : option;
     const registry = given.registry ?? (await defaultRegistry());
-    this.remove = exportToPrometheus(this.settings.stack, this.settings.name, registry, given.prefix);
+    this.remove = exportToPrometheus(stack, this.settings.name, registry, given.prefix);
   }
 
   onApplicationShutdown(): void {

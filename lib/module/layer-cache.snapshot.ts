@@ -29,7 +29,8 @@ export function checkSnapshotOption(snapshot: unknown): void {
 /** Restores and writes the snapshot of one registration (a factory provider of `defineStackModule`). */
 export class LayerCacheSnapshot implements OnModuleInit, BeforeApplicationShutdown {
   constructor(
-    private readonly stack: CacheStack,
+    /** The stack the module built; `undefined` in test mode or under an overridden stack provider (no snapshot). */
+    private readonly stack: CacheStack | undefined,
     private readonly options: LayerCacheSnapshotOptions | undefined,
     /** The registration's logger (`StackResources.logger`). */
     private readonly logger: CacheLogger,
@@ -40,7 +41,7 @@ export class LayerCacheSnapshot implements OnModuleInit, BeforeApplicationShutdo
   /** Restores the snapshot; a missing file is fine, a bad one is logged. Never throws. */
   async onModuleInit(): Promise<void> {
     const file = this.options?.file;
-    if (file === undefined) return;
+    if (file === undefined || this.stack === undefined) return;
     const label = `LayerCacheModule: snapshot of stack "${this.name}" (${file})`;
     try {
       const report = await this.stack.importSnapshot({ file });
@@ -54,7 +55,7 @@ export class LayerCacheSnapshot implements OnModuleInit, BeforeApplicationShutdo
   /** Writes the snapshot before the stack closes. Never throws. */
   async beforeApplicationShutdown(): Promise<void> {
     const file = this.options?.file;
-    if (file === undefined) return;
+    if (file === undefined || this.stack === undefined) return;
     try {
       await this.stack.exportSnapshot({ file });
     } catch (error) {

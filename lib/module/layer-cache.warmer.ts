@@ -9,7 +9,7 @@
 import type { OnApplicationBootstrap } from '@nestjs/common';
 import { StackClosedError } from '../core/errors.js';
 import type { CacheLogger } from '../core/logger.js';
-import type { WarmReport } from '../stack/cache-stack.js';
+import type { CacheStack, WarmReport } from '../stack/cache-stack.js';
 import type { LayerCacheModuleOptions, LayerCacheWarmOptions } from './layer-cache.options.js';
 import type { StackResources } from './stack-resources.factory.js';
 
@@ -32,7 +32,8 @@ export class LayerCacheWarmer implements OnApplicationBootstrap {
   /** Starts warming; waits for it only with `blockStartup: true`. Never throws. */
   async onApplicationBootstrap(): Promise<void> {
     const warm = this.options.warm;
-    if (warm === undefined) return;
+    // Nothing to warm in test mode, nor when the app replaced the stack (overrideProvider).
+    if (warm === undefined || this.resources.stack === undefined) return;
     // A logger that throws must not turn into an unhandled rejection (or a failed startup) either.
     const run = this.run(warm).catch(() => undefined);
     if (warm.blockStartup === true) await run;
@@ -44,7 +45,7 @@ export class LayerCacheWarmer implements OnApplicationBootstrap {
     let report: WarmReport;
     try {
       const entries = warm.factory === undefined ? (warm.entries ?? []) : await warm.factory();
-      report = await this.resources.stack.warm(entries, warm.concurrency === undefined ? undefined : { concurrency: warm.concurrency });
+      report = await (this.resources.stack as CacheStack).warm(entries, warm.concurrency === undefined ? undefined : { concurrency: warm.concurrency });
     } catch (error) {
       if (error instanceof StackClosedError) this.logger.log?.(`${label} stopped: the app shut down`);
       else this.logger.error(`${label} failed${warm.factory === undefined ? '' : ' (warm.factory)'}: ${describe(error)}; the app runs without it`);
