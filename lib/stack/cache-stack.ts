@@ -5,6 +5,9 @@
  * held here too so an L1 hit costs one property read less). A namespace view is a `CacheStack` sharing its
  * parent's core under its own `KeySpace` (a longer key prefix, key-space.ts), with entry defaults of its own
  * when it was given options (`base`; a call's options resolve over them).
+ * Why one file over 300 lines: it is the whole public surface (some 35 documented methods), each a few lines that
+ * check the call and hand it to one engine part; the work lives in those parts (stack-inspect.ts, stack-health.ts,
+ * snapshots.ts, ...), so splitting this class would only scatter its documentation.
  */
 import type { Clock } from '../core/clock.js';
 import { InvalidOptionError } from '../core/errors.js';
