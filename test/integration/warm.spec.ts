@@ -26,6 +26,9 @@ function instances(prefix: string, singleFlight = true): CacheStack[] {
     (client) =>
       new CacheStack([new MemoryLayer(), new RedisLayer({ client, prefix })], {
         logger: new RecordingLogger(),
+        // Once per cluster is the subject here, not degradation: on a loaded machine a Redis command can exceed the
+        // default 500 ms, and an acquire that times out loads locally by design (distributed-loads.ts, point 4).
+        layerTimeout: '10s',
         ...(singleFlight && { singleFlight: new RedisSingleFlightCoordinator({ client, prefix, logger: quiet }) }),
       }),
   );
