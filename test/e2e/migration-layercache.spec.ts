@@ -5,6 +5,7 @@
  * the behaviour the guide promises a layercache app keeps — a cached GET, invalidation by tag after a mutation,
  * ttl expiry, and two instances on one Redis staying consistent (a HIT from the shared layer, the bus dropping the
  * other instance's copy). layercache itself is not on npm here, so its "before" is described in the guide only.
+ * Last, what the guide quotes for a configuration ported as is: each layercache name fails with its direction.
  *
  * Time: only `Date` is faked (`jest.useFakeTimers` with every other timer real), moved with `jest.setSystemTime`.
  */
@@ -13,6 +14,7 @@ import { jest } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import request from 'supertest';
+import { CacheStack, InvalidOptionError, MemoryLayer, RedisInvalidationBus, RedisLayer } from '../../lib/index.js';
 import { AppModule } from '../../examples/from-layercache/after/app.module.js';
 import { ProductsRepository } from '../../examples/from-layercache/products.repository.js';
 import { ADAPTERS, startApp, type AdapterName } from '../support/nest-app.js';
@@ -117,5 +119,25 @@ describe.each(ADAPTERS)('migration from layercache: the after app on Redis (%s)'
     // Tag invalidation through Redis and the bus: B's in-process copy is not served.
     expect(await get(b.url, '/products/1')).toEqual(['MISS', { ...keyboard, price: 99, loads: 3 }]);
     expect(await get(a.url, '/products/1')).toEqual(['HIT', { ...keyboard, price: 99, loads: 3 }]);
+  });
+});
+
+describe('a layercache configuration ported as is', () => {
+  // Never connected: the constructors fail on their options first.
+  const client = new Redis({ lazyConnect: true });
+  afterAll(() => client.disconnect());
+
+  it.each([
+    ['gracefulDegradation', () => new CacheStack([new MemoryLayer()], { gracefulDegradation: { retryAfterMs: 10_000 } } as never), 'Invalid option "CacheStack.gracefulDegradation": unknown option: always on'],
+    ['tagIndex', () => new CacheStack([new MemoryLayer()], { tagIndex: {} } as never), 'Invalid option "CacheStack.tagIndex": unknown option: renamed tagStore'],
+    ['singleFlightCoordinator', () => new CacheStack([new MemoryLayer()], { singleFlightCoordinator: {} } as never), 'Invalid option "CacheStack.singleFlightCoordinator": unknown option: renamed singleFlight'],
+    ['circuitBreaker.cooldownMs', () => new CacheStack([new MemoryLayer()], { circuitBreaker: { failureThreshold: 3, cooldownMs: 1000 } } as never), 'Invalid option "circuitBreaker.cooldownMs": unknown option: renamed cooldown'],
+    ['RedisLayer compressionThreshold', () => new RedisLayer({ client, compressionThreshold: 1024 } as never), 'Invalid option "RedisLayer.compressionThreshold": unknown option: give compression as { algorithm, threshold }'],
+    ['RedisInvalidationBus publisher', () => new RedisInvalidationBus({ publisher: client, subscriber: client } as never), 'Invalid option "RedisInvalidationBus.publisher": unknown option: renamed client'],
+    ['ttlJitter in seconds', () => new CacheStack([new MemoryLayer()], { ttlJitter: 5 }), "Invalid option \"ttlJitter\": a number is a fraction of the ttl in [0, 1) (0.1 = ±10%), got 5; for ±5 seconds write '5s'"],
+    ['refreshAhead in seconds', () => new CacheStack([new MemoryLayer()], { refreshAhead: 30 }), 'Invalid option "refreshAhead": expected a fraction of the ttl in [0, 1) such as 0.8, got 30'],
+  ])('%s fails in the constructor with the direction the guide quotes', (_name, build, message) => {
+    expect(build).toThrow(InvalidOptionError);
+    expect(build).toThrow(message);
   });
 });
