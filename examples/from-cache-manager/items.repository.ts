@@ -32,6 +32,13 @@ export class ItemsRepository {
     return item;
   }
 
+  /** Page `page` (from 1) of the catalogue, newest first, `size` items a page. */
+  page(page: number, size: number): Item[] {
+    this.loads++;
+    const newestFirst = [...this.items.values()].reverse();
+    return newestFirst.slice((page - 1) * size, page * size);
+  }
+
   count(): number {
     this.loads++;
     return this.items.size;

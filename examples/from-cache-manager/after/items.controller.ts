@@ -1,10 +1,12 @@
 /**
- * The catalogue's routes, "after": `LayerCacheInterceptor` caches the GETs that declare `@HttpCache` (key: the
- * route, its parameters and query), tagged with `@CacheTags`; mutations invalidate those tags with `@CacheEvict`.
- * HTTP entries have no key a caller can write today, so tags replace the `cache.del('/items/1')` of "before".
+ * The catalogue's routes, "after": the direct port of "before". `LayerCacheInterceptor` caches the GETs that
+ * declare `@HttpCache`; `@CacheKey('items:all')` becomes a declared key (`@HttpCache({ key: 'items:all' })`), the
+ * URL key that "before" deleted (`/items/1`) becomes a declared key built from the request (`item:1`), and the
+ * mutations' `cache.mdel([...])` becomes `@CacheEvict({ keys })` on those keys. `@CacheTTL(ms)` becomes
+ * `ttl` in seconds; `@CacheTTL((ctx) => ms)` becomes `ttl: (req) => seconds`, computed per request.
  */
 import { Body, Controller, Get, Param, ParseIntPipe, Post, Put, UseInterceptors } from '@nestjs/common';
-import { CacheEvict, CacheTags, HttpCache, LayerCacheInterceptor } from '../../../lib/index.js';
+import { CacheEvict, HttpCache, LayerCacheInterceptor } from '../../../lib/index.js';
 import { ItemsRepository, type Item } from '../items.repository.js';
 
 /** A list response: the items and how many database reads had happened when it was built. */
@@ -19,39 +21,50 @@ export class ItemsController {
   constructor(private readonly repository: ItemsRepository) {}
 
   /**
-   * Cached for the module's ttl (30 s), tagged `items:list`.
-   * (With a declared entry key, `@HttpCache({ key: 'items:all' })`, `cache.delete('items:all')` would reach it
-   * like `cache.del('items:all')` did; see the guide.)
+   * Cached under the declared key `items:all` for the module's ttl (30 s), as `@CacheKey('items:all')` did:
+   * `cache.delete('items:all')` and `@CacheEvict({ keys: ['items:all'] })` reach it. One entry for GET, HEAD and
+   * any query string (cache-manager's `@CacheKey` ignored the query too).
    */
   @Get()
-  @HttpCache({})
-  @CacheTags('items:list')
+  @HttpCache({ key: 'items:all' })
   list(): ItemsPage {
     return { items: this.repository.list(), loads: this.repository.loads };
   }
 
-  /** Cached for 60 s (cache-manager's `@CacheTTL(60_000)`), tagged `item:<id>` (args: the route parameters). */
+  /**
+   * A page of the catalogue, newest first, one item a page, under the computed key (route, parameter, query). The
+   * ttl is computed per request (cache-manager's `@CacheTTL((ctx) => ms)`): 10 s for page 1, 60 s for older pages.
+   */
+  @Get('pages/:page')
+  @HttpCache({ ttl: (req) => ((req.params as { page: string }).page === '1' ? 10 : 60) })
+  page(@Param('page', ParseIntPipe) page: number): ItemsPage & { page: number } {
+    return { page, items: this.repository.page(page, 1), loads: this.repository.loads };
+  }
+
+  /**
+   * Cached for 60 s (cache-manager's `@CacheTTL(60_000)`) under the declared key `item:<id>`, which the mutations
+   * evict as "before" deleted the URL `/items/<id>`.
+   */
   @Get(':id')
-  @HttpCache({ ttl: 60 })
-  @CacheTags((args) => [`item:${String(args[0])}`])
+  @HttpCache({ ttl: 60, key: (req) => `item:${(req.params as { id: string }).id}` })
   findOne(@Param('id', ParseIntPipe) id: number): Item & { loads: number } {
     return { ...this.repository.find(id), loads: this.repository.loads };
   }
 
   /**
-   * After a successful call: invalidates the list and the count (`cache.mdel(['items:all', 'items:count'])`).
-   * Declared `async` so that the response waits for the invalidation: on a synchronous method `@CacheEvict`
-   * invalidates in the background, and with Redis the client's next GET could still be answered by the old entry.
+   * After a successful call, drops the list and the cached count (`cache.mdel(['items:all', 'items:count'])`).
+   * Declared `async` so that the response waits for the eviction: on a synchronous method `@CacheEvict` evicts in
+   * the background, and with Redis the client's next GET could still be answered by the old entry.
    */
   @Post()
-  @CacheEvict({ tags: ['items:list', 'items:count'] })
+  @CacheEvict({ keys: ['items:all', 'items:count'] })
   async create(@Body() body: { name: string }): Promise<Item> {
     return this.repository.create(body.name);
   }
 
-  /** Invalidates the list and this item, every URL variant of it (`/items/1?x=y` too); `async` as above. */
+  /** Drops the list and this item (`cache.mdel(['items:all', '/items/1'])`): `{0}` is the handler's `id`; `async` as above. */
   @Put(':id')
-  @CacheEvict({ tags: (args) => ['items:list', `item:${String(args[0])}`] })
+  @CacheEvict({ keys: ['items:all', 'item:{0}'] })
   async rename(@Param('id', ParseIntPipe) id: number, @Body() body: { name: string }): Promise<Item> {
     return this.repository.update(id, body.name);
   }

@@ -1,7 +1,8 @@
 /**
  * A value cached by hand, "after": `CacheStack.wrap(key, fn, { ttl })` (seconds) in place of `CACHE_MANAGER`'s
- * `wrap(key, fn, ttlMs)`, and the entry's expiry from `getDetailed(key).freshUntil` (epoch ms, like
- * cache-manager's `ttl(key)`). No interceptor on this controller.
+ * `wrap(key, fn, ttlMs)`, and `cache.ttl(key)` in place of cache-manager's `ttl(key)`. The unit changes:
+ * cache-manager answered the expiry time (epoch ms), `CacheStack.ttl` answers the seconds of freshness left
+ * (`0` once stale, `undefined` when absent), so the route converts to keep its response. No interceptor here.
  */
 import { Controller, Get } from '@nestjs/common';
 import { CacheStack } from '../../../lib/index.js';
@@ -23,9 +24,9 @@ export class StatsController {
 
   @Get()
   async stats(): Promise<Stats> {
-    const count = await this.cache.wrap('items:count', () => this.repository.count(), { ttl: 10, tags: ['items:count'] });
-    // A read without a loader that only reports; `cache.ttl(key)` / `cache.inspect(key)` will say it more directly.
-    const { freshUntil } = await this.cache.getDetailed('items:count');
-    return { count, loads: this.repository.loads, expiresAt: freshUntil };
+    const count = await this.cache.wrap('items:count', () => this.repository.count(), { ttl: 10 });
+    // Seconds left (ms precision); `(await this.cache.inspect('items:count')).freshUntil` is the expiry itself.
+    const left = await this.cache.ttl('items:count');
+    return { count, loads: this.repository.loads, expiresAt: left === undefined ? undefined : Date.now() + Math.round(left * 1000) };
   }
 }
