@@ -33,3 +33,29 @@ export function checkModuleOptionNames(options: object, extras: boolean): void {
 export function checkDistributedOptionNames(distributed: object): void {
   checkOptionKeys(distributed, DISTRIBUTED_NAMES, { at: 'distributed', renamed: { publisher: 'the bus runs on the redis connection (duplicated for its subscriber)', signingSecret: 'renamed secret' } });
 }
+
+/** What `forRootAsync` itself takes beside the factory: Nest's async-module keys and the static extras. */
+const ASYNC_NAMES: ReadonlySet<string> = new Set<string>([
+  'imports',
+  'inject',
+  'useFactory',
+  'useClass',
+  'useExisting',
+  'provideInjectionTokensFrom',
+  'layers',
+  ...Object.keys(DEFAULT_LAYER_CACHE_MODULE_EXTRAS),
+]);
+
+/** A module or stack option written beside `useFactory` instead of in what it returns. */
+const RETURN_IT = 'an option of the stack: return it from useFactory (or the class), not beside it';
+
+/** Hints for `forRootAsync`: options that belong in the factory's result, and @nestjs/cache-manager's `extraProviders`. */
+const ASYNC_HINTS: Readonly<Record<string, string>> = Object.freeze({
+  ...Object.fromEntries([...RESOLVED_NAMES].filter((name) => !ASYNC_NAMES.has(name)).map((name) => [name, RETURN_IT])),
+  extraProviders: "not an option here: provide what the factory injects in a module of `imports` (@nestjs/cache-manager's extraProviders)",
+});
+
+/** Checks the names of `forRootAsync`'s own argument (`imports`, `inject`, `useFactory`... and the static extras). */
+export function checkAsyncOptionNames(options: object): void {
+  checkOptionKeys(options, ASYNC_NAMES, { at: 'forRootAsync', renamed: ASYNC_HINTS });
+}

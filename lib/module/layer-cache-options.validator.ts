@@ -9,7 +9,7 @@ import type { LayerCacheHttpOptions } from '../http/http-cache.options.js';
 import { InvalidOptionError } from '../core/errors.js';
 import type { CacheLogger } from '../core/logger.js';
 import { checkOptionKeys } from '../core/option-keys.js';
-import { checkDistributedOptionNames, checkModuleOptionNames } from './layer-cache-option-names.js';
+import { checkAsyncOptionNames, checkDistributedOptionNames, checkModuleOptionNames } from './layer-cache-option-names.js';
 import type { CacheLayer } from '../core/layer.js';
 import { MemoryLayer, type MemoryLayerOptions } from '../layers/memory.layer.js';
 import { checkRedisClient, type RedisClient } from '../redis/redis-client.js';
@@ -72,6 +72,7 @@ export function checkAsyncOptions(options: LayerCacheModuleAsyncOptions): void {
   if (options === null || typeof options !== 'object') {
     throw new InvalidOptionError('forRootAsync', `expected an options object, got ${describe(options)}`);
   }
+  checkAsyncOptionNames(options);
   const given = (['useFactory', 'useClass', 'useExisting'] as const).filter((key) => options[key] !== undefined);
   if (given.length !== 1) {
     throw new InvalidOptionError('forRootAsync', `expected exactly one of useFactory, useClass, useExisting; got ${given.length === 0 ? 'none' : given.join(', ')}`);

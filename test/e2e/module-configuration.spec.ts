@@ -82,6 +82,17 @@ describe('forRoot: an unknown option name fails when forRoot is called', () => {
   });
 });
 
+/** The InvalidOptionError `run` throws synchronously. */
+function errorOf(run: () => unknown): InvalidOptionError {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof InvalidOptionError) return error;
+    throw error;
+  }
+  throw new Error('expected an InvalidOptionError');
+}
+
 describe.each(ADAPTERS)('forRootAsync on %s', (adapter: AdapterName) => {
   const savedTtl = process.env['CACHE_TTL'];
   afterEach(() => {
@@ -97,6 +108,16 @@ describe.each(ADAPTERS)('forRootAsync on %s', (adapter: AdapterName) => {
     const error = await optionError(() =>
       startApp({ imports: [LayerCacheModule.forRootAsync({ useFactory: () => ({ logger: silentLogger, ...result }) as LayerCacheModuleOptions })] }, adapter),
     );
+    expect(error.option).toBe(option);
+    expect(error.message).toMatch(message);
+  });
+
+  it.each<[string, Record<string, unknown>, string, RegExp]>([
+    ['a misspelled key of its own', { imprts: [] }, 'forRootAsync.imprts', /did you mean "imports"\?/],
+    ['a stack option beside useFactory', { ttl: 60 }, 'forRootAsync.ttl', /return it from useFactory/],
+    ["@nestjs/cache-manager's extraProviders", { extraProviders: [] }, 'forRootAsync.extraProviders', /provide what the factory injects/],
+  ])("forRootAsync's own argument with %s fails when it is called, naming it", (_label, extra, option, message) => {
+    const error = errorOf(() => LayerCacheModule.forRootAsync({ useFactory: () => ({}), ...extra } as never));
     expect(error.option).toBe(option);
     expect(error.message).toMatch(message);
   });
