@@ -110,13 +110,17 @@ export class LayerGuard {
    * `LayerTimeoutError` after the timeout, or with the layer's own error; callers decide what a failure
    * means (a miss for reads, a skipped write).
    */
-  run<T>(operation: string, command: () => T | Promise<T>): Promise<T> {
+  run<T>(operation: string, command: () => T | Promise<T>, settled?: () => void): Promise<T> {
     const tracing = this.settings.tracing;
-    return tracing === undefined ? this.attempt(operation, command) : tracing.command(this.name, operation, () => this.attempt(operation, command));
+    return tracing === undefined ? this.attempt(operation, command, settled) : tracing.command(this.name, operation, () => this.attempt(operation, command, settled));
   }
 
-  /** One command of {@link run}, untraced. */
-  private attempt<T>(operation: string, command: () => T | Promise<T>): Promise<T> {
+  /**
+   * One command of {@link run}, untraced. `settled` (the latency timing of `LayerTimer`) is called once the command
+   * answers, fails or times out, not when the window skips it: in the guard's own callbacks, so that timing a
+   * command costs no promise of its own (an L2 hit allocates one promise here, not two).
+   */
+  private attempt<T>(operation: string, command: () => T | Promise<T>, settled?: () => void): Promise<T> {
     if (this.openUntil > this.clock.now()) {
       this.metrics.skipped++;
       const error = new LayerUnavailableError(this.name);
@@ -125,25 +129,28 @@ export class LayerGuard {
     }
     // One promise and one timer per command (no Promise.race): this is on the path of every L2 hit.
     return new Promise<T>((resolve, reject) => {
-      let settled = false;
+      let done = false;
       const timer = this.clock.setTimeout(() => {
-        if (settled) return;
-        settled = true;
+        if (done) return;
+        done = true;
+        settled?.();
         const error = new LayerTimeoutError(this.name, operation, this.settings.timeout);
         this.fail(operation, error);
         reject(error);
       }, this.settings.timeout);
       const onValue = (value: T) => {
-        if (settled) return;
-        settled = true;
+        if (done) return;
+        done = true;
         this.clock.clearTimeout(timer);
+        settled?.();
         if (this.nextBackoff !== this.settings.backoff || this.openUntil !== 0) this.recover();
         resolve(value);
       };
       const onError = (error: unknown) => {
-        if (settled) return;
-        settled = true;
+        if (done) return;
+        done = true;
         this.clock.clearTimeout(timer);
+        settled?.();
         if (error instanceof EntryEncodeError) this.log.warn(`Not caching in "${this.name}"`, error); // the value's fault
         else this.fail(operation, error);
         reject(error);
