@@ -58,17 +58,21 @@ export async function benchL2(options: L2BenchOptions): Promise<{ results: Laten
       { name: CASE.raw, op: () => client.getBuffer(rawKey) },
       { name: CASE.stack, op: () => stack.get(KEY) },
     ];
+    // No forced full GC between slices: on this VM it slowed every case for hundreds of operations after it (raw
+    // GET p99 0.2-3.4 ms with it, 60-110 µs without, same minutes): the p99 measured the harness. Each case now
+    // pays the scavenges its own allocations trigger, which is what a caller sees.
     const results = await runLatency(cases, {
       opsPerSlice: 250,
       rounds: options.rounds,
       warmupRounds: Math.max(2, Math.round(options.rounds / 10)),
+      gcBetweenSlices: false,
     });
     await stack.close();
 
     const raw = byName(results, CASE.raw);
     printTable(
-      ['case', 'p50', 'p99', 'mean', 'p50 x raw'],
-      results.map((r) => [r.name, formatNs(r.p50Ns), formatNs(r.p99Ns), formatNs(r.meanNs), formatRatio(r.p50Ns / raw.p50Ns)]),
+      ['case', 'p50', 'p99', 'mean', 'p50 x raw', 'p99 x raw'],
+      results.map((r) => [r.name, formatNs(r.p50Ns), formatNs(r.p99Ns), formatNs(r.meanNs), formatRatio(r.p50Ns / raw.p50Ns), formatRatio(r.p99Ns / raw.p99Ns)]),
     );
     console.log(`  (${raw.samples} sequential operations per case; baseline = the raw GET)`);
 
@@ -79,6 +83,11 @@ export async function benchL2(options: L2BenchOptions): Promise<{ results: Laten
         target: 'L2-only hit p50 within 25 µs of a raw ioredis GET of the same bytes',
         measured: `+${formatNs(extra)} (${formatNs(hit.p50Ns)} vs ${formatNs(raw.p50Ns)}, ${formatRatio(hit.p50Ns / raw.p50Ns)})`,
         pass: extra <= 25_000,
+      },
+      {
+        target: 'L2-only hit p99 at most 2x the raw ioredis GET p99 (same run)',
+        measured: `${formatRatio(hit.p99Ns / raw.p99Ns)} (${formatNs(hit.p99Ns)} vs ${formatNs(raw.p99Ns)})`,
+        pass: hit.p99Ns <= 2 * raw.p99Ns,
       },
     ];
     return { results, targets };
