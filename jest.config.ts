@@ -24,8 +24,16 @@ const config: Config = {
       testMatch: ['<rootDir>/test/integration/**/*.spec.ts'],
       globalSetup: '<rootDir>/test/support/redis.global-setup.ts',
       globalTeardown: '<rootDir>/test/support/redis.global-teardown.ts',
+      // Any process warning but the VM modules' ExperimentalWarning fails the file (issue 18, point 5).
+      testEnvironment: '<rootDir>/test/support/warning-guard.environment.ts',
     },
-    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.spec.ts'] },
+    {
+      ...common,
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/test/e2e/**/*.spec.ts'],
+      // Any process warning but the VM modules' ExperimentalWarning fails the file (issue 18, point 5).
+      testEnvironment: '<rootDir>/test/support/warning-guard.environment.ts',
+    },
     { ...common, displayName: 'package', testMatch: ['<rootDir>/test/package/**/*.spec.ts'] },
   ],
 };

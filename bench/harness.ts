@@ -39,6 +39,12 @@ export interface LatencyOptions {
   readonly settleOps?: number;
   readonly rounds: number;
   readonly warmupRounds: number;
+  /**
+   * A full GC before each slice (as for throughput cases). Off for (b): on this VM a forced full GC slows the
+   * hundreds of operations after it (raw GETs included) and put milliseconds into every p99 (docs/benchmarks.md,
+   * section (b)); without it each case pays the scavenges of its own allocations. @default true
+   */
+  readonly gcBetweenSlices?: boolean;
 }
 
 export interface ThroughputResult {
@@ -87,18 +93,18 @@ export function collectGarbage(): void {
 
 /**
  * Runs one slice of every case per round, the starting case rotating each round, with a GC before each
- * slice; the first `warmupRounds` rounds are not measured. Returns the samples of each case.
+ * slice (unless `gcBetweenSlices` is false); the first `warmupRounds` rounds are not measured. Returns the samples of each case.
  */
 async function interleave<C>(
   cases: readonly C[],
-  rounds: { readonly warmupRounds: number; readonly rounds: number },
+  rounds: { readonly warmupRounds: number; readonly rounds: number; readonly gcBetweenSlices?: boolean },
   slice: (current: C, into: number[], measured: boolean) => Promise<void>,
 ): Promise<number[][]> {
   const samples = cases.map(() => [] as number[]);
   for (let round = 0; round < rounds.warmupRounds + rounds.rounds; round++) {
     for (let offset = 0; offset < cases.length; offset++) {
       const index = (round + offset) % cases.length;
-      collectGarbage();
+      if (rounds.gcBetweenSlices !== false) collectGarbage();
       await slice(cases[index] as C, samples[index] as number[], round >= rounds.warmupRounds);
     }
   }

@@ -91,18 +91,13 @@ export class RedisLayer implements CacheLayer {
     this.reservedPrefixes = [this.prefix + INTERNAL_KEY_MARK].map((start) => Buffer.from(start, 'utf8'));
   }
 
-  async get(key: string): Promise<CacheEntry | undefined> {
-    let bytes: Buffer | null;
-    try {
-      bytes = await this.client.getBuffer(this.prefix + key);
-    } catch (error) {
-      // Another Redis type under the key (MGET answers nil for it, GET fails): data that is not an entry, like
-      // any other undecodable bytes, not a failure of the layer. The next write replaces it.
-      if (isWrongType(error)) return undecodableEntry('another Redis type is stored under the key');
-      throw error;
-    }
-    return decodeEntry(bytes, this.serializer, this.maxInflatedBytes);
+  /** One GET, decoded. Not an async function: an L2 hit allocates one promise here (the `then`), not a frame too. */
+  get(key: string): Promise<CacheEntry | undefined> {
+    return this.client.getBuffer(this.prefix + key).then(this.decodeBytes, readFailure);
   }
+
+  /** Decodes what a GET answered (bound once: no closure per read). */
+  private readonly decodeBytes = (bytes: Buffer | null): CacheEntry | undefined => decodeEntry(bytes, this.serializer, this.maxInflatedBytes);
 
   /** One MGET; on a Redis Cluster, one MGET per hash slot, in parallel. */
   async getMany(keys: readonly string[]): Promise<(CacheEntry | undefined)[]> {
@@ -254,6 +249,15 @@ export class RedisLayer implements CacheLayer {
 function toPx(ttlMs: number): number | undefined {
   if (ttlMs === Number.POSITIVE_INFINITY) return undefined;
   return ttlMs >= 1 ? Math.ceil(ttlMs) : 1;
+}
+
+/**
+ * A failed GET: another Redis type under the key (MGET answers nil for it, GET fails) is data that is not an entry,
+ * like any other undecodable bytes, not a failure of the layer (the next write replaces it); anything else rejects.
+ */
+function readFailure(error: unknown): CacheEntry {
+  if (isWrongType(error)) return undecodableEntry('another Redis type is stored under the key');
+  throw error;
 }
 
 /** Whether a Redis error is WRONGTYPE: the key holds another data type than the command works on. */

@@ -2,7 +2,8 @@
  * Graceful degradation of shared layers: a failing cache never fails the caller's work.
  *
  * Every command to a shared layer (Redis) goes through its guard:
- * - it races a command timeout (`layerTimeout`, default 500 ms): a hung connection costs at most that;
+ * - it races a command timeout (`layerTimeout`, default 500 ms): a hung connection costs at most that (one timer
+ *   per guard times out every command in flight, see `pending`);
  * - a failure or timeout opens a back-off window (`layerBackoff`, doubling per consecutive failure up to
  *   30 s) during which the layer is skipped without being asked; the first command after the window is the
  *   probe; its success closes the window and resets the back-off;
@@ -16,7 +17,7 @@
  *   and reported to `onRecover`, which replays what the layer missed (`RecoveryQueue`).
  * Local layers (memory) are called directly: they do not fail that way and their hits must stay cheap.
  */
-import type { Clock, TimerHandle } from '../core/clock.js';
+import { monotonicOf, type Clock, type TimerHandle } from '../core/clock.js';
 import { EntryEncodeError, LayerTimeoutError, LayerUnavailableError } from '../core/errors.js';
 import type { BurstLogger } from '../core/logger.js';
 import type { StackTracing } from './tracing.js';
@@ -44,9 +45,29 @@ export interface GuardCounters {
   skipped: number;
 }
 
+/** A command of {@link LayerGuard.run} in flight, in the guard's queue until it settles or times out. */
+interface PendingCommand {
+  /** When it times out, in the clock's monotonic time (ms). */
+  readonly deadline: number;
+  /** Answered, failed or timed out: the sweep skips it. */
+  done: boolean;
+  /** Times it out (rejects its caller with `LayerTimeoutError`). */
+  readonly expire: () => void;
+}
+
 /** Wraps one shared layer's (or the shared tag store's) commands with a timeout and a back-off window. */
 export class LayerGuard {
   private openUntil = 0;
+  /**
+   * Commands in flight, oldest first. Every command has the same timeout, so their deadlines grow in this order: one
+   * timer per guard (`sweepTimer`, set for the oldest deadline) times them all out, instead of a `setTimeout`, an
+   * `unref` and a `clearTimeout` per command on the path of every L2 hit. The timer is left to run out when the
+   * queue empties (a command issued before it fires costs no timer call); it stops once nothing is in flight.
+   */
+  private readonly pending: PendingCommand[] = [];
+  private sweepTimer: TimerHandle | undefined;
+  /** The clock's monotonic time (ms): deadlines must not move with the wall clock. */
+  private readonly elapsed: () => number;
   private nextBackoff: number;
   /** The next background probe, when one is scheduled. */
   private probeTimer: TimerHandle | undefined;
@@ -67,6 +88,7 @@ export class LayerGuard {
     private readonly probe?: () => unknown,
   ) {
     this.nextBackoff = settings.backoff;
+    this.elapsed = monotonicOf(clock);
   }
 
   /** True while the layer is in its back-off window. */
@@ -110,40 +132,47 @@ export class LayerGuard {
    * `LayerTimeoutError` after the timeout, or with the layer's own error; callers decide what a failure
    * means (a miss for reads, a skipped write).
    */
-  run<T>(operation: string, command: () => T | Promise<T>): Promise<T> {
+  run<T>(operation: string, command: () => T | Promise<T>, settled?: () => void): Promise<T> {
     const tracing = this.settings.tracing;
-    return tracing === undefined ? this.attempt(operation, command) : tracing.command(this.name, operation, () => this.attempt(operation, command));
+    return tracing === undefined ? this.attempt(operation, command, settled) : tracing.command(this.name, operation, () => this.attempt(operation, command, settled));
   }
 
-  /** One command of {@link run}, untraced. */
-  private attempt<T>(operation: string, command: () => T | Promise<T>): Promise<T> {
+  /**
+   * One command of {@link run}, untraced. `settled` (the latency timing of `LayerTimer`) is called once the command
+   * answers, fails or times out, not when the window skips it: in the guard's own callbacks, so that timing a
+   * command costs no promise of its own (an L2 hit allocates one promise here, not two).
+   */
+  private attempt<T>(operation: string, command: () => T | Promise<T>, settled?: () => void): Promise<T> {
     if (this.openUntil > this.clock.now()) {
       this.metrics.skipped++;
       const error = new LayerUnavailableError(this.name);
       this.onError(this.name, operation, error);
       return Promise.reject(error);
     }
-    // One promise and one timer per command (no Promise.race): this is on the path of every L2 hit.
+    // One promise per command (no Promise.race) and no timer of its own (`pending`): on the path of every L2 hit.
     return new Promise<T>((resolve, reject) => {
-      let settled = false;
-      const timer = this.clock.setTimeout(() => {
-        if (settled) return;
-        settled = true;
-        const error = new LayerTimeoutError(this.name, operation, this.settings.timeout);
-        this.fail(operation, error);
-        reject(error);
-      }, this.settings.timeout);
+      const pending: PendingCommand = {
+        deadline: this.elapsed() + this.settings.timeout,
+        done: false,
+        expire: () => {
+          settled?.();
+          const error = new LayerTimeoutError(this.name, operation, this.settings.timeout);
+          this.fail(operation, error);
+          reject(error);
+        },
+      };
+      this.track(pending);
       const onValue = (value: T) => {
-        if (settled) return;
-        settled = true;
-        this.clock.clearTimeout(timer);
+        if (pending.done) return;
+        this.untrack(pending);
+        settled?.();
         if (this.nextBackoff !== this.settings.backoff || this.openUntil !== 0) this.recover();
         resolve(value);
       };
       const onError = (error: unknown) => {
-        if (settled) return;
-        settled = true;
-        this.clock.clearTimeout(timer);
+        if (pending.done) return;
+        this.untrack(pending);
+        settled?.();
         if (error instanceof EntryEncodeError) this.log.warn(`Not caching in "${this.name}"`, error); // the value's fault
         else this.fail(operation, error);
         reject(error);
@@ -154,6 +183,36 @@ export class LayerGuard {
         onError(error);
       }
     });
+  }
+
+  /** Queues a command started now; sets the sweep timer when none is set. */
+  private track(command: PendingCommand): void {
+    this.pending.push(command);
+    if (this.sweepTimer === undefined) this.sweepTimer = this.clock.setTimeout(() => this.sweep(), this.settings.timeout);
+  }
+
+  /** Marks a command settled and drops the settled ones at the head of the queue (the timer runs out by itself). */
+  private untrack(command: PendingCommand): void {
+    command.done = true;
+    const pending = this.pending;
+    while (pending.length > 0 && (pending[0] as PendingCommand).done) pending.shift();
+  }
+
+  /** Times out the commands past their deadline, oldest first, and sets the timer for the next one, if any. */
+  private sweep(): void {
+    this.sweepTimer = undefined;
+    const pending = this.pending;
+    const now = this.elapsed();
+    while (pending.length > 0) {
+      const head = pending[0] as PendingCommand;
+      if (!head.done && head.deadline > now) break;
+      pending.shift();
+      if (head.done) continue;
+      head.done = true;
+      head.expire();
+    }
+    const next = pending[0];
+    if (next !== undefined) this.sweepTimer = this.clock.setTimeout(() => this.sweep(), Math.max(1, next.deadline - now));
   }
 
   private fail(operation: string, error: unknown): void {
@@ -170,6 +229,11 @@ export class LayerGuard {
     this.closed = true;
     if (this.probeTimer !== undefined) this.clock.clearTimeout(this.probeTimer);
     this.probeTimer = undefined;
+    // Commands still in flight keep their timeout; an idle guard keeps no timer.
+    if (this.pending.length === 0 && this.sweepTimer !== undefined) {
+      this.clock.clearTimeout(this.sweepTimer);
+      this.sweepTimer = undefined;
+    }
   }
 
   /** Schedules the next background probe, unless one is scheduled or running, or there is nothing to probe. */

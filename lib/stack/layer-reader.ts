@@ -63,7 +63,9 @@ export class LayerReader {
     let stale: CacheEntry | undefined;
     let staleLayer = -1;
     for (let i = from; i < layers.size; i++) {
-      const entry = await this.usable(i, key);
+      const read = await layers.get(i, key);
+      // Checked without another await unless a shared layer's entry carries tags (their state is a round trip).
+      const entry = read?.tags !== undefined && layers.guards[i] !== undefined ? await this.usableTagged(i, key, read) : this.usable(i, key, read);
       if (entry === undefined) continue;
       if (clock.now() < entry.freshUntil) {
         if ((entry.version ?? 0) >= lookup.floor) this.backfill(key, entry, i);
@@ -124,17 +126,33 @@ export class LayerReader {
     return values;
   }
 
-  /** A usable entry of layer `index` (not expired, tags valid), or `undefined` for a miss or a failure. */
-  private async usable(index: number, key: string): Promise<CacheEntry | undefined> {
-    const { clock, layers, tags } = this.parts;
-    const entry = await layers.get(index, key);
+  /**
+   * The usable entry (not expired, tags valid) of what layer `index` answered for `key`, or `undefined` for a miss
+   * or a failure; counted as the layer's hit or miss. Synchronous: the tags of a shared layer's entry are checked
+   * by {@link usableTagged}, and a local layer's against the mirror here.
+   */
+  private usable(index: number, key: string, entry: CacheEntry | undefined): CacheEntry | undefined {
+    const ok = this.live(index, key, entry) && (entry?.tags === undefined || this.parts.tags.isValid(entry));
+    return this.count(index, ok, entry);
+  }
+
+  /** `usable` for a shared layer's entry that carries tags: their state is fetched from the tag store. */
+  private async usableTagged(index: number, key: string, entry: CacheEntry): Promise<CacheEntry | undefined> {
+    const ok = this.live(index, key, entry) && ((await this.parts.tags.validateShared([entry]))[0] ?? false);
+    return this.count(index, ok, entry);
+  }
+
+  /** Whether a read answer is an entry not expired yet (its version observed, an undecodable one counted). */
+  private live(index: number, key: string, entry: CacheEntry | undefined): boolean {
+    const { clock, layers } = this.parts;
     if (entry !== undefined) this.parts.versions.observe(entry.version);
-    const metrics = layers.metrics[index] as LayerMetrics;
-    this.undecodable.check(layers.name(index), metrics, key, entry);
-    let ok = entry !== undefined && clock.now() < expiresAt(entry);
-    if (ok && entry?.tags !== undefined) {
-      ok = layers.guards[index] === undefined ? tags.isValid(entry) : ((await tags.validateShared([entry]))[0] ?? false);
-    }
+    this.undecodable.check(layers.name(index), layers.metrics[index] as LayerMetrics, key, entry);
+    return entry !== undefined && clock.now() < expiresAt(entry);
+  }
+
+  /** Counts layer `index`'s hit or miss: `entry` when `ok`, else `undefined`. */
+  private count(index: number, ok: boolean, entry: CacheEntry | undefined): CacheEntry | undefined {
+    const metrics = this.parts.layers.metrics[index] as LayerMetrics;
     if (ok) metrics.hits++;
     else metrics.misses++;
     return ok ? entry : undefined;

@@ -100,12 +100,15 @@ export class LayerSet {
   }
 
   /** The entry layer `index` holds for `key`, or `undefined` (also when the layer fails). */
-  async get(index: number, key: string): Promise<CacheEntry | undefined> {
+  get(index: number, key: string): Promise<CacheEntry | undefined> | CacheEntry | undefined {
     const layer = this.layers[index] as CacheLayer;
     const guard = this.guards[index];
+    // Not an async function: the L2 hit pays one promise here (the `then` below), not a frame and two promises.
     try {
       const queued = guard === undefined ? undefined : this.pending?.get(key);
-      return queued ?? (await this.timer.run(index, 'get', 'get', () => layer.get(key)));
+      if (queued !== undefined) return queued;
+      const read = this.timer.run(index, 'get', 'get', () => layer.get(key));
+      return read instanceof Promise ? read.then(undefined, missOnFailure) : read;
     } catch {
       return undefined; // counted and logged by the guard
     }
@@ -316,4 +319,9 @@ export class LayerSet {
     for (const guard of this.guards) guard?.close();
     for (const layer of this.layers) await layer.close();
   }
+}
+
+/** A failed read is a miss of that layer (the guard counted and logged it). */
+function missOnFailure(): undefined {
+  return undefined;
 }

@@ -51,13 +51,15 @@ export class LayerTimer {
    */
   run<T>(index: number, operation: LayerOperation, name: string, command: () => T | Promise<T>): T | Promise<T> {
     const guard = this.guards[index];
-    if (guard?.open === true) return guard.run(name, command); // skipped by the guard: not timed
     const recorder = (this.metrics[index] as LiveLayerMetrics).latency[operation];
     const started = this.elapsed();
     const done = (): void => recorder.record(this.elapsed() - started);
+    // A shared layer's guard calls `done` in its own callbacks (no promise of ours on every L2 read); a command it
+    // skips in its back-off window is not timed.
+    if (guard !== undefined) return guard.run(name, command, done);
     let result: T | Promise<T>;
     try {
-      result = guard === undefined ? command() : guard.run(name, command);
+      result = command();
     } catch (error) {
       done();
       throw error;

@@ -47,7 +47,7 @@ import { CircuitOpenError, RateLimitError } from '../core/errors.js';
 import type { BurstLogger } from '../core/logger.js';
 import type { LayerMetrics, StackMetrics } from '../core/metrics.js';
 import type { EntryPolicy, Loader } from './cache-stack.options.js';
-import type { InFlightWork } from './in-flight-work.js';
+import type { InFlightWork, LookupResult } from './in-flight-work.js';
 import type { LayerReader } from './layer-reader.js';
 import type { LayerSet } from './layer-set.js';
 import type { LoadRunner } from './load-runner.js';
@@ -146,10 +146,18 @@ export class ReadPath {
     return entry.value;
   }
 
-  /** Reads the layers from `from` on (the lookup shared with concurrent callers of the key), then resolves. */
-  private async readSlow<T>(request: ReadRequest<T>, from: number): Promise<T | undefined> {
+  /**
+   * Reads the layers from `from` on (the lookup shared with concurrent callers of the key), then resolves. Not an
+   * async function: an L2 hit pays one `then` here rather than an async frame (docs/benchmarks.md, section (b)).
+   */
+  private readSlow<T>(request: ReadRequest<T>, from: number): Promise<T | undefined> {
     const key = request.key;
-    const found = await this.inFlight.joinOrStart(key, (started) => this.reader.lookup(key, from, started)).promise;
+    const lookup = this.inFlight.joinOrStart(key, (started) => this.reader.lookup(key, from, started));
+    return lookup.promise.then((found) => this.afterLookup(request, found));
+  }
+
+  /** `readSlow` once the layers answered: a fresh hit, else the best candidate or a load (`resolve`). */
+  private afterLookup<T>(request: ReadRequest<T>, found: LookupResult): T | undefined | Promise<T | undefined> {
     const entry = found.entry;
     // Re-checked per caller: an invalidation may have happened while the shared lookup ran.
     if (entry !== undefined && this.tags.isValid(entry)) {
