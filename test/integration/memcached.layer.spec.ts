@@ -91,7 +91,9 @@ describe('MemcachedLayer', () => {
     await layer.set('far', makeEntry('far', Date.now()), forty * 1000);
     const left = await server.remainingSeconds(layer.prefix + 'far');
     expect(left).toBeGreaterThan(forty - 10);
-    expect(left).toBeLessThanOrEqual(forty + 1);
+    // memcached keeps a coarse clock (whole seconds, refreshed once a second) and converts a Unix expiry with it, so
+    // the remaining time it reports can run a second or two over the exact one.
+    expect(left).toBeLessThanOrEqual(forty + 3);
     await layer.set('ever', makeEntry('ever', Date.now()), Number.POSITIVE_INFINITY);
     expect(await server.remainingSeconds(layer.prefix + 'ever')).toBe(-1);
   });
