@@ -10,6 +10,12 @@
  * What to do when the connection drops or is back (SUBSCRIBE once more to learn when the subscription is live
  * again, then make up for the messages that may have been missed) is the user's policy, told through
  * {@link RedisPubSubSubscriberEvents}; the events stop once `close()` or `disconnect()` is called.
+ *
+ * On a Cluster, a failover is not visible on the connection: ioredis moves the subscription by itself, and a
+ * PUBLISH a dying master accepted may never have reached the other nodes. With `onNodeLost`, the duplicate
+ * refreshes its view of the cluster every {@link CLUSTER_TOPOLOGY_REFRESH_MS} at most (`slotsRefreshInterval`:
+ * ioredis refreshes it only on a MOVED reply otherwise, which a subscriber never gets), so a node that left the
+ * slot map (a master failed over to its replica) is reported once its slots are served again.
  */
 import { InvalidOptionError } from '../core/errors.js';
 import { checkRedisClient, isRedisCluster, type RedisClient } from './redis-client.js';
@@ -38,7 +44,15 @@ export interface RedisPubSubSubscriberEvents {
   onReady: () => void;
   /** The connection ended and will not reconnect. @default undefined (not listened to) */
   onEnd?: () => void;
+  /**
+   * Cluster only: a node left the cluster's slot map (a failed master replaced by its promoted replica, a node
+   * removed); messages may have been lost. @default undefined (not listened to; the topology is not refreshed)
+   */
+  onNodeLost?: () => void;
 }
+
+/** Longest time between two refreshes of a Cluster subscriber's slot map when `onNodeLost` is listened to, in ms. */
+export const CLUSTER_TOPOLOGY_REFRESH_MS = 1000;
 
 /** A duplicate of a client, subscribing to one channel (see this file's header). */
 export class RedisPubSubSubscriber {
@@ -51,7 +65,7 @@ export class RedisPubSubSubscriber {
     readonly channel: string,
     private readonly events: RedisPubSubSubscriberEvents,
   ) {
-    this.connection = duplicateForSubscribing(client);
+    this.connection = duplicateForSubscribing(client, events.onNodeLost !== undefined);
     const connection = this.connection;
     if (events.onMessage !== undefined) connection.on('message', events.onMessage);
     if (events.onMessageBuffer !== undefined) connection.on('messageBuffer', events.onMessageBuffer);
@@ -59,6 +73,7 @@ export class RedisPubSubSubscriber {
     connection.on('close', events.onClose);
     connection.on('ready', events.onReady);
     if (events.onEnd !== undefined) connection.on('end', events.onEnd);
+    if (events.onNodeLost !== undefined && isRedisCluster(connection)) connection.on('-node', this.nodeLost);
   }
 
   /** Whether the connection is up (a failure now is the server's answer, not the network's). */
@@ -116,16 +131,26 @@ export class RedisPubSubSubscriber {
     connection.off('close', events.onClose);
     connection.off('ready', events.onReady);
     if (events.onEnd !== undefined) connection.off('end', events.onEnd);
+    connection.off('-node', this.nodeLost);
     connection.off('error', events.onError);
   }
+
+  private readonly nodeLost = (): void => {
+    this.events.onNodeLost?.();
+  };
 }
 
 /**
  * A new connection for SUBSCRIBE, with the client's options. The offline queue is forced on so SUBSCRIBE can
- * be sent while the new connection is still connecting, even when the application turned it off.
+ * be sent while the new connection is still connecting, even when the application turned it off. A Cluster
+ * whose lost nodes are `watched` refreshes its slot map at least every {@link CLUSTER_TOPOLOGY_REFRESH_MS}.
  */
-function duplicateForSubscribing(client: RedisClient): RedisClient {
-  if (isRedisCluster(client)) return client.duplicate([], { enableOfflineQueue: true });
+function duplicateForSubscribing(client: RedisClient, watched: boolean): RedisClient {
+  if (isRedisCluster(client)) {
+    const given = client.options.slotsRefreshInterval;
+    const refresh = watched ? Math.min(given !== undefined && given > 0 ? given : Infinity, CLUSTER_TOPOLOGY_REFRESH_MS) : given;
+    return client.duplicate([], { enableOfflineQueue: true, ...(refresh !== undefined && { slotsRefreshInterval: refresh }) });
+  }
   return client.duplicate({ enableOfflineQueue: true, autoResubscribe: true });
 }
 
