@@ -14,7 +14,7 @@ import { prng } from '../support/prng.js';
 import { startRedisCluster, type ClusterNodeAddress, type RedisClusterHandle } from '../support/redis-cluster.js';
 import { uniquePrefix } from '../support/redis-test-client.js';
 import { RecordingLogger } from '../support/stack-builder.js';
-import { waitFor } from '../support/wait.js';
+import { eventually, waitFor } from '../support/wait.js';
 
 const NODE_TIMEOUT_MS = 1000;
 
@@ -157,7 +157,11 @@ describe('a master killed under load on a Redis Cluster with replicas', () => {
     let watched = 'watched:0';
     for (let i = 1; (await masterOf(prefix + watched)).port === victim.port; i++) watched = `watched:${i}`;
 
-    // Values A holds in its L1 before the failover: one B changes during the outage, one nobody touches.
+    let doomed = 'doomed:0';
+    for (let i = 1; (await masterOf(prefix + doomed)).port !== victim.port; i++) doomed = `doomed:${i}`;
+
+    // Values A holds in its L1 before the failover: two B changes during the outage (one on the victim), one nobody touches.
+    await a.stack.set(doomed, 'before');
     await a.stack.set(watched, 'before');
     await a.stack.set('untouched', 'kept');
     expect(await b.stack.get(watched)).toBe('before');
@@ -169,8 +173,9 @@ describe('a master killed under load on a Redis Cluster with replicas', () => {
 
     await cluster.kill(victim);
     const atKill = total(load.counts);
-    // B changes the value during the outage.
+    // B changes the values during the outage: on the victim its Redis write fails and is replayed as a delete later.
     await b.stack.set(watched, 'after');
+    await b.stack.set(doomed, 'after');
 
     await waitFor(() => promoted(`${prefix}load:0`, victim), 20_000, 100);
     // Both buses report the failover as a resync (counted in their metrics), and their subscription is back.
@@ -180,6 +185,13 @@ describe('a master killed under load on a Redis Cluster with replicas', () => {
     // A's L1 was cleared: nothing from before the failover is served from it, the value B changed is not stale.
     expect(aL1.get('untouched')).toBeUndefined();
     expect(await a.stack.get(watched)).toBe('after');
+
+    // The promoted replica may still hold the pre-outage value of the key B wrote on the victim: A may read it
+    // again now, but once B replayed its failed write (the key is gone from Redis), A no longer serves it.
+    const readBack = await a.stack.get(doomed);
+    await waitFor(async () => (await a.client.exists(prefix + doomed)) === 0, 15_000);
+    await eventually(async () => expect(await a.stack.get(doomed)).not.toBe('before'), 5_000);
+    expect(['before', 'after', undefined]).toContain(readBack);
 
     // Caching on Redis resumes on the promoted replica: a key A writes now is a Redis hit for B.
     let attempt = 0;
