@@ -12,10 +12,11 @@
  * {@link RedisPubSubSubscriberEvents}; the events stop once `close()` or `disconnect()` is called.
  *
  * On a Cluster, a failover is not visible on the connection: ioredis moves the subscription by itself, and a
- * PUBLISH a dying master accepted may never have reached the other nodes. With `onNodeLost`, the duplicate
- * refreshes its view of the cluster every {@link CLUSTER_TOPOLOGY_REFRESH_MS} at most (`slotsRefreshInterval`:
- * ioredis refreshes it only on a MOVED reply otherwise, which a subscriber never gets), so a node that left the
- * slot map (a master failed over to its replica) is reported once its slots are served again.
+ * PUBLISH a dying master accepted may never have reached the other nodes. With `onNodeLost`, the duplicate's
+ * view of the cluster is refreshed every {@link CLUSTER_TOPOLOGY_REFRESH_MS} (`refreshSlotsCache()` on an unref'd
+ * timer the subscriber stops when closed: ioredis refreshes it only on a MOVED reply otherwise, which a subscriber
+ * never gets, and its own `slotsRefreshInterval` timer can outlive a `quit()` that lands during a refresh), so a
+ * node that left the slot map (a master failed over to its replica) is reported once its slots are served again.
  */
 import { InvalidOptionError } from '../core/errors.js';
 import { checkRedisClient, isRedisCluster, type RedisClient } from './redis-client.js';
@@ -51,13 +52,15 @@ export interface RedisPubSubSubscriberEvents {
   onNodeLost?: () => void;
 }
 
-/** Longest time between two refreshes of a Cluster subscriber's slot map when `onNodeLost` is listened to, in ms. */
+/** Time between two refreshes of a Cluster subscriber's slot map when `onNodeLost` is listened to, in ms. */
 export const CLUSTER_TOPOLOGY_REFRESH_MS = 1000;
 
 /** A duplicate of a client, subscribing to one channel (see this file's header). */
 export class RedisPubSubSubscriber {
   private readonly connection: RedisClient;
   private stopping: Promise<void> | undefined;
+  /** The refresh of a Cluster's slot map, while `onNodeLost` is listened to. */
+  private topologyTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(
     client: RedisClient,
@@ -65,7 +68,7 @@ export class RedisPubSubSubscriber {
     readonly channel: string,
     private readonly events: RedisPubSubSubscriberEvents,
   ) {
-    this.connection = duplicateForSubscribing(client, events.onNodeLost !== undefined);
+    this.connection = duplicateForSubscribing(client);
     const connection = this.connection;
     if (events.onMessage !== undefined) connection.on('message', events.onMessage);
     if (events.onMessageBuffer !== undefined) connection.on('messageBuffer', events.onMessageBuffer);
@@ -73,7 +76,14 @@ export class RedisPubSubSubscriber {
     connection.on('close', events.onClose);
     connection.on('ready', events.onReady);
     if (events.onEnd !== undefined) connection.on('end', events.onEnd);
-    if (events.onNodeLost !== undefined && isRedisCluster(connection)) connection.on('-node', this.nodeLost);
+    if (events.onNodeLost !== undefined && isRedisCluster(connection)) {
+      connection.on('-node', this.nodeLost);
+      const cluster = connection;
+      this.topologyTimer = setInterval(() => {
+        if (cluster.status === 'ready') cluster.refreshSlotsCache();
+      }, CLUSTER_TOPOLOGY_REFRESH_MS);
+      this.topologyTimer.unref();
+    }
   }
 
   /** Whether the connection is up (a failure now is the server's answer, not the network's). */
@@ -132,6 +142,8 @@ export class RedisPubSubSubscriber {
     connection.off('ready', events.onReady);
     if (events.onEnd !== undefined) connection.off('end', events.onEnd);
     connection.off('-node', this.nodeLost);
+    if (this.topologyTimer !== undefined) clearInterval(this.topologyTimer);
+    this.topologyTimer = undefined;
     connection.off('error', events.onError);
   }
 
@@ -142,15 +154,10 @@ export class RedisPubSubSubscriber {
 
 /**
  * A new connection for SUBSCRIBE, with the client's options. The offline queue is forced on so SUBSCRIBE can
- * be sent while the new connection is still connecting, even when the application turned it off. A Cluster
- * whose lost nodes are `watched` refreshes its slot map at least every {@link CLUSTER_TOPOLOGY_REFRESH_MS}.
+ * be sent while the new connection is still connecting, even when the application turned it off.
  */
-function duplicateForSubscribing(client: RedisClient, watched: boolean): RedisClient {
-  if (isRedisCluster(client)) {
-    const given = client.options.slotsRefreshInterval;
-    const refresh = watched ? Math.min(given !== undefined && given > 0 ? given : Infinity, CLUSTER_TOPOLOGY_REFRESH_MS) : given;
-    return client.duplicate([], { enableOfflineQueue: true, ...(refresh !== undefined && { slotsRefreshInterval: refresh }) });
-  }
+function duplicateForSubscribing(client: RedisClient): RedisClient {
+  if (isRedisCluster(client)) return client.duplicate([], { enableOfflineQueue: true });
   return client.duplicate({ enableOfflineQueue: true, autoResubscribe: true });
 }
 
