@@ -41,6 +41,11 @@ afterEach(async () => {
   }
 });
 
+/**
+ * An instance on its own ioredis Cluster (ioredis' defaults: `scaleReads: 'master'`, `retryDelayOnFailover` 100 ms;
+ * `maxRetriesPerRequest: 1` as in the other cluster specs), its stack built by the module's `StackResources` from
+ * `redis: { client }`: memory L1, RedisLayer with its tag store, RedisInvalidationBus, RedisSingleFlightCoordinator.
+ */
 async function instance(name: string, prefix: string): Promise<Instance> {
   const client = new Cluster(cluster.nodes.map((node) => ({ ...node })), { redisOptions: { maxRetriesPerRequest: 1 } });
   const logger = new RecordingLogger();
