@@ -35,7 +35,11 @@
  *
  * Redis Cluster: PUBLISH reaches every node. ioredis' Cluster keeps its subscription on one node and moves it
  * to another node by itself when that one fails; such a move is not visible on the connection, which is why
- * the heartbeat is on by default for Cluster clients: a gap longer than its interval is reported.
+ * the heartbeat is on by default for Cluster clients: a gap longer than its interval is reported. A failover
+ * loses messages even for a bus whose subscription stayed put (a PUBLISH the dying master accepted but never
+ * forwarded; a peer's publish that failed during the outage), so every bus of the group watches the slot map on
+ * its subscriber connection: when a node left it (its replica was promoted), the bus subscribes once more and
+ * reports a resubscription (`onResubscribed()`: the L1 is cleared) once Redis confirmed it.
  */
 import type { BusSubscriptionState, InvalidationBus, InvalidationBusHandlers, InvalidationMessage } from '../core/invalidation-bus.js';
 import { BurstLogger, type CacheLogger } from '../core/logger.js';
@@ -144,6 +148,7 @@ export class RedisInvalidationBus implements InvalidationBus {
       onClose: this.onClose,
       onReady: this.onReady,
       onEnd: this.onEnd,
+      onNodeLost: this.onNodeLost,
     });
     this.subscriber = subscriber;
     try {
@@ -241,11 +246,24 @@ export class RedisInvalidationBus implements InvalidationBus {
   };
 
   private readonly onReady = (): void => {
-    const subscriber = this.subscriber;
-    if (this.state !== 'started' || !this.interrupted || subscriber === undefined) return;
+    if (this.state !== 'started' || !this.interrupted || this.subscriber === undefined) return;
     this.interrupted = false;
-    const generation = ++this.generation;
     this.burst.success(this.connectionSource);
+    this.confirmThenResync();
+  };
+
+  /** A node left the Cluster's slot map (a failover): messages may have been lost even if the subscription stayed put. */
+  private readonly onNodeLost = (): void => {
+    if (this.state !== 'started' || this.interrupted || this.subscriber === undefined) return; // a reconnection reports it
+    this.logger.warn(`RedisInvalidationBus: a node left the Redis Cluster (failover) while subscribed to channel ${this.channelLabel}; messages may have been lost`);
+    this.confirmThenResync();
+  };
+
+  /** SUBSCRIBEs once more and, once Redis confirmed it (and nothing newer happened), reports the resubscription. */
+  private confirmThenResync(): void {
+    const subscriber = this.subscriber;
+    if (subscriber === undefined) return;
+    const generation = ++this.generation;
     // ioredis re-subscribes by itself; this SUBSCRIBE (idempotent) tells when the subscription is live again.
     subscriber.subscribe().then(
       () => {
@@ -261,7 +279,7 @@ export class RedisInvalidationBus implements InvalidationBus {
         );
       },
     );
-  };
+  }
 
   /** Its own heartbeats are no longer heard: the subscription may be lost (reported once it works again). */
   private silent(intervalMs: number): void {

@@ -10,6 +10,13 @@
  * What to do when the connection drops or is back (SUBSCRIBE once more to learn when the subscription is live
  * again, then make up for the messages that may have been missed) is the user's policy, told through
  * {@link RedisPubSubSubscriberEvents}; the events stop once `close()` or `disconnect()` is called.
+ *
+ * On a Cluster, a failover is not visible on the connection: ioredis moves the subscription by itself, and a
+ * PUBLISH a dying master accepted may never have reached the other nodes. With `onNodeLost`, the duplicate's
+ * view of the cluster is refreshed every {@link CLUSTER_TOPOLOGY_REFRESH_MS} (`refreshSlotsCache()` on an unref'd
+ * timer the subscriber stops when closed: ioredis refreshes it only on a MOVED reply otherwise, which a subscriber
+ * never gets, and its own `slotsRefreshInterval` timer can outlive a `quit()` that lands during a refresh), so a
+ * node that left the slot map (a master failed over to its replica) is reported once its slots are served again.
  */
 import { InvalidOptionError } from '../core/errors.js';
 import { checkRedisClient, isRedisCluster, type RedisClient } from './redis-client.js';
@@ -38,12 +45,22 @@ export interface RedisPubSubSubscriberEvents {
   onReady: () => void;
   /** The connection ended and will not reconnect. @default undefined (not listened to) */
   onEnd?: () => void;
+  /**
+   * Cluster only: a node left the cluster's slot map (a failed master replaced by its promoted replica, a node
+   * removed); messages may have been lost. @default undefined (not listened to; the topology is not refreshed)
+   */
+  onNodeLost?: () => void;
 }
+
+/** Time between two refreshes of a Cluster subscriber's slot map when `onNodeLost` is listened to, in ms. */
+export const CLUSTER_TOPOLOGY_REFRESH_MS = 1000;
 
 /** A duplicate of a client, subscribing to one channel (see this file's header). */
 export class RedisPubSubSubscriber {
   private readonly connection: RedisClient;
   private stopping: Promise<void> | undefined;
+  /** The refresh of a Cluster's slot map, while `onNodeLost` is listened to. */
+  private topologyTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(
     client: RedisClient,
@@ -59,6 +76,14 @@ export class RedisPubSubSubscriber {
     connection.on('close', events.onClose);
     connection.on('ready', events.onReady);
     if (events.onEnd !== undefined) connection.on('end', events.onEnd);
+    if (events.onNodeLost !== undefined && isRedisCluster(connection)) {
+      connection.on('-node', this.nodeLost);
+      const cluster = connection;
+      this.topologyTimer = setInterval(() => {
+        if (cluster.status === 'ready') cluster.refreshSlotsCache();
+      }, CLUSTER_TOPOLOGY_REFRESH_MS);
+      this.topologyTimer.unref();
+    }
   }
 
   /** Whether the connection is up (a failure now is the server's answer, not the network's). */
@@ -116,8 +141,15 @@ export class RedisPubSubSubscriber {
     connection.off('close', events.onClose);
     connection.off('ready', events.onReady);
     if (events.onEnd !== undefined) connection.off('end', events.onEnd);
+    connection.off('-node', this.nodeLost);
+    if (this.topologyTimer !== undefined) clearInterval(this.topologyTimer);
+    this.topologyTimer = undefined;
     connection.off('error', events.onError);
   }
+
+  private readonly nodeLost = (): void => {
+    this.events.onNodeLost?.();
+  };
 }
 
 /**

@@ -18,7 +18,7 @@ import { newLayerMetrics, type LayerMetrics, type LiveLayerMetrics } from '../co
 import { snapshotRecorders } from '../core/latency.js';
 import { LayerGuard, type GuardSettings, type LayerErrorSink } from './layer-guard.js';
 import { LayerTimer } from './layer-timing.js';
-import { RecoveryQueue } from './recovery-queue.js';
+import { RecoveryQueue, type RecoveryWork } from './recovery-queue.js';
 
 /** An entry to write under a key. */
 export interface KeyedEntry {
@@ -284,10 +284,13 @@ export class LayerSet {
     return failures;
   }
 
-  /** Replays on recovered layer `index` the invalidations it missed; what fails again is queued again. */
-  async replay(index: number): Promise<void> {
+  /**
+   * Replays on recovered layer `index` the invalidations it missed; what fails again is queued again. Resolves to
+   * what was replayed (`undefined` when nothing was, or it failed), for the stack to announce.
+   */
+  async replay(index: number): Promise<RecoveryWork | undefined> {
     const queue = this.recovery[index] as RecoveryQueue;
-    if (queue.empty) return;
+    if (queue.empty) return undefined;
     const layer = this.layers[index] as CacheLayer;
     const guard = this.guards[index] as LayerGuard;
     const work = queue.take();
@@ -298,10 +301,12 @@ export class LayerSet {
         for (const prefix of work.prefixes) await guard.run('replay', () => layer.clear(prefix));
         if (work.keys.length > 0) await guard.run('replay', () => layer.delete(work.keys));
       }
+      return work;
     } catch {
       if (work.clearAll) queue.addClear(undefined);
       for (const prefix of work.prefixes) queue.addClear(prefix);
       queue.addKeys(work.keys);
+      return undefined;
     }
   }
 

@@ -97,6 +97,9 @@ export class StackCore {
   /** `writePolicy: 'strict'` (`undefined`: best-effort) and write-behind's queue (`undefined`: none). */
   private readonly strict: StrictWrites | undefined;
   private readonly writeBehind: WriteBehind | undefined;
+  /** Announces a replayed invalidation to the peers (set once the bus is built). */
+  private readonly announceReplay: (message: InvalidationMessage) => void;
+  private readonly versions: VersionClock;
   /** The stack's `layerTimeout` (ms): the default bound of a health check's pings. */
   readonly layerTimeout: number;
 
@@ -148,6 +151,8 @@ export class StackCore {
     if (settings.bus !== undefined) this.bus = new StackBus(settings.bus, busMetrics, local, log, settings.logger, clock);
     const bus = this.bus;
     const announce = bus === undefined ? () => undefined : (message: InvalidationMessage) => lifecycle.track(bus.publish(message));
+    this.announceReplay = announce;
+    this.versions = versions;
     const renewals = new Renewals({ layers, lifecycle, metrics: this.metrics });
     const entries = new EntryFactory(clock, log, renewals);
     this.reader = new LayerReader({ ...shared, renewals });
@@ -247,7 +252,16 @@ export class StackCore {
   /** Shared layer `index` answers again: replay what it (and a tag store on its connection) missed. */
   private async recovered(index: number): Promise<void> {
     if (this.tags.guard === this.layers.guards[index]) await this.tags.replay();
-    await this.layers.replay(index);
+    const replayed = await this.layers.replay(index);
+    if (replayed === undefined) return;
+    // Peers may have read the value the replay removed (from a Redis that lost the write, e.g. a promoted replica)
+    // into their L1 since the write was announced: announce the removal too.
+    const version = this.versions.next();
+    if (replayed.clearAll) this.announceReplay({ kind: 'clear', prefix: undefined, version });
+    else {
+      for (const prefix of replayed.prefixes) this.announceReplay({ kind: 'clear', prefix, version });
+      if (replayed.keys.length > 0) this.announceReplay({ kind: 'keys', keys: replayed.keys, version });
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 /**
- * Starts a real Redis Cluster for the tests (redis-server processes on free loopback ports, slots assigned) and
- * stops it. Hard part: the nodes must agree on the slot map before the first command (`waitForClusterOk`).
+ * Starts a real Redis Cluster for the tests (redis-server processes on free loopback ports, slots assigned,
+ * optionally replicas) and stops it; kills a node for failover tests. Hard part: the nodes must agree on the slot
+ * map (and the replicas be in sync) before the first command (`waitForClusterOk`).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -11,8 +12,18 @@ import type { RedisServerHandle } from './redis-server.js';
 
 /** Options of {@link startRedisCluster}. */
 export interface RedisClusterOptions {
-  /** Number of master nodes (no replicas); the 16384 slots are split evenly between them. @default 3 */
+  /** Number of master nodes; the 16384 slots are split evenly between them. @default 3 */
   masters?: number;
+  /**
+   * Number of replicas of each master (`--cluster-replicas`), so a killed master fails over to one of them.
+   * @default 0
+   */
+  replicas?: number;
+  /**
+   * The nodes' `cluster-node-timeout` in milliseconds: how long a master may be unreachable before it is marked
+   * failed and a replica takes over. @default 2000
+   */
+  nodeTimeoutMs?: number;
   /**
    * Whether to resolve only once every node reports `cluster_state:ok`. A fresh master waits about 2 s after
    * its start before it reports ok (Redis' writable delay); pass `false` to return as soon as the cluster is
@@ -31,8 +42,15 @@ export interface ClusterNodeAddress {
 
 /** A Redis Cluster started by {@link startRedisCluster}. */
 export interface RedisClusterHandle {
-  /** The master nodes, in slot order (the first one serves slot 0). */
+  /** The master nodes as started, in slot order (the first one serves slot 0). */
   readonly nodes: readonly ClusterNodeAddress[];
+  /** The replicas as started: `replicas[i * perMaster + j]` replicates `nodes[i]`. Empty without replicas. */
+  readonly replicas: readonly ClusterNodeAddress[];
+  /**
+   * Kills the node at `node`'s port with SIGKILL (no shutdown, no failover handshake: a crash) and resolves once
+   * it no longer answers. {@link stop} still cleans up after it.
+   */
+  kill(node: ClusterNodeAddress): Promise<void>;
   /** Stops every node and removes their directories. Idempotent. */
   stop(): Promise<void>;
 }
@@ -41,15 +59,20 @@ const LOOPBACK = '127.0.0.1';
 const SLOT_COUNT = 16_384;
 
 /**
- * Starts a real Redis Cluster of `masters` redis-server processes on free loopback ports, each in its own
- * temporary directory (its `nodes.conf`), without persistence, and forms it the way
- * `redis-cli --cluster create ... --cluster-replicas 0` does: every node gets an even range of slots and its
- * own config epoch, then the first node MEETs the others. It talks to the nodes through ioredis, so
- * `redis-cli` is not needed.
+ * Starts a real Redis Cluster of `masters` redis-server processes (and `replicas` per master) on free loopback
+ * ports, each in its own temporary directory (its `nodes.conf`), without persistence, and forms it the way
+ * `redis-cli --cluster create ... --cluster-replicas <replicas>` does: every master gets an even range of slots
+ * and its own config epoch, then the first node MEETs the others and each replica REPLICATEs its master. It talks
+ * to the nodes through ioredis, so `redis-cli` is not needed.
  */
 export async function startRedisCluster(options: RedisClusterOptions = {}): Promise<RedisClusterHandle> {
   const masters = options.masters ?? 3;
   if (!Number.isInteger(masters) || masters < 1) throw new RangeError(`masters must be a positive integer, got ${masters}`);
+  const perMaster = options.replicas ?? 0;
+  if (!Number.isInteger(perMaster) || perMaster < 0) throw new RangeError(`replicas must be a non-negative integer, got ${perMaster}`);
+  const nodeTimeoutMs = options.nodeTimeoutMs ?? 2000;
+  if (!Number.isInteger(nodeTimeoutMs) || nodeTimeoutMs < 100) throw new RangeError(`nodeTimeoutMs must be an integer of at least 100, got ${nodeTimeoutMs}`);
+  const total = masters * (1 + perMaster);
   const root = await mkdtemp(join(tmpdir(), 'layercache-cluster-'));
   const servers: RedisServerHandle[] = [];
   let stopped = false;
@@ -62,21 +85,24 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
 
   try {
     const started = await Promise.allSettled(
-      Array.from({ length: masters }, async (_, index) => {
+      Array.from({ length: total }, async (_, index) => {
         const dir = await mkdtemp(join(root, `node-${index}-`));
-        return redisServerModule().startRedisServer({
-          args: ['--dir', dir, '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000'],
-        });
+        const args = ['--dir', dir, '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', String(nodeTimeoutMs)];
+        // A replica takes over however long it was cut off from its master (the test kills masters at will).
+        if (perMaster > 0) args.push('--cluster-replica-validity-factor', '0');
+        return (await redisServerModule()).startRedisServer({ args });
       }),
     );
     for (const result of started) if (result.status === 'fulfilled') servers.push(result.value);
     const failed = started.find((result) => result.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
 
-    const nodes = servers.map((server) => ({ host: LOOPBACK, port: server.port }));
-    await formCluster(nodes);
-    if (options.waitForOk ?? true) await waitForClusterOk(nodes, options.okTimeoutMs);
-    return { nodes, stop };
+    const all = servers.map((server) => ({ host: LOOPBACK, port: server.port }));
+    const nodes = all.slice(0, masters);
+    const replicas = all.slice(masters);
+    await formCluster(nodes, replicas);
+    if (options.waitForOk ?? true) await waitForClusterOk(all, options.okTimeoutMs);
+    return { nodes, replicas, kill: killNode, stop };
   } catch (error) {
     await stop();
     throw error;
@@ -84,16 +110,24 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
 }
 
 /**
- * test/support/redis-server.ts, required by its real `.ts` name: the integration project's globalSetup loads
- * this file outside Jest's module system, where a static `import './redis-server.js'` cannot be resolved (see
- * redis.global-setup.ts). Only {@link startRedisCluster} needs it, and only the globalSetup calls that.
+ * test/support/redis-server.ts. The integration project's globalSetup loads this file outside Jest's module system,
+ * where a static `import './redis-server.js'` cannot be resolved (see redis.global-setup.ts): there it is required
+ * by its real `.ts` name. A test file (Jest's ESM runtime, where that `require` of an ES module fails) gets it by
+ * `import()` instead.
  */
-function redisServerModule(): typeof import('./redis-server.js') {
-  return createRequire(import.meta.url)('./redis-server.ts') as typeof import('./redis-server.js');
+async function redisServerModule(): Promise<typeof import('./redis-server.js')> {
+  try {
+    return createRequire(import.meta.url)('./redis-server.ts') as typeof import('./redis-server.js');
+  } catch {
+    return import('./redis-server.js');
+  }
 }
 
-/** Assigns the slots evenly, one config epoch per node, and joins the nodes (CLUSTER MEET from the first). */
-async function formCluster(nodes: readonly ClusterNodeAddress[]): Promise<void> {
+/**
+ * Assigns the slots evenly over `nodes`, one config epoch per master, joins every node (CLUSTER MEET from the
+ * first) and makes each replica REPLICATE its master (`replicas` in master order, as many per master).
+ */
+async function formCluster(nodes: readonly ClusterNodeAddress[], replicas: readonly ClusterNodeAddress[]): Promise<void> {
   await withNodeClients(nodes, async (clients) => {
     await Promise.all(
       clients.map(async (client, index) => {
@@ -106,23 +140,56 @@ async function formCluster(nodes: readonly ClusterNodeAddress[]): Promise<void> 
         await client.call('CLUSTER', 'SET-CONFIG-EPOCH', index + 1);
       }),
     );
-    const [first, ...others] = clients;
-    await Promise.all(others.map((_, index) => first?.call('CLUSTER', 'MEET', LOOPBACK, (nodes[index + 1] as ClusterNodeAddress).port)));
+    const [first] = clients;
+    await Promise.all([...nodes.slice(1), ...replicas].map((node) => first?.call('CLUSTER', 'MEET', LOOPBACK, node.port)));
   });
+  if (replicas.length === 0) return;
+  const perMaster = replicas.length / nodes.length;
+  const masterIds = await withNodeClients(nodes, (clients) => Promise.all(clients.map((client) => client.call('CLUSTER', 'MYID') as Promise<string>)));
+  await withNodeClients(replicas, (clients) =>
+    Promise.all(
+      clients.map(async (client, index) => {
+        const masterId = masterIds[Math.floor(index / perMaster)] as string;
+        // The replica must have heard of its master (gossip from the MEETs) before it may replicate it.
+        const deadline = Date.now() + 10_000;
+        while (!((await client.call('CLUSTER', 'NODES')) as string).includes(masterId)) {
+          if (Date.now() > deadline) throw new Error(`Replica ${index} never learned of master ${masterId}`);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        await client.call('CLUSTER', 'REPLICATE', masterId);
+      }),
+    ),
+  );
+}
+
+/** SIGKILLs the redis-server listening on `node` (its pid from INFO) and resolves once the port no longer answers. */
+async function killNode(node: ClusterNodeAddress): Promise<void> {
+  const info = await withNodeClients([node], ([client]) => client?.info('server') as Promise<string>);
+  const pid = Number(/^process_id:(\d+)\r?$/m.exec(info)?.[1]);
+  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`No process_id in INFO of ${node.host}:${node.port}`);
+  process.kill(pid, 'SIGKILL');
+  const deadline = Date.now() + 5000;
+  const { answersPing } = await redisServerModule();
+  while (await answersPing(node.port)) {
+    if (Date.now() > deadline) throw new Error(`${node.host}:${node.port} still answers after SIGKILL`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 /**
- * Resolves once every node of `nodes` reports `cluster_state:ok` in `CLUSTER INFO` and knows all of
- * them (so a client may ask any of them for the slot map); rejects after `timeoutMs`.
+ * Resolves once every node of `nodes` (masters and replicas) reports `cluster_state:ok` in `CLUSTER INFO` and
+ * knows all of them (so a client may ask any of them for the slot map), and every replica among them has its
+ * link to its master up (`master_link_status:up`: in sync, so it can take over); rejects after `timeoutMs`.
  */
 export async function waitForClusterOk(nodes: readonly ClusterNodeAddress[], timeoutMs = 15_000): Promise<void> {
   await withNodeClients(nodes, async (clients) => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const infos = await Promise.all(clients.map((client) => client.call('CLUSTER', 'INFO') as Promise<string>));
-      const ready = infos.every(
-        (info) => /^cluster_state:ok\r?$/m.test(info) && Number(/^cluster_known_nodes:(\d+)\r?$/m.exec(info)?.[1]) === nodes.length,
-      );
+      const replication = await Promise.all(clients.map((client) => client.info('replication')));
+      const ready =
+        infos.every((info) => /^cluster_state:ok\r?$/m.test(info) && Number(/^cluster_known_nodes:(\d+)\r?$/m.exec(info)?.[1]) === nodes.length) &&
+        replication.every((info) => !/^role:slave\r?$/m.test(info) || /^master_link_status:up\r?$/m.test(info));
       if (ready) return;
       if (Date.now() > deadline) throw new Error(`The Redis Cluster was not ok within ${timeoutMs} ms:\n${infos.join('\n---\n')}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
