@@ -70,3 +70,9 @@ function editDistance(a: string, b: string, cap: number): number {
   }
   return previous[b.length] as number;
 }
+
+/**
+ * `true` when every option of `Options` is in `Listed`, else `false`: `const listed: AllListed<O, Names> = true`
+ * stops compiling when an option is added to the interface but not to the list `checkOptionKeys` is given.
+ */
+export type AllListed<Options, Listed> = [Exclude<keyof Options, Listed>] extends [never] ? true : false;

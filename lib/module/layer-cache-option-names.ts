@@ -6,7 +6,7 @@
  * not carry the extras (they are static, beside `useFactory`); there `isGlobal` gets that direction.
  */
 import { FOREIGN_MODULE_OPTIONS } from '../core/foreign-options.js';
-import { checkOptionKeys } from '../core/option-keys.js';
+import { checkOptionKeys, type AllListed } from '../core/option-keys.js';
 import { STACK_OPTION_NAMES, type StackOptionName } from '../stack/cache-stack.options.js';
 import { DEFAULT_LAYER_CACHE_MODULE_EXTRAS, type LayerCacheModuleOptions } from './layer-cache.options.js';
 
@@ -14,7 +14,7 @@ import { DEFAULT_LAYER_CACHE_MODULE_EXTRAS, type LayerCacheModuleOptions } from 
 export const MODULE_ONLY_OPTION_NAMES = ['enabled', 'layers', 'memory', 'redis', 'redisLayer', 'http', 'distributed', 'warm', 'snapshot', 'metrics'] as const;
 
 // Every option of LayerCacheModuleOptions is listed here or in the stack's names (a missing one is a type error).
-const MODULE_NAMES_LISTED: [Exclude<keyof LayerCacheModuleOptions, (typeof MODULE_ONLY_OPTION_NAMES)[number] | StackOptionName>] extends [never] ? true : false = true;
+const MODULE_NAMES_LISTED: AllListed<LayerCacheModuleOptions, (typeof MODULE_ONLY_OPTION_NAMES)[number] | StackOptionName> = true;
 void MODULE_NAMES_LISTED;
 
 const RESOLVED_NAMES: ReadonlySet<string> = new Set<string>([...STACK_OPTION_NAMES, ...MODULE_ONLY_OPTION_NAMES]);

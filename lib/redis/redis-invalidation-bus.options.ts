@@ -8,7 +8,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { toMilliseconds, type Duration } from '../core/duration.js';
 import { InvalidOptionError } from '../core/errors.js';
 import { FOREIGN_REDIS_OPTIONS } from '../core/foreign-options.js';
-import { checkOptionKeys } from '../core/option-keys.js';
+import { checkOptionKeys, type AllListed } from '../core/option-keys.js';
 import { consoleLogger, type CacheLogger } from '../core/logger.js';
 import { checkRedisPrefix, isRedisCluster, type RedisClient } from './redis-client.js';
 import { heartbeatInterval } from './bus-heartbeat.js';
@@ -54,7 +54,7 @@ export const DEFAULT_REDIS_INVALIDATION_BUS_OPTIONS = Object.freeze({ prefix: 'l
 /** The option names of `RedisInvalidationBus` (checked: an unknown one is an `InvalidOptionError` naming it). */
 const REDISINVALIDATIONBUS_OPTION_NAMES = ['client', 'prefix', 'channel', 'secret', 'replayWindow', 'logger', 'originId', 'heartbeat', 'clock'] as const satisfies readonly (keyof RedisInvalidationBusOptions)[];
 // Every option of the interface is listed (a missing one is a type error here).
-const REDISINVALIDATIONBUS_NAMES_LISTED: [Exclude<keyof RedisInvalidationBusOptions, (typeof REDISINVALIDATIONBUS_OPTION_NAMES)[number]>] extends [never] ? true : false = true;
+const REDISINVALIDATIONBUS_NAMES_LISTED: AllListed<RedisInvalidationBusOptions, (typeof REDISINVALIDATIONBUS_OPTION_NAMES)[number]> = true;
 void REDISINVALIDATIONBUS_NAMES_LISTED;
 
 /** The `replayWindow` option in ms (checked: at least 1 ms, and only with a secret). */

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { InvalidOptionError } from '../core/errors.js';
 import { FOREIGN_REDIS_OPTIONS } from '../core/foreign-options.js';
-import { checkOptionKeys } from '../core/option-keys.js';
+import { checkOptionKeys, type AllListed } from '../core/option-keys.js';
 import type { LockLease, RevalidationLock } from '../core/revalidation-lock.js';
 import { checkRedisClient, checkRedisPrefix, luaScript, runScript, type RedisClient } from './redis-client.js';
 
@@ -24,7 +24,7 @@ export const DEFAULT_REDIS_REVALIDATION_LOCK_OPTIONS = Object.freeze({ prefix: '
 /** The option names of `RedisRevalidationLock` (checked: an unknown one is an `InvalidOptionError` naming it). */
 const REDISREVALIDATIONLOCK_OPTION_NAMES = ['client', 'prefix'] as const satisfies readonly (keyof RedisRevalidationLockOptions)[];
 // Every option of the interface is listed (a missing one is a type error here).
-const REDISREVALIDATIONLOCK_NAMES_LISTED: [Exclude<keyof RedisRevalidationLockOptions, (typeof REDISREVALIDATIONLOCK_OPTION_NAMES)[number]>] extends [never] ? true : false = true;
+const REDISREVALIDATIONLOCK_NAMES_LISTED: AllListed<RedisRevalidationLockOptions, (typeof REDISREVALIDATIONLOCK_OPTION_NAMES)[number]> = true;
 void REDISREVALIDATIONLOCK_NAMES_LISTED;
 
 /**

@@ -76,7 +76,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { toMilliseconds, type Duration } from '../core/duration.js';
 import { InvalidOptionError, LayerCacheError } from '../core/errors.js';
 import { FOREIGN_REDIS_OPTIONS } from '../core/foreign-options.js';
-import { checkOptionKeys } from '../core/option-keys.js';
+import { checkOptionKeys, type AllListed } from '../core/option-keys.js';
 import type { LoadCoordinator, LoadTicket } from '../core/load-coordinator.js';
 import { BurstLogger, consoleLogger, type CacheLogger } from '../core/logger.js';
 import { checkRedisPrefix, runScript, type RedisClient } from './redis-client.js';
@@ -124,7 +124,7 @@ export const DEFAULT_REDIS_SINGLE_FLIGHT_OPTIONS = Object.freeze({ prefix: 'lc:'
 /** The option names of `RedisSingleFlightCoordinator` (checked: an unknown one is an `InvalidOptionError` naming it). */
 const REDISSINGLEFLIGHTCOORDINATOR_OPTION_NAMES = ['client', 'prefix', 'pollInterval', 'clock', 'logger', 'secret', 'replayWindow'] as const satisfies readonly (keyof RedisSingleFlightCoordinatorOptions)[];
 // Every option of the interface is listed (a missing one is a type error here).
-const REDISSINGLEFLIGHTCOORDINATOR_NAMES_LISTED: [Exclude<keyof RedisSingleFlightCoordinatorOptions, (typeof REDISSINGLEFLIGHTCOORDINATOR_OPTION_NAMES)[number]>] extends [never] ? true : false = true;
+const REDISSINGLEFLIGHTCOORDINATOR_NAMES_LISTED: AllListed<RedisSingleFlightCoordinatorOptions, (typeof REDISSINGLEFLIGHTCOORDINATOR_OPTION_NAMES)[number]> = true;
 void REDISSINGLEFLIGHTCOORDINATOR_NAMES_LISTED;
 
 /** The Redis {@link LoadCoordinator}: leases, notices and polling (protocol and races in this file's header). */

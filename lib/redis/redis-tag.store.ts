@@ -6,7 +6,7 @@
  */
 import { InvalidOptionError } from '../core/errors.js';
 import { FOREIGN_REDIS_OPTIONS } from '../core/foreign-options.js';
-import { checkOptionKeys } from '../core/option-keys.js';
+import { checkOptionKeys, type AllListed } from '../core/option-keys.js';
 import { groupKey, type TagGroup, type TagMatchMode, type TagState, type TagStore } from '../core/tag-store.js';
 import { checkRedisClient, checkRedisPrefix, luaScript, pipelineReplies, runScript, type LuaScript, type RedisClient } from './redis-client.js';
 
@@ -24,7 +24,7 @@ export const DEFAULT_REDIS_TAG_STORE_OPTIONS = Object.freeze({ prefix: 'lc:' });
 /** The option names of `RedisTagStore` (checked: an unknown one is an `InvalidOptionError` naming it). */
 const REDISTAGSTORE_OPTION_NAMES = ['client', 'prefix'] as const satisfies readonly (keyof RedisTagStoreOptions)[];
 // Every option of the interface is listed (a missing one is a type error here).
-const REDISTAGSTORE_NAMES_LISTED: [Exclude<keyof RedisTagStoreOptions, (typeof REDISTAGSTORE_OPTION_NAMES)[number]>] extends [never] ? true : false = true;
+const REDISTAGSTORE_NAMES_LISTED: AllListed<RedisTagStoreOptions, (typeof REDISTAGSTORE_OPTION_NAMES)[number]> = true;
 void REDISTAGSTORE_NAMES_LISTED;
 
 /**
