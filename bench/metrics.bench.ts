@@ -58,7 +58,7 @@ export async function benchMetrics(options: { readonly rounds: number }): Promis
   if (exporter.exported === 0) throw new Error('(l) the SDK variant exported no span');
 
   const layer = new MemoryLayer({ maxSize: 10_000 });
-  layer.set(KEY, { value, createdAt: 0, freshUntil: Number.MAX_SAFE_INTEGER, staleUntil: Number.MAX_SAFE_INTEGER, errorUntil: Number.MAX_SAFE_INTEGER, tags: undefined, tagSeq: 0, version: 1 }, 3_600_000);
+  layer.set(KEY, { value, createdAt: 0, freshUntil: Number.MAX_SAFE_INTEGER, staleUntil: Number.MAX_SAFE_INTEGER, errorUntil: Number.MAX_SAFE_INTEGER, tags: undefined, tagVersions: undefined, version: 1 }, 3_600_000);
   const recorder = new LatencyRecorder();
   let reads = 0;
   const cases: ThroughputCase[] = [

@@ -36,10 +36,18 @@ const RAW: Serializer = { encode: (value) => value as Uint8Array, decode: (bytes
 /** One tag of the entry and what the tag store holds against it. */
 interface TagReport {
   readonly tag: string;
-  /** The sequence of the tag's last invalidation alone (0 = never). */
+  /** The tag's version the entry recorded before its value was loaded (µs of the tag store's clock; 0 = none). */
+  readonly recorded: number;
+  /** The version of the tag's last invalidation alone still kept (0 = none). */
   readonly invalidatedAt: number;
   /** The invalidation (a tag alone, or an "all" group the entry carries entirely) newer than the entry, if any. */
-  readonly rejectedBy: { readonly tags: readonly string[]; readonly seq: number } | null;
+  readonly rejectedBy: { readonly tags: readonly string[]; readonly version: number } | null;
+}
+
+/** A tag version (µs) as an instant, or "never" for 0 (small numbers are versions of a store that could not answer). */
+function versionTime(version: number): string {
+  if (version === 0) return 'never';
+  return version > 1e12 ? new Date(version / 1000).toISOString() : `version ${version}`;
 }
 
 export async function runInspect(context: CliContext): Promise<CliResult> {
@@ -92,7 +100,6 @@ export async function runInspect(context: CliContext): Promise<CliResult> {
       redisTtl: pttl >= 0 ? pttl : null,
     },
     tags,
-    tagSeq: entry.tagSeq,
     version,
     versionTime: version > 0 ? new Date(version / 1000).toISOString() : null,
     freshness: entry.freshness === undefined ? null : { ...entry.freshness, maxUntil: Number.isFinite(entry.freshness.maxUntil) ? entry.freshness.maxUntil : null },
@@ -105,17 +112,21 @@ export async function runInspect(context: CliContext): Promise<CliResult> {
   return { exitCode: CLI_EXIT.ok, document, lines: humanLines(document, entry, now) };
 }
 
-/** Each tag's state against the entry's `tagSeq` (tag-mirror.ts: a newer "any" record, or a newer "all" group it fully carries). */
+/**
+ * Each tag's state against the version the entry recorded for it (tag-mirror.ts: a newer "any" invalidation, or a
+ * newer "all" group it fully carries).
+ */
 function tagReports(entry: CacheEntry, states: readonly (TagState | undefined)[]): TagReport[] {
   const tags = entry.tags ?? [];
   return tags.map((tag, i) => {
     const state = states[i];
+    const recorded = entry.tagVersions?.[i] ?? 0;
     let rejectedBy: TagReport['rejectedBy'] = null;
-    if (state !== undefined && state.seq > entry.tagSeq) rejectedBy = { tags: [tag], seq: state.seq };
+    if (state !== undefined && state.any > recorded) rejectedBy = { tags: [tag], version: state.any };
     for (const group of state?.groups?.values() ?? []) {
-      if (rejectedBy === null && group.seq > entry.tagSeq && group.tags.every((t) => tags.includes(t))) rejectedBy = { tags: group.tags, seq: group.seq };
+      if (rejectedBy === null && group.version > recorded && group.tags.every((t) => tags.includes(t))) rejectedBy = { tags: group.tags, version: group.version };
     }
-    return { tag, invalidatedAt: state?.seq ?? 0, rejectedBy };
+    return { tag, recorded, invalidatedAt: state?.any ?? 0, rejectedBy };
   });
 }
 
@@ -124,7 +135,7 @@ function compressionOf(bytes: Buffer, entry: CacheEntry): { algorithm: string; i
   const flags = bytes[3] as number;
   if ((flags & FLAG_COMPRESSED) === 0) return null;
   let offset = HEADER_BYTES + ((flags & FLAG_EXTENSION) !== 0 ? EXTENSION_BYTES : 0);
-  for (const tag of entry.tags ?? []) offset += 4 + Buffer.byteLength(tag, 'utf8');
+  for (const tag of entry.tags ?? []) offset += 12 + Buffer.byteLength(tag, 'utf8');
   return { algorithm: ALGORITHMS[bytes[offset] as number] ?? `unknown (${String(bytes[offset])})`, inflatedSize: bytes.readUInt32LE(offset + 1) };
 }
 
@@ -160,8 +171,8 @@ function humanLines(document: Record<string, unknown> & { remaining: Record<stri
   ];
   if (document.tags.length === 0) lines.push('tags         none');
   for (const tag of document.tags) {
-    const verdict = tag.rejectedBy === null ? 'valid' : `REJECTED by invalidation #${tag.rejectedBy.seq} of ${tag.rejectedBy.tags.join(' + ')}`;
-    lines.push(`tag          ${printable(tag.tag)}: ${verdict} (entry seq ${entry.tagSeq})`);
+    const verdict = tag.rejectedBy === null ? 'valid' : `REJECTED by the invalidation of ${tag.rejectedBy.tags.join(' + ')} at ${versionTime(tag.rejectedBy.version)}`;
+    lines.push(`tag          ${printable(tag.tag)}: ${verdict} (entry read it at ${versionTime(tag.recorded)})`);
   }
   const compression = document['compression'] as { algorithm: string; inflatedSize: number } | null;
   lines.push(`size         ${humanBytes(Number(document['size']))}${compression === null ? '' : `, ${compression.algorithm} of ${humanBytes(compression.inflatedSize)}`}`);

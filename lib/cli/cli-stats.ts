@@ -1,13 +1,13 @@
 /**
  * `stats`: what Redis alone can tell about the cache under a prefix, without the application. One SCAN of the
  * prefix (every master of a Cluster) sorts the keys into entries (per top-level namespace, memoized calls apart)
- * and the library's own keys (tag records, the tag sequence, namespace generations, revalidation locks, load
+ * and the library's own keys (tag records, namespace generations, revalidation locks, load
  * leases); a sample of entries is read header-only (GETRANGE of the 56-byte envelope header, entry-codec.ts, and
  * STRLEN) for their states and sizes; PUBSUB NUMSUB counts the stacks subscribed to the invalidation bus and to
  * single-flight fill notices; INFO gives the server's memory, eviction policy and evictions.
  */
 import { systemClock } from '../core/clock.js';
-import { ENTRY_MAGIC } from '../core/entry-codec.js';
+import { hasEnvelopeMagic } from '../core/entry-codec.js';
 import { NAMESPACE_SEPARATOR } from '../core/keys.js';
 import { escapeGlob, pipelineReplies } from '../redis/redis-client.js';
 import { invalidationChannel } from '../redis/redis-invalidation-bus.options.js';
@@ -23,7 +23,7 @@ const SCAN_COUNT = 1000;
 const HEADER_BYTES = 56;
 
 export async function runStats(context: CliContext): Promise<CliResult> {
-  const { command, connection, tagStore } = context;
+  const { command, connection } = context;
   const prefix = command.connection.prefix;
   const tags = tagKeyPrefix(prefix);
   const counts = { entries: 0, memoized: 0, tagRecords: 0, generations: 0, locks: 0, leases: 0, otherInternal: 0 };
@@ -59,15 +59,14 @@ export async function runStats(context: CliContext): Promise<CliResult> {
     } while (cursor !== '0');
   }
   progress.done();
-  const [tagSequence, generations, sampled, bus, server] = await Promise.all([
-    tagStore.snapshot(),
+  const [generations, sampled, bus, server] = await Promise.all([
     readGenerations(context, generationKeys, tags.length + 2),
     sampleEntries(context, sample),
     subscribers(context),
     serverInfo(context),
   ]);
   const byNamespace = Object.fromEntries([...namespaces].sort((a, b) => b[1] - a[1]));
-  const document = { prefix, ...counts, namespaces: byNamespace, tagSequence, generationsBumped: generations, sample: sampled, bus, server };
+  const document = { prefix, ...counts, namespaces: byNamespace, generationsBumped: generations, sample: sampled, bus, server };
   return { exitCode: CLI_EXIT.ok, document, lines: humanLines(document) };
 }
 
@@ -101,7 +100,7 @@ async function sampleEntries(context: CliContext, keys: readonly string[]): Prom
   for (const { header, length } of replies) {
     total += length;
     if (length > states.largestSize) states.largestSize = length;
-    if (header === null || header.length < HEADER_BYTES || header.toString('latin1', 0, 3) !== ENTRY_MAGIC) {
+    if (header === null || header.length < HEADER_BYTES || !hasEnvelopeMagic(header)) {
       states.undecodable++;
       continue;
     }
@@ -164,7 +163,6 @@ function humanLines(document: Record<string, unknown>): string[] {
     leases: number;
     otherInternal: number;
     namespaces: Record<string, number>;
-    tagSequence: number;
     generationsBumped: Record<string, number>;
     sample: Record<string, number>;
     bus: { invalidationSubscribers: number; fillSubscribers: number };
@@ -177,7 +175,7 @@ function humanLines(document: Record<string, unknown>): string[] {
     `entries           ${d.entries} (${d.memoized} memoized calls)`,
     `namespaces        ${spaces.length === 0 ? 'none' : spaces.join(', ')}${Object.keys(d.namespaces).length > 10 ? ', …' : ''}`,
     `sample of ${s['sampled']}     fresh ${s['fresh']}, stale ${s['stale']}, error-window ${s['errorWindow']}, expired ${s['expired']}, undecodable ${s['undecodable']}; average ${humanBytes(s['averageSize'] ?? 0)}, largest ${humanBytes(s['largestSize'] ?? 0)}`,
-    `tag records       ${d.tagRecords} (sequence ${d.tagSequence})`,
+    `tag records       ${d.tagRecords}`,
     `generations       ${Object.keys(d.generationsBumped).length === 0 ? 'none bumped' : Object.entries(d.generationsBumped).map(([scope, g]) => `${printable(scope)} ${g}`).join(', ')}`,
     `locks / leases    ${d.locks} revalidation locks, ${d.leases} load leases`,
     `bus subscribers   ${d.bus.invalidationSubscribers} on the invalidation bus, ${d.bus.fillSubscribers} on fill notices`,

@@ -2,13 +2,13 @@
  * The byte format of an envelope outside the process: a fixed header the library reads itself, then the
  * value as written by the {@link Serializer}.
  *
- *   0  'L' 'C' 0x02 flags           magic + format version + flags (bit 0: extension, bit 1: sliding, bit 2: adaptive,
- *                                    bit 3: compressed value)
- *   4  f64 createdAt, freshUntil, staleUntil, errorUntil, tagSeq, version   (little endian)
+ *   0  'L' 'C' 0x02|0x03 flags      magic + format version (3 with tags, 2 without) + flags (bit 0: extension,
+ *                                    bit 1: sliding, bit 2: adaptive, bit 3: compressed value)
+ *   4  f64 createdAt, freshUntil, staleUntil, errorUntil, 0, version   (little endian; bytes 36-43 are unused)
  *   52 u32 tag count
  *   56 extension, only with flag bit 0 (an entry carrying `freshness`, see `EntryFreshness`):
  *      f64 ttl, maxUntil, refreshAhead, adaptive base, max, hits, step
- *   .. per tag: u32 byte length + UTF-8 bytes
+ *   .. per tag: u32 byte length + UTF-8 bytes + f64 version (the tag's version the entry recorded)
  *   .. serialized value; with flag bit 3, the compressed payload of entry-compression.ts instead (u8 algorithm,
  *      u32 inflated length, compressed stream): only the value is compressed, the header and tags stay readable
  *
@@ -20,7 +20,11 @@
  * threshold, or one compression does not shrink). An earlier version reads an entry with an extension, or a
  * compressed one, as undecodable (a miss). Every reader inflates a compressed entry, whatever its own setting,
  * bounded by `maxInflatedBytes` (see entry-compression.ts).
- * Format 1 (without the version) is no longer read: such entries are misses, overwritten by the next write.
+ * Format 1 (without the version) is no longer read: such entries are misses, overwritten by the next write. A
+ * format 2 entry with tags (an earlier version's, which recorded one global tag sequence instead of its tags'
+ * versions) is undecodable too: its invalidations were recorded where this version no longer looks. Format 3 is
+ * format 2 with a version after each tag: only tagged entries use it, so an earlier version reads them as
+ * another format (a miss) instead of misreading their tags.
  *
  * Anything else under a key (another program's data, an older format, a truncated write, a value the
  * serializer cannot read) decodes to an "undecodable" marker (`undecodableEntry`): an entry expired since
@@ -41,7 +45,7 @@ const undecodable = new WeakMap<CacheEntry, string>();
  * with `reason`.
  */
 export function undecodableEntry(reason: string): CacheEntry {
-  const marker: CacheEntry = Object.freeze({ value: undefined, createdAt: 0, freshUntil: 0, staleUntil: 0, errorUntil: 0, tags: undefined, tagSeq: 0, version: 0 });
+  const marker: CacheEntry = Object.freeze({ value: undefined, createdAt: 0, freshUntil: 0, staleUntil: 0, errorUntil: 0, tags: undefined, tagVersions: undefined, version: 0 });
   undecodable.set(marker, reason);
   return marker;
 }
@@ -52,13 +56,16 @@ export function undecodableReason(entry: CacheEntry | undefined): string | undef
 }
 
 const NOT_AN_ENTRY = undecodableEntry('not an entry of this library (no "LC" header)');
-const OTHER_FORMAT = undecodableEntry('an entry of another format version (this version reads format 2)');
+const OTHER_FORMAT = undecodableEntry('an entry of another format version (this version reads formats 2 and 3)');
+const OLD_TAGS = undecodableEntry('a tagged entry of an earlier version (format 2: one tag sequence, not its tags\' versions)');
 const TRUNCATED = undecodableEntry('a truncated entry (its tags run past its end)');
 const BAD_VALUE = undecodableEntry('an entry whose value the serializer cannot decode (truncated, or written by another serializer)');
 const BAD_DEADLINES = undecodableEntry('an entry with an invalid freshness deadline');
 const MAGIC_0 = 0x4c; // 'L'
 const MAGIC_1 = 0x43; // 'C'
 const FORMAT_VERSION = 2;
+/** The format of an entry with tags (each followed by its recorded version). */
+const TAGGED_FORMAT_VERSION = 3;
 const HEADER_BYTES = 56;
 const FLAG_EXTENSION = 1;
 const FLAG_SLIDING = 2;
@@ -76,8 +83,15 @@ export const ENTRY_DEADLINES_OFFSET = 12;
 export const ENTRY_EXTENSION_TTL_OFFSET = HEADER_BYTES;
 /** Byte offset of the f64 write version (see the layout above). */
 export const ENTRY_VERSION_OFFSET = 44;
-/** The first three bytes of every encoded envelope of the current format. */
+/** The first three bytes of an encoded envelope of the current format without tags. */
 export const ENTRY_MAGIC = 'LC\u0002';
+/** The first three bytes of an encoded envelope of the current format with tags (each followed by its version). */
+export const ENTRY_TAGGED_MAGIC = 'LC\u0003';
+
+/** Whether `bytes` hold, from `at`, the magic of an envelope of the current format (tagged or not). */
+export function hasEnvelopeMagic(bytes: Buffer, at = 0): boolean {
+  return bytes.length >= at + 3 && bytes[at] === MAGIC_0 && bytes[at + 1] === MAGIC_1 && (bytes[at + 2] === FORMAT_VERSION || bytes[at + 2] === TAGGED_FORMAT_VERSION);
+}
 
 /**
  * Encodes an envelope. With `compression`, a serialized value larger than its threshold is compressed (flag bit
@@ -101,20 +115,20 @@ export function encodeEntry(entry: CacheEntry, serializer: Serializer, compressi
   let encodedTags: Buffer[] | undefined;
   if (tags !== undefined && tags.length > 0) {
     encodedTags = tags.map((tag) => Buffer.from(tag, 'utf8'));
-    for (const t of encodedTags) tagBytes += 4 + t.length;
+    for (const t of encodedTags) tagBytes += 12 + t.length;
   }
   const freshness = entry.freshness;
   const extension = freshness === undefined ? 0 : EXTENSION_BYTES;
   const out = Buffer.allocUnsafe(HEADER_BYTES + extension + tagBytes + payload.length);
   out[0] = MAGIC_0;
   out[1] = MAGIC_1;
-  out[2] = FORMAT_VERSION;
+  out[2] = encodedTags === undefined ? FORMAT_VERSION : TAGGED_FORMAT_VERSION;
   out[3] = 0;
   out.writeDoubleLE(entry.createdAt, 4);
   out.writeDoubleLE(entry.freshUntil, 12);
   out.writeDoubleLE(entry.staleUntil, 20);
   out.writeDoubleLE(entry.errorUntil, 28);
-  out.writeDoubleLE(entry.tagSeq, 36);
+  out.writeDoubleLE(0, 36);
   out.writeDoubleLE(entry.version ?? 0, ENTRY_VERSION_OFFSET);
   out.writeUInt32LE(encodedTags?.length ?? 0, 52);
   let offset = HEADER_BYTES;
@@ -132,10 +146,13 @@ export function encodeEntry(entry: CacheEntry, serializer: Serializer, compressi
   }
   if (compressed) out[3] = (out[3] as number) | FLAG_COMPRESSED;
   if (encodedTags !== undefined) {
-    for (const t of encodedTags) {
+    const versions = entry.tagVersions;
+    for (let i = 0; i < encodedTags.length; i++) {
+      const t = encodedTags[i] as Buffer;
       out.writeUInt32LE(t.length, offset);
       t.copy(out, offset + 4);
-      offset += 4 + t.length;
+      out.writeDoubleLE(versions?.[i] ?? 0, offset + 4 + t.length);
+      offset += 12 + t.length;
     }
   }
   out.set(payload, offset);
@@ -154,7 +171,8 @@ export function decodeEntry(
 ): CacheEntry | undefined {
   if (bytes == null) return undefined;
   if (bytes.length < 3 || bytes[0] !== MAGIC_0 || bytes[1] !== MAGIC_1) return NOT_AN_ENTRY;
-  if (bytes[2] !== FORMAT_VERSION) return OTHER_FORMAT;
+  const format = bytes[2];
+  if (format !== FORMAT_VERSION && format !== TAGGED_FORMAT_VERSION) return OTHER_FORMAT;
   if (bytes.length < HEADER_BYTES) return TRUNCATED;
   let value: unknown;
   try {
@@ -169,15 +187,19 @@ export function decodeEntry(
       offset += EXTENSION_BYTES;
     }
     let tags: string[] | undefined;
+    let tagVersions: number[] | undefined;
+    if ((tagCount > 0) !== (format === TAGGED_FORMAT_VERSION)) return tagCount > 0 ? OLD_TAGS : OTHER_FORMAT;
     if (tagCount > 0) {
       if (tagCount > bytes.length) return TRUNCATED;
       tags = new Array<string>(tagCount);
+      tagVersions = new Array<number>(tagCount);
       for (let i = 0; i < tagCount; i++) {
         const length = bytes.readUInt32LE(offset);
         const end = offset + 4 + length;
-        if (end > bytes.length) return TRUNCATED;
+        if (end + 8 > bytes.length) return TRUNCATED;
         tags[i] = bytes.toString('utf8', offset + 4, end);
-        offset = end;
+        tagVersions[i] = bytes.readDoubleLE(end);
+        offset = end + 8;
       }
     }
     let payload: Uint8Array = bytes.subarray(offset);
@@ -198,7 +220,7 @@ export function decodeEntry(
       staleUntil: bytes.readDoubleLE(20),
       errorUntil: bytes.readDoubleLE(28),
       tags,
-      tagSeq: bytes.readDoubleLE(36),
+      tagVersions,
       version: bytes.readDoubleLE(ENTRY_VERSION_OFFSET),
       ...(freshness !== undefined && { freshness }),
     };

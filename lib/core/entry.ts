@@ -22,10 +22,10 @@ export interface CacheEntry<T = unknown> {
   /** The tags of the entry, or `undefined` when it has none. */
   readonly tags: readonly string[] | undefined;
   /**
-   * The tag-invalidation sequence observed before the value was loaded: the entry is invalid when one of
-   * its tags was invalidated with a greater sequence (see `TagStore`).
+   * The versions of its tags read before the value was loaded, in the order of `tags` (`undefined` without tags):
+   * the entry is invalid when one of its tags was invalidated with a greater version (see `TagStore`).
    */
-  readonly tagSeq: number;
+  readonly tagVersions: readonly number[] | undefined;
   /**
    * The write version (µs-based logical clock, see `VersionClock`): a copy older than a bus message's version
    * is dropped, and a loaded value is stored only over an older one. `undefined` = 0, older than any write.

@@ -13,8 +13,10 @@ import type { TagMatchMode } from './tag-store.js';
 export type InvalidationMessage =
   /** `keys` were written or deleted at `version`: drop copies older than it. */
   | { readonly kind: 'keys'; readonly keys: readonly string[]; readonly version: number }
-  /** `tags` were invalidated with sequence `seq` (see `TagStore`). */
-  | { readonly kind: 'tags'; readonly tags: readonly string[]; readonly mode: TagMatchMode; readonly seq: number }
+  /**
+   * `tags` were invalidated with `versions` (see `TagStore`): "any" mode, one per tag; "all" mode, one for the group.
+   */
+  | { readonly kind: 'tags'; readonly tags: readonly string[]; readonly mode: TagMatchMode; readonly versions: readonly number[] }
   /** Every key starting with `prefix` (every key when `undefined`) was removed at `version`. */
   | { readonly kind: 'clear'; readonly prefix: string | undefined; readonly version: number }
   /** The namespace whose key prefix is `scope` (`''`: the root) moved to `generation` (see `CacheStack.bumpGeneration`). */

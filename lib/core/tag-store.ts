@@ -1,35 +1,42 @@
 /**
- * Tag invalidation without scanning keys (docs/entry-states.md, "Tags").
+ * Tag invalidation without scanning keys and without a global counter (docs/entry-states.md, "Tags").
  *
- * A tag store keeps one monotonic sequence number. Invalidating tags takes the next number `s` and records
- * it on each tag ("any" mode) or, for "all" mode, records the sorted group of tags on its first tag. A load
- * takes a {@link TagStore.snapshot} `S` *before* it runs and the entry records `S` as its `tagSeq`; the
- * entry is valid only while none of its tags (nor a group all of whose tags it carries) was invalidated with
- * a number greater than `S`. Because the snapshot precedes the loader, an invalidation during a load makes
- * the late result invalid: invalidation beats in-flight work, for tags that are known only from the result
- * too. Numbers come from one counter (in Redis when shared), so no clocks are compared.
+ * Each tag has its own record with a **version**: invalidating the tag gives it a new version,
+ * `max(previous + 1, now in µs)` (the Redis store takes `now` from the Redis server holding the record). A load reads
+ * the versions of its tags *before* its loader runs and the entry records them (`CacheEntry.tagVersions`, in the
+ * order of its tags); the entry is valid only while none of its tags was invalidated with a version greater than
+ * the one it recorded (nor a group all of whose tags it carries, recorded on the group's first tag). Because the
+ * versions are read before the loader, an invalidation during a load makes the late result invalid. Versions of
+ * one tag are compared only with versions of the same tag, so no clocks are compared: the time only keeps a
+ * record that expired and was created again above every version it had before.
+ *
+ * Records expire: an invalidation is kept `keepMs` after it was made (the stack passes its `maxLifetime` and a margin
+ * for clock skew), after which no entry read before it can still exist. A tag's record lives in its own key, so a
+ * Redis Cluster spreads them over its slots; an invalidation is atomic per tag.
  */
 
 /** How several tags are invalidated together. */
 export type TagMatchMode = 'any' | 'all';
 
-/** What is known of one tag: the last "any" invalidation and the "all" groups recorded on it. */
+/** What is known of one tag: its version, its last "any" invalidation and the "all" groups recorded on it. */
 export interface TagState {
-  /** Sequence of the last invalidation of this tag alone (0 = never). */
-  readonly seq: number;
-  /** Groups (sorted tag lists, this tag first) invalidated together, with their sequence. */
+  /** The tag's current version: the one an entry records when it is loaded now (0 = never invalidated). */
+  readonly version: number;
+  /** Version of the last invalidation of this tag alone (0 = none kept). */
+  readonly any: number;
+  /** Groups (sorted tag lists, this tag first) invalidated together, with their version. */
   readonly groups: ReadonlyMap<string, TagGroup> | undefined;
 }
 
 /** A group of tags invalidated in "all" mode. */
 export interface TagGroup {
   readonly tags: readonly string[];
-  readonly seq: number;
+  readonly version: number;
 }
 
 /** The contract of a tag-invalidation store: in process (memory) or shared (Redis). */
 export interface TagStore {
-  /** True when other processes see the same sequence and invalidations (Redis). */
+  /** True when other processes see the same invalidations (Redis). */
   readonly shared: boolean;
   /**
    * A cheap health check (Redis: PING), resolving when the store answers. While its guard is in the back-off
@@ -38,22 +45,28 @@ export interface TagStore {
    * window is the check. A store that shares a layer's connection is checked through that layer instead.
    */
   probe?(): void | Promise<unknown>;
-  /** The current sequence, taken before a loader runs. */
-  snapshot(): number | Promise<number>;
-  /**
-   * Records an invalidation; returns the sequence it took. "all" with a single tag is "any".
-   * @param tags checked, de-duplicated tag names.
-   */
-  invalidate(tags: readonly string[], mode: TagMatchMode): number | Promise<number>;
-  /** The states of `tags` (`undefined` for a tag never invalidated), in order. */
+  /** The states of `tags` (`undefined` for a tag with no record), in order. */
   fetch(tags: readonly string[]): (TagState | undefined)[] | Promise<(TagState | undefined)[]>;
   /**
-   * The generations of `scopes` (0 = never bumped), in order: see `CacheStack.bumpGeneration`. A scope is a
-   * namespace's key prefix (`''` for the root). Optional for custom stores; without it, generations stay local.
+   * Records an invalidation, kept at least `keepMs`. Returns the versions it wrote: "any" mode, one per tag of
+   * `tags` in order; "all" mode with several tags, one: the group's version (recorded on its first sorted tag).
+   * "all" with a single tag is "any".
+   * @param tags checked, de-duplicated tag names.
+   */
+  invalidate(tags: readonly string[], mode: TagMatchMode, keepMs: number): number[] | Promise<number[]>;
+  /**
+   * The generations of `scopes` (0 = never bumped, or expired), in order: see `CacheStack.bumpGeneration`. A scope
+   * is a namespace's key prefix (`''` for the root). Optional for custom stores; without it, generations stay local.
    */
   generations?(scopes: readonly string[]): number[] | Promise<number[]>;
-  /** Increments the generation of `scope`; returns the new one. */
-  bumpGeneration?(scope: string): number | Promise<number>;
+  /** Increments the generation of `scope`, kept at least `keepMs`; returns the new one. */
+  bumpGeneration?(scope: string, keepMs: number): number | Promise<number>;
+  /**
+   * Keeps the generation of `scope` at least `generation` for `keepMs` more (raising it, or writing it again after
+   * it expired): a process using a bumped namespace calls it periodically, so the generation outlives every entry
+   * written under it. Optional (without it, a generation lives as the store keeps it).
+   */
+  keepGeneration?(scope: string, generation: number, keepMs: number): void | Promise<unknown>;
   /** Releases what the store opened itself. */
   close?(): void | Promise<void>;
 }
@@ -61,4 +74,28 @@ export interface TagStore {
 /** The key of a group inside {@link TagState.groups}: its sorted tags joined with U+001F. */
 export function groupKey(sortedTags: readonly string[]): string {
   return sortedTags.join('\u001f');
+}
+
+/** The version an invalidation gives a tag whose version is `previous`, at `nowUs` (µs). */
+export function nextTagVersion(previous: number, nowUs: number): number {
+  return nowUs > previous ? nowUs : previous + 1;
+}
+
+/**
+ * Whether an entry carrying `tags`, which recorded `versions[i]` for `tags[i]` before its value was loaded, was
+ * invalidated by one of `states` (the states of its tags in the same order, `undefined` = no record).
+ */
+export function invalidatedBy(tags: readonly string[], versions: readonly number[] | undefined, states: readonly (TagState | undefined)[]): boolean {
+  for (let i = 0; i < tags.length; i++) {
+    const state = states[i];
+    if (state === undefined) continue;
+    const recorded = versions?.[i] ?? 0;
+    if (state.any > recorded) return true;
+    if (state.groups !== undefined) {
+      for (const group of state.groups.values()) {
+        if (group.version > recorded && group.tags.every((tag) => tags.includes(tag))) return true;
+      }
+    }
+  }
+  return false;
 }

@@ -18,7 +18,7 @@
 import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import type { CacheEntry } from '../core/entry.js';
-import { decodeEntry, ENTRY_DEADLINES_OFFSET, ENTRY_EXTENSION_TTL_OFFSET, ENTRY_MAGIC, ENTRY_VERSION_OFFSET, undecodableReason } from '../core/entry-codec.js';
+import { decodeEntry, ENTRY_DEADLINES_OFFSET, ENTRY_EXTENSION_TTL_OFFSET, ENTRY_VERSION_OFFSET, hasEnvelopeMagic, undecodableReason } from '../core/entry-codec.js';
 import type { Serializer } from '../core/serializer.js';
 
 const MAGIC = Buffer.from([0x4c, 0x43, 0x44, 0x01]);
@@ -103,7 +103,7 @@ export function liveHeader(bytes: Buffer, key: string, now: number): RecordHeade
   const header = decodeRecordHeader(bytes);
   if (typeof header === 'string' || header.key !== key || header.expiresAt <= now) return undefined;
   const at = header.envelopeAt;
-  if (bytes.length < at + ENTRY_VERSION_OFFSET + 8 || bytes.toString('latin1', at, at + 3) !== ENTRY_MAGIC) return undefined;
+  if (bytes.length < at + ENTRY_VERSION_OFFSET + 8 || !hasEnvelopeMagic(bytes, at)) return undefined;
   return header;
 }
 
@@ -136,8 +136,9 @@ export function extendRecord(bytes: Buffer, key: string, entry: CacheEntry, now:
 
 /**
  * The entry of a whole record of `key` read at `now`, with the record's expiry; `'expired'`; or why it is undecodable.
- * A tagged entry written by another instance than `writer` comes with `tagSeq` 0: its sequence came from another
- * tag store (or an earlier one), so none of it is trusted.
+ * A tagged entry written by another instance than `writer` comes with its tag versions at 0: they may come from
+ * another (in-process) tag store, so none of them is trusted (the entry is then invalid while any of its tags has
+ * a kept invalidation).
  */
 export function readRecord(bytes: Buffer, key: string, now: number, serializer: Serializer, writer: Buffer): { entry: CacheEntry; expiresAt: number } | 'expired' | { undecodable: string } {
   const header = decodeRecordHeader(bytes);
@@ -147,6 +148,7 @@ export function readRecord(bytes: Buffer, key: string, now: number, serializer: 
   const entry = decodeEntry(bytes.subarray(header.envelopeAt), serializer);
   const reason = undecodableReason(entry);
   if (entry === undefined || reason !== undefined) return { undecodable: reason ?? 'an empty record' };
-  const trusted = entry.tags === undefined || entry.tagSeq === 0 || header.writer.equals(writer);
-  return { entry: trusted ? entry : { ...entry, tagSeq: 0 }, expiresAt: header.expiresAt };
+  const tags = entry.tags;
+  const trusted = tags === undefined || header.writer.equals(writer);
+  return { entry: trusted ? entry : { ...entry, tagVersions: tags.map(() => 0) }, expiresAt: header.expiresAt };
 }

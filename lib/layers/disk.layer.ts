@@ -19,8 +19,8 @@
  * lock (the stack takes Redis' when there is one). A peer on the same host dropping a key also drops the copy
  * it just wrote itself: a miss, never a stale read.
  *
- * Tags across restarts: a tag sequence only compares within the tag store that issued it, so a tagged record
- * written by another instance (a previous run, another process) is read with `tagSeq` 0: any invalidation of its
+ * Tags across restarts: a tag version may come from an in-process tag store, so a tagged record written by another
+ * instance (a previous run, another process) is read with its tag versions at 0: any kept invalidation of its
  * tags known here rejects it (at worst a miss). What was invalidated while no process ran is not known
  * (docs/storage.md, "Tags, namespaces and restarts").
  *

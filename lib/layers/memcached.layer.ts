@@ -29,7 +29,7 @@
 import { noteLikelyMilliseconds } from '../core/duration.js';
 import { createHash } from 'node:crypto';
 import type { CacheEntry } from '../core/entry.js';
-import { decodeEntry, encodeEntry, ENTRY_DEADLINES_OFFSET, ENTRY_EXTENSION_TTL_OFFSET, ENTRY_MAGIC, ENTRY_VERSION_OFFSET } from '../core/entry-codec.js';
+import { decodeEntry, encodeEntry, ENTRY_DEADLINES_OFFSET, ENTRY_EXTENSION_TTL_OFFSET, ENTRY_VERSION_OFFSET, hasEnvelopeMagic } from '../core/entry-codec.js';
 import type { EntryCompression } from '../core/entry-compression.js';
 import { EntryEncodeError } from '../core/errors.js';
 import type { CacheLayer, LayerContext, LayerWrite } from '../core/layer.js';
@@ -199,7 +199,7 @@ export class MemcachedLayer implements CacheLayer {
 
 /** Whether `bytes` start like an envelope of the current format, with its whole fixed header. */
 function isEnvelope(bytes: Buffer): boolean {
-  return bytes.length >= HEADER_BYTES && bytes.toString('latin1', 0, 3) === ENTRY_MAGIC;
+  return bytes.length >= HEADER_BYTES && hasEnvelopeMagic(bytes);
 }
 
 /**

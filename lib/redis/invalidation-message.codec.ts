@@ -8,10 +8,14 @@
  *   36 [6 bytes timestamp, ms]       the sender's clock, unsigned big-endian  } the stamp, checked by the
  *   42 [8 bytes nonce]               random                                   } receiver's replay window
  *   .. body: one MessagePack array   [originId, 'keys',  keys[], version]
- *                                    [originId, 'tags',  tags[], 'any' | 'all', seq]
+ *                                    [originId, 'tags',  tags[], 'any' | 'all', versions[]]
  *                                    [originId, 'clear', prefix | nil, version]
  *                                    [originId, 'generation', scope, generation]
  *                                    [originId, 'ping', seq]   (the bus's heartbeat, see RedisInvalidationBus)
+ *
+ * A "tags" message carries the versions the tag store gave ("any": one per tag; "all": one for the group). Before
+ * 0.2.0 it carried one global sequence instead: a process of either kind drops the other's "tags" messages as
+ * malformed (the other kinds are unchanged).
  *
  * Format version 2 added the stamp (and the channel inside the signature, so a message signed for one group
  * is refused on another group's channel). Compatibility: a codec reads version 1 only without a secret (an
@@ -43,6 +47,7 @@ import {
   modeProblem,
   originIdProblem,
   stringListProblem,
+  tagVersionsProblem,
 } from './invalidation-message.validation.js';
 import { hmac, newStamp, readStamp, SIGNATURE_BYTES, STAMP_BYTES, verifyHmac, type MessageStamp } from './message-signing.js';
 
@@ -192,7 +197,7 @@ function toBody(originId: string, message: InvalidationMessage): unknown[] {
     case 'keys':
       return [originId, 'keys', message.keys, message.version];
     case 'tags':
-      return [originId, 'tags', message.tags, message.mode, message.seq];
+      return [originId, 'tags', message.tags, message.mode, message.versions];
     case 'clear':
       return [originId, 'clear', message.prefix ?? null, message.version];
     case 'generation':
@@ -217,10 +222,10 @@ function fromBody(body: unknown): InvalidationFrame {
       break;
     }
     case 'tags': {
-      const [, , tags, mode, seq] = body as unknown[];
-      const reason = arityProblem(body, 5) ?? stringListProblem('tags', tags) ?? modeProblem(mode) ?? counterProblem('seq', seq);
+      const [, , tags, mode, versions] = body as unknown[];
+      const reason = arityProblem(body, 5) ?? stringListProblem('tags', tags) ?? modeProblem(mode) ?? tagVersionsProblem(tags as string[], mode as 'any' | 'all', versions);
       if (reason !== undefined) return malformed(reason);
-      message = { kind, tags: tags as string[], mode: mode as 'any' | 'all', seq: seq as number };
+      message = { kind, tags: tags as string[], mode: mode as 'any' | 'all', versions: versions as number[] };
       break;
     }
     case 'clear': {
@@ -271,7 +276,7 @@ export function splitInvalidationMessage(message: InvalidationMessage): Invalida
   if (message.kind === 'tags' && message.mode === 'any' && Array.isArray(message.tags) && message.tags.length > MAX_INVALIDATION_ITEMS) {
     const parts: InvalidationMessage[] = [];
     for (let i = 0; i < message.tags.length; i += MAX_INVALIDATION_ITEMS) {
-      parts.push({ kind: 'tags', tags: message.tags.slice(i, i + MAX_INVALIDATION_ITEMS), mode: 'any', seq: message.seq });
+      parts.push({ kind: 'tags', tags: message.tags.slice(i, i + MAX_INVALIDATION_ITEMS), mode: 'any', versions: message.versions.slice(i, i + MAX_INVALIDATION_ITEMS) });
     }
     return parts;
   }

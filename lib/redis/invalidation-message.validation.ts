@@ -56,10 +56,10 @@ export function invalidationMessageProblem(value: unknown): string | undefined {
       );
     case 'tags':
       return (
-        exactProperties(message, ['kind', 'tags', 'mode', 'seq']) ??
+        exactProperties(message, ['kind', 'tags', 'mode', 'versions']) ??
         stringListProblem('tags', message.tags) ??
         modeProblem(message.mode) ??
-        counterProblem('seq', message.seq)
+        tagVersionsProblem(message.tags as string[], message.mode as 'any' | 'all', message.versions)
       );
     case 'clear':
       return (
@@ -100,6 +100,18 @@ export function stringListProblem(field: string, list: unknown): string | undefi
 export function counterProblem(field: string, value: unknown): string | undefined {
   if (typeof value !== 'number') return `${field} is ${describeValue(value)}, not a number`;
   if (!Number.isSafeInteger(value) || value < 0) return `${field} is ${String(value)}, not a safe non-negative integer`;
+  return undefined;
+}
+
+/** Checks the versions of a "tags" message: safe non-negative integers, one per tag ("any") or one ("all"). */
+export function tagVersionsProblem(tags: readonly string[], mode: 'any' | 'all', versions: unknown): string | undefined {
+  if (!Array.isArray(versions)) return `versions is ${describeValue(versions)}, not an array`;
+  const expected = mode === 'all' ? Math.min(tags.length, 1) : tags.length;
+  if (versions.length !== expected) return `versions has ${versions.length} entries, expected ${expected} (${mode === 'all' ? 'one for the group' : 'one per tag'})`;
+  for (let i = 0; i < versions.length; i++) {
+    const problem = counterProblem(`versions[${i}]`, versions[i]);
+    if (problem !== undefined) return problem;
+  }
   return undefined;
 }
 

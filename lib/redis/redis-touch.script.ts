@@ -6,7 +6,7 @@
  * does nothing to data that is not an envelope of the current format. One key: Cluster-safe.
  */
 import type { CacheEntry } from '../core/entry.js';
-import { ENTRY_DEADLINES_OFFSET, ENTRY_EXTENSION_TTL_OFFSET, ENTRY_MAGIC, ENTRY_VERSION_OFFSET } from '../core/entry-codec.js';
+import { ENTRY_DEADLINES_OFFSET, ENTRY_EXTENSION_TTL_OFFSET, ENTRY_MAGIC, ENTRY_TAGGED_MAGIC, ENTRY_VERSION_OFFSET } from '../core/entry-codec.js';
 import { luaScript, runScript, type RedisClient } from './redis-client.js';
 
 /** Bytes of the fixed header every envelope has (see entry-codec.ts). */
@@ -14,12 +14,13 @@ const HEADER_BYTES = ENTRY_EXTENSION_TTL_OFFSET;
 
 /**
  * KEYS[1] the entry; ARGV: [1] magic, [2] the 8 version bytes, [3] the 24 bytes of the new deadlines (f64 LE
- * freshUntil, staleUntil, errorUntil), [4] the 8 bytes of the new extension ttl, [5] PX ms ('0': no expiry).
+ * freshUntil, staleUntil, errorUntil), [4] the 8 bytes of the new extension ttl, [5] PX ms ('0': no expiry), [6] the
+ * magic of a tagged envelope.
  * Returns 1 when the envelope was extended, 0 when the key holds no envelope of that version with an earlier
  * freshUntil (missing, another write, already extended as far, another type or format).
  */
 export const TOUCH_IF_SAME_VERSION = luaScript(`local held = redis.pcall('GET', KEYS[1])
-if type(held) ~= 'string' or #held < ${HEADER_BYTES} or string.sub(held, 1, 3) ~= ARGV[1] then return 0 end
+if type(held) ~= 'string' or #held < ${HEADER_BYTES} or (string.sub(held, 1, 3) ~= ARGV[1] and string.sub(held, 1, 3) ~= ARGV[6]) then return 0 end
 if string.sub(held, ${ENTRY_VERSION_OFFSET + 1}, ${ENTRY_VERSION_OFFSET + 8}) ~= ARGV[2] then return 0 end
 if struct.unpack('<d', held, ${ENTRY_DEADLINES_OFFSET + 1}) >= struct.unpack('<d', ARGV[3], 1) then return 0 end
 redis.call('SETRANGE', KEYS[1], ${ENTRY_DEADLINES_OFFSET}, ARGV[3])
@@ -37,6 +38,6 @@ export async function touchEnvelope(client: RedisClient, redisKey: string, entry
   deadlines.writeDoubleLE(entry.errorUntil, 16);
   const ttl = Buffer.allocUnsafe(8);
   ttl.writeDoubleLE(entry.freshness?.ttl ?? 0, 0);
-  const reply = await runScript(client, TOUCH_IF_SAME_VERSION, [redisKey], [ENTRY_MAGIC, version, deadlines, ttl, px ?? 0]);
+  const reply = await runScript(client, TOUCH_IF_SAME_VERSION, [redisKey], [ENTRY_MAGIC, version, deadlines, ttl, px ?? 0, ENTRY_TAGGED_MAGIC]);
   return reply === 1;
 }

@@ -8,7 +8,7 @@
  */
 import { noteLikelyMilliseconds } from '../core/duration.js';
 import type { CacheEntry } from '../core/entry.js';
-import { decodeEntry, encodeEntry, ENTRY_MAGIC, ENTRY_VERSION_OFFSET, undecodableEntry } from '../core/entry-codec.js';
+import { decodeEntry, encodeEntry, ENTRY_MAGIC, ENTRY_TAGGED_MAGIC, ENTRY_VERSION_OFFSET, undecodableEntry } from '../core/entry-codec.js';
 import type { EntryCompression } from '../core/entry-compression.js';
 import { EntryEncodeError } from '../core/errors.js';
 import type { CacheLayer, LayerWrite } from '../core/layer.js';
@@ -25,11 +25,11 @@ export { DEFAULT_REDIS_LAYER_OPTIONS, type RedisLayerOptions } from './redis-lay
 
 /**
  * Writes ARGV[1] under KEYS[1] (PX ARGV[3], none when 0) unless the key holds an envelope of the current format
- * (magic ARGV[4]) whose version (f64 little endian at byte 45, see entry-codec) is at least ARGV[2]. Returns 1 when written.
+ * (magic ARGV[4], or ARGV[5] with tags) whose version (f64 little endian at byte 45, see entry-codec) is at least ARGV[2]. Returns 1 when written.
  */
 const SET_IF_NEWER = luaScript(`local held = redis.pcall('GET', KEYS[1])
 if type(held) == 'table' then held = false end -- another Redis type (WRONGTYPE): no envelope, overwrite it
-if held and #held >= ${ENTRY_VERSION_OFFSET + 8} and string.sub(held, 1, 3) == ARGV[4] then
+if held and #held >= ${ENTRY_VERSION_OFFSET + 8} and (string.sub(held, 1, 3) == ARGV[4] or string.sub(held, 1, 3) == ARGV[5]) then
   if struct.unpack('<d', held, ${ENTRY_VERSION_OFFSET + 1}) >= tonumber(ARGV[2]) then return 0 end
 end
 if ARGV[3] == '0' then redis.call('SET', KEYS[1], ARGV[1]) else redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3]) end
@@ -129,7 +129,7 @@ export class RedisLayer implements CacheLayer {
   async set(key: string, entry: CacheEntry, ttlMs: number, ifNewer?: boolean): Promise<void> {
     const bytes = this.encode(key, entry);
     const px = toPx(ttlMs);
-    if (ifNewer === true) await runScript(this.client, SET_IF_NEWER, [this.prefix + key], [bytes, entry.version ?? 0, px ?? 0, ENTRY_MAGIC]);
+    if (ifNewer === true) await runScript(this.client, SET_IF_NEWER, [this.prefix + key], [bytes, entry.version ?? 0, px ?? 0, ENTRY_MAGIC, ENTRY_TAGGED_MAGIC]);
     else if (px === undefined) await this.client.set(this.prefix + key, bytes);
     else await this.client.set(this.prefix + key, bytes, 'PX', px);
   }
@@ -201,7 +201,7 @@ export class RedisLayer implements CacheLayer {
   private queueWrite(pipeline: ReturnType<RedisClient['pipeline']>, key: string, bytes: Buffer, item: LayerWrite): void {
     const px = toPx(item.ttlMs);
     // EVAL, not EVALSHA: a pipeline cannot fall back on NOSCRIPT (bulk "if newer" writes are rare).
-    if (item.ifNewer === true) pipeline.eval(SET_IF_NEWER.source, 1, key, bytes, item.entry.version ?? 0, px ?? 0, ENTRY_MAGIC);
+    if (item.ifNewer === true) pipeline.eval(SET_IF_NEWER.source, 1, key, bytes, item.entry.version ?? 0, px ?? 0, ENTRY_MAGIC, ENTRY_TAGGED_MAGIC);
     else if (px === undefined) pipeline.set(key, bytes);
     else pipeline.set(key, bytes, 'PX', px);
   }

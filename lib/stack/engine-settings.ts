@@ -93,7 +93,7 @@ export function resolveEngineSettings(layers: readonly CacheLayer[], options: Ca
     policy: resolvePolicy(options, basePolicy(fallbackTtl), false),
     clock,
     log: new BurstLogger(logger),
-    tagStore: options.tagStore ?? layers[storeLayer]?.createTagStore?.() ?? new MemoryTagStore(),
+    tagStore: options.tagStore ?? layers[storeLayer]?.createTagStore?.() ?? new MemoryTagStore(clock),
     tagStoreLayer: storeLayer < 0 ? undefined : storeLayer,
     guard: {
       timeout,

@@ -30,11 +30,11 @@ export class EntryFactory {
    * @param key the internal key (for the adaptive level of a hot key).
    * @param userKey the key as the caller wrote it (without namespace): for a ttl function and log lines.
    */
-  build(key: string, userKey: string, value: unknown, policy: EntryPolicy, tagSeq: number, version: number): CacheEntry | undefined {
+  build(key: string, userKey: string, value: unknown, policy: EntryPolicy, tagVersions: readonly number[] | undefined, version: number): CacheEntry | undefined {
     try {
       const now = this.clock.now();
       const level = policy.adaptive === undefined ? undefined : this.levels?.levelFor(key, policy, now);
-      return buildEntry(value, policy, tagSeq, now, version, userKey, this.random, level);
+      return buildEntry(value, policy, tagVersions, now, version, userKey, this.random, level);
     } catch (error) {
       this.log.warn(`Not caching "${userKey}": its shouldCache, tags or ttl option threw or gave no valid result`, error);
       return undefined;
@@ -51,7 +51,7 @@ export class EntryFactory {
 export function buildEntry(
   value: unknown,
   policy: EntryPolicy,
-  tagSeq: number,
+  tagVersions: readonly number[] | undefined,
   now: number,
   version: number,
   userKey = '',
@@ -78,7 +78,7 @@ export function buildEntry(
     staleUntil: freshUntil + policy.swr,
     errorUntil: freshUntil + policy.sie,
     tags: tags !== undefined && tags.length > 0 ? tags : undefined,
-    tagSeq,
+    tagVersions: tags !== undefined && tags.length > 0 && tags === policy.tags ? tagVersions : undefined,
     version,
     ...(freshness !== undefined && { freshness }),
   };

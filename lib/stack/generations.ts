@@ -11,6 +11,11 @@
  * by fetching a scope once (the root at start, a namespace when its view is created; `CacheStack.ready()` waits
  * for the fetches), from peers' bus messages, and again after a bus resubscription. Generations only grow: a late
  * message or fetch is a no-op.
+ *
+ * Expiry: a generation is kept `2 × keepMs` in the store (keepMs: the stack's `maxLifetime` and a margin), and every
+ * process knowing one above 0 writes it again every `keepMs / 2` (at most daily; `keepGeneration`), so it outlives every entry
+ * written under it (at most `maxLifetime` after the last process using the namespace stopped) and then expires. A
+ * store that forgot it (all its users gone long enough) reads 0 again: no entry of any generation is left by then.
  */
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { BurstLogger } from '../core/logger.js';
@@ -20,6 +25,9 @@ import type { LayerGuard } from './layer-guard.js';
 /** Follows a scope's generation in a physical key (a control character: user keys cannot contain it). */
 export const GENERATION_MARK = '\u001c';
 
+/** Longest wait between two renewals of the known generations (a day; Node timers overflow past 24.8 days). */
+const MAX_KEEP_INTERVAL_MS = 86_400_000;
+
 export class Generations {
   /** Changes whenever a known generation changes. */
   epoch = 0;
@@ -27,6 +35,7 @@ export class Generations {
   private readonly fetched = new Map<string, Promise<void>>();
 
   private retry: TimerHandle | undefined;
+  private keeper: TimerHandle | undefined;
   private closed = false;
 
   constructor(
@@ -39,6 +48,8 @@ export class Generations {
     private readonly timeoutMs: number,
     /** Wait before a failed fetch is tried again. */
     private readonly retryMs: number,
+    /** How long an invalidation is kept (the stack's `maxLifetime` and a margin), ms; generations twice that. */
+    private readonly keepMs: number,
   ) {}
 
   /** The generation of `scope` known here (0 when never bumped). */
@@ -51,6 +62,7 @@ export class Generations {
     if (!Number.isSafeInteger(generation) || generation <= this.of(scope)) return false;
     this.known.set(scope, generation);
     this.epoch++;
+    this.scheduleKeep();
     return true;
   }
 
@@ -93,8 +105,8 @@ export class Generations {
     const store = this.store;
     let generation: number;
     if (store.bumpGeneration === undefined) generation = this.of(scope) + 1;
-    else if (this.guard === undefined) generation = await store.bumpGeneration(scope);
-    else generation = await this.guard.run('bump-generation', () => (store.bumpGeneration as (s: string) => number | Promise<number>)(scope));
+    else if (this.guard === undefined) generation = await store.bumpGeneration(scope, 2 * this.keepMs);
+    else generation = await this.guard.run('bump-generation', () => (store.bumpGeneration as (s: string, keepMs: number) => number | Promise<number>)(scope, 2 * this.keepMs));
     this.learn(scope, generation);
     return generation;
   }
@@ -120,10 +132,34 @@ export class Generations {
     }
   }
 
-  /** Stops retrying (the stack closes). */
+  /** Writes every known generation again, kept `2 × keepMs` (see the header); failures are logged and retried next time. */
+  async keep(): Promise<void> {
+    const keepGeneration = this.store.keepGeneration?.bind(this.store);
+    if (keepGeneration === undefined || this.closed) return;
+    for (const [scope, generation] of this.known) {
+      try {
+        await this.within(Promise.resolve(keepGeneration(scope, generation, 2 * this.keepMs)));
+        this.log.success('namespace generations keep');
+      } catch (error) {
+        this.log.failure('namespace generations keep', 'Could not renew a namespace generation in the tag store (retried later)', error);
+      }
+    }
+  }
+
+  /** Stops retrying and renewing (the stack closes). */
   close(): void {
     this.closed = true;
     if (this.retry !== undefined) this.clock.clearTimeout(this.retry);
+    if (this.keeper !== undefined) this.clock.clearTimeout(this.keeper);
+  }
+
+  /** Renews the known generations every `keepMs / 2` while there are any (one timer). */
+  private scheduleKeep(): void {
+    if (this.keeper !== undefined || this.closed || this.store.keepGeneration === undefined) return;
+    this.keeper = this.clock.setTimeout(() => {
+      this.keeper = undefined;
+      void this.keep().finally(() => this.scheduleKeep());
+    }, Math.min(this.keepMs / 2, MAX_KEEP_INTERVAL_MS));
   }
 
   private within<T>(promise: Promise<T>): Promise<T> {

@@ -203,7 +203,9 @@ export class LoadRunner {
       version = lease.version;
       parts.versions.observe(version);
     }
-    const tagSeq = policy.tags === undefined ? 0 : await parts.tags.snapshot();
+    // Static tags: their versions before the loader runs. Tags computed from the value: checked after it (see StackTags).
+    const tagVersions = Array.isArray(policy.tags) ? await parts.tags.versionsOf(policy.tags) : undefined;
+    const loadStart = typeof policy.tags === 'function' ? { at: parts.clock.now(), mark: parts.tags.changeMark() } : undefined;
     // Without protection options, no admission (and no await): a plain load costs one check more.
     const ticket =
       policy.breaker === undefined && policy.rateLimit === undefined
@@ -227,8 +229,16 @@ export class LoadRunner {
       parts.metrics.discardedLoads++;
       return false;
     }
-    const entry = parts.entries.build(key, request.userKey, value, policy, tagSeq, version);
+    let entry = parts.entries.build(key, request.userKey, value, policy, tagVersions, version);
     if (entry === undefined) return false;
+    if (loadStart !== undefined && entry.tags !== undefined) {
+      const versions = await parts.tags.versionsAfterLoad(entry.tags, loadStart.at, loadStart.mark);
+      if (versions === undefined) {
+        parts.metrics.discardedLoads++; // one of its tags may have been invalidated while the loader ran
+        return false;
+      }
+      entry = { ...entry, tagVersions: versions };
+    }
     flight.entry = entry;
     if (!parts.tags.isValid(entry)) {
       parts.metrics.discardedLoads++; // a tag was invalidated while the loader ran

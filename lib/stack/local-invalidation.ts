@@ -46,7 +46,7 @@ export class LocalInvalidation implements BusTarget {
     this.locals = parts.layers.layers.filter((layer) => !layer.shared);
     this.counters = new PeerCounters(
       parts,
-      (tags, mode, seq) => parts.tags.apply(tags, mode, seq),
+      (tags, mode, versions) => parts.tags.apply(tags, mode, versions),
       (scope) => this.dropScope(scope),
     );
   }
@@ -64,12 +64,9 @@ export class LocalInvalidation implements BusTarget {
     this.dropLocal((layer) => layer.delete(doomed), 'an invalidated copy');
   }
 
-  /**
-   * A peer invalidated tags: recorded (no I/O when the sequence is known here, else after a check against the
-   * store), entries carrying them fail validation from then on.
-   */
-  applyTags(tags: readonly string[], mode: TagMatchMode, seq: number): void {
-    this.counters.tags(tags, mode, seq);
+  /** A peer invalidated tags: recorded (no I/O), entries carrying them fail validation from then on. */
+  applyTags(tags: readonly string[], mode: TagMatchMode, versions: readonly number[]): void {
+    this.counters.tags(tags, mode, versions);
   }
 
   /** A peer cleared `prefix` (everything when `undefined`). */
@@ -85,8 +82,12 @@ export class LocalInvalidation implements BusTarget {
     this.counters.generation(scope, generation);
   }
 
-  /** The bus resubscribed (messages may have been lost): drop everything local, fetch the generations again. */
+  /**
+   * The bus resubscribed (messages may have been lost): drop everything local, read the tags' states and the
+   * generations from the store again.
+   */
   resync(): void {
+    this.parts.tags.forgetKnowledge();
     this.dropPrefix(undefined);
     this.parts.lifecycle.track(this.parts.generations.refetch());
   }

@@ -64,8 +64,6 @@ export interface SnapshotParts {
   readonly clock: Clock;
   readonly layers: readonly CacheLayer[];
   readonly tags: StackTags;
-  /** Whether the tag store outlives the process (Redis): its sequences then stay meaningful after a restart. */
-  readonly sharedTags: boolean;
 }
 
 export class Snapshots {
@@ -129,15 +127,12 @@ export class Snapshots {
     const valid = await this.parts.tags.validateShared(live.map((item) => item.entry));
     let imported = 0;
     let superseded = 0;
-    const cap = this.parts.sharedTags ? Infinity : this.parts.tags.knownSeq;
     for (let i = 0; i < live.length; i++) {
-      const { key, entry: read } = live[i] as { key: string; entry: CacheEntry };
+      const { key, entry } = live[i] as { key: string; entry: CacheEntry };
       if (valid[i] !== true) {
         superseded++;
         continue;
       }
-      // A fresh in-process tag store counts from 0 again: an imported entry must not look newer than its next invalidation.
-      const entry = read.tagSeq > cap ? { ...read, tagSeq: cap } : read;
       let stored = false;
       for (const layer of this.local) {
         const held = layer.get(key);

@@ -4,7 +4,7 @@
  * `InvalidationBus`, e.g. `RedisInvalidationBus`).
  *
  * Outgoing: after the authoritative write (the shared layer answered, or failed and queued a replay), the
- * engine announces it — keys with their write version, tags with their sequence, a cleared prefix. Publishing
+ * engine announces it — keys with their write version, tags with their versions, a cleared prefix. Publishing
  * never delays nor fails the caller: it runs in the background and a failure is counted and logged once per
  * burst (peers then keep their copies until their own ttl: the L1 ttl bounds the staleness a lost message
  * can cause).
@@ -12,10 +12,11 @@
  * Incoming (`BusTarget`, implemented by `LocalInvalidation`):
  *   keys k at version v  → drop the L1 copies of k older than v; loads and L2 reads of k in flight do not
  *                          store what they read (they started before the write);
- *   tags at sequence s   → record s in the tag mirror: L1 entries carrying them fail validation, no scan;
+ *   tags at versions vs  → record them in the tag mirror: entries carrying them fail validation, no scan;
  *   clear(prefix)        → drop L1 copies under prefix;
  *   generation(scope, g) → learn g (keys under scope move to new names), drop L1 copies under scope;
- *   resubscribed         → messages may have been lost while disconnected: clear the whole L1.
+ *   resubscribed         → messages may have been lost while disconnected: clear the whole L1, and read every
+ *                          tag's state from the store again (the mirror no longer answers for them).
  * Lag: a message carrying the sender's timestamp (`sentAt`) is timed into `metrics.lag` on arrival.
  * Versions make a late message harmless: a copy at least as new as the message's version is kept. Counters
  * beyond what peers and the store can have produced are rejected (`PeerCounters`, peer-counters.ts).
@@ -30,7 +31,7 @@ import type { TagMatchMode } from '../core/tag-store.js';
 /** What the bus does to the stack's in-process state. */
 export interface BusTarget {
   dropKeys(keys: readonly string[], version: number): void;
-  applyTags(tags: readonly string[], mode: TagMatchMode, seq: number): void;
+  applyTags(tags: readonly string[], mode: TagMatchMode, versions: readonly number[]): void;
   clearPrefix(prefix: string | undefined, version: number): void;
   generation(scope: string, generation: number): void;
   /** Clears the in-process layer after a resubscription. */
@@ -137,7 +138,7 @@ function apply(target: BusTarget, message: InvalidationMessage): void {
       target.dropKeys(message.keys, message.version);
       return;
     case 'tags':
-      target.applyTags(message.tags, message.mode, message.seq);
+      target.applyTags(message.tags, message.mode, message.versions);
       return;
     case 'clear':
       target.clearPrefix(message.prefix, message.version);

@@ -46,7 +46,7 @@ import { StackEvents } from './stack-events.js';
 import { checkStackHealth, type CacheHealthReport } from './stack-health.js';
 import { StackInspector } from './stack-inspect.js';
 import { StackLifecycle } from './stack-lifecycle.js';
-import { StackTags } from './stack-tags.js';
+import { StackTags, tagKeepMs } from './stack-tags.js';
 import { Snapshots } from './snapshots.js';
 import { StackWrites } from './stack-writes.js';
 import { StrictWrites } from './strict-writes.js';
@@ -122,10 +122,11 @@ export class StackCore {
     const layerGuard = settings.tagStoreLayer === undefined ? undefined : layers.guards[settings.tagStoreLayer];
     const tagGuard = !settings.tagStore.shared
       ? undefined
-      : (layerGuard ?? this.ownGuard(new LayerGuard('tag-store', this.tagCounters, settings.guard, clock, log, onError, () => lifecycle.track(tags.replay()), probeOf(settings.tagStore))));
-    const tags = new StackTags(settings.tagStore, tagGuard, settings.recoveryQueueSize, log);
+      : (layerGuard ?? this.ownGuard(new LayerGuard('tag-store', this.tagCounters, settings.guard, clock, log, onError, () => lifecycle.track(this.replayTags()), probeOf(settings.tagStore))));
+    const keepMs = tagKeepMs(7 * 86_400_000); // TODO(merge wt-life): settings.maxLifetimeMs
+    const tags = new StackTags(settings.tagStore, tagGuard, settings.recoveryQueueSize, log, clock, keepMs);
     this.tags = tags;
-    const generations = new Generations(settings.tagStore, tagGuard, log, clock, settings.guard.timeout, settings.guard.backoff);
+    const generations = new Generations(settings.tagStore, tagGuard, log, clock, settings.guard.timeout, settings.guard.backoff, keepMs);
     generations.watch('');
     this.generations = generations;
     const versions = new VersionClock(clock);
@@ -150,6 +151,8 @@ export class StackCore {
     const local = new LocalInvalidation({ ...shared, pendingWrites: this.writeBehind, countRejected: () => void busMetrics.rejected++ });
     if (settings.bus !== undefined) this.bus = new StackBus(settings.bus, busMetrics, local, log, settings.logger, clock);
     const bus = this.bus;
+    // With a bus, the tag mirror answers for the tags it read while the bus is subscribed (stack-tags.ts).
+    if (bus !== undefined) tags.followBus(() => bus.subscription() === 'subscribed');
     const announce = bus === undefined ? () => undefined : (message: InvalidationMessage) => lifecycle.track(bus.publish(message));
     this.announceReplay = announce;
     this.versions = versions;
@@ -161,7 +164,7 @@ export class StackCore {
     this.reads = new ReadPath({ ...shared, reader: this.reader, runner, renewals });
     this.warmer = new Warmer({ ...shared, reader: this.reader, runner });
     this.inspector = new StackInspector({ clock, layers, tags, lifecycle });
-    this.snapshots = new Snapshots({ clock, layers: settings.layers, tags, sharedTags: settings.tagStore.shared });
+    this.snapshots = new Snapshots({ clock, layers: settings.layers, tags });
     this.writes = new StackWrites({
       ...shared,
       entries,
@@ -249,9 +252,14 @@ export class StackCore {
     return new RevalidationCoordinator(lock.lock, lockGuard, lock.timeout, this.clock, this.metrics);
   }
 
+  /** Replays the tag invalidations the store missed and announces the versions it gave them. */
+  private async replayTags(): Promise<void> {
+    for (const { tags, mode, versions } of await this.tags.replay()) this.announceReplay({ kind: 'tags', tags, mode, versions });
+  }
+
   /** Shared layer `index` answers again: replay what it (and a tag store on its connection) missed. */
   private async recovered(index: number): Promise<void> {
-    if (this.tags.guard === this.layers.guards[index]) await this.tags.replay();
+    if (this.tags.guard === this.layers.guards[index]) await this.replayTags();
     const replayed = await this.layers.replay(index);
     if (replayed === undefined) return;
     // Peers may have read the value the replay removed (from a Redis that lost the write, e.g. a promoted replica)

@@ -75,12 +75,12 @@ export class StackWrites {
     const keys = writes.map((w) => w.key);
     parts.inFlight.invalidateKeys(keys);
     const version = parts.versions.next();
-    const tagSeq = writes.some((w) => w.policy.tags !== undefined) ? await parts.tags.snapshot() : 0;
-    const entries: KeyedEntry[] = [];
+    const built: KeyedEntry[] = [];
     for (const w of writes) {
-      const entry = parts.entries.build(w.key, w.userKey, w.value, w.policy, tagSeq, version);
-      if (entry !== undefined) entries.push({ key: w.key, entry });
+      const entry = parts.entries.build(w.key, w.userKey, w.value, w.policy, undefined, version);
+      if (entry !== undefined) built.push({ key: w.key, entry });
     }
+    const entries = await parts.tags.stamp(built);
     const behind = parts.writeBehind;
     if (behind !== undefined) {
       await parts.layers.write(entries, parts.layers.size, false, 'local');
@@ -170,8 +170,8 @@ export class StackWrites {
   async invalidateTags(tags: readonly string[], mode: TagMatchMode): Promise<void> {
     const parts = this.parts;
     parts.lifecycle.assertOpen();
-    const seq = await parts.tags.invalidate(tags, mode);
-    parts.announce({ kind: 'tags', tags, mode, seq });
+    const versions = await parts.tags.invalidate(tags, mode);
+    parts.announce({ kind: 'tags', tags, mode, versions });
     parts.events.emit('invalidate', { tags, mode });
   }
 

@@ -87,7 +87,7 @@ describe('an unsigned bus rejects forged messages with out-of-range counters (ra
     let loads = 0;
     const load = () => `v${++loads}`;
     expect(await b.stack.get('p', load, { tags: ['products'] })).toBe('v1');
-    await publishRaw(channel, forge({ kind: 'tags', tags: ['products'], mode: 'any', seq: MAX }));
+    await publishRaw(channel, forge({ kind: 'tags', tags: ['products'], mode: 'any', versions: [MAX] }));
     await heard(b.stack, 1);
     await b.stack.idle(); // the check against the tag store
     expect(await b.stack.get('p', load, { tags: ['products'] })).toBe('v1');

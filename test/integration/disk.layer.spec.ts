@@ -101,7 +101,7 @@ describe('DiskLayer', () => {
     const directory = await tempDir();
     const clock = new FakeClock();
     const layer = diskLayer({ directory }, clock);
-    const entry = makeEntry({ a: 1 }, clock.now(), { tags: ['t'], tagSeq: 3 });
+    const entry = makeEntry({ a: 1 }, clock.now(), { tags: ['t'], tagVersions: [3] });
     await layer.set('../../etc/passwd', entry, 10_000);
     const bytes = await readFile(fileOf(directory, '../../etc/passwd'));
     expect(bytes.includes(Buffer.from('../../etc/passwd'))).toBe(true);
@@ -247,15 +247,15 @@ describe('DiskLayer', () => {
     expect(await readdir(directory).catch(() => [])).toEqual([]);
   });
 
-  it("reads another writer's tagged record with tagSeq 0: an invalidation after a restart still reaches it", async () => {
+  it("reads another writer's tagged record with its tag versions at 0: an invalidation after a restart still reaches it", async () => {
     const directory = await tempDir();
     const clock = new FakeClock();
     const before = diskLayer({ directory }, clock);
-    await before.set('t', makeEntry('tagged', clock.now(), { tags: ['user:1'], tagSeq: 42 }), 60_000);
-    expect((await before.get('t'))?.tagSeq).toBe(42);
+    await before.set('t', makeEntry('tagged', clock.now(), { tags: ['user:1'], tagVersions: [42] }), 60_000);
+    expect((await before.get('t'))?.tagVersions).toEqual([42]);
     await before.close();
     const after = diskLayer({ directory }, clock);
-    expect(await after.get('t')).toMatchObject({ value: 'tagged', tagSeq: 0, tags: ['user:1'] });
+    expect(await after.get('t')).toMatchObject({ value: 'tagged', tagVersions: [0], tags: ['user:1'] });
     await after.close();
     // A stack on the in-process tag store, which starts again at sequence 1 after a restart:
     const stack = new CacheStack([new MemoryLayer(), new DiskLayer({ directory })], { clock, logger: new RecordingLogger() });

@@ -90,8 +90,8 @@ afterEach(async () => {
 });
 
 const KEYS: InvalidationMessage = { kind: 'keys', keys: ['ns\u001fuser:1', 'ns\u001fuser:2'], version: 1_767_225_600_123 };
-const TAGS_ANY: InvalidationMessage = { kind: 'tags', tags: ['users'], mode: 'any', seq: 7 };
-const TAGS_ALL: InvalidationMessage = { kind: 'tags', tags: ['a', 'b'], mode: 'all', seq: 8 };
+const TAGS_ANY: InvalidationMessage = { kind: 'tags', tags: ['users'], mode: 'any', versions: [7] };
+const TAGS_ALL: InvalidationMessage = { kind: 'tags', tags: ['a', 'b'], mode: 'all', versions: [8] };
 const CLEAR_PREFIX: InvalidationMessage = { kind: 'clear', prefix: 'ns\u001f', version: 1_767_225_600_124 };
 const CLEAR_ALL: InvalidationMessage = { kind: 'clear', prefix: undefined, version: 1_767_225_600_125 };
 const GENERATION: InvalidationMessage = { kind: 'generation', scope: 'ns\u001f', generation: 4 };
@@ -214,7 +214,7 @@ describe('RedisInvalidationBus on a real Redis', () => {
   it('rejects a message it cannot send, counting it', async () => {
     const { bus } = await startBus({ prefix: uniquePrefix('bus-reject') });
     const tooManyAll = Array.from({ length: MAX_INVALIDATION_ITEMS + 1 }, (_, i) => `t${i}`);
-    await expect(bus.publish({ kind: 'tags', tags: tooManyAll, mode: 'all', seq: 1 })).rejects.toThrow(/tags has 10001 entries/);
+    await expect(bus.publish({ kind: 'tags', tags: tooManyAll, mode: 'all', versions: [1] })).rejects.toThrow(/tags has 10001 entries/);
     await expect(bus.publish({ kind: 'keys', keys: ['a'], version: Number.NaN })).rejects.toThrow(TypeError);
     expect(bus.stats()).toMatchObject({ published: 0, publishErrors: 2 });
   });

@@ -12,7 +12,7 @@ import { waitFor } from '../support/wait.js';
 /** A fresh entry for a minute from now (real clock: this test runs against a real server). */
 function buildEntry(value: unknown): CacheEntry {
   const now = Date.now();
-  return { value, createdAt: now, freshUntil: now + 60_000, staleUntil: now + 60_000, errorUntil: now + 60_000, tags: undefined, tagSeq: 0, version: 1 };
+  return { value, createdAt: now, freshUntil: now + 60_000, staleUntil: now + 60_000, errorUntil: now + 60_000, tags: undefined, tagVersions: undefined, version: 1 };
 }
 
 /**

@@ -92,7 +92,7 @@ describe('RedisRevalidationLock on a real Redis', () => {
     expect(lock.prefix).toBe(prefix);
     const lease = await lock.acquire('k', 10_000);
     const until = Date.now() + 10_000;
-    await layer.set('k', { value: 1, createdAt: Date.now(), freshUntil: until, staleUntil: until, errorUntil: until, tags: undefined, tagSeq: 0 }, 10_000);
+    await layer.set('k', { value: 1, createdAt: Date.now(), freshUntil: until, staleUntil: until, errorUntil: until, tags: undefined, tagVersions: undefined }, 10_000);
     await layer.clear(undefined);
     expect(await layer.get('k')).toBeUndefined();
     expect(await clients.client.exists(lock.lockKey('k'))).toBe(1);

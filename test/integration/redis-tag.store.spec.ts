@@ -16,9 +16,12 @@ describeTagStoreContract('RedisTagStore', () => {
     store: new RedisTagStore({ client: clients.client, prefix }),
     // Another connection, as another process would have.
     peer: () => new RedisTagStore({ client: clients.peer, prefix }),
+    elapse: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     teardown: () => removeKeys(prefix),
   };
 });
+
+const KEEP = 60_000;
 
 describe('RedisTagStore', () => {
   let prefix: string;
@@ -38,56 +41,94 @@ describe('RedisTagStore', () => {
     expect(Object.isFrozen(DEFAULT_REDIS_TAG_STORE_OPTIONS)).toBe(true);
   });
 
-  it('keeps its keys under the prefix, all with the {tags} hash tag (one Cluster slot)', async () => {
-    await store.invalidate(['user:1', 'users'], 'any');
-    await store.invalidate(['b', 'a'], 'all');
+  it('keeps one key per tag under the prefix, with no common hash tag, each expiring after keepMs', async () => {
+    const [user, users] = await store.invalidate(['user:1', 'users'], 'any', KEEP);
+    const [group] = await store.invalidate(['b', 'a'], 'all', KEEP);
+    const generation = await store.bumpGeneration('ns\u001f', 2 * KEEP);
     const keys = (await keysUnder(clients.client, prefix)).map((key) => key.toString()).sort();
-    expect(keys).toEqual(
-      [`${prefix}\u001f{tags}:seq`, `${prefix}\u001f{tags}:t:a`, `${prefix}\u001f{tags}:t:user:1`, `${prefix}\u001f{tags}:t:users`].sort(),
-    );
-    expect(keys.every((key) => key.indexOf('{') === prefix.length + 1)).toBe(true);
-    expect(await clients.client.hgetall(store.tagKey('a'))).toEqual({ 'a\u001fb': '2' });
-    expect(await clients.client.hgetall(store.tagKey('users'))).toEqual({ '*': '1' });
-    expect(await clients.client.get(store.sequenceKey)).toBe('2');
+    expect(keys).toEqual([`${prefix}\u001ftags:g:ns\u001f`, `${prefix}\u001ftags:t:a`, `${prefix}\u001ftags:t:user:1`, `${prefix}\u001ftags:t:users`].sort());
+    expect(keys.some((key) => key.includes('{'))).toBe(false);
+    expect(await clients.client.hgetall(store.tagKey('a'))).toEqual({ v: String(group), 'a\u001fb': String(group) });
+    expect(await clients.client.hgetall(store.tagKey('users'))).toEqual({ v: String(users), '*': String(users) });
+    expect(user).not.toBe(users);
+    expect(generation).toBe(1);
+    for (const key of keys.filter((k) => k.includes(':t:'))) {
+      const ttl = await clients.client.pttl(key);
+      expect(ttl).toBeGreaterThan(KEEP - 5_000);
+      expect(ttl).toBeLessThanOrEqual(KEEP);
+    }
+    expect(await clients.client.pttl(store.generationKey('ns\u001f'))).toBeGreaterThan(2 * KEEP - 5_000);
   });
 
-  it('fetch of several tags is one round trip; invalidate is one once the script is cached', async () => {
-    await store.invalidate(['warm-up'], 'any');
-    await store.invalidate(['warm', 'up'], 'all');
+  it('keepGeneration raises a generation, writes it again after it expired, and renews its expiry', async () => {
+    expect(await store.bumpGeneration('s\u001f', 200)).toBe(1);
+    await store.keepGeneration('s\u001f', 3, KEEP);
+    expect(await store.generations(['s\u001f'])).toEqual([3]);
+    await store.keepGeneration('s\u001f', 2, KEEP); // never lowers it
+    expect(await store.generations(['s\u001f'])).toEqual([3]);
+    expect(await clients.client.pttl(store.generationKey('s\u001f'))).toBeGreaterThan(KEEP - 5_000);
+    await clients.client.pexpire(store.generationKey('s\u001f'), 50);
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    expect(await store.generations(['s\u001f'])).toEqual([0]);
+    await store.keepGeneration('s\u001f', 3, KEEP);
+    expect(await store.generations(['s\u001f'])).toEqual([3]);
+  });
+
+  it('leaves 100,000 invalidated tags no key once keepMs has passed', async () => {
+    const tags = Array.from({ length: 100_000 }, (_, i) => `user:${i}`);
+    for (let i = 0; i < tags.length; i += 1_000) await store.invalidate(tags.slice(i, i + 1_000), 'any', 5_000);
+    const written = Date.now();
+    expect((await keysUnder(clients.client, prefix)).length).toBe(100_000);
+    await new Promise((resolve) => setTimeout(resolve, written + 5_100 - Date.now()));
+    // Redis expires lazily and by sampling: a key past its expiry is never returned, and SCAN skips it.
+    expect((await keysUnder(clients.client, prefix)).length).toBe(0);
+    expect(await store.fetch(tags.slice(0, 3))).toEqual([undefined, undefined, undefined]);
+  }, 30_000);
+
+  it('fetch of several tags is one round trip; invalidate is one per tag once the script is cached', async () => {
+    await store.invalidate(['warm-up'], 'any', KEEP);
+    await store.invalidate(['warm', 'up'], 'all', KEEP);
     const counter = countRoundTrips(clients.client);
     try {
       await store.fetch(['a', 'b', 'c', 'warm']);
       expect(counter.roundTrips).toBe(1);
       expect(counter.commands).toEqual(['hgetall', 'hgetall', 'hgetall', 'hgetall']);
       counter.reset();
-      await store.invalidate(['a', 'b', 'c'], 'any');
-      await store.invalidate(['a', 'b', 'c'], 'all');
-      expect(counter.roundTrips).toBe(2);
-      expect(counter.commands).toEqual(['evalsha', 'evalsha']);
+      await store.invalidate(['a', 'b', 'c'], 'all', KEEP);
+      expect(counter.commands).toEqual(['evalsha']);
+      counter.reset();
+      await store.invalidate(['a', 'b', 'c'], 'any', KEEP);
+      expect(counter.commands).toEqual(['evalsha', 'evalsha', 'evalsha']);
     } finally {
       counter.restore();
     }
   });
 
   it('loads its scripts again after SCRIPT FLUSH (NOSCRIPT falls back to EVAL)', async () => {
-    await store.invalidate(['a'], 'any');
+    const [first] = await store.invalidate(['a'], 'any', KEEP);
     await clients.client.script('FLUSH');
-    expect(await store.invalidate(['a'], 'any')).toBe(2);
-    expect(await store.invalidate(['a', 'b'], 'all')).toBe(3);
+    const [second] = await store.invalidate(['a'], 'any', KEEP);
+    const [third] = await store.invalidate(['a', 'b'], 'all', KEEP);
+    expect(second).toBeGreaterThan(first as number);
+    expect(third).toBeGreaterThan(second as number);
   });
 
-  it('counts invalidations atomically under concurrency', async () => {
+  it('gives distinct, increasing versions to concurrent invalidations of a tag (atomic per tag)', async () => {
     const peer = new RedisTagStore({ client: clients.peer, prefix });
-    const taken = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? store : peer).invalidate([`t${i % 5}`], i % 3 === 0 ? 'all' : 'any')),
-    );
-    expect([...taken].sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
-    expect(await store.snapshot()).toBe(50);
+    const taken = await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? store : peer).invalidate(['hot'], i % 3 === 0 ? 'all' : 'any', KEEP)));
+    const versions = taken.map(([version]) => version as number);
+    expect(new Set(versions).size).toBe(50);
+    expect((await store.fetch(['hot']))[0]?.version).toBe(Math.max(...versions));
   });
 
-  it('ignores fields that are not sequences (foreign data)', async () => {
+  it('ignores fields that are not integers (foreign data)', async () => {
     await clients.client.hset(store.tagKey('odd'), '*', 'not a number', 'x\u001fy', '7');
-    expect(await store.fetch(['odd'])).toEqual([{ seq: 0, groups: new Map([['x\u001fy', { tags: ['x', 'y'], seq: 7 }]]) }]);
+    expect(await store.fetch(['odd'])).toEqual([{ version: 0, any: 0, groups: new Map([['x\u001fy', { tags: ['x', 'y'], version: 7 }]]) }]);
+  });
+
+  it('rejects a keepMs that is not a number of ms >= 1', async () => {
+    await expect(store.invalidate(['a'], 'any', 0)).rejects.toThrow('keepMs');
+    await expect(store.invalidate(['a'], 'any', Number.NaN)).rejects.toThrow('keepMs');
   });
 
   describe('rejects invalid options, naming the option', () => {

@@ -64,7 +64,7 @@ describe('RedisLayer', () => {
   });
 
   it('stores prefix + key as a binary envelope with a PX expiry', async () => {
-    const entry = makeEntry({ a: 1 }, now, { tags: ['t'], tagSeq: 3 });
+    const entry = makeEntry({ a: 1 }, now, { tags: ['t'], tagVersions: [3] });
     await layer.set('k', entry, 10_000);
     const raw = await client.getBuffer(`${prefix}k`);
     expect(raw).toEqual(encodeEntry(entry, new MsgpackSerializer()));
@@ -185,17 +185,16 @@ describe('RedisLayer', () => {
     expect(await other.get('same')).toBeUndefined();
   });
 
-  it('clear(undefined) keeps the tag store keys: the sequence never goes back', async () => {
+  it('clear(undefined) keeps the tag store keys: an invalidation outlives the entries', async () => {
     const tags = layer.createTagStore();
     expect(tags).toBeInstanceOf(RedisTagStore);
     expect(tags.prefix).toBe(prefix);
-    const seq = await tags.invalidate(['users'], 'any');
+    const [version] = await tags.invalidate(['users'], 'any', 60_000);
     await layer.set('k', makeEntry(1, now), 60_000);
     await layer.clear(undefined);
     expect(await layer.get('k')).toBeUndefined();
-    expect(await tags.snapshot()).toBe(seq);
-    expect((await tags.fetch(['users']))[0]?.seq).toBe(seq);
-    await client.unlink(tags.sequenceKey, tags.tagKey('users'));
+    expect((await tags.fetch(['users']))[0]?.any).toBe(version);
+    await client.unlink(tags.tagKey('users'));
   });
 
   it('clear() keeps every key of the library\'s own (prefix + U+001F: tags, locks, load leases)', async () => {
@@ -210,12 +209,11 @@ describe('RedisLayer', () => {
 
   it('a user key cannot collide with the tag store keys', async () => {
     const tags = layer.createTagStore();
-    await layer.set('{tags}:seq', makeEntry('user data', now), 60_000);
-    await layer.set('{tags}:t:users', makeEntry('user data', now), 60_000);
-    expect(await tags.snapshot()).toBe(0);
-    expect(await tags.invalidate(['users'], 'any')).toBe(1);
-    expect((await layer.get('{tags}:seq'))?.value).toBe('user data');
-    await client.unlink(tags.sequenceKey, tags.tagKey('users'));
+    await layer.set('tags:t:users', makeEntry('user data', now), 60_000);
+    expect(await tags.fetch(['users'])).toEqual([undefined]);
+    await tags.invalidate(['users'], 'any', 60_000);
+    expect((await layer.get('tags:t:users'))?.value).toBe('user data');
+    await client.unlink(tags.tagKey('users'));
   });
 
   it('rejects with EntryEncodeError when the serializer cannot encode, writing nothing', async () => {

@@ -49,7 +49,7 @@ describe('tracing on a real Redis', () => {
 
   const names = () => otel.exporter.getFinishedSpans().map((span) => span.name);
 
-  it('a miss with tags: the Redis read, the tag snapshot and the load under the caller, the write under the load', async () => {
+  it('a miss with tags: the Redis read, the read of its tags' versions and the load under the caller, the write under the load', async () => {
     const stack = instance(uniquePrefix('otel-miss'));
     expect(await underSpan(otel.tracer, () => stack.get('k', () => 'v', { tags: ['t'] }))).toBe('v');
     const outer = onlySpan(otel.exporter, 'outer');
@@ -59,7 +59,7 @@ describe('tracing on a real Redis', () => {
     expect(get.attributes).toEqual({ 'cache.stack': 'catalog', 'cache.layer': 'redis', 'cache.operation': 'get', 'cache.hit': false });
     expect(get.status.code).toBe(SpanStatusCode.UNSET);
     expect(parentId(load)).toBe(outer.spanContext().spanId);
-    expect(parentId(onlySpan(otel.exporter, 'layercache.redis.snapshot'))).toBe(load.spanContext().spanId);
+    expect(parentId(onlySpan(otel.exporter, 'layercache.redis.fetch'))).toBe(load.spanContext().spanId);
     const set = onlySpan(otel.exporter, 'layercache.redis.set');
     expect(parentId(set)).toBe(load.spanContext().spanId);
     expect(set.attributes).toEqual({ 'cache.stack': 'catalog', 'cache.layer': 'redis', 'cache.operation': 'set' });

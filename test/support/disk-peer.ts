@@ -43,7 +43,7 @@ async function main(): Promise<void> {
     const length = bytes + ((round * 7919) % 4096);
     const now = systemClock.now();
     const value: PeerValue = { writer, round, length, fill: writer.repeat(length) };
-    const entry = { value, createdAt: now, freshUntil: now + 60_000, staleUntil: now + 60_000, errorUntil: now + 60_000, tags: undefined, tagSeq: 0, version: now * 1000 + round };
+    const entry = { value, createdAt: now, freshUntil: now + 60_000, staleUntil: now + 60_000, errorUntil: now + 60_000, tags: undefined, tagVersions: undefined, version: now * 1000 + round };
     if (round % 10 === 9) await layer.delete([key]);
     else await layer.set(key, entry, 60_000);
     report.writes++;

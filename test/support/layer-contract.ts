@@ -30,7 +30,7 @@ export interface LayerKind {
   readonly clearsByPrefix?: false;
 }
 
-/** Builds an envelope fresh for a minute from `now`. */
+/** Builds an envelope fresh for a minute from `now` (tags given without versions recorded version 0 each). */
 export function makeEntry<T>(value: T, now: number, extra: Partial<CacheEntry<T>> = {}): CacheEntry<T> {
   return {
     value,
@@ -39,9 +39,9 @@ export function makeEntry<T>(value: T, now: number, extra: Partial<CacheEntry<T>
     staleUntil: now + 120_000,
     errorUntil: now + 180_000,
     tags: undefined,
-    tagSeq: 0,
     version: now * 1000,
     ...extra,
+    tagVersions: extra.tagVersions ?? (extra.tags !== undefined && extra.tags.length > 0 ? extra.tags.map(() => 0) : undefined),
   };
 }
 
@@ -97,12 +97,12 @@ export function describeLayerContract(title: string, setup: () => LayerHarness |
 
     it('returns a stored envelope with every field', async () => {
       const now = h.now();
-      const entry = makeEntry({ id: 1, name: 'Ada' }, now, { tags: ['user:1', 'users', 'ключ'], tagSeq: 42 });
+      const entry = makeEntry({ id: 1, name: 'Ada' }, now, { tags: ['user:1', 'users', 'ключ'], tagVersions: [42, 2 ** 52 + 1, 0] });
       await layer.set('user:1', entry, 60_000);
       const got = await layer.get('user:1');
       expect(got).toStrictEqual(entry);
       expect(got?.tags).toEqual(['user:1', 'users', 'ключ']);
-      expect(got?.tagSeq).toBe(42);
+      expect(got?.tagVersions).toEqual([42, 2 ** 52 + 1, 0]);
       expect(got?.staleUntil).toBe(now + 120_000);
     });
 
@@ -184,13 +184,13 @@ export function describeLayerContract(title: string, setup: () => LayerHarness |
       await layer.set('x', makeEntry('old', now), 60_000);
       await layer.setMany([
         { key: 'x', entry: makeEntry('X', now), ttlMs: 60_000 },
-        { key: 'y', entry: makeEntry('Y', now, { tags: ['t'], tagSeq: 7 }), ttlMs: 60_000 },
+        { key: 'y', entry: makeEntry('Y', now, { tags: ['t'], tagVersions: [7] }), ttlMs: 60_000 },
         { key: 'z', entry: makeEntry(3, now), ttlMs: 60_000 },
       ]);
       const got = await layer.getMany(['x', 'y', 'z']);
       expect(got.map((entry) => entry?.value)).toEqual(['X', 'Y', 3]);
       expect(got[1]?.tags).toEqual(['t']);
-      expect(got[1]?.tagSeq).toBe(7);
+      expect(got[1]?.tagVersions).toEqual([7]);
       await layer.setMany([]);
     });
 
@@ -240,7 +240,7 @@ export function describeLayerContract(title: string, setup: () => LayerHarness |
       if (touch === undefined) throw new Error(`${layer.name} has no touch`);
       const now = h.now();
       const freshness: EntryFreshness = { ttl: 60_000, sliding: true, maxUntil: now + 600_000, refreshAhead: 0, adaptive: { base: 60_000, max: 300_000, hits: 3, step: 30_000 } };
-      const written = makeEntry({ id: 1, name: 'Ada' }, now, { version: 7_000, tags: ['user:1'], tagSeq: 3, freshness });
+      const written = makeEntry({ id: 1, name: 'Ada' }, now, { version: 7_000, tags: ['user:1'], tagVersions: [3], freshness });
       await layer.set('s', written, 180_000);
       const moved = (by: number, extra: Partial<CacheEntry> = {}): CacheEntry => ({
         ...written,

@@ -6,6 +6,7 @@ import {
   ENTRY_DEADLINES_OFFSET,
   ENTRY_EXTENSION_TTL_OFFSET,
   ENTRY_MAGIC,
+  ENTRY_TAGGED_MAGIC,
   ENTRY_VERSION_OFFSET,
   undecodableEntry,
   undecodableReason,
@@ -30,9 +31,23 @@ describe('encodeEntry / decodeEntry', () => {
       staleUntil: NOW + 2000,
       errorUntil: NOW + 3000,
       tags: ['user:7', 'users', 'ключ 🔑', ''],
-      tagSeq: 2 ** 40 + 3,
+      tagVersions: [2 ** 40 + 3, 1, 2 ** 52, 0],
     });
     expect(roundTrip(entry)).toStrictEqual(entry);
+  });
+
+  it('writes a tagged entry as format 3 (an earlier version reads it as another format), an untagged one as format 2', () => {
+    expect(encodeEntry(makeEntry(1, NOW, { tags: ['t'], tagVersions: [5] }), serializer)[2]).toBe(3);
+    expect(encodeEntry(makeEntry(1, NOW), serializer)[2]).toBe(2);
+  });
+
+  it('reads a tagged entry of format 2 (one global tag sequence, before 0.2.0) as undecodable: its invalidations are elsewhere', () => {
+    const bytes = encodeEntry(makeEntry(1, NOW, { tags: ['t'], tagVersions: [5] }), serializer);
+    bytes[2] = 2;
+    expect(undecodableReason(decodeEntry(bytes, serializer))).toMatch(/tagged entry of an earlier version/);
+    const untagged = encodeEntry(makeEntry(1, NOW), serializer);
+    untagged[2] = 3;
+    expect(undecodableReason(decodeEntry(untagged, serializer))).toMatch(/another format/);
   });
 
   it('decodes an entry without tags as tags: undefined (an empty list too)', () => {
@@ -53,10 +68,11 @@ describe('encodeEntry / decodeEntry', () => {
     expect(roundTrip(makeEntry(null, NOW))?.value).toBeNull();
   });
 
-  it('starts with the magic bytes, the format version and a 56-byte header, the version at a fixed offset', () => {
+  it('starts with the magic bytes, the format version (3: tagged) and a 56-byte header, the version at a fixed offset', () => {
     const bytes = encodeEntry(makeEntry('x', NOW, { tags: ['ab'], version: 2 ** 52 + 1 }), serializer);
-    expect([...bytes.subarray(0, 4)]).toEqual([0x4c, 0x43, 0x02, 0x00]);
-    expect(bytes.toString('latin1', 0, 3)).toBe(ENTRY_MAGIC);
+    expect([...bytes.subarray(0, 4)]).toEqual([0x4c, 0x43, 0x03, 0x00]);
+    expect(bytes.toString('latin1', 0, 3)).toBe(ENTRY_TAGGED_MAGIC);
+    expect(encodeEntry(makeEntry('x', NOW), serializer).toString('latin1', 0, 3)).toBe(ENTRY_MAGIC);
     expect(bytes.readDoubleLE(12)).toBe(NOW + 60_000);
     expect(bytes.readDoubleLE(ENTRY_VERSION_OFFSET)).toBe(2 ** 52 + 1);
     expect(bytes.readUInt32LE(52)).toBe(1);
@@ -164,7 +180,7 @@ describe('encodeEntry / decodeEntry', () => {
       ['a tag list cut short', valid.subarray(0, 55), /truncated/],
       ['a payload cut short', valid.subarray(0, valid.length - 2), /serializer cannot decode/],
       ['a wrong magic', withByte(0, 0x4d), /not an entry/],
-      ['another format version', withByte(2, 0x03), /another format version/],
+      ['another format version', withByte(2, 0x04), /another format version/],
       ['a tag count larger than the buffer', withTagCount(0xffffffff), /truncated/],
       ['a tag count past the tags', withTagCount(3), /truncated/],
       ['a NaN freshUntil', withFreshUntil(Number.NaN), /invalid freshness deadline/],

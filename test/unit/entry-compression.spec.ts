@@ -31,8 +31,9 @@ function compression(algorithm: CompressionAlgorithm, extra: Record<string, unkn
 }
 
 /** Offset of the value payload of an entry without extension, with `tags`. */
+/** Where the value starts: the header, then each tag (u32 length, bytes, f64 version). */
 function payloadOffset(tags: readonly string[]): number {
-  return HEADER + tags.reduce((sum, tag) => sum + 4 + Buffer.byteLength(tag), 0);
+  return HEADER + tags.reduce((sum, tag) => sum + 12 + Buffer.byteLength(tag), 0);
 }
 
 const ALGORITHMS: CompressionAlgorithm[] = zstdAvailable() ? ['gzip', 'brotli', 'zstd'] : ['gzip', 'brotli'];
@@ -40,7 +41,7 @@ const ALGORITHMS: CompressionAlgorithm[] = zstdAvailable() ? ['gzip', 'brotli', 
 describe('entry compression', () => {
   describe.each(ALGORITHMS)('%s', (algorithm) => {
     const freshness: EntryFreshness = { ttl: 60_000, sliding: true, maxUntil: Infinity, refreshAhead: 0.5, adaptive: undefined };
-    const entry = makeEntry(bigValue(), NOW, { tags: ['user:1', 'ключ'], tagSeq: 9, version: 2 ** 50 + 3 });
+    const entry = makeEntry(bigValue(), NOW, { tags: ['user:1', 'ключ'], tagVersions: [9, 10], version: 2 ** 50 + 3 });
 
     it('compresses the value only: the header and tags stay as they are, flag bit 3 is set', () => {
       const plain = encodeEntry(entry, serializer);

@@ -32,8 +32,8 @@ const EXAMPLES: readonly InvalidationMessage[] = [
   { kind: 'keys', keys: ['ns\u001fuser:1', 'ключ 🔑', '', '\u001ehash'], version: 1_767_225_600_000 },
   { kind: 'keys', keys: [], version: 0 },
   { kind: 'keys', keys: ['k'], version: Number.MAX_SAFE_INTEGER },
-  { kind: 'tags', tags: ['users', 'user:7'], mode: 'any', seq: 42 },
-  { kind: 'tags', tags: ['a', 'b', 'c'], mode: 'all', seq: 2 ** 52 },
+  { kind: 'tags', tags: ['users', 'user:7'], mode: 'any', versions: [42, 2 ** 51] },
+  { kind: 'tags', tags: ['a', 'b', 'c'], mode: 'all', versions: [2 ** 52] },
   { kind: 'clear', prefix: 'ns\u001f', version: 5 },
   { kind: 'clear', prefix: undefined, version: 6 },
   { kind: 'clear', prefix: '', version: 7 },
@@ -78,8 +78,10 @@ describe('InvalidationMessageCodec: encode refuses what peers would drop', () =>
     ['a key that is not a string', { kind: 'keys', keys: ['a', 1], version: 1 }, /keys\[1\] is 1, not a string/],
     ['a NaN version', { kind: 'keys', keys: [], version: Number.NaN }, /version is NaN/],
     ['a negative version', { kind: 'clear', prefix: undefined, version: -1 }, /version is -1/],
-    ['an infinite seq', { kind: 'tags', tags: [], mode: 'any', seq: Number.POSITIVE_INFINITY }, /seq is Infinity/],
-    ['an unknown mode', { kind: 'tags', tags: [], mode: 'some', seq: 1 }, /mode is "some"/],
+    ['an infinite version', { kind: 'tags', tags: ['a'], mode: 'any', versions: [Number.POSITIVE_INFINITY] }, /versions\[0\] is Infinity/],
+    ['a version per tag missing', { kind: 'tags', tags: ['a', 'b'], mode: 'any', versions: [1] }, /versions has 1 entries, expected 2/],
+    ['a version per tag in "all" mode', { kind: 'tags', tags: ['a', 'b'], mode: 'all', versions: [1, 2] }, /expected 1 \(one for the group\)/],
+    ['an unknown mode', { kind: 'tags', tags: [], mode: 'some', versions: [] }, /mode is "some"/],
     ['a prefix that is not a string', { kind: 'clear', prefix: 3, version: 1 }, /prefix is 3/],
     ['a scope that is not a string', { kind: 'generation', scope: undefined, generation: 1 }, /scope is undefined, not a string/],
     ['a NaN generation', { kind: 'generation', scope: '', generation: Number.NaN }, /generation is NaN/],
@@ -102,7 +104,7 @@ describe('InvalidationMessageCodec: encode refuses what peers would drop', () =>
 });
 
 describe('InvalidationMessageCodec: decode rejects malformed messages with a reason, never throws', () => {
-  const valid = codec.encode(ORIGIN, { kind: 'tags', tags: ['users', 'user:7'], mode: 'all', seq: 9 });
+  const valid = codec.encode(ORIGIN, { kind: 'tags', tags: ['users', 'user:7'], mode: 'all', versions: [9] });
 
   it('rejects empty, short and foreign bytes', () => {
     expectMalformed(codec.decode(Buffer.alloc(0)), /0 bytes, too short/);
@@ -159,8 +161,9 @@ describe('InvalidationMessageCodec: decode rejects malformed messages with a rea
     ['a negative version', [ORIGIN, 'keys', ['a'], -5], /version is -5/],
     ['a string version', [ORIGIN, 'keys', ['a'], '5'], /version is "5", not a number/],
     ['a nil version', [ORIGIN, 'keys', ['a'], null], /version is null, not a number/],
-    ['a boolean seq', [ORIGIN, 'tags', ['a'], 'any', true], /seq is true, not a number/],
-    ['a negative seq', [ORIGIN, 'tags', ['a'], 'all', -1], /seq is -1/],
+    ['a boolean version', [ORIGIN, 'tags', ['a'], 'any', [true]], /versions\[0\] is true, not a number/],
+    ['a sequence instead of versions (before 0.2.0)', [ORIGIN, 'tags', ['a'], 'any', 7], /versions is 7, not an array/],
+    ['a negative version', [ORIGIN, 'tags', ['a'], 'all', [-1]], /versions\[0\] is -1/],
     ['an unknown mode', [ORIGIN, 'tags', ['a'], 'ALL', 1], /mode is "ALL", not "any" or "all"/],
     ['a missing mode', [ORIGIN, 'tags', ['a'], null, 1], /mode is null/],
     ['a numeric prefix', [ORIGIN, 'clear', 12, 1], /prefix is 12, not a string or nil/],

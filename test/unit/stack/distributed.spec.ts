@@ -20,7 +20,7 @@ function cluster(count: number, options: CacheStackOptions & { bus?: boolean; co
   const hub = new BusHub();
   const coordinators = new CoordinatorHub(clock);
   const store = new MemoryLayer({ name: 'shared-store' });
-  const tagStore = new MemoryTagStore();
+  const tagStore = new MemoryTagStore(clock);
   const { bus = true, coordinator = false, ...stackOptions } = options;
   const peers = Array.from({ length: count }, () => {
     const l1 = new MemoryLayer();
@@ -354,7 +354,7 @@ describe('generations (bumpGeneration)', () => {
 describe('generations: fetching at start', () => {
   it('a failing fetch does not open the layer\'s back-off window and is retried until it succeeds', async () => {
     const clock = new FakeClock();
-    const tagStore = new MemoryTagStore();
+    const tagStore = new MemoryTagStore(clock);
     tagStore.bumpGeneration('');
     tagStore.bumpGeneration('');
     let failures = 2;

@@ -1,6 +1,6 @@
 /**
  * The bounds on peers' counters (lib/stack/peer-counters.ts), on the in-process bus and one fake clock: a
- * forged message with an out-of-range version, tag sequence or generation is rejected (counted, logged once
+ * forged message with an out-of-range version, tag version or generation is rejected (counted, logged once
  * per burst) and does no lasting harm, while honest messages — also reordered ones, or a clock ahead within
  * the bound — are still applied. The Redis transport's side (raw PUBLISH) is in
  * test/integration/bus-forgery.spec.ts.
@@ -21,7 +21,7 @@ function cluster() {
   const clock = new FakeClock();
   const hub = new BusHub();
   const store = new MemoryLayer({ name: 'shared-store' });
-  const tagStore = new MemoryTagStore();
+  const tagStore = new MemoryTagStore(clock);
   const peers = [0, 1].map(() => {
     const l1 = new MemoryLayer();
     const built = buildStack([l1, new ChaosLayer(store, { name: 'l2' })], { clock, tagStore, invalidationBus: hub.bus() });
@@ -74,29 +74,29 @@ describe('peers\' counters are bounded', () => {
     expect(rejectionLogs(b.logger)).toHaveLength(1);
   });
 
-  it('a forged tag sequence of 2^53−1 is rejected: the tag\'s entries keep hitting instead of reloading on every read', async () => {
+  it('a forged tag version of 2^53−1 is rejected: the tag\'s entries keep hitting instead of reloading on every read', async () => {
     const { b, forge } = cluster();
     let loads = 0;
     const load = () => `v${++loads}`;
     expect(await b.stack.get('p', load, { tags: ['products'] })).toBe('v1');
-    await forge({ kind: 'tags', tags: ['products'], mode: 'any', seq: MAX });
+    await forge({ kind: 'tags', tags: ['products'], mode: 'any', versions: [MAX] });
     expect(await b.stack.get('p', load, { tags: ['products'] })).toBe('v1');
     expect(await b.stack.get('p', load, { tags: ['products'] })).toBe('v1');
     expect(loads).toBe(1);
     expect(b.stack.getMetrics().bus).toMatchObject({ rejected: 1 });
-    expect(rejectionLogs(b.logger)[0]?.message).toMatch(/"tags" message with sequence 9007199254740991, beyond the tag store's 0/);
+    expect(rejectionLogs(b.logger)[0]?.message).toMatch(/"tags" message with version 9007199254740991, \d+ ms ahead of this clock/);
   });
 
-  it('honest tag invalidations still apply, also when they arrive out of order (checked against the store)', async () => {
+  it('honest tag invalidations still apply, also when they arrive out of order', async () => {
     const { hub, a, b } = cluster();
     let loads = 0;
     const load = () => `v${++loads}`;
     await b.stack.get('p', load, { tags: ['products'] });
     await b.stack.get('q', load, { tags: ['orders'] });
     hub.hold();
-    await a.stack.invalidateByTag('products'); // seq 1
-    await a.stack.invalidateByTag('orders'); // seq 2
-    hub.release((deliveries) => [...deliveries].reverse()); // 2 arrives before 1
+    await a.stack.invalidateByTag('products');
+    await a.stack.invalidateByTag('orders');
+    hub.release((deliveries) => [...deliveries].reverse()); // the second arrives first
     await flushMicrotasks();
     await b.stack.idle();
     expect(await b.stack.get('p', load, { tags: ['products'] })).toBe('v3');

@@ -66,7 +66,7 @@ describe('CacheStack snapshots', () => {
 
   it('drops an entry whose tag was invalidated after the export', async () => {
     const clock = new FakeClock();
-    const tagStore = new MemoryTagStore();
+    const tagStore = new MemoryTagStore(clock);
     const a = memoryStack(clock, { tagStore });
     await a.stack.set('u1', 'one', { tags: ['users'] });
     await a.stack.set('p1', 'post', { tags: ['posts'] });

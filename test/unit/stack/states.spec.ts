@@ -169,7 +169,7 @@ describe('CacheStack backfill', () => {
     expect(l1.get('k')?.value).toBe('old');
     // Another process stored a fresh value in the shared layer (a later write: a higher version).
     const now = clock.now();
-    const newer = { value: 'new', createdAt: now, freshUntil: now + 10_000, staleUntil: now + 10_000, errorUntil: now + 10_000, tags: undefined, tagSeq: 0, version: now * 1000 };
+    const newer = { value: 'new', createdAt: now, freshUntil: now + 10_000, staleUntil: now + 10_000, errorUntil: now + 10_000, tags: undefined, tagVersions: undefined, version: now * 1000 };
     await l2.set('k', newer, 10_000);
     const loader = jest.fn(() => 'loaded');
     expect(await stack.get('k', loader)).toBe('new');

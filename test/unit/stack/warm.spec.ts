@@ -249,7 +249,7 @@ describe('CacheStack.warm()', () => {
     const clock = new FakeClock();
     const coordinators = new CoordinatorHub(clock);
     const store = new MemoryLayer({ name: 'shared-store' });
-    const tagStore = new MemoryTagStore();
+    const tagStore = new MemoryTagStore(clock);
     const peers = [0, 1].map(() => buildStack([new MemoryLayer(), new ChaosLayer(store, { name: 'l2' })], { clock, tagStore, singleFlight: coordinators.coordinator() }).stack);
     const calls = new Map<string, number>();
     const entries = Array.from({ length: 20 }, (_, i) => ({

@@ -22,7 +22,7 @@ function ttlsOf(options: CacheEntryOptions, count: number, value: unknown = 'v')
   const { clock, entries } = factory();
   const policy = resolvePolicy(options, BASE);
   return Array.from({ length: count }, (_, i) => {
-    const entry = entries.build(`k${i}`, `k${i}`, value, policy, 0, 1);
+    const entry = entries.build(`k${i}`, `k${i}`, value, policy, undefined, 1);
     if (entry === undefined) throw new Error('not built');
     return entry.freshUntil - clock.now();
   });
@@ -56,7 +56,7 @@ describe('ttlJitter', () => {
   it('the stale windows count from the jittered freshness, so the physical expiry follows it', () => {
     const { clock, entries } = factory(7);
     const policy = resolvePolicy({ ttl: 100, ttlJitter: 0.2, staleWhileRevalidate: 30, staleIfError: 60 }, BASE);
-    const built = Array.from({ length: 200 }, (_, i) => entries.build(`k${i}`, `k${i}`, 'v', policy, 0, 1)!);
+    const built = Array.from({ length: 200 }, (_, i) => entries.build(`k${i}`, `k${i}`, 'v', policy, undefined, 1)!);
     for (const entry of built) {
       expect(entry.staleUntil - entry.freshUntil).toBe(30_000);
       expect(entry.errorUntil - entry.freshUntil).toBe(60_000);
