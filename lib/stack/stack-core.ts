@@ -30,6 +30,7 @@ import type { EntryPolicy } from './cache-stack.options.js';
 import { DistributedLoads } from './distributed-loads.js';
 import type { EngineSettings } from './engine-settings.js';
 import { EntryFactory } from './entry-builder.js';
+import { LifetimeCap } from './max-lifetime.js';
 import { Generations } from './generations.js';
 import { InFlightWork } from './in-flight-work.js';
 import { LayerGuard } from './layer-guard.js';
@@ -153,15 +154,15 @@ export class StackCore {
     const announce = bus === undefined ? () => undefined : (message: InvalidationMessage) => lifecycle.track(bus.publish(message));
     this.announceReplay = announce;
     this.versions = versions;
-    const renewals = new Renewals({ layers, lifecycle, metrics: this.metrics });
-    const entries = new EntryFactory(clock, log, renewals);
+    const renewals = new Renewals({ layers, lifecycle, metrics: this.metrics, maxLifetime: settings.maxLifetimeMs });
+    const entries = new EntryFactory(clock, log, renewals, Math.random, new LifetimeCap(settings.maxLifetimeMs, settings.logger));
     this.reader = new LayerReader({ ...shared, renewals });
     const protection = new LoaderProtection({ clock, log, metrics: this.metrics, events });
     const runner = new LoadRunner({ ...shared, entries, announce, loads: this.loads, reader: this.reader, protection, loaderDuration: this.loaderDuration, tracing: settings.tracing });
     this.reads = new ReadPath({ ...shared, reader: this.reader, runner, renewals });
     this.warmer = new Warmer({ ...shared, reader: this.reader, runner });
     this.inspector = new StackInspector({ clock, layers, tags, lifecycle });
-    this.snapshots = new Snapshots({ clock, layers: settings.layers, tags, sharedTags: settings.tagStore.shared });
+    this.snapshots = new Snapshots({ clock, layers: settings.layers, tags, sharedTags: settings.tagStore.shared, maxLifetime: settings.maxLifetimeMs });
     this.writes = new StackWrites({
       ...shared,
       entries,
