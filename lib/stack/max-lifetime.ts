@@ -71,16 +71,17 @@ export class LifetimeCap {
 
   /**
    * `entry` (built at its `createdAt`) capped at `base + maxLifetime`; `base` is clamped to `createdAt` (never
-   * later). The first entry of the stack whose ttl and windows reach past the cap is named in a warning.
+   * later). The first entry of the stack whose ttl and windows alone reach past `maxLifetime` is named in a warning
+   * (one capped only because its base is earlier, by a loader's duration, is not: its options are not the cause).
    * @param userKey the key as the caller wrote it, for the warning.
    */
   cap(entry: CacheEntry, base: number, userKey: string): CacheEntry {
-    const until = Math.min(base, entry.createdAt) + this.maxMs;
-    const capped = capDeadlines(entry, until);
-    if (capped !== entry && !this.warned && Math.max(entry.staleUntil, entry.errorUntil) > until) {
+    const capped = capDeadlines(entry, Math.min(base, entry.createdAt) + this.maxMs);
+    const span = Math.max(entry.staleUntil, entry.errorUntil) - entry.createdAt;
+    if (capped !== entry && !this.warned && span > this.maxMs) {
       this.warned = true;
       this.logger.warn(
-        `maxLifetime: the entry "${userKey}" was written with a ttl and stale windows reaching ${describeMs(Math.max(entry.staleUntil, entry.errorUntil) - entry.createdAt)} ` +
+        `maxLifetime: the entry "${userKey}" was written with a ttl and stale windows reaching ${describeMs(span)} ` +
           `after its creation; it is capped at the stack's maxLifetime (${describeMs(this.maxMs)}), after which tag records and namespace generations expire. ` +
           'Raise maxLifetime to keep entries longer (logged once per stack)',
       );

@@ -4,11 +4,10 @@
  * `freshness` (a plain entry costs one property check, nothing here); the writers ask `levelFor` the ttl of a hot key.
  *
  * An extension re-stamps the entry: a new object with later deadlines (the stale windows keep their lengths after
- * the new `freshUntil`) and, for an adaptive raise, the new level as `freshness.ttl`. No deadline moves past
- * `createdAt` + the stack's `maxLifetime` (entries the stack builds carry it as `freshness.maxUntil` already; the
- * check here also holds for entries written without it). It replaces the copy in the
+ * the new `freshUntil`) and, for an adaptive raise, the new level as `freshness.ttl`. It replaces the copy in the
  * local layers synchronously (`CacheLayer.touch`: same version, later deadline only) and, in the background through
- * their guards, in the shared ones.
+ * their guards, in the shared ones. No deadline moves past `createdAt` + the stack's `maxLifetime` (entries the
+ * stack builds carry it as `freshness.maxUntil` already; the check here also holds for entries written without it).
  *
  * Hard parts:
  * - cost: the L1 hit path stays synchronous; a read that does not move the deadline (several reads within one ms, a

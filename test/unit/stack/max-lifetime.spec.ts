@@ -157,6 +157,18 @@ describe('maxLifetime caps every deadline of every entry the stack builds', () =
     const byDefault = entries.build('k', 'k', 'v', policy, 0, 1);
     expect(byDefault).toMatchObject({ freshUntil: now + HOUR, errorUntil: now + HOUR });
   });
+
+  it('an entry capped only because of an earlier base is not warned of: its options fit the lifetime', () => {
+    const clock = new FakeClock();
+    const logger = new RecordingLogger();
+    const entries = new EntryFactory(clock, new BurstLogger(logger), undefined, () => 0.5, new LifetimeCap(HOUR, logger));
+    const policy = resolvePolicy({ ttl: '55m' }, basePolicy(60_000));
+    const now = clock.now();
+    expect(entries.build('k', 'k', 'v', policy, 0, 1, now - 10 * MINUTE)).toMatchObject({ freshUntil: now + 50 * MINUTE });
+    expect(logger.lines).toEqual([]);
+    expect(entries.build('k', 'k', 'v', resolvePolicy({ ttl: '61m' }, basePolicy(60_000)), 0, 1)).toMatchObject({ freshUntil: now + HOUR });
+    expect(logger.lines.map((line) => line.message)).toEqual([expect.stringMatching(/^maxLifetime: the entry "k" .* reaching 1\.02 hours .* maxLifetime \(1 hour\)/)]);
+  });
 });
 
 describe('maxLifetime caps read-time extensions', () => {
