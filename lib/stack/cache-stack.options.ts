@@ -182,6 +182,12 @@ export interface CacheStackOptions extends CacheEntryOptions {
    * picks the tracer, the `cache.stack` attribute and the `cache.key` attribute. @default false (no spans, nothing loaded)
    */
   tracing?: boolean | TracingOptions;
+  /**
+   * The longest an entry lives: its every deadline (fresh, stale windows, sliding and adaptive extensions) is capped
+   * this long after its write, whatever its ttl; tag records and namespace generations expire after it
+   * (docs/freshness.md, "Maximum lifetime"). At least 1 s. @default '7d'
+   */
+  maxLifetime?: Duration;
 }
 
 /** Defaults of {@link CacheStackOptions}, in the units users write (numbers are seconds). */
@@ -198,6 +204,7 @@ export const DEFAULT_CACHE_STACK_OPTIONS = Object.freeze({
   revalidationTimeout: 30,
   singleFlightLease: 5,
   invalidationLimit: 10_000,
+  maxLifetime: '7d',
 } as const);
 
 /** Per-entry options resolved once into milliseconds (see `resolvePolicy`). */

@@ -20,6 +20,7 @@ import type { GuardSettings } from './layer-guard.js';
 import { resolveTracing, type StackTracing } from './tracing.js';
 import { resolveWriteSettings, type WriteSettings } from './write-options.js';
 import { checkStackOptionNames, type EntryOptionName, type StackOptionName } from './option-names.js';
+import { resolveMaxLifetime } from './max-lifetime.js';
 
 // The names option-names.ts checks are exactly these interfaces' keys (either way, a difference is a type error).
 const NAMES_MATCH: [Exclude<keyof CacheEntryOptions | EntryOptionName, keyof CacheEntryOptions & EntryOptionName>, Exclude<keyof CacheStackOptions | StackOptionName, keyof CacheStackOptions & StackOptionName>] extends [never, never] ? true : false = true;
@@ -49,6 +50,8 @@ export interface EngineSettings {
   readonly writes: WriteSettings;
   /** The stack's spans (`tracing`), `undefined` when off. */
   readonly tracing: StackTracing | undefined;
+  /** `maxLifetime` in ms: no deadline of an entry lies further after its write (max-lifetime.ts). */
+  readonly maxLifetimeMs: number;
 }
 
 /** The revalidation lock of a stack, resolved by `CacheStack`. */
@@ -108,6 +111,7 @@ export function resolveEngineSettings(layers: readonly CacheLayer[], options: Ca
     logger,
     writes: resolveWriteSettings(options),
     tracing,
+    maxLifetimeMs: resolveMaxLifetime(options.maxLifetime),
   };
   warnLikelyMilliseconds(layers, options, logger); // once every option is valid: a stack that throws warns nothing
   return settings;
@@ -140,12 +144,12 @@ function resolveSingleFlight(options: CacheStackOptions): EngineSettings['single
 
 /**
  * Logs, once per stack, each duration written without a unit that looks like milliseconds (duration.ts): the stack's
- * `ttl`, `staleWhileRevalidate`, `staleIfError`, and the `ttl` its layers were built with. Per-call options are not
+ * `ttl`, `staleWhileRevalidate`, `staleIfError`, `maxLifetime`, and the `ttl` its layers were built with. Per-call options are not
  * checked (they would warn per call).
  */
 function warnLikelyMilliseconds(layers: readonly CacheLayer[], options: CacheStackOptions, logger: CacheLogger): void {
   const warnings: string[] = [];
-  for (const option of ['ttl', 'staleWhileRevalidate', 'staleIfError'] as const) {
+  for (const option of ['ttl', 'staleWhileRevalidate', 'staleIfError', 'maxLifetime'] as const) {
     const warning = likelyMillisecondsWarning(options[option], option);
     if (warning !== undefined) warnings.push(warning);
   }

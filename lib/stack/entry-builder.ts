@@ -2,15 +2,16 @@
  * Builds the envelope of a loaded or set value from its resolved policy (docs/entry-states.md, "The envelope"):
  * freshUntil = now + ttl (negativeTtl for a not-found value when set), both stale windows after it. The ttl of a
  * policy with write-time rules (ttl-policy.ts) comes from its calendar boundary or ttl function, then its jitter.
- * `EntryFactory` is what the engine's writers use: the stack's clock, a random source (a seam for tests), and a
+ * `EntryFactory` is what the engine's writers use: the stack's clock, a random source (a seam for tests), a
  * throwing user option (`shouldCache`, a tags or ttl function) logged and turned into "not cached", never into an
- * error for the caller.
+ * error for the caller, and every deadline capped at the stack's `maxLifetime` (max-lifetime.ts).
  */
 import type { Clock } from '../core/clock.js';
 import type { CacheEntry, EntryFreshness } from '../core/entry.js';
 import { checkName } from '../core/keys.js';
 import type { BurstLogger } from '../core/logger.js';
 import type { EntryPolicy } from './cache-stack.options.js';
+import type { LifetimeCap } from './max-lifetime.js';
 import type { Renewals } from './renewals.js';
 import { jitterTtl } from './ttl-policy.js';
 
@@ -23,18 +24,23 @@ export class EntryFactory {
     private readonly levels?: Pick<Renewals, 'levelFor'>,
     /** Uniform in [0, 1), for `ttlJitter`. */
     private readonly random: () => number = Math.random,
+    /** The stack's `maxLifetime` (max-lifetime.ts); `undefined`: entries are not capped (tests of the builder alone). */
+    private readonly lifetime?: LifetimeCap,
   ) {}
 
   /**
    * The envelope of a value, or `undefined` when it is not to be cached (or its options threw: logged).
    * @param key the internal key (for the adaptive level of a hot key).
    * @param userKey the key as the caller wrote it (without namespace): for a ttl function and log lines.
+   * @param base the instant `maxLifetime` counts from: the entry's `createdAt` (now) by default, or an earlier one
+   * (when the tags' versions were read, before the loader ran); a later one counts as now.
    */
-  build(key: string, userKey: string, value: unknown, policy: EntryPolicy, tagVersions: readonly number[] | undefined, version: number): CacheEntry | undefined {
+  build(key: string, userKey: string, value: unknown, policy: EntryPolicy, tagVersions: readonly number[] | undefined, version: number, base?: number): CacheEntry | undefined {
     try {
       const now = this.clock.now();
       const level = policy.adaptive === undefined ? undefined : this.levels?.levelFor(key, policy, now);
-      return buildEntry(value, policy, tagVersions, now, version, userKey, this.random, level);
+      const entry = buildEntry(value, policy, tagVersions, now, version, userKey, this.random, level);
+      return entry === undefined || this.lifetime === undefined ? entry : this.lifetime.cap(entry, base ?? now, userKey);
     } catch (error) {
       this.log.warn(`Not caching "${userKey}": its shouldCache, tags or ttl option threw or gave no valid result`, error);
       return undefined;

@@ -204,8 +204,10 @@ export class LoadRunner {
       parts.versions.observe(version);
     }
     // Static tags: their versions before the loader runs. Tags computed from the value: checked after it (see StackTags).
+    // A tagged entry lives at most `maxLifetime` from this instant, so it never outlives the invalidations it missed.
+    const readAt = policy.tags === undefined ? undefined : parts.clock.now();
     const tagVersions = Array.isArray(policy.tags) ? await parts.tags.versionsOf(policy.tags) : undefined;
-    const loadStart = typeof policy.tags === 'function' ? { at: parts.clock.now(), mark: parts.tags.changeMark() } : undefined;
+    const loadStart = typeof policy.tags === 'function' ? { at: readAt as number, mark: parts.tags.changeMark() } : undefined;
     // Without protection options, no admission (and no await): a plain load costs one check more.
     const ticket =
       policy.breaker === undefined && policy.rateLimit === undefined
@@ -229,7 +231,7 @@ export class LoadRunner {
       parts.metrics.discardedLoads++;
       return false;
     }
-    let entry = parts.entries.build(key, request.userKey, value, policy, tagVersions, version);
+    let entry = parts.entries.build(key, request.userKey, value, policy, tagVersions, version, readAt);
     if (entry === undefined) return false;
     if (loadStart !== undefined && entry.tags !== undefined) {
       const versions = await parts.tags.versionsAfterLoad(entry.tags, loadStart.at, loadStart.mark);

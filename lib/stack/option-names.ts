@@ -48,6 +48,7 @@ export const STACK_OPTION_NAMES = [
   'writePolicy',
   'writeBehind',
   'tracing',
+  'maxLifetime',
 ] as const;
 
 /** A name of {@link STACK_OPTION_NAMES}. */

@@ -6,7 +6,8 @@
  * An extension re-stamps the entry: a new object with later deadlines (the stale windows keep their lengths after
  * the new `freshUntil`) and, for an adaptive raise, the new level as `freshness.ttl`. It replaces the copy in the
  * local layers synchronously (`CacheLayer.touch`: same version, later deadline only) and, in the background through
- * their guards, in the shared ones.
+ * their guards, in the shared ones. No deadline moves past `createdAt` + the stack's `maxLifetime` (entries the
+ * stack builds carry it as `freshness.maxUntil` already; the check here also holds for entries written without it).
  *
  * Hard parts:
  * - cost: the L1 hit path stays synchronous; a read that does not move the deadline (several reads within one ms, a
@@ -22,6 +23,7 @@ import type { AdaptiveRamp, CacheEntry, EntryFreshness } from '../core/entry.js'
 import type { StackMetrics } from '../core/metrics.js';
 import type { EntryPolicy } from './cache-stack.options.js';
 import type { LayerSet } from './layer-set.js';
+import { shiftCapped } from './max-lifetime.js';
 import type { StackLifecycle } from './stack-lifecycle.js';
 
 /** Most keys whose extensions and adaptive read counts one stack tracks (least recently read forgotten first). */
@@ -49,6 +51,8 @@ export interface RenewalParts {
   readonly layers: LayerSet;
   readonly lifecycle: StackLifecycle;
   readonly metrics: StackMetrics;
+  /** The stack's `maxLifetime` (ms): no extension moves a deadline past `createdAt` + this (max-lifetime.ts). */
+  readonly maxLifetime: number;
 }
 
 export class Renewals {
@@ -71,15 +75,17 @@ export class Renewals {
     }
     const raised = ttl > f.ttl;
     if (!f.sliding && !raised) return;
+    const limit = entry.createdAt + this.parts.maxLifetime;
     let freshUntil = (f.sliding ? now : entry.createdAt) + ttl;
     if (freshUntil > f.maxUntil) freshUntil = f.maxUntil;
+    if (freshUntil > limit) freshUntil = limit;
     if (!(freshUntil > entry.freshUntil)) return;
     const shift = freshUntil - entry.freshUntil;
     const next: CacheEntry = {
       ...entry,
       freshUntil,
-      staleUntil: entry.staleUntil + shift,
-      errorUntil: entry.errorUntil + shift,
+      staleUntil: shiftCapped(entry.staleUntil, shift, limit),
+      errorUntil: shiftCapped(entry.errorUntil, shift, limit),
       freshness: raised ? { ...f, ttl } : f,
     };
     const { layers, lifecycle, metrics } = this.parts;

@@ -7,7 +7,8 @@
  * trip) and what a newer write superseded (a copy held with the same or a newer version wins); a key under an
  * old namespace generation is imported but never read. Hard parts: the file variant writes a temp file and renames
  * it (never a half-written snapshot); the whole structure is parsed before anything is stored (all or nothing),
- * while one undecodable record is skipped and counted.
+ * while one undecodable record is skipped and counted. Each imported entry's deadlines are first capped at its
+ * `createdAt` + the stack's `maxLifetime` (max-lifetime.ts).
  */
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import type { Clock } from '../core/clock.js';
@@ -18,6 +19,7 @@ import { checkOptionKeys } from '../core/option-keys.js';
 import type { CacheLayer, SyncCacheLayer } from '../core/layer.js';
 import { MsgpackSerializer } from '../core/msgpack.serializer.js';
 import type { Serializer } from '../core/serializer.js';
+import { capDeadlines } from './max-lifetime.js';
 import { parseSnapshot, snapshotHeader, snapshotRecord } from './snapshot.format.js';
 import type { StackTags } from './stack-tags.js';
 
@@ -64,6 +66,8 @@ export interface SnapshotParts {
   readonly clock: Clock;
   readonly layers: readonly CacheLayer[];
   readonly tags: StackTags;
+  /** The stack's `maxLifetime` (ms): restored deadlines past `createdAt` + this are capped (max-lifetime.ts). */
+  readonly maxLifetime: number;
 }
 
 export class Snapshots {
@@ -119,7 +123,8 @@ export class Snapshots {
     let skipped = 0;
     const live: { key: string; entry: CacheEntry }[] = [];
     for (const { key, envelope } of records) {
-      const entry = decodeEntry(envelope, serializer);
+      const decoded = decodeEntry(envelope, serializer);
+      const entry = decoded === undefined ? undefined : capDeadlines(decoded, decoded.createdAt + this.parts.maxLifetime);
       if (entry === undefined || undecodableReason(entry) !== undefined) skipped++;
       else if (expiresAt(entry) <= now) expired++;
       else live.push({ key, entry });

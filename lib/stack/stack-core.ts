@@ -30,6 +30,7 @@ import type { EntryPolicy } from './cache-stack.options.js';
 import { DistributedLoads } from './distributed-loads.js';
 import type { EngineSettings } from './engine-settings.js';
 import { EntryFactory } from './entry-builder.js';
+import { LifetimeCap } from './max-lifetime.js';
 import { Generations } from './generations.js';
 import { InFlightWork } from './in-flight-work.js';
 import { LayerGuard } from './layer-guard.js';
@@ -123,7 +124,7 @@ export class StackCore {
     const tagGuard = !settings.tagStore.shared
       ? undefined
       : (layerGuard ?? this.ownGuard(new LayerGuard('tag-store', this.tagCounters, settings.guard, clock, log, onError, () => lifecycle.track(this.replayTags()), probeOf(settings.tagStore))));
-    const keepMs = tagKeepMs(7 * 86_400_000); // TODO(merge wt-life): settings.maxLifetimeMs
+    const keepMs = tagKeepMs(settings.maxLifetimeMs);
     const tags = new StackTags(settings.tagStore, tagGuard, settings.recoveryQueueSize, log, clock, keepMs);
     this.tags = tags;
     const generations = new Generations(settings.tagStore, tagGuard, log, clock, settings.guard.timeout, settings.guard.backoff, keepMs);
@@ -156,15 +157,15 @@ export class StackCore {
     const announce = bus === undefined ? () => undefined : (message: InvalidationMessage) => lifecycle.track(bus.publish(message));
     this.announceReplay = announce;
     this.versions = versions;
-    const renewals = new Renewals({ layers, lifecycle, metrics: this.metrics });
-    const entries = new EntryFactory(clock, log, renewals);
+    const renewals = new Renewals({ layers, lifecycle, metrics: this.metrics, maxLifetime: settings.maxLifetimeMs });
+    const entries = new EntryFactory(clock, log, renewals, Math.random, new LifetimeCap(settings.maxLifetimeMs, settings.logger));
     this.reader = new LayerReader({ ...shared, renewals });
     const protection = new LoaderProtection({ clock, log, metrics: this.metrics, events });
     const runner = new LoadRunner({ ...shared, entries, announce, loads: this.loads, reader: this.reader, protection, loaderDuration: this.loaderDuration, tracing: settings.tracing });
     this.reads = new ReadPath({ ...shared, reader: this.reader, runner, renewals });
     this.warmer = new Warmer({ ...shared, reader: this.reader, runner });
     this.inspector = new StackInspector({ clock, layers, tags, lifecycle });
-    this.snapshots = new Snapshots({ clock, layers: settings.layers, tags });
+    this.snapshots = new Snapshots({ clock, layers: settings.layers, tags, maxLifetime: settings.maxLifetimeMs });
     this.writes = new StackWrites({
       ...shared,
       entries,

@@ -71,6 +71,8 @@ describe('forRoot: an unknown option name fails when forRoot is called', () => {
     ["@nestjs/cache-manager's store", { store: 'redis' } as never, 'store', /layers are given as instances: layers: \[new MemoryLayer\(\)\] and redis: url/],
     ["@nestjs/cache-manager's max", { max: 100 } as never, 'max', /memory: \{ maxSize \}/],
     ["layercache's gracefulDegradation", { gracefulDegradation: true } as never, 'gracefulDegradation', /always on: a failing shared layer is skipped and retried after a back-off; tune layerTimeout \/ layerBackoff/],
+    ['a typo of maxLifetime', { maxLifetim: '1d' } as never, 'maxLifetim', /did you mean "maxLifetime"\?/],
+    ['a maxLifetime under 1 s', { maxLifetime: '500ms' }, 'maxLifetime', /must be at least 1 s/],
   ])('%s', async (_label, options, option, message) => {
     const error = await optionError(() => LayerCacheModule.forRoot(options));
     expect(error.option).toBe(option);
@@ -195,7 +197,8 @@ describe.each(ADAPTERS)('a ttl that looks like milliseconds is logged once per r
     const lines: string[] = [];
     const logger: CacheLogger = { warn: (message) => lines.push(message), error: () => undefined };
     const app = await start(new RecordingNestLogger(), [
-      LayerCacheModule.forRootAsync({ useFactory: () => ({ logger, ttl: '60', staleIfError: '900000', staleWhileRevalidate: '30d' }) as LayerCacheModuleOptions }),
+      // maxLifetime above the 30-day window: no entry is capped (and warned of) here.
+      LayerCacheModule.forRootAsync({ useFactory: () => ({ logger, ttl: '60', staleIfError: '900000', staleWhileRevalidate: '30d', maxLifetime: '60d' }) as LayerCacheModuleOptions }),
     ]);
     try {
       await request(app.getHttpServer()).get('/ttl').expect(200);
@@ -203,5 +206,34 @@ describe.each(ADAPTERS)('a ttl that looks like milliseconds is logged once per r
     } finally {
       await app.close();
     }
+  });
+});
+
+describe.each(ADAPTERS)('maxLifetime through the module, on %s', (adapter: AdapterName) => {
+  it("a forRootAsync factory's maxLifetime caps the entries of the registration's stack, warned of once", async () => {
+    const lines: string[] = [];
+    const logger: CacheLogger = { warn: (message) => lines.push(message), error: () => undefined };
+    const app = await startApp({ imports: [LayerCacheModule.forRootAsync({ useFactory: () => ({ logger, ttl: '2h', maxLifetime: '1h' }) })], controllers: [TtlController] }, adapter);
+    try {
+      expect((await request(app.getHttpServer()).get('/ttl').expect(200)).body).toEqual({ ms: 3_600_000 });
+      await request(app.getHttpServer()).get('/ttl').expect(200);
+      expect(lines).toEqual([expect.stringMatching(/^maxLifetime: the entry "probe" .* maxLifetime \(1 hour\)/)]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('forRoot without it keeps entries at most 7 days', async () => {
+    const app = await startApp({ imports: [LayerCacheModule.forRoot({ logger: silentLogger, ttl: '30d' })], controllers: [TtlController] }, adapter);
+    try {
+      expect((await request(app.getHttpServer()).get('/ttl').expect(200)).body).toEqual({ ms: 7 * 86_400_000 });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('a factory result with a maxLifetime under 1 s fails the app at startup, naming it', async () => {
+    const error = await optionError(() => startApp({ imports: [LayerCacheModule.forRootAsync({ useFactory: () => ({ logger: silentLogger, maxLifetime: 0 }) })] }, adapter));
+    expect(error.option).toBe('maxLifetime');
   });
 });

@@ -49,7 +49,7 @@ describe('tracing on a real Redis', () => {
 
   const names = () => otel.exporter.getFinishedSpans().map((span) => span.name);
 
-  it('a miss with tags: the Redis read, the read of its tags' versions and the load under the caller, the write under the load', async () => {
+  it('a miss with tags: the Redis read, the read of its tags versions and the load under the caller, the write under the load', async () => {
     const stack = instance(uniquePrefix('otel-miss'));
     expect(await underSpan(otel.tracer, () => stack.get('k', () => 'v', { tags: ['t'] }))).toBe('v');
     const outer = onlySpan(otel.exporter, 'outer');
