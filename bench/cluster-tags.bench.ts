@@ -102,11 +102,17 @@ async function benchReads(nodes: readonly ClusterNodeAddress[], stats: MasterSta
   const rounds = quick ? 3 : 12;
   const warmupRounds = quick ? 1 : 2;
   const keyCount = quick ? 1_000 : KEYS;
-  // Readers first, so that the bus reader hears the invalidations as a peer would.
-  const plainReader = await instance(nodes, READS_PREFIX, false);
-  const busReader = await instance(nodes, READS_PREFIX, true);
-  const writer = await instance(nodes, READS_PREFIX, true);
+  const opened: Instance[] = [];
+  const open = async (bus: boolean): Promise<Instance> => {
+    const one = await instance(nodes, READS_PREFIX, bus);
+    opened.push(one);
+    return one;
+  };
   try {
+    // Readers first, so that the bus reader hears the invalidations as a peer would.
+    const plainReader = await open(false);
+    const busReader = await open(true);
+    const writer = await open(true);
     // Half of the tags invalidated before the writes: their records exist, the entries written after stay valid.
     await runBounded(CONCURRENCY, (i) => writer.stack.invalidateByTag(`tag:${2 * i}`), { count: TAGS / 2 });
     const random = prng(0x5eed);
@@ -193,7 +199,7 @@ async function benchReads(nodes: readonly ClusterNodeAddress[], stats: MasterSta
       };
     });
   } finally {
-    await Promise.all([plainReader, busReader, writer].map(closeInstance));
+    await Promise.all(opened.map(closeInstance));
   }
 }
 
