@@ -3,13 +3,15 @@
  *
  *   --quick     fewer rounds: a smoke run (every section runs, numbers are noisier), ~10-20 s
  *   --strict    exit with code 1 when a target FAILs (default: report only)
- *   --only=a,f  run only the listed sections (letters a-d, f-l, o; default: all)
+ *   --only=a,f  run only the listed sections (letters a-d, f-l, o, p; default: all)
  *
  * Starts its own redis-server on a free loopback port for the Redis cases and stops it at the end; without
  * a redis-server binary those cases are skipped with a message. Exit codes (run-guard.ts): 0 done, 1 a crash or a
  * FAIL under --strict or the watchdog, 2 a bad argument, 130/143 stopped by SIGINT/SIGTERM; the redis-server and
- * the peers of (f) are stopped on every one of them.
+ * the peers of (f) are stopped on every one of them. Section (p) starts its own 3-master Redis Cluster (more
+ * redis-servers, stopped at its end, and killed on any exit by test/support/redis-server.ts' exit hook).
  */
+import { benchClusterTags } from './cluster-tags.bench.js';
 import { benchCompression } from './compression.bench.js';
 import { benchDecorators } from './decorators.bench.js';
 import { benchDistributedStampede } from './distributed-stampede.bench.js';
@@ -28,7 +30,7 @@ import { printTargets, section, type TargetResult } from './harness.js';
 import { parseArgs, runMain, UsageError, type RunGuard } from './run-guard.js';
 import { cpus } from 'node:os';
 
-const SECTIONS = ['a', 'b', 'c', 'd', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'o'];
+const SECTIONS = ['a', 'b', 'c', 'd', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'o', 'p'];
 /** The whole run is stopped past this (a hang, not a slow machine: a quick run takes ~10 s, a full one ~30 s here). */
 const WATCHDOG_MS = { quick: 5 * 60_000, full: 20 * 60_000 };
 
@@ -126,6 +128,12 @@ async function main(guard: RunGuard): Promise<number> {
     }
   } finally {
     await redis?.stop();
+  }
+
+  if (runs('p')) {
+    section('(p) Tags on a 3-master Redis Cluster: tagged vs untagged L2 reads/s, busiest master of a mixed workload');
+    if (hasRedisServer()) targets.push(...(await benchClusterTags({ quick })));
+    else console.log('redis-server not found: skipping (p) (install it: apt-get install -y redis-server)');
   }
 
   section('Targets');

@@ -3,6 +3,7 @@
  * optionally replicas) and stops it; kills a node for failover tests. Hard part: the nodes must agree on the slot
  * map (and the replicas be in sync) before the first command (`waitForClusterOk`).
  */
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -74,6 +75,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
   if (!Number.isInteger(nodeTimeoutMs) || nodeTimeoutMs < 100) throw new RangeError(`nodeTimeoutMs must be an integer of at least 100, got ${nodeTimeoutMs}`);
   const total = masters * (1 + perMaster);
   const root = await mkdtemp(join(tmpdir(), 'layercache-cluster-'));
+  trackRoot(root);
   const servers: RedisServerHandle[] = [];
   let stopped = false;
   const stop = async (): Promise<void> => {
@@ -81,6 +83,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     stopped = true;
     await Promise.all(servers.map((server) => server.stop()));
     await rm(root, { recursive: true, force: true });
+    liveRoots.delete(root);
   };
 
   try {
@@ -107,6 +110,24 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     await stop();
     throw error;
   }
+}
+
+/** Directories of the clusters not stopped yet: removed on any exit of the process (the servers are killed there too). */
+const liveRoots = new Set<string>();
+let exitHookInstalled = false;
+
+/**
+ * Registers `root` for removal on exit: a process stopped by a signal (`npm run bench`'s SIGINT/SIGTERM handling
+ * calls `process.exit`) never reaches `stop()`, and the nodes' directories would stay in the temporary directory.
+ */
+function trackRoot(root: string): void {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const dir of liveRoots) rmSync(dir, { recursive: true, force: true });
+    });
+  }
+  liveRoots.add(root);
 }
 
 /**
