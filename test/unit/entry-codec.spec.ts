@@ -69,7 +69,7 @@ describe('encodeEntry / decodeEntry', () => {
   });
 
   it('starts with the magic bytes, the format version (3: tagged) and a 56-byte header, the version at a fixed offset', () => {
-    const bytes = encodeEntry(makeEntry('x', NOW, { tags: ['ab'], version: 2 ** 52 + 1 }), serializer);
+    const bytes = encodeEntry(makeEntry('x', NOW, { tags: ['ab'], tagVersions: [2 ** 51 + 7], version: 2 ** 52 + 1 }), serializer);
     expect([...bytes.subarray(0, 4)]).toEqual([0x4c, 0x43, 0x03, 0x00]);
     expect(bytes.toString('latin1', 0, 3)).toBe(ENTRY_TAGGED_MAGIC);
     expect(encodeEntry(makeEntry('x', NOW), serializer).toString('latin1', 0, 3)).toBe(ENTRY_MAGIC);
@@ -78,7 +78,8 @@ describe('encodeEntry / decodeEntry', () => {
     expect(bytes.readUInt32LE(52)).toBe(1);
     expect(bytes.readUInt32LE(56)).toBe(2);
     expect(bytes.toString('utf8', 60, 62)).toBe('ab');
-    expect(serializer.decode(bytes.subarray(62))).toBe('x');
+    expect(bytes.readDoubleLE(62)).toBe(2 ** 51 + 7);
+    expect(serializer.decode(bytes.subarray(70))).toBe('x');
   });
 
   it('reads an entry without a version as version 0', () => {
