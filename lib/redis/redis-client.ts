@@ -11,9 +11,8 @@ import { InvalidOptionError } from '../core/errors.js';
  * An ioredis client: a `Redis` connection or a `Cluster`. ioredis is an optional peer, so it is imported
  * for its types only; the library loads without it installed.
  *
- * Redis Cluster: every key one command touches must hash to one slot. The tag store's keys share the
- * `{tags}` hash tag (one slot, so its scripts and pipelines stay single-slot); the revalidation lock touches
- * one key per command. `RedisLayer` splits its bulk commands (`getMany`, `setMany`, `delete`, `clear`) by
+ * Redis Cluster: every key one command touches must hash to one slot. The tag store and the revalidation lock
+ * touch one key per command (or script), so their keys spread over the slots. `RedisLayer` splits its bulk commands (`getMany`, `setMany`, `delete`, `clear`) by
  * hash slot on a Cluster: one command (or pipeline) per slot, sent in parallel; give the layer's prefix a
  * hash tag (e.g. `'{lc}:'`) to pin all its keys to one slot, which makes each bulk call one command again.
  */

@@ -28,7 +28,7 @@ const REDISREVALIDATIONLOCK_NAMES_LISTED: AllListed<RedisRevalidationLockOptions
 void REDISREVALIDATIONLOCK_NAMES_LISTED;
 
 /**
- * Marks the lock's keys right after the prefix. Like the tag store's `\x1f{tags}:`, U+001F cannot start a key
+ * Marks the lock's keys right after the prefix. Like the tag store's `\x1ftags:`, U+001F cannot start a key
  * the stack writes, so a lock key never collides with an entry (nor with a tag key), and `RedisLayer.clear()`
  * leaves it alone. No hash tag: each command touches one key, so locks spread over a Redis Cluster.
  */
