@@ -80,22 +80,3 @@ export function groupKey(sortedTags: readonly string[]): string {
 export function nextTagVersion(previous: number, nowUs: number): number {
   return nowUs > previous ? nowUs : previous + 1;
 }
-
-/**
- * Whether an entry carrying `tags`, which recorded `versions[i]` for `tags[i]` before its value was loaded, was
- * invalidated by one of `states` (the states of its tags in the same order, `undefined` = no record).
- */
-export function invalidatedBy(tags: readonly string[], versions: readonly number[] | undefined, states: readonly (TagState | undefined)[]): boolean {
-  for (let i = 0; i < tags.length; i++) {
-    const state = states[i];
-    if (state === undefined) continue;
-    const recorded = versions?.[i] ?? 0;
-    if (state.any > recorded) return true;
-    if (state.groups !== undefined) {
-      for (const group of state.groups.values()) {
-        if (group.version > recorded && group.tags.every((tag) => tags.includes(tag))) return true;
-      }
-    }
-  }
-  return false;
-}

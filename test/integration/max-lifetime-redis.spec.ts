@@ -11,23 +11,13 @@ import { CacheStack } from '../../lib/stack/cache-stack.js';
 import type { CacheStackOptions } from '../../lib/stack/cache-stack.options.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { RecordingLogger } from '../support/stack-builder.js';
-import { testRedisClient, uniquePrefix } from '../support/redis-test-client.js';
+import { uniquePrefix, useRedisStacks } from '../support/redis-test-client.js';
 
 const DAY = 86_400_000;
 
 describe('maxLifetime on a real Redis', () => {
   let client: Redis;
-  const stacks: CacheStack[] = [];
-
-  beforeAll(() => {
-    client = testRedisClient();
-  });
-  afterEach(async () => {
-    await Promise.all(stacks.splice(0).map((s) => s.close()));
-  });
-  afterAll(async () => {
-    await client.quit();
-  });
+  const stacks = useRedisStacks((opened) => (client = opened));
 
   function instance(prefix: string, clock: FakeClock, options: CacheStackOptions = {}) {
     const l1 = new MemoryLayer();

@@ -5,7 +5,7 @@ import { RedisTagStore } from '../../lib/redis/redis-tag.store.js';
 import { CacheStack } from '../../lib/stack/cache-stack.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { RecordingLogger } from '../support/stack-builder.js';
-import { testRedisClient, uniquePrefix } from '../support/redis-test-client.js';
+import { uniquePrefix, useRedisStacks } from '../support/redis-test-client.js';
 
 /**
  * `ttl(key)` / `inspect(key)` across layers on a real Redis: two "processes" (each its own L1) share one prefix and
@@ -13,17 +13,7 @@ import { testRedisClient, uniquePrefix } from '../support/redis-test-client.js';
  */
 describe('CacheStack.ttl and inspect on a real Redis', () => {
   let client: Redis;
-  const stacks: CacheStack[] = [];
-
-  beforeAll(() => {
-    client = testRedisClient();
-  });
-  afterEach(async () => {
-    await Promise.all(stacks.splice(0).map((s) => s.close()));
-  });
-  afterAll(async () => {
-    await client.quit();
-  });
+  const stacks = useRedisStacks((opened) => (client = opened));
 
   function instance(prefix: string, clock: FakeClock) {
     const l1 = new MemoryLayer();

@@ -6,7 +6,7 @@ import { CacheStack } from '../../lib/stack/cache-stack.js';
 import type { CacheStackOptions } from '../../lib/stack/cache-stack.options.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { RecordingLogger } from '../support/stack-builder.js';
-import { testRedisClient, uniquePrefix } from '../support/redis-test-client.js';
+import { uniquePrefix, useRedisStacks } from '../support/redis-test-client.js';
 
 /**
  * Two "processes" (each its own L1) on one Redis prefix and one injected clock: the entries' deadlines follow the
@@ -15,17 +15,7 @@ import { testRedisClient, uniquePrefix } from '../support/redis-test-client.js';
  */
 describe('sliding and adaptive ttls across instances on a real Redis', () => {
   let client: Redis;
-  const stacks: CacheStack[] = [];
-
-  beforeAll(() => {
-    client = testRedisClient();
-  });
-  afterEach(async () => {
-    await Promise.all(stacks.splice(0).map((s) => s.close()));
-  });
-  afterAll(async () => {
-    await client.quit();
-  });
+  const stacks = useRedisStacks((opened) => (client = opened));
 
   function instance(prefix: string, clock: FakeClock, options: CacheStackOptions = {}) {
     const l1 = new MemoryLayer();

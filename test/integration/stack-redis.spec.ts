@@ -6,22 +6,12 @@ import { MsgpackSerializer } from '../../lib/core/msgpack.serializer.js';
 import { CacheStack } from '../../lib/stack/cache-stack.js';
 import type { CacheStackOptions } from '../../lib/stack/cache-stack.options.js';
 import { RecordingLogger } from '../support/stack-builder.js';
-import { countRoundTrips, testRedisClient, uniquePrefix } from '../support/redis-test-client.js';
+import { countRoundTrips, testRedisClient, uniquePrefix, useRedisStacks } from '../support/redis-test-client.js';
 
 /** Two "processes": each its own L1, both on the same Redis prefix. */
 describe('CacheStack on memory + a real Redis', () => {
   let client: Redis;
-  const stacks: CacheStack[] = [];
-
-  beforeAll(() => {
-    client = testRedisClient();
-  });
-  afterEach(async () => {
-    await Promise.all(stacks.splice(0).map((s) => s.close()));
-  });
-  afterAll(async () => {
-    await client.quit();
-  });
+  const stacks = useRedisStacks((opened) => (client = opened));
 
   function instance(prefix: string, options: CacheStackOptions = {}) {
     const l1 = new MemoryLayer();

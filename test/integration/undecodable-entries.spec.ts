@@ -7,7 +7,7 @@ import { CacheStack } from '../../lib/stack/cache-stack.js';
 import { UNDECODABLE_LOG_INTERVAL_MS } from '../../lib/stack/undecodable-entries.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { makeEntry } from '../support/layer-contract.js';
-import { testRedisClient, uniquePrefix } from '../support/redis-test-client.js';
+import { uniquePrefix, useRedisStacks } from '../support/redis-test-client.js';
 import { RecordingLogger } from '../support/stack-builder.js';
 
 /**
@@ -17,7 +17,7 @@ import { RecordingLogger } from '../support/stack-builder.js';
  */
 describe('undecodable entries in Redis', () => {
   let client: Redis;
-  const stacks: CacheStack[] = [];
+  const stacks = useRedisStacks((opened) => (client = opened));
   const clock = new FakeClock();
   const valid = encodeEntry(makeEntry({ user: 'alice' }, clock.now(), { freshUntil: clock.now() + 3_600_000 }), new MsgpackSerializer());
   const garbage: [string, Buffer, RegExp][] = [
@@ -26,15 +26,6 @@ describe('undecodable entries in Redis', () => {
     ['a truncated entry', valid.subarray(0, valid.length - 3), /serializer cannot decode/],
   ];
 
-  beforeAll(() => {
-    client = testRedisClient();
-  });
-  afterEach(async () => {
-    await Promise.all(stacks.splice(0).map((s) => s.close()));
-  });
-  afterAll(async () => {
-    await client.quit();
-  });
 
   function instance(prefix: string) {
     const logger = new RecordingLogger();

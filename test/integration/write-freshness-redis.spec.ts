@@ -5,22 +5,12 @@ import { CacheStack } from '../../lib/stack/cache-stack.js';
 import type { CacheStackOptions } from '../../lib/stack/cache-stack.options.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { RecordingLogger } from '../support/stack-builder.js';
-import { testRedisClient, uniquePrefix } from '../support/redis-test-client.js';
+import { uniquePrefix, useRedisStacks } from '../support/redis-test-client.js';
 
 /** ttlJitter and calendar ttls on a real Redis: the key's PTTL follows each entry's own deadlines. */
 describe('write-time freshness on memory + a real Redis', () => {
   let client: Redis;
-  const stacks: CacheStack[] = [];
-
-  beforeAll(() => {
-    client = testRedisClient();
-  });
-  afterEach(async () => {
-    await Promise.all(stacks.splice(0).map((s) => s.close()));
-  });
-  afterAll(async () => {
-    await client.quit();
-  });
+  const stacks = useRedisStacks((opened) => (client = opened));
 
   function instance(prefix: string, options: CacheStackOptions = {}) {
     const stack = new CacheStack([new MemoryLayer(), new RedisLayer({ client, prefix })], { logger: new RecordingLogger(), ...options });

@@ -21,6 +21,26 @@ export function testRedisClient(): Redis {
 }
 
 /** A key prefix no other test uses: tests isolate by prefix and never FLUSHALL the shared server. */
+/**
+ * The lifecycle most Redis specs share: a client opened before the file's tests (given to `receive`) and quit after
+ * them, and the stacks a test opens (push them on the returned list), closed after each test.
+ */
+export function useRedisStacks(receive: (client: Redis) => void): { close(): Promise<void> }[] {
+  let client: Redis | undefined;
+  const stacks: { close(): Promise<void> }[] = [];
+  beforeAll(() => {
+    client = testRedisClient();
+    receive(client);
+  });
+  afterEach(async () => {
+    await Promise.all(stacks.splice(0).map((stack) => stack.close()));
+  });
+  afterAll(async () => {
+    await client?.quit();
+  });
+  return stacks;
+}
+
 export function uniquePrefix(label = 't'): string {
   return `test:${label}:${randomUUID()}:`;
 }
