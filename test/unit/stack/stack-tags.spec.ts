@@ -49,8 +49,11 @@ class SharedTagStore implements TagStore {
   }
 }
 
-/** `count` instances over one shared L2 and one shared tag store (each its own connection), subscribed to one bus. */
-async function cluster(count: number, { bus = true } = {}) {
+/**
+ * `count` instances over one shared L2 and one shared tag store (each its own connection), subscribed to one bus;
+ * `besideLayer`: each instance's store comes from its L2 (`createTagStore`) instead of the `tagStore` option.
+ */
+async function cluster(count: number, { bus = true, besideLayer = false } = {}) {
   const clock = new FakeClock();
   const hub = new BusHub();
   const store = new MemoryLayer({ name: 'shared-store' });
@@ -60,7 +63,14 @@ async function cluster(count: number, { bus = true } = {}) {
     const l2 = new ChaosLayer(store, { name: 'l2' });
     const tagStore = new SharedTagStore(tagRecords);
     const peerBus = bus ? hub.bus() : undefined;
-    const built = buildStack([l1, l2], { clock, tagStore, layerBackoff: '1s', ...(peerBus !== undefined && { invalidationBus: peerBus }) });
+    // Beside the layer (as RedisLayer.createTagStore): the store shares the layer's connection, hence its guard.
+    if (besideLayer) l2.createTagStore = () => tagStore;
+    const built = buildStack([l1, l2], {
+      clock,
+      layerBackoff: '1s',
+      ...(!besideLayer && { tagStore }),
+      ...(peerBus !== undefined && { invalidationBus: peerBus }),
+    });
     return { ...built, l1, l2, tagStore, bus: peerBus as HubBus };
   });
   await Promise.all(peers.map((peer) => peer.stack.ready()));
@@ -286,5 +296,35 @@ describe('a tag store that fails', () => {
     expect(b.tagStore.fetches).toBe(bFetches);
     expect(await c.stack.get('k', load, { tags: ['t'] })).toBe('v2');
     expect(c.tagStore.fetches).toBe(1);
+  });
+
+  it('a store beside a failing layer (its guard): the layer\'s recovery replays the invalidation and announces the store\'s versions', async () => {
+    const { peers, hub, clock, tagRecords } = await cluster(2, { besideLayer: true });
+    const [a, b] = peers;
+    const { load } = counter();
+    expect(await a.stack.get('k', load, { tags: ['t'] })).toBe('v1');
+    expect(a.tagStore.fetches).toBe(1); // the layer's store is the one used
+    expect(await b.stack.get('k')).toBe('v1');
+
+    a.l2.fail(); // the connection is down: the layer and the store beside it
+    a.tagStore.down = true;
+    await expect(a.stack.invalidateByTag('t')).resolves.toBeUndefined();
+    expect(tagRecords.fetch(['t'])).toEqual([undefined]);
+    expect(await a.stack.get('k', load, { tags: ['t'] })).toBe('v2'); // invalid here at once: reloaded
+    await flushMicrotasks();
+    await b.l1.delete(['k']);
+    expect(await b.stack.get('k')).toBeUndefined(); // b heard it (the L2 copy is v1: a could not write v2)
+
+    a.l2.heal();
+    a.tagStore.down = false;
+    await clock.advance(1_000); // the layer's health check answers: its recovery replays the tag store's part too
+    await a.stack.idle();
+    await flushMicrotasks();
+    const stored = tagRecords.fetch(['t'])[0];
+    expect(stored?.any).toBeGreaterThan(0);
+    const announced = hub.log.filter(({ message }) => message.kind === 'tags').map(({ message }) => message);
+    expect(announced.at(-1)).toEqual({ kind: 'tags', tags: ['t'], mode: 'any', versions: [stored?.any] });
+    expect(await b.stack.get('k', load, { tags: ['t'] })).toBe('v3');
+    expect(await a.stack.get('k', load, { tags: ['t'] })).toBe('v3'); // a's v2, recorded with the outage's version, is invalid now
   });
 });
