@@ -20,7 +20,7 @@ import { groupKey, type TagGroup, type TagMatchMode, type TagState } from '../co
 export const MAX_KNOWN_TAGS = 100_000;
 
 /** Updates between two sweeps of expired records. */
-const SWEEP_EVERY = 4096;
+export const SWEEP_EVERY = 4096;
 
 interface MirrorState {
   version: number;

@@ -6,11 +6,9 @@
  */
 import type { CacheEntry } from '../../../lib/core/entry.js';
 import type { TagState } from '../../../lib/core/tag-store.js';
-import { MAX_KNOWN_TAGS, TagMirror } from '../../../lib/stack/tag-mirror.js';
+import { MAX_KNOWN_TAGS, SWEEP_EVERY, TagMirror } from '../../../lib/stack/tag-mirror.js';
 import { FakeClock } from '../../support/fake-clock.js';
 
-/** Updates between two sweeps (SWEEP_EVERY in tag-mirror.ts, not exported): driving this many guarantees one. */
-const SWEEP_EVERY = 4096;
 const KEEP_MS = 10_000;
 
 function entry(tags: string[], tagVersions?: number[]): CacheEntry {
