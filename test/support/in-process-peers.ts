@@ -4,7 +4,7 @@
  * The Redis implementations have their own integration specs; these exist to test the stack's side.
  */
 import type { Clock, TimerHandle } from '../../lib/core/clock.js';
-import type { InvalidationBus, InvalidationBusHandlers, InvalidationMessage } from '../../lib/core/invalidation-bus.js';
+import type { BusSubscriptionState, InvalidationBus, InvalidationBusHandlers, InvalidationMessage } from '../../lib/core/invalidation-bus.js';
 import type { LoadCoordinator, LoadLease, LoadTicket } from '../../lib/core/load-coordinator.js';
 
 /** A pub/sub channel shared by the buses it makes. Messages are delivered on a microtask, or held. */
@@ -68,6 +68,11 @@ export class HubBus implements InvalidationBus {
     if (!this.connected) return Promise.reject(new Error('bus disconnected'));
     this.hub.send(this, message);
     return Promise.resolve();
+  }
+
+  /** Where the subscription stands, as a real bus reports it: interrupted while disconnected. */
+  subscription(): BusSubscriptionState {
+    return this.connected ? 'subscribed' : 'interrupted';
   }
 
   /** Simulates a reconnection of the subscriber: the stack is told it may have missed messages. */

@@ -134,6 +134,21 @@ describe('tag reads with a shared tag store', () => {
     expect(b.tagStore.fetches).toBe(4);
   });
 
+  it('while the bus is interrupted, L2 reads ask the store: an invalidation the bus missed is found at once', async () => {
+    const { peers } = await cluster(2);
+    const [a, b] = peers;
+    const { load } = counter();
+    await a.stack.get('k', load, { tags: ['t'] });
+    expect(await b.stack.get('k')).toBe('v1');
+    const followed = b.tagStore.fetches;
+    b.bus.connected = false; // b's subscription broke: it hears nothing, and says so
+    await a.stack.invalidateByTag('t');
+    await flushMicrotasks();
+    await b.l1.delete(['k']);
+    expect(await b.stack.get('k')).toBeUndefined();
+    expect(b.tagStore.fetches).toBe(followed + 1);
+  });
+
   it('after a bus resync the tags are read from the store again: an invalidation missed meanwhile is found', async () => {
     const { peers } = await cluster(2);
     const [a, b] = peers;
