@@ -6,8 +6,10 @@
  *
  * It also knows which tags it follows *authoritatively*: a tag whose state was fetched while the bus was subscribed
  * (and has not dropped since: `forgetKnowledge()` starts a new epoch) is kept current by the bus, so a load can read
- * its version here and an L2 read can be validated here, without a round trip. Such knowledge is bounded
- * ({@link MAX_KNOWN_TAGS}; past it, every tag is fetched once again).
+ * its version here and an L2 read can be validated here, without a round trip. Such knowledge is bounded in number
+ * ({@link MAX_KNOWN_TAGS}; past it, every tag is fetched once again) and in age ({@link MAX_KNOWLEDGE_AGE_MS}: a
+ * followed tag is read again that long after it was last read, so a bus message lost without the bus noticing — a
+ * peer's failed PUBLISH — hides an invalidation from this process's L2 reads for at most that long).
  *
  * Memory: one small record per tag invalidated within the last `keepMs` (older invalidations cannot concern a live
  * entry: every entry lives at most the stack's `maxLifetime`, and `keepMs` exceeds it), plus the known tags.
@@ -18,6 +20,9 @@ import { groupKey, type TagGroup, type TagMatchMode, type TagState } from '../co
 
 /** Most tags followed authoritatively at once (a new epoch starts past it). */
 export const MAX_KNOWN_TAGS = 100_000;
+
+/** How long a tag read from the store is followed through the bus before it is read again (ms). */
+export const MAX_KNOWLEDGE_AGE_MS = 10_000;
 
 /** Updates between two sweeps of expired records. */
 export const SWEEP_EVERY = 4096;
@@ -30,6 +35,8 @@ interface MirrorState {
   keepUntil: number;
   /** The epoch in which the state was fetched (known); -1 when not known. */
   knownIn: number;
+  /** When it was last fetched in that epoch (ms). */
+  knownAt: number;
   /** The mirror's change count when an invalidation of the tag was last learned. */
   changed: number;
 }
@@ -81,9 +88,10 @@ export class TagMirror {
   /** The versions of `tags` when every one is known, else `undefined`. */
   knownVersions(tags: readonly string[]): number[] | undefined {
     const out = new Array<number>(tags.length);
+    const since = this.clock.now() - MAX_KNOWLEDGE_AGE_MS;
     for (let i = 0; i < tags.length; i++) {
       const state = this.states.get(tags[i] as string);
-      if (state === undefined || state.knownIn !== this.epoch) return undefined;
+      if (state === undefined || state.knownIn !== this.epoch || state.knownAt <= since) return undefined;
       out[i] = state.version;
     }
     return out;
@@ -92,7 +100,11 @@ export class TagMirror {
   /** The tags of `tags` not known here. */
   unknown(tags: Iterable<string>): string[] {
     const out: string[] = [];
-    for (const tag of tags) if (this.states.get(tag)?.knownIn !== this.epoch) out.push(tag);
+    const since = this.clock.now() - MAX_KNOWLEDGE_AGE_MS;
+    for (const tag of tags) {
+      const state = this.states.get(tag);
+      if (state === undefined || state.knownIn !== this.epoch || state.knownAt <= since) out.push(tag);
+    }
     return out;
   }
 
@@ -185,6 +197,7 @@ export class TagMirror {
   }
 
   private markKnown(state: MirrorState): void {
+    state.knownAt = this.clock.now();
     if (state.knownIn === this.epoch) return;
     if (this.knownCount >= MAX_KNOWN_TAGS) this.forgetKnowledge();
     state.knownIn = this.epoch;
@@ -195,7 +208,7 @@ export class TagMirror {
   private state(tag: string, keepUntil: number): MirrorState {
     let state = this.states.get(tag);
     if (state === undefined) {
-      state = { version: 0, any: 0, groups: undefined, keepUntil, knownIn: -1, changed: 0 };
+      state = { version: 0, any: 0, groups: undefined, keepUntil, knownIn: -1, knownAt: 0, changed: 0 };
       this.states.set(tag, state);
     } else if (keepUntil > state.keepUntil) {
       state.keepUntil = keepUntil;
@@ -204,14 +217,14 @@ export class TagMirror {
   }
 
   /**
-   * Every {@link SWEEP_EVERY} updates, drops the records past their keep time that are not known in this epoch (a known
-   * one stays: its version is what loads record; bounded by {@link MAX_KNOWN_TAGS}).
+   * Every {@link SWEEP_EVERY} updates, drops the records past their keep time that are not followed now (a followed one
+   * stays: its version is what loads record; bounded by {@link MAX_KNOWN_TAGS}).
    */
   private afterUpdate(): void {
     if (++this.updates % SWEEP_EVERY !== 0) return;
     const now = this.clock.now();
     for (const [tag, state] of this.states) {
-      if (state.keepUntil <= now && state.knownIn !== this.epoch) this.states.delete(tag);
+      if (state.keepUntil <= now && (state.knownIn !== this.epoch || state.knownAt <= now - MAX_KNOWLEDGE_AGE_MS)) this.states.delete(tag);
     }
   }
 }

@@ -12,6 +12,7 @@ import type { TagMatchMode, TagState, TagStore } from '../../../lib/core/tag-sto
 import { MemoryLayer } from '../../../lib/layers/memory.layer.js';
 import { VALUE_TAGS_SKEW_MS } from '../../../lib/stack/stack-tags.js';
 import { ChaosLayer } from '../../support/chaos.layer.js';
+import { MAX_KNOWLEDGE_AGE_MS } from '../../../lib/stack/tag-mirror.js';
 import { FakeClock, flushMicrotasks } from '../../support/fake-clock.js';
 import { BusHub, type HubBus } from '../../support/in-process-peers.js';
 import { buildStack, controlledLoader } from '../../support/stack-builder.js';
@@ -132,6 +133,22 @@ describe('tag reads with a shared tag store', () => {
     await a.stack.invalidateByTag('t');
     expect(await b.stack.get('k')).toBeUndefined(); // learned from the store, not from a bus
     expect(b.tagStore.fetches).toBe(4);
+  });
+
+  it('a peer\'s invalidation whose bus message was lost reaches L2 reads once the tag is read again (MAX_KNOWLEDGE_AGE_MS)', async () => {
+    const { clock, peers } = await cluster(2);
+    const [a, b] = peers;
+    const { load } = counter();
+    await a.stack.get('k', load, { tags: ['t'] });
+    expect(await b.stack.get('k')).toBe('v1');
+    a.bus.connected = false; // a's PUBLISH fails; b's subscription is fine, so b keeps following the tag
+    await a.stack.invalidateByTag('t');
+    a.bus.connected = true;
+    await b.l1.delete(['k']);
+    expect(await b.stack.get('k')).toBe('v1'); // b has not heard: the window a lost message opens
+    await b.l1.delete(['k']);
+    await clock.advance(MAX_KNOWLEDGE_AGE_MS);
+    expect(await b.stack.get('k')).toBeUndefined(); // read again from the store: invalid
   });
 
   it('while the bus is interrupted, L2 reads ask the store: an invalidation the bus missed is found at once', async () => {

@@ -6,7 +6,7 @@
  */
 import type { CacheEntry } from '../../../lib/core/entry.js';
 import type { TagState } from '../../../lib/core/tag-store.js';
-import { MAX_KNOWN_TAGS, SWEEP_EVERY, TagMirror } from '../../../lib/stack/tag-mirror.js';
+import { MAX_KNOWLEDGE_AGE_MS, MAX_KNOWN_TAGS, SWEEP_EVERY, TagMirror } from '../../../lib/stack/tag-mirror.js';
 import { FakeClock } from '../../support/fake-clock.js';
 
 const KEEP_MS = 10_000;
@@ -147,6 +147,9 @@ describe('TagMirror', () => {
     await clock.advance(KEEP_MS - 1);
     m.record(['recent'], 'any', [200]); // kept until KEEP_MS - 1 + KEEP_MS
     await clock.advance(1);
+    // Followed tags are read again within MAX_KNOWLEDGE_AGE_MS: the store's state is merged again.
+    m.merge(['known'], [state(100)], m.knowledgeEpoch);
+    m.merge(['known-empty'], [undefined], m.knowledgeEpoch);
     // Nothing is dropped before a sweep runs.
     expect(m.isValid(entry(['old'], [0]))).toBe(false);
     for (let i = 1; i <= SWEEP_EVERY; i++) m.record(['filler'], 'any', [i]);
@@ -163,6 +166,19 @@ describe('TagMirror', () => {
     expect(m.versions(['known', 'known-empty', 'recent'])).toEqual([0, 0, 0]);
     expect(m.isValid(entry(['known'], [0]))).toBe(true);
     expect(m.isValid(entry(['recent'], [0]))).toBe(true);
+  });
+
+  it(`a followed tag is read again MAX_KNOWLEDGE_AGE_MS (${MAX_KNOWLEDGE_AGE_MS} ms) after it was last read: a lost bus message hides an invalidation that long at most`, async () => {
+    const { clock, mirror: m } = mirror();
+    m.merge(['t'], [state(5)], m.knowledgeEpoch);
+    await clock.advance(MAX_KNOWLEDGE_AGE_MS - 1);
+    expect(m.knownVersions(['t'])).toEqual([5]);
+    expect(m.unknown(['t'])).toEqual([]);
+    await clock.advance(1);
+    expect(m.knownVersions(['t'])).toBeUndefined();
+    expect(m.unknown(['t'])).toEqual(['t']);
+    m.merge(['t'], [state(9)], m.knowledgeEpoch);
+    expect(m.knownVersions(['t'])).toEqual([9]);
   });
 
   it(`following more than MAX_KNOWN_TAGS (${MAX_KNOWN_TAGS}) tags starts a new epoch: the earlier ones are fetched again`, () => {
