@@ -212,7 +212,7 @@ describeTagStoreContract('RedisTagStore on a Redis Cluster', () => {
     elapse: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     teardown: () => removeClusterKeys(clients.client, prefix),
   };
-});
+}, 2_000);
 
 describe('RedisTagStore on a Redis Cluster', () => {
   it('spreads the tag records over the masters (no common hash tag), each invalidated and fetched on its own', async () => {
