@@ -24,6 +24,10 @@
  * tags known here rejects it (at worst a miss). What was invalidated while no process ran is not known
  * (docs/storage.md, "Tags, namespaces and restarts").
  *
+ * Why one file over 300 lines: the record format, the index and the file operations are already apart
+ * (disk-record.ts, disk-index.ts, disk-files.ts); what stays is the layer contract's dozen methods and the write path
+ * that ties them (temp file, rename, index, bounds), which reads best in one place.
+ *
  * Bounds: `maxFiles` records and `maxSize` bytes (file sizes), as known to this process; expired rows go
  * first, then the least recently used by this process (after a restart: the oldest written, by mtime). Expired
  * records are removed when read and by a periodic sweep (`sweepInterval`, an unref'd timer on the stack's clock)

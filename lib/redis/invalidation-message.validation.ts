@@ -94,7 +94,7 @@ export function stringListProblem(field: string, list: unknown): string | undefi
 }
 
 /**
- * Checks a version, sequence or generation: a safe non-negative integer (every counter the library produces
+ * Checks a version or generation: a safe non-negative integer (every counter the library produces
  * is one; how far a peer's counter may be ahead is judged by the stack, see lib/stack/peer-counters.ts).
  */
 export function counterProblem(field: string, value: unknown): string | undefined {

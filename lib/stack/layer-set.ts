@@ -7,6 +7,8 @@
  * (strict-writes.ts); with write-behind (write-behind.ts) the queued entries answer the shared layers' reads
  * (`pending`), so a read that misses L1 still gets this process's last write.
  * Every command is timed into its layer's `latency` (`LayerTimer`, layer-timing.ts).
+ * Over 300 lines on purpose: every layer command (read, write, touch, delete, clear, replay) and its failure handling
+ * in one place, so that no path to a layer can skip the guard, the timer or the recovery queue.
  */
 import type { Clock } from '../core/clock.js';
 import type { CacheEntry } from '../core/entry.js';

@@ -10,7 +10,7 @@
  *   again once a peer's refresh has written its result, so a fresh entry found there is that peer's refresh,
  *   served instead of loading again (the key is refreshed once per cluster; `refreshesSkipped`).
  * - Storing: the result is written as "write if newer" at the version taken before the loader ran (the
- *   load lease's fencing version when there is one), with the tag sequence snapshotted before it ran. It is
+ *   load lease's fencing version when there is one), with its tags' versions read before it ran. It is
  *   not stored when the key was invalidated meanwhile (the flight is marked: race (1) in read-path.ts) or
  *   one of its tags was (race (3)), nor when its options say not to cache it. A stored result is announced to
  *   the peers.

@@ -8,7 +8,7 @@
  * writer's to change. Versions make a late message harmless: a key's L1 copy at least as new as the
  * message's version is kept, and so is the work in flight for it. Dropping a copy never fails the caller:
  * a local layer that throws is logged. A peer's counters are checked first (`PeerCounters`): a version, tag
- * sequence or generation beyond what the peers' clocks and the store can have produced is rejected, never
+ * version or generation beyond what the peers' clocks and the store can have produced is rejected, never
  * adopted.
  */
 import type { CacheLayer } from '../core/layer.js';

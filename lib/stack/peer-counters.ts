@@ -2,7 +2,7 @@
  * The bounds on the counters of peers' bus messages: a message is applied only when its counter is one that
  * the peers' clocks and the shared store can have produced. Without them, one forged message (an unsigned bus
  * trusts whoever can PUBLISH on the Redis) with a counter of 2^53−1 did lasting harm: a version froze the
- * version clock (peers' later writes no longer evicted L1 copies), a tag sequence made the tag's entries
+ * version clock (peers' later writes no longer evicted L1 copies), a tag sequence (now a tag version) made the tag's entries
  * invalid until restart, a generation made `bumpGeneration()` a no-op.
  *
  * Rules (docs/bus-security.md):

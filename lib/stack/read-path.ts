@@ -30,9 +30,9 @@
  *      is not stored.
  *  (2) L checks its flight, stores into L1 and issues its L2 write, then D runs: D deletes L1 synchronously
  *      and its L2 command is queued after L's write on the same connection, so D wins.
- *  (3) L takes its tag snapshot S, T records sequence s > S, L finishes: the entry records S; it is
+ *  (3) L reads its tag's version S, T records version s > S for the tag, L finishes: the entry records S; it is
  *      discarded before the write when T is known here, and invalid on every read otherwise (any process
- *      that fetches the tag's state sees s > S).
+ *      that reads the tag's state, or hears T on the bus, sees s > S).
  *  (4) A lookup of the slower layers starts, D runs, another read of k starts: it does not join the older
  *      lookup (D forgot it), so it cannot return what D removed.
  * A timed-out loader's late result is dropped with its promise; the flight was already removed.

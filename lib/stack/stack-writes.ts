@@ -17,7 +17,7 @@
  * nothing when that fails or finds too many; then it deletes them as `delete` does (for a bare prefix, the
  * work in flight and the peers' copies are dropped by prefix: theirs may hold keys no layer here listed).
  * A tag invalidation
- * records the tags' new sequence (in the tag store, and here at once) instead of touching entries; a
+ * gives the tags new versions (in the tag store, and here at once) instead of touching entries; a
  * generation bump moves a namespace's keys to new names, then drops this process's copies under it
  * (`LocalInvalidation.dropScope`); both are announced. A closed stack rejects every one (`StackClosedError`).
  */
