@@ -21,6 +21,7 @@ import {
   type LayerCacheModuleRootOptions,
 } from '../../lib/index.js';
 import { ADAPTERS, startApp, type AdapterName } from '../support/nest-app.js';
+import { invalidOptionError } from '../support/option-error.js';
 
 /** Runs `fn` and returns the InvalidOptionError it throws or rejects with (failing the test otherwise). */
 async function optionError(fn: () => unknown): Promise<InvalidOptionError> {
@@ -84,16 +85,6 @@ describe('forRoot: an unknown option name fails when forRoot is called', () => {
   });
 });
 
-/** The InvalidOptionError `run` throws synchronously. */
-function errorOf(run: () => unknown): InvalidOptionError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof InvalidOptionError) return error;
-    throw error;
-  }
-  throw new Error('expected an InvalidOptionError');
-}
 
 describe.each(ADAPTERS)('forRootAsync on %s', (adapter: AdapterName) => {
   const savedTtl = process.env['CACHE_TTL'];
@@ -119,7 +110,7 @@ describe.each(ADAPTERS)('forRootAsync on %s', (adapter: AdapterName) => {
     ['a stack option beside useFactory', { ttl: 60 }, 'forRootAsync.ttl', /return it from useFactory/],
     ["@nestjs/cache-manager's extraProviders", { extraProviders: [] }, 'forRootAsync.extraProviders', /provide what the factory injects/],
   ])("forRootAsync's own argument with %s fails when it is called, naming it", (_label, extra, option, message) => {
-    const error = errorOf(() => LayerCacheModule.forRootAsync({ useFactory: () => ({}), ...extra } as never));
+    const error = invalidOptionError(() => LayerCacheModule.forRootAsync({ useFactory: () => ({}), ...extra } as never));
     expect(error.option).toBe(option);
     expect(error.message).toMatch(message);
   });

@@ -1,17 +1,8 @@
 import { checkOptionKeys, closestName } from '../../lib/core/option-keys.js';
-import { InvalidOptionError } from '../../lib/core/errors.js';
+import { invalidOptionError } from '../support/option-error.js';
 
 const KNOWN = ['ttl', 'staleWhileRevalidate', 'staleIfError', 'maxSize', 'name'];
 
-function errorOf(run: () => void): InvalidOptionError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof InvalidOptionError) return error;
-    throw error;
-  }
-  throw new Error('expected an InvalidOptionError');
-}
 
 describe('checkOptionKeys', () => {
   it('accepts known names, whatever their values', () => {
@@ -20,29 +11,29 @@ describe('checkOptionKeys', () => {
   });
 
   it('names an unknown key with its path and the closest known option', () => {
-    const error = errorOf(() => checkOptionKeys({ ttl: 1, staleWhileRevalidte: '1m' }, KNOWN, { at: 'CacheStack' }));
+    const error = invalidOptionError(() => checkOptionKeys({ ttl: 1, staleWhileRevalidte: '1m' }, KNOWN, { at: 'CacheStack' }));
     expect(error.option).toBe('CacheStack.staleWhileRevalidte');
     expect(error.message).toContain('did you mean "staleWhileRevalidate"?');
     expect(error.message).toContain('expected one of ttl, staleWhileRevalidate');
   });
 
   it('checks keys whose value is undefined (a typo is a mistake whatever its value)', () => {
-    expect(errorOf(() => checkOptionKeys({ maxSzie: undefined }, KNOWN)).message).toContain('did you mean "maxSize"?');
+    expect(invalidOptionError(() => checkOptionKeys({ maxSzie: undefined }, KNOWN)).message).toContain('did you mean "maxSize"?');
   });
 
   it('gives no suggestion when nothing is close', () => {
-    const error = errorOf(() => checkOptionKeys({ serializer: 1 }, KNOWN));
+    const error = invalidOptionError(() => checkOptionKeys({ serializer: 1 }, KNOWN));
     expect(error.option).toBe('serializer');
     expect(error.message).not.toContain('did you mean');
   });
 
   it('gives the hint of a name from elsewhere instead of a suggestion', () => {
-    const error = errorOf(() => checkOptionKeys({ gracefulDegradation: true }, KNOWN, { renamed: { gracefulDegradation: 'the stack always degrades; see layerTimeout' } }));
+    const error = invalidOptionError(() => checkOptionKeys({ gracefulDegradation: true }, KNOWN, { renamed: { gracefulDegradation: 'the stack always degrades; see layerTimeout' } }));
     expect(error.message).toBe('Invalid option "gracefulDegradation": unknown option: the stack always degrades; see layerTimeout');
   });
 
   it('does not take inherited properties for hints (a key named "toString")', () => {
-    expect(errorOf(() => checkOptionKeys({ toString: 1 }, KNOWN, { renamed: {} })).message).toContain('unknown option');
+    expect(invalidOptionError(() => checkOptionKeys({ toString: 1 }, KNOWN, { renamed: {} })).message).toContain('unknown option');
   });
 });
 

@@ -7,7 +7,6 @@
  */
 import { jest } from '@jest/globals';
 import type { CacheEntry } from '../../../lib/core/entry.js';
-import { InvalidOptionError } from '../../../lib/core/errors.js';
 import { BurstLogger } from '../../../lib/core/logger.js';
 import { MemoryLayer } from '../../../lib/layers/memory.layer.js';
 import { CacheStack } from '../../../lib/stack/cache-stack.js';
@@ -16,6 +15,7 @@ import { EntryFactory } from '../../../lib/stack/entry-builder.js';
 import { LifetimeCap } from '../../../lib/stack/max-lifetime.js';
 import { FakeClock } from '../../support/fake-clock.js';
 import { buildStack, buildTwoLayerStack, RecordingLogger } from '../../support/stack-builder.js';
+import { invalidOptionError } from '../../support/option-error.js';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -28,16 +28,6 @@ function life(entry: CacheEntry | undefined) {
   return { fresh: entry.freshUntil - entry.createdAt, stale: entry.staleUntil - entry.createdAt, error: entry.errorUntil - entry.createdAt };
 }
 
-/** The InvalidOptionError `run` throws; fails the test when it throws nothing or something else. */
-function optionError(run: () => unknown): InvalidOptionError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof InvalidOptionError) return error;
-    throw error;
-  }
-  throw new Error('expected an InvalidOptionError');
-}
 
 const lifetimeWarnings = (logger: RecordingLogger) => logger.lines.filter((line) => line.message.startsWith('maxLifetime:'));
 
@@ -67,7 +57,7 @@ describe('maxLifetime: the option', () => {
     ['Infinity', Infinity],
     ['an object', { days: 7 }],
   ])('%s is an InvalidOptionError naming maxLifetime', (_label, value) => {
-    const error = optionError(() => new CacheStack([new MemoryLayer()], { maxLifetime: value as never }));
+    const error = invalidOptionError(() => new CacheStack([new MemoryLayer()], { maxLifetime: value as never }));
     expect(error.option).toBe('maxLifetime');
   });
 
@@ -80,7 +70,7 @@ describe('maxLifetime: the option', () => {
   });
 
   it('an unknown name near it is suggested; it is a stack option, not an entry option', async () => {
-    const typo = optionError(() => new CacheStack([new MemoryLayer()], { maxLifetim: '1d' } as never));
+    const typo = invalidOptionError(() => new CacheStack([new MemoryLayer()], { maxLifetim: '1d' } as never));
     expect(typo.option).toBe('CacheStack.maxLifetim');
     expect(typo.message).toContain('did you mean "maxLifetime"?');
     const { stack } = buildStack([new MemoryLayer()]);
