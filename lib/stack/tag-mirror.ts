@@ -88,10 +88,10 @@ export class TagMirror {
   /** The versions of `tags` when every one is known, else `undefined`. */
   knownVersions(tags: readonly string[]): number[] | undefined {
     const out = new Array<number>(tags.length);
-    const since = this.clock.now() - MAX_KNOWLEDGE_AGE_MS;
+    const now = this.clock.now();
     for (let i = 0; i < tags.length; i++) {
       const state = this.states.get(tags[i] as string);
-      if (state === undefined || state.knownIn !== this.epoch || state.knownAt <= since) return undefined;
+      if (state === undefined || !this.followed(state, now)) return undefined;
       out[i] = state.version;
     }
     return out;
@@ -100,10 +100,10 @@ export class TagMirror {
   /** The tags of `tags` not known here. */
   unknown(tags: Iterable<string>): string[] {
     const out: string[] = [];
-    const since = this.clock.now() - MAX_KNOWLEDGE_AGE_MS;
+    const now = this.clock.now();
     for (const tag of tags) {
       const state = this.states.get(tag);
-      if (state === undefined || state.knownIn !== this.epoch || state.knownAt <= since) out.push(tag);
+      if (state === undefined || !this.followed(state, now)) out.push(tag);
     }
     return out;
   }
@@ -196,6 +196,11 @@ export class TagMirror {
     return true;
   }
 
+  /** Whether `state` was read from the store in this epoch, less than {@link MAX_KNOWLEDGE_AGE_MS} before `now`. */
+  private followed(state: MirrorState, now: number): boolean {
+    return state.knownIn === this.epoch && state.knownAt > now - MAX_KNOWLEDGE_AGE_MS;
+  }
+
   private markKnown(state: MirrorState): void {
     state.knownAt = this.clock.now();
     if (state.knownIn === this.epoch) return;
@@ -224,7 +229,7 @@ export class TagMirror {
     if (++this.updates % SWEEP_EVERY !== 0) return;
     const now = this.clock.now();
     for (const [tag, state] of this.states) {
-      if (state.keepUntil <= now && (state.knownIn !== this.epoch || state.knownAt <= now - MAX_KNOWLEDGE_AGE_MS)) this.states.delete(tag);
+      if (state.keepUntil <= now && !this.followed(state, now)) this.states.delete(tag);
     }
   }
 }
