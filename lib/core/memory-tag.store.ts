@@ -3,7 +3,7 @@
  * Hard part: states are replaced, never mutated (copy on write), so readers hold them without copies.
  */
 import { systemClock, type Clock } from './clock.js';
-import { groupKey, nextTagVersion, type TagGroup, type TagMatchMode, type TagState, type TagStore } from './tag-store.js';
+import { groupKey, invalidationTags, nextTagVersion, type TagGroup, type TagMatchMode, type TagState, type TagStore } from './tag-store.js';
 
 interface KeptState {
   readonly state: TagState;
@@ -33,22 +33,19 @@ export class MemoryTagStore implements TagStore {
     const now = this.clock.now();
     if (++this.invalidations % SWEEP_EVERY === 0) this.sweep(now);
     const keepUntil = now + keepMs;
-    if (mode === 'all') {
-      const sorted = [...new Set(tags)].sort();
-      if (sorted.length > 1) {
-        const first = sorted[0] as string;
-        const previous = this.live(first, now);
-        const version = nextTagVersion(previous?.version ?? 0, now * 1000);
-        const groups = new Map<string, TagGroup>();
-        const oldest = version - keepMs * 1000;
-        if (previous?.groups !== undefined) for (const [key, group] of previous.groups) if (group.version >= oldest) groups.set(key, group);
-        groups.set(groupKey(sorted), { tags: sorted, version });
-        this.states.set(first, { state: { version, any: previous?.any ?? 0, groups }, keepUntil });
-        return [version];
-      }
-      tags = sorted;
+    const targets = invalidationTags(tags, mode);
+    if (mode === 'all' && targets.length > 1) {
+      const first = targets[0] as string;
+      const previous = this.live(first, now);
+      const version = nextTagVersion(previous?.version ?? 0, now * 1000);
+      const groups = new Map<string, TagGroup>();
+      const oldest = version - keepMs * 1000;
+      if (previous?.groups !== undefined) for (const [key, group] of previous.groups) if (group.version >= oldest) groups.set(key, group);
+      groups.set(groupKey(targets), { tags: targets, version });
+      this.states.set(first, { state: { version, any: previous?.any ?? 0, groups }, keepUntil });
+      return [version];
     }
-    return tags.map((tag) => {
+    return targets.map((tag) => {
       const previous = this.live(tag, now);
       const version = nextTagVersion(previous?.version ?? 0, now * 1000);
       this.states.set(tag, { state: { version, any: version, groups: previous?.groups }, keepUntil });

@@ -76,6 +76,14 @@ export function groupKey(sortedTags: readonly string[]): string {
   return sortedTags.join('\u001f');
 }
 
+/**
+ * The tags an invalidation writes, in the order a store takes them: "all" mode, its distinct tags sorted (a group
+ * recorded on the first when there are several, a plain "any" invalidation of the one otherwise); "any" as given.
+ */
+export function invalidationTags(tags: readonly string[], mode: TagMatchMode): readonly string[] {
+  return mode === 'all' ? [...new Set(tags)].sort() : tags;
+}
+
 /** The version an invalidation gives a tag whose version is `previous`, at `nowUs` (µs). */
 export function nextTagVersion(previous: number, nowUs: number): number {
   return nowUs > previous ? nowUs : previous + 1;

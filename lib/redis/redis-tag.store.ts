@@ -7,7 +7,7 @@
 import { InvalidOptionError } from '../core/errors.js';
 import { FOREIGN_REDIS_OPTIONS } from '../core/foreign-options.js';
 import { checkOptionKeys, type AllListed } from '../core/option-keys.js';
-import { groupKey, type TagGroup, type TagMatchMode, type TagState, type TagStore } from '../core/tag-store.js';
+import { groupKey, invalidationTags, type TagGroup, type TagMatchMode, type TagState, type TagStore } from '../core/tag-store.js';
 import { checkRedisClient, checkRedisPrefix, isRedisCluster, luaScript, pipelineReplies, runScript, type LuaScript, type RedisClient } from './redis-client.js';
 
 /** Options of {@link RedisTagStore}. */
@@ -127,12 +127,9 @@ export class RedisTagStore implements TagStore {
   async invalidate(tags: readonly string[], mode: TagMatchMode, keepMs: number): Promise<number[]> {
     if (tags.length === 0) return [];
     const keep = String(checkKeepMs(keepMs));
-    if (mode === 'all') {
-      const sorted = [...new Set(tags)].sort();
-      if (sorted.length > 1) return [await this.run(SCRIPTS.invalidate, [this.tagKey(sorted[0] as string)], [groupKey(sorted), keep])];
-      tags = sorted;
-    }
-    return Promise.all(tags.map((tag) => this.run(SCRIPTS.invalidate, [this.tagKey(tag)], [ANY_FIELD, keep])));
+    const targets = invalidationTags(tags, mode);
+    if (mode === 'all' && targets.length > 1) return [await this.run(SCRIPTS.invalidate, [this.tagKey(targets[0] as string)], [groupKey(targets), keep])];
+    return Promise.all(targets.map((tag) => this.run(SCRIPTS.invalidate, [this.tagKey(tag)], [ANY_FIELD, keep])));
   }
 
   async fetch(tags: readonly string[]): Promise<(TagState | undefined)[]> {

@@ -10,7 +10,7 @@
 import type { Clock } from '../core/clock.js';
 import type { CacheEntry } from '../core/entry.js';
 import type { BurstLogger } from '../core/logger.js';
-import type { TagMatchMode, TagState, TagStore } from '../core/tag-store.js';
+import { invalidationTags, type TagMatchMode, type TagState, type TagStore } from '../core/tag-store.js';
 import { MAX_CLOCK_SKEW_MS } from '../core/version-clock.js';
 import type { LayerGuard } from './layer-guard.js';
 import { RecoveryQueue } from './recovery-queue.js';
@@ -204,7 +204,8 @@ export class StackTags {
 
   /** The versions a failed invalidation records here: one above those known (the replay takes the store's). */
   private fallbackVersions(tags: readonly string[], mode: TagMatchMode): number[] {
-    if (mode === 'all' && tags.length > 1) return [(this.mirror.versions([[...tags].sort()[0] as string])[0] ?? 0) + 1];
+    const targets = invalidationTags(tags, mode);
+    if (mode === 'all' && targets.length > 1) return [(this.mirror.versions([targets[0] as string])[0] ?? 0) + 1];
     return this.mirror.versions(tags).map((version) => version + 1);
   }
 }
