@@ -13,7 +13,7 @@ import { entryState, EntryState, type CacheEntry } from '../core/entry.js';
 import { JsonSerializer } from '../core/json.serializer.js';
 import { MsgpackSerializer } from '../core/msgpack.serializer.js';
 import type { Serializer } from '../core/serializer.js';
-import type { TagState } from '../core/tag-store.js';
+import { rejection, type TagState } from '../core/tag-store.js';
 import { CLI_EXIT, humanBytes, humanMs, type CliContext, type CliResult } from './cli-context.js';
 import { internalKey, printable, resolveNamespace } from './cli-keyspace.js';
 
@@ -121,12 +121,8 @@ function tagReports(entry: CacheEntry, states: readonly (TagState | undefined)[]
   return tags.map((tag, i) => {
     const state = states[i];
     const recorded = entry.tagVersions?.[i] ?? 0;
-    let rejectedBy: TagReport['rejectedBy'] = null;
-    if (state !== undefined && state.any > recorded) rejectedBy = { tags: [tag], version: state.any };
-    for (const group of state?.groups?.values() ?? []) {
-      if (rejectedBy === null && group.version > recorded && group.tags.every((t) => tags.includes(t))) rejectedBy = { tags: group.tags, version: group.version };
-    }
-    return { tag, recorded, invalidatedAt: state?.any ?? 0, rejectedBy };
+    const found = state === undefined ? undefined : rejection(tag, state, tags, recorded);
+    return { tag, recorded, invalidatedAt: state?.any ?? 0, rejectedBy: found === undefined ? null : { tags: found.tags, version: found.version } };
   });
 }
 

@@ -84,6 +84,27 @@ export function invalidationTags(tags: readonly string[], mode: TagMatchMode): r
   return mode === 'all' ? [...new Set(tags)].sort() : tags;
 }
 
+/** An invalidation that rejects an entry: a tag alone, or an "all" group, with its version. */
+export interface Rejection {
+  readonly tags: readonly string[];
+  readonly version: number;
+}
+
+/**
+ * The invalidation in `state` (the state of `tag`) that rejects an entry carrying `tags` which recorded `recorded` for
+ * `tag`: the tag's own ("any") newer than that, or a newer "all" group all of whose tags the entry carries;
+ * `undefined` when none does. What the tag mirror validates entries by, and what the CLI reports.
+ */
+export function rejection(tag: string, state: Pick<TagState, 'any' | 'groups'>, tags: readonly string[], recorded: number): Rejection | undefined {
+  if (state.any > recorded) return { tags: [tag], version: state.any };
+  if (state.groups !== undefined) {
+    for (const group of state.groups.values()) {
+      if (group.version > recorded && group.tags.every((t) => tags.includes(t))) return group;
+    }
+  }
+  return undefined;
+}
+
 /** The version an invalidation gives a tag whose version is `previous`, at `nowUs` (µs). */
 export function nextTagVersion(previous: number, nowUs: number): number {
   return nowUs > previous ? nowUs : previous + 1;

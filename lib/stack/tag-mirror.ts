@@ -16,7 +16,7 @@
  */
 import type { Clock } from '../core/clock.js';
 import type { CacheEntry } from '../core/entry.js';
-import { groupKey, type TagGroup, type TagMatchMode, type TagState } from '../core/tag-store.js';
+import { groupKey, rejection, type TagGroup, type TagMatchMode, type TagState } from '../core/tag-store.js';
 
 /** Most tags followed authoritatively at once (a new epoch starts past it). */
 export const MAX_KNOWN_TAGS = 100_000;
@@ -72,15 +72,9 @@ export class TagMirror {
     if (tags === undefined || this.states.size === 0) return true;
     const versions = entry.tagVersions;
     for (let i = 0; i < tags.length; i++) {
-      const state = this.states.get(tags[i] as string);
-      if (state === undefined) continue;
-      const recorded = versions?.[i] ?? 0;
-      if (state.any > recorded) return false;
-      if (state.groups !== undefined) {
-        for (const group of state.groups.values()) {
-          if (group.version > recorded && group.tags.every((tag) => tags.includes(tag))) return false;
-        }
-      }
+      const tag = tags[i] as string;
+      const state = this.states.get(tag);
+      if (state !== undefined && rejection(tag, state, tags, versions?.[i] ?? 0) !== undefined) return false;
     }
     return true;
   }
