@@ -20,7 +20,6 @@ export function testRedisClient(): Redis {
   return new Redis(testRedisUrl(), { maxRetriesPerRequest: 1 });
 }
 
-/** A key prefix no other test uses: tests isolate by prefix and never FLUSHALL the shared server. */
 /**
  * The lifecycle most Redis specs share: a client opened before the file's tests (given to `receive`) and quit after
  * them, and the stacks a test opens (push them on the returned list), closed after each test.
@@ -41,6 +40,7 @@ export function useRedisStacks(receive: (client: Redis) => void): { close(): Pro
   return stacks;
 }
 
+/** A key prefix no other test uses: tests isolate by prefix and never FLUSHALL the shared server. */
 export function uniquePrefix(label = 't'): string {
   return `test:${label}:${randomUUID()}:`;
 }
