@@ -185,8 +185,9 @@ export function resolveRoutePlan(
 /**
  * The `Cache-Control` of a replayed response: `private` on routes with an identity; with `cacheControl`, `public` (shared
  * routes) or `private`, and `max-age` = the freshness left (0 when stale), or `no-cache` without a route ttl.
- * The freshness left: the route's fixed ttl minus the age, or, for a calendar or jittered route ttl, the served
- * entry's own (`freshLeftMs`; `no-cache` when it is not known, e.g. a response that was not stored).
+ * The freshness left: the route's fixed ttl minus the age (at most the served entry's own, `freshLeftMs`, when known:
+ * the stack's `maxLifetime` caps it), or, for a calendar or jittered route ttl, the entry's own (`no-cache` when it is
+ * not known, e.g. a response that was not stored).
  */
 export function cacheControlOf(plan: HttpRoutePlan, stale: boolean, ageMs: number, freshLeftMs?: number): string | undefined {
   if (!plan.cacheControl) return plan.identity === undefined ? undefined : 'private';
@@ -196,7 +197,8 @@ export function cacheControlOf(plan: HttpRoutePlan, stale: boolean, ageMs: numbe
     if (freshLeftMs === undefined) return `${scope}, no-cache`;
     leftMs = freshLeftMs;
   } else if (plan.ttlMs === undefined) return `${scope}, no-cache`;
-  else leftMs = plan.ttlMs - ageMs;
+  // Never past the entry's own freshness: the stack caps it at `maxLifetime` after the write, whatever the route's ttl.
+  else leftMs = freshLeftMs === undefined ? plan.ttlMs - ageMs : Math.min(plan.ttlMs - ageMs, freshLeftMs);
   const maxAge = stale ? 0 : Math.max(0, Math.floor(leftMs / 1000));
   return `${scope}, max-age=${maxAge}`;
 }

@@ -87,6 +87,33 @@ describe.each(ADAPTERS)('calendar and jittered route ttls (%s)', (adapter) => {
   });
 });
 
+@UseInterceptors(LayerCacheInterceptor)
+@Controller('capped')
+class CappedController {
+  constructor(@Inject(Runs) private readonly runs: Runs) {}
+
+  @Get()
+  @HttpCache({ ttl: '2h', cacheControl: true })
+  capped() {
+    return { run: ++this.runs.count };
+  }
+}
+
+describe.each(ADAPTERS)("a fixed route ttl beyond the stack's maxLifetime (%s)", (adapter) => {
+  it('announces the freshness the entry has (capped at maxLifetime), not the route ttl, and reloads at the cap', async () => {
+    const clock = new FakeClock(Date.parse('2026-06-01T10:00:00.000Z'));
+    const { url, app } = await startHttpApp(adapter, { controllers: [CappedController], providers: [Runs], clock, stack: { maxLifetime: '1h' } });
+    const first = await request(url).get('/capped');
+    expect([first.headers['x-cache'], first.headers['cache-control']]).toEqual(['MISS', 'private, max-age=3600']);
+    await clock.advance(50 * 60_000);
+    const later = await request(url).get('/capped');
+    expect([later.headers['x-cache'], later.headers['cache-control'], later.headers.age]).toEqual(['HIT', 'private, max-age=600', '3000']);
+    await clock.advance(10 * 60_000);
+    const reloaded = await request(url).get('/capped');
+    expect([reloaded.headers['x-cache'], reloaded.body, app.get(Runs).count]).toEqual(['MISS', { run: 2 }, 2]);
+  });
+});
+
 describe('route and module validation of the freshness options', () => {
   it('rejects a ttl function, a bad jitter or time zone on a route, naming the option', () => {
     expect(checkHttpCacheOptions('@HttpCache on C.m', { ttl: () => 5 })).toBeDefined(); // a per-request ttl (http-addressable.spec.ts)
