@@ -6,7 +6,7 @@
 import { Packr } from 'msgpackr';
 import { decodeEntry, encodeEntry, undecodableReason } from '../../lib/core/entry-codec.js';
 import { MsgpackSerializer } from '../../lib/core/msgpack.serializer.js';
-import { ESCAPED_KEYS_MARK, escapeProtoKeys, unescapeProtoKeys } from '../../lib/core/proto-keys.js';
+import { ESCAPED_KEYS_MARK, escapeProtoKeys, PROTO_KEY_BYTES, unescapeProtoKeys } from '../../lib/core/proto-keys.js';
 import type { Serializer } from '../../lib/core/serializer.js';
 import { jsonDocument } from '../support/json-document.js';
 import { makeEntry } from '../support/layer-contract.js';
@@ -18,7 +18,7 @@ const records = new Packr({ structuredClone: true, useBigIntExtension: true, mor
 const earlier: Serializer = {
   encode(value) {
     const bytes = records.pack(value);
-    if (bytes.indexOf(Buffer.from([0xa9, ...Buffer.from('__proto__')])) === -1) return bytes;
+    if (bytes.indexOf(PROTO_KEY_BYTES) === -1) return bytes;
     return Buffer.concat([Buffer.from([ESCAPED_KEYS_MARK]), records.pack(escapeProtoKeys(value))]);
   },
   decode(bytes) {
